@@ -1,0 +1,1 @@
+"""Fitting a scenario to a store's history (history loaders, losses, calibrators, backtests)."""

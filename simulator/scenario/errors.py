@@ -1,0 +1,212 @@
+"""Readable scenario errors: file, line, field path, what was expected, nearest name."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.scenario.naming import did_you_mean
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a scenario: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+def _unwrap(annotation):
+    """Strip Annotated/Optional to the concrete annotation."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) == 1:
+                annotation = args[0]
+                continue
+        return annotation
+
+
+def _union_members(annotation) -> list:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that sits at `loc` under `root` (None if not a model)."""
+    current = root
+    for step in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(step) if isinstance(step, str) else None
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        members = _union_members(current)
+        chosen = None
+        for m in members:
+            if isinstance(m, type) and issubclass(m, BaseModel):
+                kind = m.model_fields.get("kind")
+                if kind is not None and step in typing.get_args(kind.annotation):
+                    chosen = m
+                    break
+        if chosen is not None:
+            current = chosen
+            continue
+        for m in members:
+            origin = typing.get_origin(m)
+            if origin is dict and not isinstance(step, int):
+                current = typing.get_args(m)[1]
+                break
+            if origin is list and isinstance(step, int):
+                current = typing.get_args(m)[0]
+                break
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+_EXPECT = {
+    "greater_than": "expected a number > {gt}",
+    "greater_than_equal": "expected a number ≥ {ge}",
+    "less_than": "expected a number < {lt}",
+    "less_than_equal": "expected a number ≤ {le}",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping (key: value lines)",
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "list_type": "expected a list",
+    "datetime_parsing": "expected a date-time such as 2026-11-11 00:00",
+    "datetime_from_date_parsing": "expected a date-time such as 2026-11-11 00:00",
+    "datetime_type": "expected a date-time such as 2026-11-11 00:00",
+    "too_short": "expected at least {min_length} item(s)",
+}
+
+
+def _clean_loc(loc: tuple, root: type[BaseModel]) -> tuple:
+    """Drop pydantic's union-member steps (`float`, `dict[str,...]`, tag names repeated)."""
+    out: list = []
+    for i, step in enumerate(loc):
+        if isinstance(step, str) and (
+            step.startswith(("function-", "dict[", "list[", "union["))
+            or step in ("float", "int", "str", "bool", "literal['taobao_2017','flat']")
+            or step.startswith("literal[")
+        ):
+            continue
+        # discriminated unions repeat the tag: channels.<name>.<kind>.field
+        if out and isinstance(step, str) and step != out[-1] and _is_tag(root, tuple(out), step):
+            continue
+        if out and step == out[-1] and _is_tag(root, tuple(out[:-1] + [out[-1]]), step):
+            continue
+        out.append(step)
+    return tuple(out)
+
+
+def _is_tag(root, loc, step) -> bool:
+    parent = model_at(root, loc)
+    if parent is not None:
+        return False
+    from simulator.scenario.schema import CHANNEL_KINDS
+
+    return step in CHANNEL_KINDS and len(loc) == 2 and loc[0] == "channels"
+
+
+def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
+    """(cleaned location, readable message) for one pydantic error dict."""
+    from simulator.scenario.schema import CHANNEL_KINDS, LocatedError
+
+    kind = err["type"]
+    loc = _clean_loc(tuple(err["loc"]), root)
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        model = model_at(root, loc[:-1])
+        valid = list(model.model_fields) if model else []
+        return loc, f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), valid)}"
+    if kind == "missing":
+        return loc, f"missing required field {loc[-1]!r}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = ctx.get("tag", got.get("kind") if isinstance(got, dict) else None)
+        if kind == "union_tag_not_found":
+            return loc, f"missing 'kind'; expected one of {', '.join(CHANNEL_KINDS)}"
+        return loc + ("kind",), (
+            f"unknown channel kind {tag!r}; expected one of {', '.join(CHANNEL_KINDS)}"
+            f"{did_you_mean(str(tag), CHANNEL_KINDS)}"
+        )
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        names = [s.strip().strip("'") for s in expected.replace(" or ", ",").split(",") if s.strip()]
+        return loc, f"expected one of {expected}, got {got!r}{did_you_mean(str(got), names)}"
+    if kind == "value_error":
+        exc = ctx.get("error")
+        if isinstance(exc, LocatedError):
+            return tuple(_split(exc.path)), exc.message
+        return loc, str(exc) if exc is not None else err["msg"]
+    if kind in _EXPECT:
+        text = _EXPECT[kind].format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()})
+        return loc, f"{text}, got {got!r}" if not isinstance(got, dict | list) else text
+    return loc, err["msg"]
+
+
+def _split(path: str) -> list:
+    return [int(p) if p.isdigit() else p for p in path.split(".")] if path else []
+
+
+def issues_from(exc: ValidationError, root: type[BaseModel], file: str, line_of) -> list[Issue]:
+    """Turn a pydantic ValidationError into located issues (deduplicated, in order)."""
+    seen: dict[tuple, Issue] = {}
+    union_noise = []
+    for err in exc.errors():
+        loc, message = describe(err, root)
+        issue = Issue(file, line_of(loc), ".".join(str(p) for p in loc), message)
+        key = (issue.path, issue.message)
+        if key not in seen:
+            seen[key] = issue
+            union_noise.append(issue)
+    return _drop_union_alternatives(union_noise)
+
+
+def _drop_union_alternatives(issues: list[Issue]) -> list[Issue]:
+    """A value tried against `float | dict` yields one error per member: keep the clearest."""
+    by_path: dict[str, list[Issue]] = {}
+    for i in issues:
+        by_path.setdefault(i.path, []).append(i)
+    out = []
+    for i in issues:
+        group = by_path[i.path]
+        if len(group) > 1 and i.message.startswith("expected a mapping") and any(
+            not g.message.startswith("expected a mapping") for g in group
+        ):
+            continue
+        out.append(i)
+    return out

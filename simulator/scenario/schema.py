@@ -1,0 +1,375 @@
+"""The scenario schema: what a planner writes in a scenario YAML.
+
+Every model forbids unknown fields, so a typo is an error (with a "did you mean"
+hint added by the loader). Cross-field rules (phases inside the campaign, no
+overlaps, phase names that exist) are checked here, once, when the scenario is
+built; the engine never re-checks. A `Scenario` is immutable: change it with
+`Scenario.with_overrides`.
+
+Units: money in `meta.currency`; rates per hour unless a name says otherwise;
+times are wall-clock times in `meta.timezone`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from simulator.scenario.naming import did_you_mean
+
+NonNeg = Annotated[float, Field(ge=0)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class Strict(BaseModel):
+    """Base for every scenario model: unknown fields rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------- meta
+class Meta(Strict):
+    """Campaign-wide settings.
+
+    `start`/`end` are wall-clock times in `timezone` (an offset written in the
+    value wins). The campaign is the half-open interval [start, end) cut into
+    ticks of `tick_minutes`.
+    """
+
+    name: str
+    timezone: str = "Asia/Shanghai"
+    start: dt.datetime
+    end: dt.datetime
+    tick_minutes: int = Field(1, gt=0)
+    currency: str = "CNY"
+    platform_fee_rate: Prob = 0.0
+    shipping_cost_per_order: NonNeg = 0.0
+    return_cost_per_unit: NonNeg = 0.0
+    seed: int = Field(0, ge=0)
+    replications: int = Field(10, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as 'Asia/Shanghai')")
+        return v
+
+    @field_validator("tick_minutes")
+    @classmethod
+    def _tick_fits_hours(cls, v: int) -> int:
+        if not (60 % v == 0 or v % 60 == 0):
+            raise ValueError("tick_minutes must divide 60 or be a whole number of hours")
+        return v
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> "Meta":
+        if self.local(self.end) <= self.local(self.start):
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        span = (self.local(self.end) - self.local(self.start)).total_seconds() / 60
+        if span % self.tick_minutes:
+            raise ValueError(
+                f"the campaign ({span:g} minutes) is not a whole number of ticks "
+                f"of {self.tick_minutes} minutes"
+            )
+        return self
+
+    def local(self, t: dt.datetime) -> dt.datetime:
+        """`t` as an aware datetime in the scenario's time zone."""
+        tz = ZoneInfo(self.timezone)
+        return t.replace(tzinfo=tz) if t.tzinfo is None else t.astimezone(tz)
+
+
+# ----------------------------------------------------------------- calendar
+class Phase(Strict):
+    """A named stretch of the campaign (预售, 预热, 爆发, 返场 ...).
+
+    `kind: warmup` — visits add to cart instead of paying; carts pay in the
+    next `sale` phase. `traffic` maps channel names (or `default`) to a
+    multiplier of that channel's base volume; `intent` multiplies conversion.
+    """
+
+    name: str
+    start: dt.datetime
+    end: dt.datetime
+    kind: Literal["sale", "warmup"] = "sale"
+    intent: NonNeg = 1.0
+    traffic: dict[str, NonNeg] = Field(default_factory=dict)
+
+
+class Spike(Strict):
+    """A launch moment: traffic × (1 + amplitude·exp(−Δt / decay_minutes)) after `at`."""
+
+    at: dt.datetime
+    amplitude: NonNeg
+    decay_minutes: float = Field(gt=0)
+    channels: list[str] | None = None
+
+
+INTRADAY_NAMES = ("taobao_2017", "flat")
+
+
+class Calendar(Strict):
+    """Phases, the shape of a day, and launch spikes.
+
+    `intraday`: a named profile or 24 hourly weights (local hours 0–23,
+    normalized to mean 1). Warm-up carts pay through at the next sale phase
+    with probability `cart_pay_through`, spread over the first minutes of that
+    phase with an exponential profile of mean `cart_pay_minutes`.
+    """
+
+    phases: list[Phase] = Field(default_factory=list)
+    intraday: Literal["taobao_2017", "flat"] | list[NonNeg] = "taobao_2017"
+    spikes: list[Spike] = Field(default_factory=list)
+    cart_pay_through: Prob = 0.5
+    cart_pay_minutes: float = Field(30.0, gt=0)
+
+    @field_validator("intraday")
+    @classmethod
+    def _24_hours(cls, v):
+        if isinstance(v, list):
+            if len(v) != 24:
+                raise ValueError(f"expected 24 hourly weights, got {len(v)}")
+            if sum(v) <= 0:
+                raise ValueError("hourly weights must not all be zero")
+        return v
+
+
+# ----------------------------------------------------------------- channels
+class ChannelBase(Strict):
+    """Fields every traffic source shares.
+
+    `quality` multiplies conversion of this channel's visitors; `segments`
+    overrides the scenario's segment shares for this channel.
+    """
+
+    quality: NonNeg = 1.0
+    segments: dict[str, NonNeg] | None = None
+
+
+class OrganicSearch(ChannelBase):
+    """Free search traffic (自然搜索): `visits_per_hour` at intraday weight 1."""
+
+    kind: Literal["organic_search"]
+    visits_per_hour: NonNeg
+
+
+class Recommendation(ChannelBase):
+    """Free recommendation-feed traffic (猜你喜欢 ...)."""
+
+    kind: Literal["recommendation"]
+    visits_per_hour: NonNeg
+
+
+class BudgetMixin(Strict):
+    """Media budgets: `daily_budget` resets at local midnight; `total_budget` caps the campaign."""
+
+    daily_budget: NonNeg | None = None
+    total_budget: NonNeg | None = None
+
+
+class PaidSearch(ChannelBase, BudgetMixin):
+    """Search ads (直通车) as a simple cost per click: each visit is a paid click.
+
+    `clicks_per_hour` is the click volume available at `cpc` (RMB per click).
+    """
+
+    kind: Literal["paid_search"]
+    cpc: float = Field(gt=0)
+    clicks_per_hour: NonNeg
+
+
+class Display(ChannelBase, BudgetMixin):
+    """Display/feed ads (钻展, 引力魔方) bought per mille: impressions × `ctr` → visits."""
+
+    kind: Literal["display"]
+    cpm: float = Field(gt=0)
+    impressions_per_hour: NonNeg
+    ctr: Prob
+
+
+class CrmPush(ChannelBase):
+    """Messages to an owned audience at `send_times`; openers visit over `response_minutes`.
+
+    Cost: `cost_per_message` × audience at each send (booked as fees).
+    """
+
+    kind: Literal["crm_push"]
+    audience: int = Field(ge=0)
+    open_rate: Prob
+    send_times: list[dt.datetime]
+    cost_per_message: NonNeg = 0.0
+    response_minutes: float = Field(60.0, gt=0)
+
+
+class Affiliate(ChannelBase):
+    """CPS affiliates (淘宝客): no upfront cost, `commission_rate` on attributed GMV."""
+
+    kind: Literal["affiliate"]
+    visits_per_hour: NonNeg
+    commission_rate: Prob
+
+
+Channel = Annotated[
+    Union[OrganicSearch, Recommendation, PaidSearch, Display, CrmPush, Affiliate],
+    Field(discriminator="kind"),
+]
+CHANNEL_KINDS = ("organic_search", "recommendation", "paid_search", "display", "crm_push", "affiliate")
+
+
+# --------------------------------------------------------------------- SKUs
+class Reorder(Strict):
+    """(s, Q) replenishment: when stock on hand plus on order falls to `point`,
+    order `quantity`, which arrives `lead_time_hours` later."""
+
+    point: int = Field(ge=0)
+    quantity: int = Field(gt=0)
+    lead_time_hours: NonNeg
+
+
+class Inbound(Strict):
+    """A scheduled inbound shipment of `quantity` units at `at`."""
+
+    at: dt.datetime
+    quantity: int = Field(gt=0)
+
+
+class Sku(Strict):
+    """A product (SKU). `price` is the list (reference) price per unit.
+
+    `discount` is a fraction off list price, either one number or a mapping of
+    phase name (or `default`) to a fraction. Conversion of a visit that lands
+    on this SKU = base_conversion × channel quality × phase intent × segment
+    conversion × (effective price / price) ** (elasticity × price sensitivity).
+    """
+
+    name: str | None = None
+    price: float = Field(gt=0)
+    unit_cost: NonNeg
+    discount: Annotated[float, Field(ge=0, lt=1)] | dict[str, Annotated[float, Field(ge=0, lt=1)]] = 0.0
+    base_conversion: Prob
+    elasticity: float = Field(-2.0, lt=0)
+    attractiveness: float = Field(1.0, gt=0)
+    units_per_order: float = Field(1.0, ge=1)
+    stock: int = Field(ge=0)
+    reorder: Reorder | None = None
+    inbound: list[Inbound] = Field(default_factory=list)
+    return_rate: Prob = 0.0
+
+    def discount_in(self, phase: str | None) -> float:
+        """The discount (fraction off list price) in `phase` (None: outside any phase)."""
+        if isinstance(self.discount, float | int):
+            return float(self.discount)
+        if phase is not None and phase in self.discount:
+            return self.discount[phase]
+        return self.discount.get("default", 0.0)
+
+
+class Segment(Strict):
+    """A customer segment (新客, 老客, 会员): its share of visits and multipliers."""
+
+    share: Share
+    conversion: NonNeg = 1.0
+    price_sensitivity: NonNeg = 1.0
+
+
+# ----------------------------------------------------------------- scenario
+class Scenario(Strict):
+    """A whole campaign plan. Build with `load_scenario`; change with `with_overrides`."""
+
+    meta: Meta
+    calendar: Calendar = Field(default_factory=Calendar)
+    channels: dict[str, Channel]
+    skus: dict[str, Sku]
+    segments: dict[str, Segment] = Field(default_factory=lambda: {"all": Segment(share=1.0)})
+    catalogue: str | None = Field(None, description="CSV file of SKUs, relative to the scenario file")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        m = self.meta
+        start, end = m.local(m.start), m.local(m.end)
+        if not self.channels:
+            raise ValueError("channels: at least one channel is needed")
+        if not self.skus:
+            raise ValueError("skus: at least one SKU is needed")
+        total = sum(s.share for s in self.segments.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"segments: shares must add up to 1, they add up to {total:g}")
+
+        phases = self.calendar.phases
+        names = [p.name for p in phases]
+        for i, p in enumerate(phases):
+            loc = f"calendar.phases.{i}"
+            ps, pe = m.local(p.start), m.local(p.end)
+            if pe <= ps:
+                raise _located(f"{loc}.end", f"phase {p.name!r} ends ({p.end}) before it starts ({p.start})")
+            if ps < start or pe > end:
+                raise _located(loc, f"phase {p.name!r} ({p.start} – {p.end}) lies outside the campaign ({m.start} – {m.end})")
+            if names.count(p.name) > 1:
+                raise _located(f"{loc}.name", f"phase name {p.name!r} is used twice")
+            for ch in p.traffic:
+                if ch != "default" and ch not in self.channels:
+                    raise _located(f"{loc}.traffic.{ch}", f"unknown channel {ch!r}{did_you_mean(ch, [*self.channels, 'default'])}")
+        ordered = sorted(phases, key=lambda p: m.local(p.start))
+        for a, b in zip(ordered, ordered[1:]):
+            if m.local(b.start) < m.local(a.end):
+                i = phases.index(b)
+                raise _located(f"calendar.phases.{i}.start", f"phase {b.name!r} starts ({b.start}) before phase {a.name!r} ends ({a.end}): phases overlap")
+        for i, p in enumerate(ordered):
+            if p.kind == "warmup" and not any(q.kind == "sale" for q in ordered[i + 1:]):
+                raise _located(f"calendar.phases.{phases.index(p)}.kind", f"warm-up phase {p.name!r} has no later sale phase for its carts to pay in")
+
+        for i, s in enumerate(self.calendar.spikes):
+            if not (start <= m.local(s.at) < end):
+                raise _located(f"calendar.spikes.{i}.at", f"spike at {s.at} lies outside the campaign")
+            for ch in s.channels or []:
+                if ch not in self.channels:
+                    raise _located(f"calendar.spikes.{i}.channels", f"unknown channel {ch!r}{did_you_mean(ch, self.channels)}")
+
+        for name, ch in self.channels.items():
+            if ch.segments is not None:
+                for seg in ch.segments:
+                    if seg not in self.segments:
+                        raise _located(f"channels.{name}.segments.{seg}", f"unknown segment {seg!r}{did_you_mean(seg, self.segments)}")
+                tot = sum(ch.segments.values())
+                if abs(tot - 1) > 1e-6:
+                    raise _located(f"channels.{name}.segments", f"segment shares must add up to 1, they add up to {tot:g}")
+            if isinstance(ch, CrmPush):
+                for j, t in enumerate(ch.send_times):
+                    if not (start <= m.local(t) < end):
+                        raise _located(f"channels.{name}.send_times.{j}", f"send time {t} lies outside the campaign")
+
+        for sid, sku in self.skus.items():
+            if isinstance(sku.discount, dict):
+                for ph in sku.discount:
+                    if ph != "default" and ph not in names:
+                        raise _located(f"skus.{sid}.discount.{ph}", f"unknown phase {ph!r}{did_you_mean(ph, [*names, 'default'])}")
+            for j, sh in enumerate(sku.inbound):
+                if not (start <= m.local(sh.at) < end):
+                    raise _located(f"skus.{sid}.inbound.{j}.at", f"inbound shipment at {sh.at} lies outside the campaign")
+        return self
+
+    def with_overrides(self, overrides: dict[str, object]) -> "Scenario":
+        """A new validated scenario with each dotted path set (`skus.*.discount` sets every match)."""
+        from simulator.scenario.overrides import apply_overrides
+
+        return apply_overrides(self, overrides)
+
+
+class LocatedError(ValueError):
+    """A cross-field error that knows the dotted path it belongs to."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _located(path: str, message: str) -> LocatedError:
+    return LocatedError(path, message)
