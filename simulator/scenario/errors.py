@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.scenario.naming import did_you_mean
+from simulator.scenario.naming import did_you_mean, nearest
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,19 @@ _EXPECT = {
 }
 
 
+def _is_member_step(step) -> bool:
+    """A step pydantic adds for a union member (`constrained-float`, `dict[str,...]`, ...)."""
+    return isinstance(step, str) and (
+        step.startswith(("function-", "dict[", "list[", "union[", "literal[", "constrained-"))
+        or step in ("float", "int", "str", "bool")
+    )
+
+
 def _clean_loc(loc: tuple, root: type[BaseModel]) -> tuple:
     """Drop pydantic's union-member steps (`float`, `dict[str,...]`, tag names repeated)."""
     out: list = []
     for i, step in enumerate(loc):
-        if isinstance(step, str) and (
-            step.startswith(("function-", "dict[", "list[", "union["))
-            or step in ("float", "int", "str", "bool", "literal['taobao_2017','flat']")
-            or step.startswith("literal[")
-        ):
+        if _is_member_step(step):
             continue
         # discriminated unions repeat the tag: channels.<name>.<kind>.field
         if out and isinstance(step, str) and step != out[-1] and _is_tag(root, tuple(out), step):
@@ -150,7 +155,8 @@ def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
     ctx = err.get("ctx") or {}
     got = err.get("input")
     if kind == "extra_forbidden":
-        model = model_at(root, loc[:-1])
+        # the raw location keeps the channel kind, which picks the model of a tagged union
+        model = model_at(root, tuple(err["loc"])[:-1]) or model_at(root, loc[:-1])
         valid = list(model.model_fields) if model else []
         return loc, f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), valid)}"
     if kind == "missing":
@@ -171,11 +177,22 @@ def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
         exc = ctx.get("error")
         if isinstance(exc, LocatedError):
             return tuple(_split(exc.path)), exc.message
-        return loc, str(exc) if exc is not None else err["msg"]
+        text = str(exc) if exc is not None else err["msg"]
+        return _field_named_first(root, loc, text)
     if kind in _EXPECT:
         text = _EXPECT[kind].format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()})
         return loc, f"{text}, got {got!r}" if not isinstance(got, dict | list) else text
     return loc, err["msg"]
+
+
+def _field_named_first(root: type[BaseModel], loc: tuple, text: str) -> tuple[tuple, str]:
+    """A model-level check whose message starts with one of the model's fields
+    (`segments: shares must ...`, `end (...) must be after start`) belongs to that field."""
+    model = root if not loc else model_at(root, loc)
+    m = re.match(r"([A-Za-z_]\w*)(:\s*|\s)", text)
+    if model is None or m is None or m.group(1) not in model.model_fields:
+        return loc, text
+    return loc + (m.group(1),), text[m.end():] if m.group(2).startswith(":") else text
 
 
 def _split(path: str) -> list:
@@ -185,28 +202,62 @@ def _split(path: str) -> list:
 def issues_from(exc: ValidationError, root: type[BaseModel], file: str, line_of) -> list[Issue]:
     """Turn a pydantic ValidationError into located issues (deduplicated, in order)."""
     seen: dict[tuple, Issue] = {}
-    union_noise = []
+    notes: dict[tuple, tuple] = {}
     for err in exc.errors():
         loc, message = describe(err, root)
         issue = Issue(file, line_of(loc), ".".join(str(p) for p in loc), message)
         key = (issue.path, issue.message)
         if key not in seen:
             seen[key] = issue
-            union_noise.append(issue)
-    return _drop_union_alternatives(union_noise)
+            notes[key] = (err, loc)
+    issues = _drop_union_alternatives(list(seen.values()), [notes[k] for k in seen], root)
+    return _drop_missing_behind_typos(issues, [notes[(i.path, i.message)] for i in issues], root)
 
 
-def _drop_union_alternatives(issues: list[Issue]) -> list[Issue]:
-    """A value tried against `float | dict` yields one error per member: keep the clearest."""
-    by_path: dict[str, list[Issue]] = {}
-    for i in issues:
-        by_path.setdefault(i.path, []).append(i)
-    out = []
-    for i in issues:
-        group = by_path[i.path]
-        if len(group) > 1 and i.message.startswith("expected a mapping") and any(
-            not g.message.startswith("expected a mapping") for g in group
-        ):
+_TYPE_MISMATCH = {
+    "float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing", "bool_type",
+    "string_type", "dict_type", "list_type", "model_type", "model_attributes_type",
+    "literal_error", "datetime_parsing", "datetime_type", "datetime_from_date_parsing",
+}
+_CONTAINER_MISMATCH = {"dict_type", "list_type", "model_type", "model_attributes_type"}
+
+
+def _drop_union_alternatives(issues: list[Issue], notes: list[tuple], root) -> list[Issue]:
+    """A value tried against `float | dict` yields one error per member: keep the member the
+    value was meant for. A member whose shape fits (an error deeper down, or a broken
+    constraint) beats one that merely has the wrong type; between wrong types, a scalar
+    message ("expected a number") beats "expected a mapping"."""
+    groups: dict[tuple, list[int]] = {}
+    shallow: dict[int, bool] = {}
+    for n, (err, loc) in enumerate(notes):
+        raw = tuple(err["loc"])
+        cut = next((k for k, step in enumerate(raw) if _is_member_step(step)), None)
+        if cut is None:
             continue
-        out.append(i)
-    return out
+        at = _clean_loc(raw[:cut], root)
+        groups.setdefault(at, []).append(n)
+        shallow[n] = err["type"] in _TYPE_MISMATCH and loc == at
+    drop: set[int] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        if any(not shallow[n] for n in members):
+            drop.update(n for n in members if shallow[n])
+        elif any(notes[n][0]["type"] not in _CONTAINER_MISMATCH for n in members):
+            drop.update(n for n in members if notes[n][0]["type"] in _CONTAINER_MISMATCH)
+    return [i for n, i in enumerate(issues) if n not in drop]
+
+
+def _drop_missing_behind_typos(issues: list[Issue], notes: list[tuple], root) -> list[Issue]:
+    """`base_convresion: 0.03` is one mistake: report the unknown field and its hint, not also
+    the required `base_conversion` it leaves missing."""
+    meant = set()
+    for err, loc in notes:
+        if err["type"] == "extra_forbidden":
+            model = model_at(root, tuple(err["loc"])[:-1]) or model_at(root, loc[:-1])
+            hit = nearest(str(loc[-1]), list(model.model_fields)) if model else None
+            if hit:
+                meant.add(loc[:-1] + (hit,))
+    return [
+        i for i, (err, loc) in zip(issues, notes) if not (err["type"] == "missing" and loc in meant)
+    ]

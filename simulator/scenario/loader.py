@@ -63,17 +63,35 @@ class _Lines:
         return line
 
 
-def _read_catalogue(path: Path, shown: str) -> tuple[dict[str, dict], list[Issue]]:
+_REORDER_COLUMNS = {"reorder_point": "point", "reorder_quantity": "quantity",
+                    "reorder_lead_time_hours": "lead_time_hours"}
+
+
+def _read_catalogue(
+    path: Path, shown: str, line: int | None = None
+) -> tuple[dict[str, dict], list[Issue]]:
     """SKU rows from a CSV catalogue: columns are SKU fields (`discount.<phase>` for phase
-    discounts, `reorder_point`/`reorder_quantity`/`reorder_lead_time_hours`)."""
+    discounts, `reorder_point`/`reorder_quantity`/`reorder_lead_time_hours`).
+
+    Issues name the CSV file (as `path` is written) and its line; `line` is the line of
+    `catalogue:` in the scenario `shown`, for a file that cannot be read."""
     issues: list[Issue] = []
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
-        return {}, [Issue(shown, None, "catalogue", f"cannot read the SKU catalogue: {e.strerror}")]
-    rows = list(csv.DictReader(io.StringIO(text)))
+        message = f"cannot read the SKU catalogue {str(path)!r}: {e.strerror}"
+        return {}, [Issue(shown, line, "catalogue", message)]
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
     skus: dict[str, dict] = {}
-    fields = set(Sku.model_fields) | {"id", "reorder_point", "reorder_quantity", "reorder_lead_time_hours"}
+    fields = set(Sku.model_fields) | {"id", *_REORDER_COLUMNS}
+    from simulator.scenario.naming import did_you_mean
+
+    for col in reader.fieldnames or []:
+        col = col.strip()
+        if not col.startswith("discount.") and col not in fields:
+            hint = did_you_mean(col, sorted(fields))
+            issues.append(Issue(str(path), 1, col, f"unknown catalogue column {col!r}{hint}"))
     for n, row in enumerate(rows, start=2):
         sku: dict = {}
         reorder: dict = {}
@@ -84,21 +102,16 @@ def _read_catalogue(path: Path, shown: str) -> tuple[dict[str, dict], list[Issue
             col = col.strip()
             if col.startswith("discount."):
                 discount[col.split(".", 1)[1]] = value
-            elif col.startswith("reorder_"):
-                reorder[{"reorder_point": "point", "reorder_quantity": "quantity",
-                         "reorder_lead_time_hours": "lead_time_hours"}.get(col, col)] = value
+            elif col in _REORDER_COLUMNS:
+                reorder[_REORDER_COLUMNS[col]] = value
             elif col in fields:
                 sku[col] = value
-            else:
-                from simulator.scenario.naming import did_you_mean
-
-                issues.append(Issue(str(path.name), 1, col, f"unknown catalogue column {col!r}{did_you_mean(col, sorted(fields))}"))
         sid = sku.pop("id", None)
         if not sid:
-            issues.append(Issue(path.name, n, "id", "missing SKU id"))
+            issues.append(Issue(str(path), n, "id", "missing SKU id"))
             continue
         if sid in skus:
-            issues.append(Issue(path.name, n, "id", f"SKU id {sid!r} appears twice"))
+            issues.append(Issue(str(path), n, "id", f"SKU id {sid!r} appears twice"))
         if discount:
             if "discount" in sku:
                 discount.setdefault("default", sku["discount"])
@@ -124,8 +137,11 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate scenario YAML text; `shown` names it in errors, `base_dir` resolves the catalogue."""
+    empty = ScenarioError(
+        [Issue(shown, None, "", "the file is empty; expected a scenario with meta, channels and skus")]
+    )
     if not text.strip():
-        raise ScenarioError([Issue(shown, None, "", "the file is empty; expected a scenario with meta, channels and skus")])
+        raise empty
     try:
         doc = _yaml().load(text)
     except MarkedYAMLError as e:
@@ -135,37 +151,51 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
         raise ScenarioError([Issue(shown, line, "", f"malformed YAML: {what}")]) from None
     except YAMLError as e:
         raise ScenarioError([Issue(shown, None, "", f"malformed YAML: {e}")]) from None
+    if doc is None:
+        raise empty  # nothing but comments
     if not isinstance(doc, dict):
-        raise ScenarioError([Issue(shown, 1, "", f"expected a mapping at the top (meta:, channels:, skus:), got {type(doc).__name__}")])
+        got = "a list" if isinstance(doc, list) else "text" if isinstance(doc, str) else repr(doc)
+        message = f"expected a mapping at the top (meta:, channels:, skus:), got {got}"
+        raise ScenarioError([Issue(shown, 1, "", message)])
 
     data = _plain(doc)
     catalogue_issues: list[Issue] = []
     sku_src: dict[str, tuple[str, int]] = {}
     if data.get("catalogue"):
         cat_path = (base_dir or Path(".")) / str(data["catalogue"])
-        rows, catalogue_issues = _read_catalogue(cat_path, shown)
+        rows, catalogue_issues = _read_catalogue(cat_path, shown, _Lines(doc)(("catalogue",)))
         inline = data.get("skus") or {}
         merged = {}
         for sid, (row, n) in rows.items():
             merged[sid] = row
-            sku_src[sid] = (cat_path.name, n)
+            sku_src[sid] = (str(cat_path), n)
         for sid, sku in inline.items() if isinstance(inline, dict) else []:
-            merged[sid] = {**merged.get(sid, {}), **(sku or {})}
+            merged[sid] = {**merged.get(sid, {}), **sku} if isinstance(sku, dict) else sku
         data["skus"] = merged
-    if catalogue_issues:
-        raise ScenarioError(catalogue_issues)
+        if catalogue_issues and not rows:
+            raise ScenarioError(catalogue_issues)  # nothing read: checking SKUs only adds noise
 
     lines = _Lines(doc)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as e:
         issues = issues_from(e, Scenario, shown, lines)
         fixed = []
+        inline = doc.get("skus") if isinstance(doc.get("skus"), dict) else {}
         for i in issues:
             parts = i.path.split(".")
-            if len(parts) >= 2 and parts[0] == "skus" and parts[1] in sku_src and parts[1] not in (doc.get("skus") or {}):
+            if len(parts) >= 2 and parts[0] == "skus" and parts[1] in sku_src:
+                written = inline.get(parts[1])
+                if isinstance(written, dict) and (len(parts) == 2 or parts[2] in written):
+                    fixed.append(i)  # the value comes from the scenario file, whose line is right
+                    continue
                 file, row = sku_src[parts[1]]
                 col = ".".join(parts[2:]) or "id"
+                if parts[2:3] == ["reorder"] and len(parts) > 3:
+                    col = f"reorder_{parts[3]}"
                 i = Issue(file, row, i.path, f"{i.message} (catalogue column {col!r})")
             fixed.append(i)
-        raise ScenarioError(fixed) from None
+        raise ScenarioError(catalogue_issues + fixed) from None
+    if catalogue_issues:
+        raise ScenarioError(catalogue_issues)
+    return scenario

@@ -51,7 +51,10 @@ def expand(data: dict, path: str) -> list[tuple]:
             elif loc and loc[-1] == "discount" and isinstance(node, int | float) and last:
                 nxt.append(loc + (step,))  # discount becomes a per-phase mapping
             else:
-                raise _no_match(path, step, [])
+                what = "is not set" if node is None else f"is a single value ({node!r})"
+                where = ".".join(str(k) for k in loc)
+                message = f"no field {step!r} here: {where} {what}"
+                raise ScenarioError([Issue("<overrides>", None, path, message)])
         found = nxt
     if not found:
         raise ScenarioError([Issue("<overrides>", None, path, "the wildcard matches nothing")])
@@ -65,7 +68,10 @@ def _get(data, loc):
 
 
 def _no_match(path: str, step: str, valid: list[str]) -> ScenarioError:
-    return ScenarioError([Issue("<overrides>", None, path, f"no field {step!r} here{did_you_mean(step, valid)}")])
+    hint = did_you_mean(step, valid)
+    if not hint and valid:
+        hint = f"; expected one of {', '.join(map(str, valid))}"
+    return ScenarioError([Issue("<overrides>", None, path, f"no field {step!r} here{hint}")])
 
 
 def _set(data: dict, loc: tuple, value) -> None:

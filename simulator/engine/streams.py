@@ -1,0 +1,21 @@
+"""Random streams: one `numpy.random.Generator` per random source of a replication.
+
+A replication's `SeedSequence` is spawned into one child per source, so two plans
+run on the same seed see the same draws from every source they share (common
+random numbers), and adding a draw to one source never shifts another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout", "returns")
+
+
+class Streams:
+    """`streams.orders`, `streams.traffic`, ...: independent generators from one seed."""
+
+    def __init__(self, seed: int | np.random.SeedSequence):
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        for name, child in zip(SOURCES, ss.spawn(len(SOURCES))):
+            setattr(self, name, np.random.Generator(np.random.PCG64(child)))

@@ -1,0 +1,125 @@
+"""KPI definitions (DESIGN.md), computed from one run's `RunRecord`.
+
+Money in the scenario's currency. A ratio whose denominator is zero is None
+(null in JSON), never NaN.
+
+- gmv = Σ units × price after the SKU discount, over paid orders
+- net_sales = gmv − refunds of returns
+- marketing_cost = ad_spend + fees + commissions; roi = gmv / marketing_cost
+- gross_profit = net_sales − COGS of kept units − marketing_cost − platform fee
+  (a rate on net sales) − shipping (per order) − return handling (per returned unit)
+- stockout_minutes = ticks at which a SKU had no stock and demand arrived × tick minutes
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.model import Model
+from simulator.record import RunRecord
+
+RUN_KPIS = (
+    "visits", "add_to_carts", "orders", "units", "gmv", "returns", "refunds", "net_sales",
+    "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
+    "cogs", "platform_fee", "shipping", "return_handling", "gross_profit",
+    "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
+)
+CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", "fees",
+                "commissions", "spend", "roi", "conversion_rate")
+SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units",
+            "stockout_minutes", "inbound_units", "ending_stock", "sell_through")
+
+
+def ratio(num: float, den: float) -> float | None:
+    """num / den, or None when den is zero."""
+    return float(num) / float(den) if den else None
+
+
+def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
+    """The run-level KPIs of one replication."""
+    meta = model.scenario.meta
+    ch, sk = rec.by_channel, rec.by_sku
+    units_k = sk["units"].sum(0)
+    returns_k = sk["returns"].sum(0)
+    gmv = float(ch["gmv"].sum())
+    refunds = float(ch["refunds"].sum())
+    net = gmv - refunds
+    orders = float(ch["orders"].sum())
+    visits = float(ch["visits"].sum())
+    ad = float(ch["ad_spend"].sum())
+    fees = float(ch["fees"].sum())
+    comm = float(ch["commissions"].sum())
+    mkt = ad + fees + comm
+    cogs = float(((units_k - returns_k) * model.unit_cost).sum())
+    fee = meta.platform_fee_rate * net
+    shipping = meta.shipping_cost_per_order * orders
+    handling = meta.return_cost_per_unit * float(returns_k.sum())
+    inbound = float(sk["inbound"].sum())
+    available = float(rec.initial_stock.sum()) + inbound
+    return {
+        "visits": visits,
+        "add_to_carts": float(ch["carts"].sum()),
+        "orders": orders,
+        "units": float(units_k.sum()),
+        "gmv": gmv,
+        "returns": float(returns_k.sum()),
+        "refunds": refunds,
+        "net_sales": net,
+        "aov": ratio(gmv, orders),
+        "conversion_rate": ratio(orders, visits),
+        "ad_spend": ad,
+        "fees": fees,
+        "commissions": comm,
+        "marketing_cost": mkt,
+        "roi": ratio(gmv, mkt),
+        "cogs": cogs,
+        "platform_fee": fee,
+        "shipping": shipping,
+        "return_handling": handling,
+        "gross_profit": net - cogs - mkt - fee - shipping - handling,
+        "stockout_minutes": float(sk["stockout_ticks"].sum()) * meta.tick_minutes,
+        "lost_units": float(sk["lost_units"].sum()),
+        "inbound_units": inbound,
+        "ending_stock": float(rec.ending_stock.sum()),
+        "sell_through": ratio(units_k.sum(), available),
+    }
+
+
+def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
+    """Per channel: visits, orders, attributed gmv, spend (ad_spend + fees + commissions), roi."""
+    out = {}
+    for c, name in enumerate(model.channels):
+        f = {k: float(v[:, c].sum()) for k, v in rec.by_channel.items()}
+        spend = f["ad_spend"] + f["fees"] + f["commissions"]
+        out[name] = {
+            "visits": f["visits"], "add_to_carts": f["carts"], "orders": f["orders"],
+            "units": f["units"], "gmv": f["gmv"], "ad_spend": f["ad_spend"], "fees": f["fees"],
+            "commissions": f["commissions"], "spend": spend, "roi": ratio(f["gmv"], spend),
+            "conversion_rate": ratio(f["orders"], f["visits"]),
+        }
+    return out
+
+
+def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
+    """Per SKU: sales, lost demand, stock-out minutes, ending stock and sell-through."""
+    out = {}
+    m = model.scenario.meta.tick_minutes
+    for k, sid in enumerate(model.skus):
+        f = {name: float(v[:, k].sum()) for name, v in rec.by_sku.items()}
+        available = float(rec.initial_stock[k]) + f["inbound"]
+        out[sid] = {
+            "add_to_carts": f["carts"], "orders": f["orders"], "units": f["units"], "gmv": f["gmv"],
+            "returns": f["returns"], "lost_units": f["lost_units"],
+            "stockout_minutes": f["stockout_ticks"] * m, "inbound_units": f["inbound"],
+            "ending_stock": float(rec.ending_stock[k]), "sell_through": ratio(f["units"], available),
+        }
+    return out
+
+
+def quantiles(values: list[float | None]) -> dict[str, float | None]:
+    """mean, p5, p50, p95 over replications (None values skipped; all None → None)."""
+    x = np.array([v for v in values if v is not None], dtype=float)
+    if x.size == 0:
+        return {"mean": None, "p5": None, "p50": None, "p95": None}
+    p5, p50, p95 = np.percentile(x, [5, 50, 95])
+    return {"mean": float(x.mean()), "p5": float(p5), "p50": float(p50), "p95": float(p95)}

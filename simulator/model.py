@@ -1,0 +1,271 @@
+"""The model: everything about a scenario that does not depend on the seed.
+
+Built once from a validated `Scenario`, then shared by every replication.
+Shapes: T ticks, C channels, K SKUs, S segments, P phases (index 0 is the
+time outside any declared phase). Money in the scenario's currency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.scenario.schema import CrmPush, Display, PaidSearch, Scenario
+from simulator.timegrid import TimeGrid
+
+# Page views by local hour (0–23), Asia/Shanghai, from the Taobao UserBehavior sample
+# (Alibaba Tianchi, 2017-11-25 – 2017-12-03; ../shared/data), normalized to mean 1.
+TAOBAO_2017 = np.array([
+    0.860, 0.212, 0.260, 0.109, 0.106, 0.109, 0.568, 0.664, 0.711, 0.568, 1.009, 0.762,
+    1.309, 1.295, 1.274, 1.266, 1.181, 1.099, 1.125, 1.070, 2.086, 2.668, 2.325, 1.364,
+])
+NO_PHASE = "(none)"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stretch of ticks [start, end) inside one local day and one phase."""
+
+    start: int
+    end: int
+    phase: int
+    day: int
+
+
+@dataclass
+class Model:
+    """Seed-independent arrays of a scenario (see module docstring for shapes)."""
+
+    scenario: Scenario
+    scale: float
+    grid: TimeGrid
+    channels: list[str]
+    kinds: list[str]
+    segments: list[str]
+    skus: list[str]
+    phases: list[str]                 # (P,) names, index 0 = outside any phase
+    warmup: np.ndarray                # (P,) bool: visits add to cart
+    phase_of_tick: np.ndarray         # (T,) int
+    traffic: np.ndarray               # (T, C) expected visits per tick (display after its budget)
+    media_spend: np.ndarray           # (T, C) deterministic media spend (display CPM)
+    fees: np.ndarray                  # (T, C) fixed fees (CRM messages)
+    cpc: np.ndarray                   # (C,) cost per paid-search click, 0 elsewhere
+    daily_budget: np.ndarray          # (C,) paid-search daily cap, inf when none
+    total_budget: np.ndarray          # (C,) paid-search campaign cap, inf when none
+    commission: np.ndarray            # (C,) commission rate on kept GMV
+    reach: np.ndarray                 # (P, C, K*S) P(visit buys SKU k as segment s)
+    buy_prob: np.ndarray              # (P, C) P(visit buys anything)
+    price: np.ndarray                 # (P, K) price after SKU discount
+    list_price: np.ndarray            # (K,)
+    unit_cost: np.ndarray             # (K,)
+    return_rate: np.ndarray           # (K,)
+    extra_units: np.ndarray           # (K,) mean units per order − 1
+    stock: np.ndarray                 # (K,) initial stock
+    reorder_point: np.ndarray         # (K,) −1 when no reorder policy
+    reorder_qty: np.ndarray           # (K,)
+    lead_ticks: np.ndarray            # (K,) ≥ 1
+    inbound: list[tuple[int, int, int]]   # (tick, sku index, units), sorted
+    chunks: list[Chunk]
+    pay_start: dict[int, tuple[int, np.ndarray]]  # warm-up phase → (first pay tick, (W,) profile)
+    cart_pay_through: float
+    fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
+
+    @property
+    def n_ticks(self) -> int:
+        return self.grid.n_ticks
+
+
+def _intraday(scenario: Scenario, grid: TimeGrid) -> np.ndarray:
+    """(T,) intraday weight of each tick (mean 1 over a day)."""
+    spec = scenario.calendar.intraday
+    w = TAOBAO_2017 if spec == "taobao_2017" else np.ones(24) if spec == "flat" else np.asarray(spec, float)
+    w = w / w.mean()
+    hours_per_tick = grid.tick_minutes // 60
+    if hours_per_tick <= 1:
+        return w[grid.local_hour]
+    idx = (grid.local_hour[:, None] + np.arange(hours_per_tick)[None, :]) % 24
+    return w[idx].mean(axis=1)
+
+
+def _decay_mass(grid: TimeGrid, at_minute: float, tau: float) -> np.ndarray:
+    """(T,) ∫ exp(−(u − at)/τ) du over each tick, for u ≥ at, divided by τ (sums to 1)."""
+    m = grid.tick_minutes
+    u0 = np.arange(grid.n_ticks) * m
+    u1 = u0 + m
+    lo = np.maximum(u0, at_minute)
+    out = np.where(u1 > at_minute, np.exp(-(lo - at_minute) / tau) - np.exp(-(u1 - at_minute) / tau), 0.0)
+    return out
+
+
+def _minute(scenario: Scenario, grid: TimeGrid, t) -> float:
+    return (scenario.meta.local(t) - grid.start).total_seconds() / 60
+
+
+def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
+    """Precompute the seed-independent model. `scale` multiplies every traffic volume."""
+    meta, cal = scenario.meta, scenario.calendar
+    grid = TimeGrid.from_meta(meta)
+    T, m = grid.n_ticks, grid.tick_minutes
+    channels = list(scenario.channels)
+    segs = list(scenario.segments)
+    skus = list(scenario.skus)
+    C, S, K = len(channels), len(segs), len(skus)
+    events: list[tuple[int, str, str, float]] = []
+
+    # phases
+    phases = sorted(cal.phases, key=lambda p: meta.local(p.start))
+    names = [NO_PHASE] + [p.name for p in phases]
+    P = len(names)
+    phase_of_tick = np.zeros(T, dtype=np.int64)
+    bounds = []
+    for j, p in enumerate(phases, start=1):
+        a, b = grid.tick_of(p.start, meta), grid.tick_of(p.end, meta)
+        phase_of_tick[a:b] = j
+        bounds += [a, b]
+        events.append((a, "phase_start", p.name, 0.0))
+    warmup = np.array([False] + [p.kind == "warmup" for p in phases])
+    intent = np.array([1.0] + [p.intent for p in phases])
+
+    # traffic shape shared by channels: intraday × spikes
+    intraday = _intraday(scenario, grid)
+    spike = np.ones((T, C))
+    for sp in cal.spikes:
+        at = _minute(scenario, grid, sp.at)
+        bump = sp.amplitude * sp.decay_minutes * _decay_mass(grid, at, sp.decay_minutes) / m
+        targets = sp.channels or [c for c in channels if scenario.channels[c].kind != "crm_push"]
+        for c in targets:
+            spike[:, channels.index(c)] += bump
+        events.append((grid.tick_of(sp.at, meta), "launch", ",".join(sp.channels or ["all"]), sp.amplitude))
+
+    def phase_mult(name: str) -> np.ndarray:
+        per_phase = np.array([1.0] + [p.traffic.get(name, p.traffic.get("default", 1.0)) for p in phases])
+        return per_phase[phase_of_tick]
+
+    traffic = np.zeros((T, C))
+    media_spend = np.zeros((T, C))
+    fees = np.zeros((T, C))
+    cpc = np.zeros(C)
+    daily_budget = np.full(C, np.inf)
+    total_budget = np.full(C, np.inf)
+    commission = np.zeros(C)
+    quality = np.zeros(C)
+    mix = np.zeros((C, S))
+    shares = np.array([scenario.segments[s].share for s in segs])
+    day_starts = grid.day_starts()
+    for ci, name in enumerate(channels):
+        ch = scenario.channels[name]
+        quality[ci] = ch.quality
+        mix[ci] = [ch.segments.get(s, 0.0) for s in segs] if ch.segments else shares
+        shape = intraday * phase_mult(name) * spike[:, ci] * (m / 60) * scale
+        if isinstance(ch, CrmPush):
+            for t in ch.send_times:
+                at = _minute(scenario, grid, t)
+                traffic[:, ci] += ch.audience * scale * ch.open_rate * _decay_mass(grid, at, ch.response_minutes)
+                tick = grid.tick_of(t, meta)
+                fees[tick, ci] += ch.audience * scale * ch.cost_per_message
+                events.append((tick, "crm_send", name, float(ch.audience * scale)))
+        elif isinstance(ch, Display):
+            imps = ch.impressions_per_hour * shape
+            spend = imps * ch.cpm / 1000
+            kept = _cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events)
+            traffic[:, ci] = imps * kept * ch.ctr
+            media_spend[:, ci] = spend * kept
+        elif isinstance(ch, PaidSearch):
+            traffic[:, ci] = ch.clicks_per_hour * shape
+            cpc[ci] = ch.cpc
+            daily_budget[ci] = np.inf if ch.daily_budget is None else ch.daily_budget
+            total_budget[ci] = np.inf if ch.total_budget is None else ch.total_budget
+        else:
+            traffic[:, ci] = ch.visits_per_hour * shape
+            commission[ci] = getattr(ch, "commission_rate", 0.0)
+
+    # SKUs: prices per phase, conversion, reach
+    sku_objs = [scenario.skus[k] for k in skus]
+    list_price = np.array([s.price for s in sku_objs])
+    price = np.array([[s.price * (1 - s.discount_in(None if j == 0 else names[j])) for s in sku_objs]
+                      for j in range(P)])
+    pay_phase = np.arange(P)
+    for j in range(1, P):
+        if warmup[j]:
+            pay_phase[j] = next(i for i in range(j + 1, P) if not warmup[i])
+    attract = np.array([s.attractiveness for s in sku_objs])
+    choice = attract / attract.sum()
+    base = np.array([s.base_conversion for s in sku_objs])
+    elast = np.array([s.elasticity for s in sku_objs])
+    seg_conv = np.array([scenario.segments[s].conversion for s in segs])
+    sens = np.array([scenario.segments[s].price_sensitivity for s in segs])
+    rel = price[pay_phase] / list_price                                  # (P, K)
+    conv = (base[None, :, None] * intent[:, None, None] * seg_conv[None, None, :]
+            * rel[:, :, None] ** (elast[None, :, None] * sens[None, None, :]))   # (P, K, S)
+    p_buy = np.minimum(1.0, quality[None, :, None, None] * conv[:, None, :, :])   # (P, C, K, S)
+    reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]
+    reach = reach.reshape(P, C, K * S)
+
+    # inventory
+    lead = np.array([max(1, math.ceil(s.reorder.lead_time_hours * 60 / m)) if s.reorder else 1 for s in sku_objs])
+    inbound = sorted((grid.tick_of(sh.at, meta), k, sh.quantity)
+                     for k, s in enumerate(sku_objs) for sh in s.inbound)
+
+    # chunks: one local day ∩ one phase
+    cuts = sorted(set([0, T, *day_starts.tolist(), *bounds]))
+    chunks = [Chunk(a, b, int(phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    # warm-up carts pay from the first tick of the next sale phase
+    pay_start: dict[int, tuple[int, np.ndarray]] = {}
+    for j in range(1, P):
+        if warmup[j]:
+            b0 = int(np.flatnonzero(phase_of_tick == pay_phase[j])[0])
+            b1 = b0 + int(np.sum(phase_of_tick[b0:] == pay_phase[j]))
+            w = max(1, min(b1 - b0, math.ceil(10 * cal.cart_pay_minutes / m)))
+            edges = np.exp(-np.arange(w + 1) * m / cal.cart_pay_minutes)
+            prof = edges[:-1] - edges[1:]
+            pay_start[j] = (b0, prof / prof.sum())
+
+    return Model(
+        scenario=scenario, scale=scale, grid=grid, channels=channels,
+        kinds=[scenario.channels[c].kind for c in channels], segments=segs, skus=skus,
+        phases=names, warmup=warmup, phase_of_tick=phase_of_tick, traffic=traffic,
+        media_spend=media_spend, fees=fees, cpc=cpc, daily_budget=daily_budget,
+        total_budget=total_budget, commission=commission, reach=reach,
+        buy_prob=reach.sum(axis=2), price=price, list_price=list_price,
+        unit_cost=np.array([s.unit_cost for s in sku_objs]),
+        return_rate=np.array([s.return_rate for s in sku_objs]),
+        extra_units=np.array([s.units_per_order - 1 for s in sku_objs]),
+        stock=np.array([s.stock for s in sku_objs], dtype=np.int64),
+        reorder_point=np.array([s.reorder.point if s.reorder else -1 for s in sku_objs], dtype=np.int64),
+        reorder_qty=np.array([s.reorder.quantity if s.reorder else 0 for s in sku_objs], dtype=np.int64),
+        lead_ticks=lead, inbound=inbound, chunks=chunks, pay_start=pay_start,
+        cart_pay_through=cal.cart_pay_through,
+        fixed_events=sorted(events, key=lambda e: e[0]),
+    )
+
+
+def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
+               name: str, events: list) -> np.ndarray:
+    """(T,) fraction of each tick's planned spend that budgets allow (1, a fraction, then 0).
+
+    The daily cap resets at local midnight; the tick where a cap binds is prorated
+    so spend reaches the budget exactly.
+    """
+    kept = np.ones_like(spend)
+    left_total = np.inf if total is None else total
+    ends = np.r_[day_starts[1:], spend.size]
+    for a, b in zip(day_starts, ends):
+        allowed = min(np.inf if daily is None else daily, left_total)
+        cum = np.cumsum(spend[a:b])
+        if cum.size and cum[-1] > allowed:
+            i = int(np.searchsorted(cum, allowed, side="right"))
+            before = cum[i - 1] if i else 0.0
+            kept[a + i] = (allowed - before) / spend[a + i]
+            kept[a + i + 1:b] = 0.0
+            which = "total" if left_total <= (np.inf if daily is None else daily) else "daily"
+            events.append((a + i, "budget_exhausted", name, float(allowed)))
+            left_total -= allowed
+            if which == "total":
+                kept[b:] = 0.0
+                break
+        else:
+            left_total -= cum[-1] if cum.size else 0.0
+    return kept

@@ -1,0 +1,48 @@
+"""What one replication leaves behind: flows per reporting period, by channel and by SKU,
+plus the event log. Both engines fill a `RunRecord`; `kpis` reads it.
+
+Shapes: H reporting periods (hours), C channels, K SKUs. Money in the scenario's
+currency, units in pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CHANNEL_FLOWS = ("visits", "carts", "orders", "units", "gmv", "returns", "refunds",
+                 "ad_spend", "fees", "commissions")
+SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_units",
+             "stockout_ticks", "inbound")
+
+
+@dataclass
+class RunRecord:
+    """Flows of one run. `by_channel[f]` is (H, C), `by_sku[f]` is (H, K); `stock` is
+    (H, K) units on hand at the end of each period; `events` rows are
+    (tick, kind, subject, value)."""
+
+    by_channel: dict[str, np.ndarray]
+    by_sku: dict[str, np.ndarray]
+    stock: np.ndarray
+    initial_stock: np.ndarray
+    events: list[tuple[int, str, str, float]] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n_periods: int, n_channels: int, n_skus: int, initial_stock: np.ndarray) -> "RunRecord":
+        return cls(
+            by_channel={f: np.zeros((n_periods, n_channels)) for f in CHANNEL_FLOWS},
+            by_sku={f: np.zeros((n_periods, n_skus)) for f in SKU_FLOWS},
+            stock=np.zeros((n_periods, n_skus)),
+            initial_stock=np.asarray(initial_stock, dtype=float).copy(),
+        )
+
+    @property
+    def ending_stock(self) -> np.ndarray:
+        """(K,) units on hand at the end of the campaign."""
+        return self.stock[-1]
+
+    def sorted_events(self) -> list[tuple[int, str, str, float]]:
+        """Events in time order; ties keep the order they were recorded in."""
+        return sorted(self.events, key=lambda e: e[0])

@@ -1,0 +1,163 @@
+"""Results of many replications: KPIs with their spread, tidy tables, and files on disk.
+
+Files (`write`): summary.json (deterministic: no times, paths or dates of the run),
+run.json (provenance), kpis.parquet (one row per replication), timeseries.parquet
+(per hour, by channel and by SKU), events.parquet. `fmt="csv"` writes CSV instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.files import atomic_write_bytes, atomic_write_text, table_bytes
+from simulator.kpis import RUN_KPIS, channel_kpis, quantiles, run_kpis, sku_kpis
+from simulator.model import Model
+from simulator.record import CHANNEL_FLOWS, SKU_FLOWS, RunRecord
+
+
+@dataclass
+class Results:
+    """Replications of one scenario. `records[i]` ran with `seeds[i]`."""
+
+    model: Model
+    seed: int
+    seeds: list[int]
+    records: list[RunRecord]
+    engine: str = "fast"
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def scenario(self):
+        return self.model.scenario
+
+    @property
+    def reps(self) -> int:
+        return len(self.records)
+
+    # ------------------------------------------------------------- tables
+    def kpis(self) -> pd.DataFrame:
+        """One row per replication: `replication` and every run-level KPI."""
+        rows = [{"replication": i, **run_kpis(r, self.model)} for i, r in enumerate(self.records)]
+        return pd.DataFrame(rows, columns=["replication", *RUN_KPIS])
+
+    def timeseries(self) -> pd.DataFrame:
+        """Long table per replication × hour × (channel or SKU): flows and stock.
+
+        Columns: replication, period_start (local time), level ('channel'|'sku'),
+        name, then every flow (zeros where a flow does not apply to the level).
+        """
+        g = self.model.grid
+        starts = g.period_start
+        H = len(starts)
+        frames = []
+        for i, r in enumerate(self.records):
+            for level, names, flows in (("channel", self.model.channels, r.by_channel),
+                                        ("sku", self.model.skus, r.by_sku)):
+                n = len(names)
+                cols = {
+                    "replication": np.full(H * n, i, dtype=np.int64),
+                    "period_start": np.repeat(starts, n),
+                    "level": np.full(H * n, level),
+                    "name": np.tile(np.array(names, dtype=object), H),
+                }
+                for f in dict.fromkeys(CHANNEL_FLOWS + SKU_FLOWS):
+                    cols[f] = flows[f].ravel() if f in flows else np.zeros(H * n)
+                cols["stock"] = r.stock.ravel() if level == "sku" else np.zeros(H * n)
+                frames.append(pd.DataFrame(cols))
+        out = pd.concat(frames, ignore_index=True)
+        out["stockout_minutes"] = out.pop("stockout_ticks") * g.tick_minutes
+        return out
+
+    def events(self) -> pd.DataFrame:
+        """Every event of every replication: replication, tick, time, kind, subject, value."""
+        g = self.model.grid
+        rows = [(i, t, kind, subject, value)
+                for i, r in enumerate(self.records) for t, kind, subject, value in r.sorted_events()]
+        df = pd.DataFrame(rows, columns=["replication", "tick", "kind", "subject", "value"])
+        df["tick"] = df["tick"].astype(np.int64)
+        df.insert(2, "time", pd.Timestamp(g.start) + pd.to_timedelta(df["tick"] * g.tick_minutes, unit="min"))
+        return df
+
+    def daily(self) -> pd.DataFrame:
+        """The daily report (日报), mean over replications: visits, orders, GMV, AOV,
+        conversion, marketing cost, ROI, lost units."""
+        g = self.model.grid
+        day_of_period = pd.DatetimeIndex(g.period_start).normalize()
+        days = day_of_period.unique()
+        idx = np.searchsorted(days, day_of_period)
+        acc = {k: np.zeros(len(days)) for k in ("visits", "carts", "orders", "gmv", "spend", "lost_units")}
+        for r in self.records:
+            ch = r.by_channel
+            for k, v in (("visits", ch["visits"]), ("carts", ch["carts"]), ("orders", ch["orders"]),
+                         ("gmv", ch["gmv"]),
+                         ("spend", ch["ad_spend"] + ch["fees"] + ch["commissions"]),
+                         ("lost_units", r.by_sku["lost_units"])):
+                acc[k] += np.bincount(idx, weights=v.sum(axis=1), minlength=len(days))
+        n = max(self.reps, 1)
+        df = pd.DataFrame({"date": [d.date().isoformat() for d in days],
+                           **{k: v / n for k, v in acc.items()}})
+        df["aov"] = _safe_div(df["gmv"], df["orders"])
+        df["conversion_rate"] = _safe_div(df["orders"], df["visits"])
+        df["roi"] = _safe_div(df["gmv"], df["spend"])
+        return df[["date", "visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units"]]
+
+    def summary(self) -> dict:
+        """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means)."""
+        per_run = [run_kpis(r, self.model) for r in self.records]
+        chans = [channel_kpis(r, self.model) for r in self.records]
+        skus = [sku_kpis(r, self.model) for r in self.records]
+        return _clean({
+            "scenario": self.scenario.meta.name,
+            "engine": self.engine,
+            "reps": self.reps,
+            "seed": self.seed,
+            "currency": self.scenario.meta.currency,
+            "kpis": {k: quantiles([p[k] for p in per_run]) for k in RUN_KPIS},
+            "channels": _means(chans),
+            "skus": _means(skus),
+            "daily": self.daily().to_dict(orient="records"),
+        })
+
+    # --------------------------------------------------------------- files
+    def write(self, out: str | Path, fmt: str = "parquet", provenance: dict | None = None) -> Path:
+        """Write every result file into `out` (created), each atomically."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "summary.json", json.dumps(self.summary(), indent=2, ensure_ascii=False) + "\n")
+        for name, df in (("kpis", self.kpis()), ("timeseries", self.timeseries()), ("events", self.events())):
+            atomic_write_bytes(out / f"{name}.{fmt}", table_bytes(df, fmt))
+        run = {"engine": self.engine, "reps": self.reps, "seed": self.seed, "seeds": self.seeds,
+               "scale": self.model.scale, "timing": self.timing, **(provenance or {})}
+        atomic_write_text(out / "run.json", json.dumps(_clean(run), indent=2, ensure_ascii=False) + "\n")
+        return out
+
+
+def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a / b.where(b != 0)).astype(object).where(b != 0, None)
+
+
+def _means(per_run: list[dict[str, dict]]) -> dict[str, dict]:
+    """Mean of each KPI over runs, per key (None values skipped)."""
+    out = {}
+    for name in per_run[0] if per_run else []:
+        out[name] = {k: quantiles([r[name][k] for r in per_run])["mean"] for k in per_run[0][name]}
+    return out
+
+
+def _clean(x):
+    """NaN/inf → None, numpy scalars → Python, recursively (JSON never holds NaN)."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -1,0 +1,69 @@
+"""Readable console output of a run: KPIs with their spread, channels, top SKUs, daily report."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from simulator.results import Results
+
+MONEY = {"gmv", "net_sales", "refunds", "ad_spend", "fees", "commissions", "marketing_cost", "cogs",
+         "platform_fee", "shipping", "return_handling", "gross_profit", "aov", "spend"}
+RATES = {"conversion_rate", "sell_through"}
+
+
+def fmt(name: str, v) -> str:
+    """A KPI value as a planner reads it."""
+    if v is None:
+        return "–"
+    if name in RATES:
+        return f"{v:.2%}"
+    if name == "roi":
+        return f"{v:.2f}"
+    if name in MONEY:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
+
+
+def print_run(res: Results, summary: dict, out: str | None = None, console: Console | None = None) -> None:
+    con = console or Console()
+    cur = summary["currency"]
+    con.print(f"[bold]{summary['scenario']}[/bold] — {summary['reps']} replications, seed {summary['seed']}, "
+              f"{res.timing['engine_s']:.2f} s ({summary['engine']} engine)")
+    t = Table(title=f"KPIs ({cur})", title_justify="left")
+    for col in ("kpi", "mean", "p5", "p50", "p95"):
+        t.add_column(col, justify="left" if col == "kpi" else "right")
+    for k, q in summary["kpis"].items():
+        t.add_row(k, *(fmt(k, q[c]) for c in ("mean", "p5", "p50", "p95")))
+    con.print(t)
+
+    t = Table(title="Channels (means)", title_justify="left")
+    cols = ("visits", "orders", "gmv", "spend", "roi", "conversion_rate")
+    t.add_column("channel")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for name, k in summary["channels"].items():
+        t.add_row(name, *(fmt(c, k[c]) for c in cols))
+    con.print(t)
+
+    t = Table(title="Top SKUs by GMV (means)", title_justify="left")
+    cols = ("units", "gmv", "lost_units", "stockout_minutes", "ending_stock", "sell_through")
+    t.add_column("sku")
+    for c in cols:
+        t.add_column(c, justify="right")
+    top = sorted(summary["skus"].items(), key=lambda kv: -(kv[1]["gmv"] or 0))[:10]
+    for sid, k in top:
+        name = res.scenario.skus[sid].name
+        t.add_row(f"{sid} {name}" if name else sid, *(fmt(c, k[c]) for c in cols))
+    con.print(t)
+
+    t = Table(title="Daily report (日报, means)", title_justify="left")
+    cols = ("visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units")
+    t.add_column("date")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for row in summary["daily"]:
+        t.add_row(row["date"], *(fmt(c, row[c]) for c in cols))
+    con.print(t)
+    if out:
+        con.print(f"results written to {out}/")
