@@ -38,7 +38,7 @@ def cmd_run(args) -> int:
     if args.out:
         res.write(args.out, fmt=args.format, provenance={
             "version": __version__, "scenario_file": Path(args.scenario).name,
-            "command": "promosim " + " ".join(sys.argv[1:]), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": "promosim " + " ".join(args.argv), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
     summary = res.summary()
     if args.json:
@@ -101,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except ScenarioError as e:

@@ -95,8 +95,8 @@ def _decay_mass(grid: TimeGrid, at_minute: float, tau: float) -> np.ndarray:
     u0 = np.arange(grid.n_ticks) * m
     u1 = u0 + m
     lo = np.maximum(u0, at_minute)
-    out = np.where(u1 > at_minute, np.exp(-(lo - at_minute) / tau) - np.exp(-(u1 - at_minute) / tau), 0.0)
-    return out
+    hi = np.maximum(u1, at_minute)
+    return np.exp(-(lo - at_minute) / tau) - np.exp(-(hi - at_minute) / tau)
 
 
 def _minute(scenario: Scenario, grid: TimeGrid, t) -> float:
