@@ -146,20 +146,22 @@ class FastEngine:
                 active[c] = False
         lam[:, ~active] = 0.0
         reach = m.reach[ch.phase]                                      # (C, KS)
-        rate = lam @ reach                                             # (n, KS)
+        n = ch.end - ch.start
+        rate = (lam @ reach).reshape(n, K, S).transpose(1, 0, 2)       # (K, n, S)
         counts = rng.orders.poisson(rate)
-        t_rel, ks = np.nonzero(counts)
-        n_cell = counts[t_rel, ks]
+        idx = np.flatnonzero(counts)                                   # sorted by SKU, tick, segment
+        k, rest = np.divmod(idx, n * S)
+        t_rel, s = np.divmod(rest, S)
+        n_cell = counts.ravel()[idx]
         nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))   # (n, C)
-        if active.sum() > 1 and t_rel.size:
-            p = lam[t_rel] * reach[:, ks].T                            # (L, C)
+        if active.sum() > 1 and idx.size:
+            p = lam[t_rel] * reach[:, k * S + s].T                     # (L, C)
             p /= p.sum(axis=1, keepdims=True)
             split = rng.split.multinomial(n_cell, p)                   # (L, C)
-            li, ci = np.nonzero(split)
-            t_rel, ks, n_cell, c = t_rel[li], ks[li], split[li, ci], ci
+            li, c = np.nonzero(split)                                  # keeps the (SKU, tick) order
+            t_rel, k, s, n_cell = t_rel[li], k[li], s[li], split[li, c]
         else:
-            c = np.full(t_rel.size, int(np.flatnonzero(active)[0]) if active.any() else 0)
-        k, s = np.divmod(ks, S)
+            c = np.full(idx.size, int(np.flatnonzero(active)[0]) if active.any() else 0)
         return Lines(t_rel + ch.start, k, s, c, n_cell.astype(np.int64)), nonbuy, active
 
     def _click_budgets(self, ch: Chunk, rng: Streams, st: _State, rec: RunRecord,
@@ -191,7 +193,7 @@ class FastEngine:
             st.daily_left[c] -= spent
             st.total_left[c] -= spent
         keep &= lines.n > 0
-        return lines.take(keep), nonbuy
+        return (lines if keep.all() else lines.take(keep)), nonbuy
 
     def _record_traffic(self, ch: Chunk, rec: RunRecord, lines: Lines, nonbuy: np.ndarray):
         m, C = self.m, self.C
@@ -240,9 +242,10 @@ class FastEngine:
         a, b = ch.start, ch.end
         n = b - a
         key = lines.k * n + (lines.t - a)
-        order = np.argsort(key, kind="stable")
-        lines = lines.take(order)
-        key = key[order]
+        if key.size and (np.diff(key) < 0).any():                 # cart payments were appended
+            order = np.argsort(key, kind="stable")
+            lines = lines.take(order)
+            key = key[order]
         demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
         cum = np.zeros((K, n + 1), dtype=np.int64)
         np.cumsum(demand, axis=1, out=cum[:, 1:])
@@ -372,25 +375,28 @@ class FastEngine:
         m, K, C = self.m, self.K, self.C
         a, b = ch.start, ch.end
         n = b - a
-        H = self.n_periods
         per = m.grid.period
+        p_tick = per[a:b]
+        lo, hi = p_tick[0], p_tick[-1] + 1
         price = m.price[ch.phase][lines.k]
         returned = rng.returns.binomial(served, m.return_rate[lines.k])
-        gmv = served * price
-        refunds = returned * price
-        p_line = per[lines.t]
-        for name, vals in (("orders", served_n), ("units", served), ("gmv", gmv),
-                           ("returns", returned), ("refunds", refunds)):
-            rec.by_channel[name] += _scatter(p_line, lines.c, vals, (H, C))
-            rec.by_sku[name] += _scatter(p_line, lines.k, vals, (H, K))
-        rec.by_channel["commissions"] += _scatter(p_line, lines.c, (gmv - refunds) * m.commission[lines.c], (H, C))
-        p_tick = per[a:b]
+        cell = ((per[lines.t] - lo) * K + lines.k) * C + lines.c          # (hour, SKU, channel)
+        size = (hi - lo) * K * C
+        kept_gmv = 0.0
+        for name, vals in (("orders", served_n), ("units", served), ("gmv", served * price),
+                           ("returns", returned), ("refunds", returned * price)):
+            cube = np.bincount(cell, weights=vals, minlength=size).reshape(hi - lo, K, C)
+            by_channel = cube.sum(axis=1)
+            rec.by_channel[name][lo:hi] += by_channel
+            rec.by_sku[name][lo:hi] += cube.sum(axis=2)
+            if name in ("gmv", "refunds"):
+                kept_gmv = kept_gmv + (by_channel if name == "gmv" else -by_channel)
+        rec.by_channel["commissions"][lo:hi] += kept_gmv * m.commission[None, :]
         lost = demand - np.bincount(lines.k * n + (lines.t - a), weights=served, minlength=K * n).reshape(K, n)
         sold = demand - lost
         out_ticks = np.zeros((K, n))
         for k, x, y in lost_ticks:
             out_ticks[k, x:y] = demand[k, x:y] > 0
-        lo, hi = p_tick[0], p_tick[-1] + 1
         rec.by_sku["lost_units"][lo:hi] += _by_period(lost.T, p_tick)
         rec.by_sku["stockout_ticks"][lo:hi] += _by_period(out_ticks.T, p_tick)
         rec.by_sku["inbound"][lo:hi] += _by_period(arrivals.T, p_tick)

@@ -1,0 +1,84 @@
+"""Fast-engine benchmark: one replication of the bundled Double 11 scenario, how wall time
+grows with visits (traffic ×1, ×10, ×100), and the floor of the cost (one Poisson draw
+per tick × SKU × segment), all measured in this process. Prints a Markdown table.
+
+    python benchmarks/bench_engine.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from simulator import load_scenario
+from simulator.engine import FastEngine
+from simulator.model import build_model
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def peak_mib(fn) -> float:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    scenario = load_scenario(SCENARIO)
+    rows = []
+    floor_s = None
+    for scale in (1, 10, 100):
+        t0 = time.perf_counter()
+        model = build_model(scenario, scale)
+        build_s = time.perf_counter() - t0
+        eng = FastEngine(model)
+        eng.run(0)                                   # warm-up
+        seeds = iter(range(1, 100))
+        run_s = best_of(lambda: eng.run(next(seeds)), args.repeat)
+        visits = model.traffic.sum()
+        rec = eng.run(0)
+        orders = rec.by_channel["orders"].sum()
+        # the floor: one Poisson draw per tick × SKU × segment at this scenario's rates
+        rates = np.concatenate([model.traffic[c.start:c.end] @ model.reach[c.phase] for c in model.chunks])
+        rng = np.random.default_rng(0)
+        floor = best_of(lambda: rng.poisson(rates), args.repeat)
+        if scale == 1:
+            floor_s = floor
+            mem = peak_mib(lambda: eng.run(0))
+        rows.append((scale, visits, orders, build_s, run_s, floor, run_s / floor))
+    print(f"machine: {platform.machine()}, {platform.processor() or platform.platform()}, "
+          f"python {platform.python_version()}, numpy {np.__version__}")
+    print(f"scenario: {scenario.meta.name}, {len(model.skus)} SKUs × {len(model.segments)} segments × "
+          f"{model.n_ticks} ticks × {len(model.channels)} channels\n")
+    print("| traffic × | expected visits | orders | model build s | engine s (best of "
+          f"{args.repeat}) | Poisson floor s | engine ÷ floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for scale, visits, orders, build_s, run_s, floor, ratio in rows:
+        print(f"| {scale} | {visits:,.0f} | {orders:,.0f} | {build_s:.3f} | {run_s:.3f} | {floor:.3f} | {ratio:.1f} |")
+    base = rows[0][4]
+    print(f"\nwall time ×{rows[1][4] / base:.2f} at 10× visits, ×{rows[2][4] / base:.2f} at 100× visits; "
+          f"floor alone ×{rows[1][5] / floor_s:.2f} and ×{rows[2][5] / floor_s:.2f}")
+    print(f"peak traced memory of one replication (×1): {mem:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
