@@ -22,6 +22,7 @@ TAOBAO_2017 = np.array([
     1.309, 1.295, 1.274, 1.266, 1.181, 1.099, 1.125, 1.070, 2.086, 2.668, 2.325, 1.364,
 ])
 NO_PHASE = "(none)"
+CRM_WINDOW = 10   # a push's visits come within 10 × response_minutes of the send (e^-10 cut off)
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,15 @@ def _intraday(scenario: Scenario, grid: TimeGrid) -> np.ndarray:
     return w[idx].mean(axis=1)
 
 
-def _decay_mass(grid: TimeGrid, at_minute: float, tau: float) -> np.ndarray:
-    """(T,) ∫ exp(−(u − at)/τ) du over each tick, for u ≥ at, divided by τ (sums to 1)."""
+def _decay_mass(grid: TimeGrid, at_minute: float, tau: float, window: float = np.inf) -> np.ndarray:
+    """(T,) share of an exponential response (mean τ minutes, starting at `at`) in each
+    tick; with a finite `window` the response stops after it and is renormalized."""
     m = grid.tick_minutes
     u0 = np.arange(grid.n_ticks) * m
-    u1 = u0 + m
-    lo = np.maximum(u0, at_minute)
-    hi = np.maximum(u1, at_minute)
-    return np.exp(-(lo - at_minute) / tau) - np.exp(-(hi - at_minute) / tau)
+    lo = np.clip(u0, at_minute, at_minute + window)
+    hi = np.clip(u0 + m, at_minute, at_minute + window)
+    mass = np.exp(-(lo - at_minute) / tau) - np.exp(-(hi - at_minute) / tau)
+    return mass / (1 - np.exp(-window / tau))
 
 
 def _minute(scenario: Scenario, grid: TimeGrid, t) -> float:
@@ -162,7 +164,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         if isinstance(ch, CrmPush):
             for t in ch.send_times:
                 at = _minute(scenario, grid, t)
-                traffic[:, ci] += ch.audience * scale * ch.open_rate * _decay_mass(grid, at, ch.response_minutes)
+                response = _decay_mass(grid, at, ch.response_minutes, CRM_WINDOW * ch.response_minutes)
+                traffic[:, ci] += ch.audience * scale * ch.open_rate * response
                 tick = grid.tick_of(t, meta)
                 fees[tick, ci] += ch.audience * scale * ch.cost_per_message
                 events.append((tick, "crm_send", name, float(ch.audience * scale)))

@@ -1,73 +1,40 @@
 """The fast engine: SimPy owns the clock and the decisive moments; visitors come in batches.
 
 Per chunk (one local day within one phase) the engine draws, with numpy:
-  * buyers per tick × SKU × segment: Poisson(Σ_c traffic[t, c] · reach[phase, c, k·s]),
-    split over channels by a multinomial on the non-zero cells only;
+  * buyers per SKU × tick × segment (a "cell"): Poisson(Σ_c traffic[t, c] · reach[phase, c, k·s]);
   * visitors who buy nothing per tick × channel: Poisson(traffic · (1 − buy_prob)).
-By Poisson thinning these are exactly the buyers and non-buyers of Poisson visits,
-so a budget that stops a channel at tick τ simply drops that channel's later draws.
-Inside the chunk, stock is played forward with cumsum + searchsorted: SimPy jumps
-to the exact tick of the next stock-out, reorder or delivery; deliveries are SimPy
-processes. Cost grows with ticks × SKUs × segments (+ channels), not with visitors.
+By Poisson thinning these are exactly the buyers and non-buyers of Poisson visits.
+Channels whose traffic does not share the chunk's common shape — budgeted paid
+search, CRM pushes after a send, a display budget that binds mid-chunk — are split
+off each non-empty cell with a binomial, so a budget that stops a channel at tick τ
+simply drops its later buyers. The other channels stay pooled and are attributed
+after the stock is played (`attribution`). Stock is played with cumsum +
+searchsorted, the SimPy clock jumping to each stock-out, reorder and delivery
+(`stock`). Cost grows with ticks × SKUs × segments, not with the number of visitors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import simpy
 
+from simulator.engine.attribution import attribute
+from simulator.engine.lines import POOLED, Lines
+from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
 
 
-@dataclass
-class Lines:
-    """Order (or cart) lines: n orders of SKU k by segment s from channel c at tick t.
+class _Run:
+    """Mutable state of one replication besides stock: budgets and carts."""
 
-    All arrays have shape (L,); `units` (≥ n) is drawn once the chunk's lines are final.
-    """
-
-    t: np.ndarray
-    k: np.ndarray
-    s: np.ndarray
-    c: np.ndarray
-    n: np.ndarray
-    units: np.ndarray | None = None
-
-    @classmethod
-    def empty(cls) -> "Lines":
-        z = np.zeros(0, dtype=np.int64)
-        return cls(z, z, z, z, z)
-
-    def take(self, idx) -> "Lines":
-        return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
-                     None if self.units is None else self.units[idx])
-
-    @classmethod
-    def concat(cls, parts: list["Lines"]) -> "Lines":
-        parts = [p for p in parts if p.t.size]
-        if not parts:
-            return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("t", "k", "s", "c", "n")))
-
-
-class _State:
-    """Mutable per-run state: stock, budgets, carts waiting to pay, deliveries."""
-
-    def __init__(self, model: Model, env: simpy.Environment):
-        self.on_hand = model.stock.astype(np.int64).copy()
-        self.on_order = np.zeros_like(self.on_hand)
-        self.in_stockout = np.zeros(self.on_hand.size, dtype=bool)
+    def __init__(self, model: Model):
         self.total_left = model.total_budget.copy()
         self.daily_left = model.daily_budget.copy()
         self.day = -1
-        self.cart_pool: dict[int, np.ndarray] = {}
+        self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (K, S, C) carts
         self.pending_carts = Lines.empty()
-        self.inbox: list[tuple[int, int, int, bool]] = []   # (tick, sku, units, is_reorder)
-        self.signal = env.event()
 
 
 class FastEngine:
@@ -77,33 +44,36 @@ class FastEngine:
 
     def __init__(self, model: Model):
         self.m = model
-        m = model
-        self.K, self.S, self.C = len(m.skus), len(m.segments), len(m.channels)
-        self.paid = [c for c in range(self.C) if m.cpc[c] > 0]
-        self.budgeted = [c for c in self.paid if np.isfinite(m.daily_budget[c]) or np.isfinite(m.total_budget[c])]
-        self.n_periods = int(m.grid.period[-1]) + 1
+        self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
+        self.budgeted = [c for c in range(self.C) if model.cpc[c] > 0 and (
+            np.isfinite(model.daily_budget[c]) or np.isfinite(model.total_budget[c]))]
+        self.n_periods = int(model.grid.period[-1]) + 1
 
     # ------------------------------------------------------------------ run
     def run(self, seed) -> RunRecord:
+        """Play one replication with `seed` (int or SeedSequence)."""
         m = self.m
         env = simpy.Environment()
         rng = Streams(seed)
-        st = _State(m, env)
+        st = StockState(m.stock.astype(np.int64).copy(), np.zeros(self.K, dtype=np.int64),
+                        np.zeros(self.K, dtype=bool), [], env.event())
         rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock)
         env.process(self._announce(env, rec))
         for tick, k, units in m.inbound:
             env.process(self._deliver(env, st, rec, tick, k, units, False))
-        env.process(self._campaign(env, rng, st, rec))
+        for k in range(self.K):                 # a SKU that starts at or below its reorder point
+            self.reorder(env, st, rec, k, 0)
+        env.process(self._campaign(env, rng, st, _Run(m), rec))
         env.run()
         return rec
 
-    def _announce(self, env, rec):
+    def _announce(self, env, rec: RunRecord):
         """Calendar process: phase starts, launch moments, CRM sends, display budget caps."""
         for tick, kind, subject, value in self.m.fixed_events:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
 
-    def _deliver(self, env, st: _State, rec: RunRecord, tick: int, k: int, units: int, reorder: bool):
+    def _deliver(self, env, st: StockState, rec: RunRecord, tick: int, k: int, units: int, reorder: bool):
         """A shipment arriving at the start of `tick` (before that tick's demand)."""
         yield env.timeout(tick - env.now)
         st.inbox.append((tick, k, units, reorder))
@@ -111,233 +81,7 @@ class FastEngine:
         if not st.signal.triggered:
             st.signal.succeed()
 
-    def _campaign(self, env, rng: Streams, st: _State, rec: RunRecord):
-        m = self.m
-        for ch in m.chunks:
-            if ch.day != st.day:
-                st.day = ch.day
-                st.daily_left = m.daily_budget.copy()
-            lines, nonbuy, active = self._draw(ch, rng, st)
-            lines, nonbuy = self._click_budgets(ch, rng, st, rec, lines, nonbuy, active)
-            self._record_traffic(ch, rec, lines, nonbuy)
-            if m.warmup[ch.phase]:
-                self._add_carts(ch, st, rec, lines)
-                lines = Lines.empty()
-            else:
-                self._release_carts(ch, rng, st)
-                due = (st.pending_carts.t >= ch.start) & (st.pending_carts.t < ch.end)
-                lines = Lines.concat([lines, st.pending_carts.take(due)])
-                st.pending_carts = st.pending_carts.take(~due)
-            if lines.t.size:
-                extra = m.extra_units[lines.k]
-                lines.units = lines.n + (rng.units.poisson(lines.n * extra) if extra.any() else 0)
-            else:
-                lines.units = lines.n.copy()
-            yield from self._play_stock(env, ch, rng, st, rec, lines)
-
-    # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, st: _State):
-        """Buyer lines and per-tick non-buyers for one chunk. Returns (Lines, (n, C), active mask)."""
-        m, K, S, C = self.m, self.K, self.S, self.C
-        lam = m.traffic[ch.start:ch.end].copy()                      # (n, C)
-        active = np.ones(C, dtype=bool)
-        for c in self.budgeted:
-            if np.floor(min(st.daily_left[c], st.total_left[c]) / m.cpc[c] + 1e-9) <= 0:
-                active[c] = False
-        lam[:, ~active] = 0.0
-        reach = m.reach[ch.phase]                                      # (C, KS)
-        n = ch.end - ch.start
-        rate = (lam @ reach).reshape(n, K, S).transpose(1, 0, 2)       # (K, n, S)
-        counts = rng.orders.poisson(rate)
-        idx = np.flatnonzero(counts)                                   # sorted by SKU, tick, segment
-        k, rest = np.divmod(idx, n * S)
-        t_rel, s = np.divmod(rest, S)
-        n_cell = counts.ravel()[idx]
-        nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))   # (n, C)
-        if active.sum() > 1 and idx.size:
-            p = lam[t_rel] * reach[:, k * S + s].T                     # (L, C)
-            p /= p.sum(axis=1, keepdims=True)
-            split = rng.split.multinomial(n_cell, p)                   # (L, C)
-            li, c = np.nonzero(split)                                  # keeps the (SKU, tick) order
-            t_rel, k, s, n_cell = t_rel[li], k[li], s[li], split[li, c]
-        else:
-            c = np.full(idx.size, int(np.flatnonzero(active)[0]) if active.any() else 0)
-        return Lines(t_rel + ch.start, k, s, c, n_cell.astype(np.int64)), nonbuy, active
-
-    def _click_budgets(self, ch: Chunk, rng: Streams, st: _State, rec: RunRecord,
-                       lines: Lines, nonbuy: np.ndarray, active: np.ndarray):
-        """Stop each paid channel at the exact tick its daily or total budget runs out."""
-        m, n = self.m, ch.end - ch.start
-        keep = np.ones(lines.t.size, dtype=bool)
-        for c in self.paid:
-            mine = lines.c == c
-            buyers = np.bincount(lines.t[mine] - ch.start, weights=lines.n[mine], minlength=n).astype(np.int64)
-            visits = nonbuy[:, c] + buyers
-            left = min(st.daily_left[c], st.total_left[c])
-            allowed = int(np.floor(left / m.cpc[c] + 1e-9)) if np.isfinite(left) else None
-            cum = np.cumsum(visits)
-            if allowed is None or cum[-1] <= allowed:
-                spent = float(cum[-1] * m.cpc[c]) if cum.size else 0.0
-            else:
-                i = int(np.searchsorted(cum, allowed, side="right"))
-                kept = allowed - (int(cum[i - 1]) if i else 0)
-                at = np.flatnonzero(mine & (lines.t == ch.start + i))
-                b_kept = int(rng.budget.hypergeometric(buyers[i], nonbuy[i, c], kept)) if kept else 0
-                if at.size:
-                    lines.n[at] = rng.budget.multivariate_hypergeometric(lines.n[at], b_kept) if b_kept else 0
-                nonbuy[i, c] = kept - b_kept
-                nonbuy[i + 1:, c] = 0
-                keep &= ~(mine & (lines.t > ch.start + i))
-                spent = allowed * float(m.cpc[c])
-                rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], spent))
-            st.daily_left[c] -= spent
-            st.total_left[c] -= spent
-        keep &= lines.n > 0
-        return (lines if keep.all() else lines.take(keep)), nonbuy
-
-    def _record_traffic(self, ch: Chunk, rec: RunRecord, lines: Lines, nonbuy: np.ndarray):
-        m, C = self.m, self.C
-        per = m.grid.period
-        p_tick = per[ch.start:ch.end]
-        n = ch.end - ch.start
-        visits = nonbuy + np.bincount((lines.t - ch.start) * C + lines.c, weights=lines.n,
-                                      minlength=n * C).reshape(n, C)
-        rec.by_channel["visits"][p_tick[0]:p_tick[-1] + 1] += _by_period(visits, p_tick)
-        rec.by_channel["ad_spend"][p_tick[0]:p_tick[-1] + 1] += _by_period(
-            visits * m.cpc[None, :] + m.media_spend[ch.start:ch.end], p_tick)
-        rec.by_channel["fees"][p_tick[0]:p_tick[-1] + 1] += _by_period(m.fees[ch.start:ch.end], p_tick)
-
-    # ---------------------------------------------------------------- carts
-    def _add_carts(self, ch: Chunk, st: _State, rec: RunRecord, lines: Lines):
-        """Warm-up: buyer lines become carts, pooled by (SKU, segment, channel) until the burst."""
-        K, S, C = self.K, self.S, self.C
-        cell = (lines.k * S + lines.s) * C + lines.c
-        pool = st.cart_pool.setdefault(ch.phase, np.zeros(K * S * C, dtype=np.int64))
-        pool += np.bincount(cell, weights=lines.n, minlength=K * S * C).astype(np.int64)
-        per = self.m.grid.period[lines.t]
-        H = self.n_periods
-        rec.by_channel["carts"] += _scatter(per, lines.c, lines.n, (H, C))
-        rec.by_sku["carts"] += _scatter(per, lines.k, lines.n, (H, K))
-
-    def _release_carts(self, ch: Chunk, rng: Streams, st: _State):
-        """At the first tick of a sale phase, pooled carts pay through, spread over minutes."""
-        K, S, C = self.K, self.S, self.C
-        for phase, (first_tick, profile) in self.m.pay_start.items():
-            if first_tick != ch.start or phase not in st.cart_pool:
-                continue
-            paying = rng.carts.binomial(st.cart_pool.pop(phase), self.m.cart_pay_through)
-            cells = np.flatnonzero(paying)
-            spread = rng.carts.multinomial(paying[cells], profile)      # (cells, W)
-            ci, w = np.nonzero(spread)
-            cell = cells[ci]
-            ks, c = np.divmod(cell, C)
-            k, s = np.divmod(ks, S)
-            new = Lines(first_tick + w, k, s, c, spread[ci, w].astype(np.int64))
-            st.pending_carts = Lines.concat([st.pending_carts, new])
-
-    # ---------------------------------------------------------------- stock
-    def _play_stock(self, env, ch: Chunk, rng: Streams, st: _State, rec: RunRecord, lines: Lines):
-        """Serve the chunk's orders from stock, jumping the SimPy clock from event to event."""
-        m, K = self.m, self.K
-        a, b = ch.start, ch.end
-        n = b - a
-        key = lines.k * n + (lines.t - a)
-        if key.size and (np.diff(key) < 0).any():                 # cart payments were appended
-            order = np.argsort(key, kind="stable")
-            lines = lines.take(order)
-            key = key[order]
-        demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
-        cum = np.zeros((K, n + 1), dtype=np.int64)
-        np.cumsum(demand, axis=1, out=cum[:, 1:])
-        served = lines.units.copy()
-        served_n = lines.n.copy()
-        done = np.zeros(K, dtype=np.int64)
-        start_stock = st.on_hand.copy()
-        arrivals = np.zeros((K, n), dtype=np.int64)
-        lost_ticks: list[tuple[int, int, int]] = []     # (sku, from, to) relative ticks with no stock
-
-        def rows(k, x, y):
-            return slice(np.searchsorted(key, k * n + x), np.searchsorted(key, k * n + y))
-
-        def next_event(k) -> int:
-            """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none)."""
-            if st.on_hand[k] == 0:
-                return n
-            base = cum[k, done[k]]
-            ev = int(np.searchsorted(cum[k], base + st.on_hand[k], side="right")) - 1
-            if m.reorder_point[k] >= 0:
-                need = st.on_hand[k] + st.on_order[k] - m.reorder_point[k]
-                r = done[k] if need <= 0 else int(np.searchsorted(cum[k], base + need, side="left")) - 1
-                ev = min(ev, r)
-            return min(ev, n)
-
-        def advance(k, to):
-            """Consume SKU k's demand in [done, to): served while stock lasts (no event inside)."""
-            x = done[k]
-            if to <= x:
-                return
-            if st.on_hand[k] > 0:
-                st.on_hand[k] -= cum[k, to] - cum[k, x]
-            else:
-                lost_ticks.append((k, x, to))
-                r = rows(k, x, to)
-                served[r] = 0
-                served_n[r] = 0
-                if not st.in_stockout[k]:
-                    hit = np.flatnonzero(demand[k, x:to])
-                    if hit.size:
-                        st.in_stockout[k] = True
-                        rec.events.append((a + x + int(hit[0]), "stockout", m.skus[k], 0.0))
-            done[k] = to
-
-        def event_at(k, i):
-            """Tick i of SKU k holds a stock-out and/or a reorder trigger."""
-            advance(k, i)
-            need = demand[k, i]
-            if need > st.on_hand[k]:
-                r = rows(k, i, i + 1)
-                served[r], served_n[r] = self._allot(rng, lines.n[r], lines.units[r], int(st.on_hand[k]))
-                lost_ticks.append((k, i, i + 1))
-                st.on_hand[k] = 0
-                if not st.in_stockout[k]:
-                    st.in_stockout[k] = True
-                    rec.events.append((a + i, "stockout", m.skus[k], float(need - served[r].sum())))
-            else:
-                st.on_hand[k] -= need
-            done[k] = i + 1
-            self._reorder(env, st, rec, k, a + i)
-
-        nxt = np.array([next_event(k) for k in range(K)])
-        while True:
-            target = min(a + int(nxt.min()), b)
-            yield env.timeout(target - env.now) | st.signal
-            yield env.timeout(0)                      # same-tick deliveries land first
-            now = env.now
-            if st.signal.triggered:
-                st.signal = env.event()
-            for tick, k, units, reorder in st.inbox:
-                rel = max(tick - a, 0)
-                advance(k, rel)
-                if rel < n:
-                    arrivals[k, rel] += units
-                st.on_hand[k] += units
-                if reorder:
-                    st.on_order[k] -= units
-                st.in_stockout[k] = False
-                self._reorder(env, st, rec, k, tick)
-                nxt[k] = next_event(k)
-            st.inbox.clear()
-            if now >= b:
-                break
-            for k in np.flatnonzero(a + nxt == now):
-                event_at(k, now - a)
-                nxt[k] = next_event(k)
-        for k in range(K):
-            advance(k, n)
-
-        self._record_sales(ch, rng, rec, lines, served, served_n, demand, start_stock, arrivals, lost_ticks)
-
-    def _reorder(self, env, st: _State, rec: RunRecord, k: int, tick: int):
+    def reorder(self, env, st: StockState, rec: RunRecord, k: int, tick: int) -> None:
         """(s, Q): while stock on hand + on order ≤ s, order Q (arrives lead time later)."""
         m = self.m
         if m.reorder_point[k] < 0:
@@ -349,58 +93,202 @@ class FastEngine:
             if tick + m.lead_ticks[k] < m.n_ticks:
                 env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, True))
 
-    @staticmethod
-    def _allot(rng: Streams, n: np.ndarray, units: np.ndarray, stock: int):
-        """The last `stock` units go to this tick's orders in random order.
+    def _campaign(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord):
+        m = self.m
+        for ch in m.chunks:
+            if ch.day != run.day:
+                run.day = ch.day
+                run.daily_left = m.daily_budget.copy()
+            lines, nonbuy, lam, pooled_pi = self._draw(ch, rng, run)
+            lines, nonbuy = self._click_budgets(ch, rng, run, rec, lines, nonbuy)
+            if m.warmup[ch.phase]:
+                cart_lines = lines
+                lines = Lines.empty()
+            else:
+                self._release_carts(ch, rng, run)
+                due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < ch.end)
+                lines = Lines.concat([lines, run.pending_carts.take(due)])
+                run.pending_carts = run.pending_carts.take(~due)
+            extra = m.extra_units[lines.k]
+            lines.units = lines.n + rng.units.poisson(lines.n * extra) if extra.any() else lines.n.copy()
+            out = yield from play(self, env, ch, rng, st, rec, lines, pooled_pi)
+            if m.warmup[ch.phase]:
+                n = cart_lines.n
+                carts = self._attribute(ch, rng, cart_lines, n, n, np.zeros(n.size, dtype=bool), [], pooled_pi)
+                run.cart_pool.setdefault(ch.phase, 0)
+                run.cart_pool[ch.phase] = run.cart_pool[ch.phase] + carts.orders.sum(axis=0)
+                self._record_carts(ch, rec, carts.orders)
+                self._record_traffic(ch, rec, nonbuy, carts.buyers)
+                self._record_stock(ch, rec, out)
+            else:
+                got = self._attribute(ch, rng, out.lines, out.served, out.served_n, out.direct, out.orders, pooled_pi)
+                self._record_traffic(ch, rec, nonbuy, got.buyers)
+                self._record_sales(ch, rng, rec, got)
+                self._record_stock(ch, rec, out)
 
-        Lines hold n orders with `units` in all; each order gets 1 unit plus an even
-        multinomial share of the extras. Returns served units and served orders per line.
-        """
-        sizes = []
-        owner = []
-        for j, (nj, uj) in enumerate(zip(n.tolist(), units.tolist())):
-            q = 1 + (rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64))
-            sizes.append(q)
-            owner.append(np.full(nj, j))
-        sizes = np.concatenate(sizes)
-        owner = np.concatenate(owner)
-        perm = rng.stockout.permutation(sizes.size)
-        sizes, owner = sizes[perm], owner[perm]
-        before = np.cumsum(sizes) - sizes
-        got = np.clip(stock - before, 0, sizes)
-        return (np.bincount(owner, weights=got, minlength=n.size).astype(np.int64),
-                np.bincount(owner, weights=got > 0, minlength=n.size).astype(np.int64))
+    # ---------------------------------------------------------------- draws
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run):
+        """Buyer lines (sorted by SKU, tick), non-buyers (n, C), traffic (n, C) and the
+        pooled channels' attribution probabilities (K·S, C)."""
+        m, K, S, C = self.m, self.K, self.S, self.C
+        n = ch.end - ch.start
+        lam = m.traffic[ch.start:ch.end].copy()
+        for c in self.budgeted:
+            if np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9) <= 0:
+                lam[:, c] = 0.0
+        reach = m.reach[ch.phase]                                      # (C, K·S)
+        own = self._own_channels(lam)
+        rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
+        counts = rng.orders.poisson(rate)
+        idx = np.flatnonzero(counts)                                   # by SKU, tick, segment
+        k, rest = np.divmod(idx, n * S)
+        t, s = np.divmod(rest, S)
+        remaining = counts.ravel()[idx]
+        left = rate.ravel()[idx]
+        parts = []
+        for c in own:
+            p_c = lam[t, c] * reach[c, k * S + s]
+            mine = rng.split.binomial(remaining, np.clip(p_c / np.maximum(left, 1e-300), 0.0, 1.0))
+            left = left - p_c
+            remaining = remaining - mine
+            hit = mine > 0
+            parts.append(Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), c), mine[hit]))
+        pooled = [c for c in range(C) if c not in own and lam[:, c].any()]
+        hit = remaining > 0
+        label = pooled[0] if len(pooled) == 1 else POOLED
+        parts.insert(0, Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), label), remaining[hit]))
+        nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
+        alpha = np.zeros(C)
+        if pooled:
+            shape = lam[:, pooled].sum(axis=1)
+            at = int(np.argmax(shape))
+            alpha[pooled] = lam[at, pooled] / shape[at]
+        w = alpha[:, None] * reach                                     # (C, K·S)
+        tot = w.sum(axis=0)
+        pooled_pi = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / C).T
+        return Lines.concat(parts), nonbuy, lam, pooled_pi
 
-    def _record_sales(self, ch, rng, rec, lines, served, served_n, demand, start_stock, arrivals, lost_ticks):
-        m, K, C = self.m, self.K, self.C
-        a, b = ch.start, ch.end
-        n = b - a
-        per = m.grid.period
-        p_tick = per[a:b]
-        lo, hi = p_tick[0], p_tick[-1] + 1
-        price = m.price[ch.phase][lines.k]
-        returned = rng.returns.binomial(served, m.return_rate[lines.k])
-        cell = ((per[lines.t] - lo) * K + lines.k) * C + lines.c          # (hour, SKU, channel)
-        size = (hi - lo) * K * C
-        kept_gmv = 0.0
-        for name, vals in (("orders", served_n), ("units", served), ("gmv", served * price),
-                           ("returns", returned), ("refunds", returned * price)):
-            cube = np.bincount(cell, weights=vals, minlength=size).reshape(hi - lo, K, C)
-            by_channel = cube.sum(axis=1)
-            rec.by_channel[name][lo:hi] += by_channel
+    def _own_channels(self, lam: np.ndarray) -> list[int]:
+        """Channels drawn on their own: budgeted paid search, and any channel whose traffic
+        is not proportional to the chunk's common shape (the largest channel's)."""
+        active = [c for c in range(self.C) if lam[:, c].any()]
+        own = [c for c in active if c in self.budgeted]
+        rest = [c for c in active if c not in own]
+        if not rest:
+            return own
+        ref = max(rest, key=lambda c: lam[:, c].sum())
+        base = lam[:, ref]
+        for c in rest:
+            ratio = lam[:, c].sum() / base.sum()
+            if not np.allclose(lam[:, c], ratio * base, rtol=1e-9, atol=1e-12 * base.max()):
+                own.append(c)
+        return own
+
+    def _click_budgets(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord,
+                       lines: Lines, nonbuy: np.ndarray):
+        """Stop each budgeted paid channel at the exact tick its daily or total budget runs out.
+
+        Within that tick the clicks it can still pay for are a uniform subset of the tick's
+        visitors (hypergeometric); spend ≤ budget, short of it by less than one click."""
+        m, n = self.m, ch.end - ch.start
+        drop = np.zeros(lines.size, dtype=bool)
+        for c in self.budgeted:
+            mine = lines.c == c
+            buyers = np.bincount(lines.t[mine] - ch.start, weights=lines.n[mine], minlength=n).astype(np.int64)
+            visits = nonbuy[:, c] + buyers
+            allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
+            if allowed <= 0:                     # already exhausted: switched off in _draw
+                continue
+            cum = np.cumsum(visits)
+            if cum[-1] < allowed:
+                spent = float(cum[-1] * m.cpc[c])
+            else:                                # tick i holds the last click the budget pays for
+                i = int(np.searchsorted(cum, allowed, side="left"))
+                kept = allowed - (int(cum[i - 1]) if i else 0)
+                at = np.flatnonzero(mine & (lines.t == ch.start + i))
+                b_kept = int(rng.budget.hypergeometric(buyers[i], nonbuy[i, c], kept)) if kept else 0
+                if at.size:
+                    lines.n[at] = rng.budget.multivariate_hypergeometric(lines.n[at], b_kept) if b_kept else 0
+                nonbuy[i, c] = kept - b_kept
+                nonbuy[i + 1:, c] = 0
+                drop |= mine & (lines.t > ch.start + i)
+                spent = allowed * float(m.cpc[c])
+                rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], spent))
+            run.daily_left[c] -= spent
+            run.total_left[c] -= spent
+        drop |= lines.n == 0
+        return (lines.take(~drop) if drop.any() else lines), nonbuy
+
+    # ---------------------------------------------------------------- carts
+    def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
+        """At the first tick of a sale phase, pooled carts pay through, spread over minutes."""
+        S, C = self.S, self.C
+        for phase, (first_tick, profile) in self.m.pay_start.items():
+            if first_tick != ch.start or phase not in run.cart_pool:
+                continue
+            paying = rng.carts.binomial(run.cart_pool.pop(phase).ravel().astype(np.int64), self.m.cart_pay_through)
+            cells = np.flatnonzero(paying)
+            spread = rng.carts.multinomial(paying[cells], profile)      # (cells, W)
+            ci, w = np.nonzero(spread)
+            ks, c = np.divmod(cells[ci], C)
+            k, s = np.divmod(ks, S)
+            new = Lines(first_tick + w, k, s, c + C, spread[ci, w].astype(np.int64))   # carts: c + C
+            run.pending_carts = Lines.concat([run.pending_carts, new])
+
+    # ------------------------------------------------------------ recording
+    def _hours(self, ch: Chunk):
+        per = self.m.grid.period
+        return per[ch.start], per[ch.end - 1] + 1
+
+    def _attribute(self, ch, rng, lines, served, served_n, direct, orders, pooled_pi):
+        per = self.m.grid.period
+        lo, hi = self._hours(ch)
+        return attribute(rng.split, lines, served, served_n, direct, orders, per[lines.t] - lo, hi - lo,
+                         pooled_pi, self.K, self.S, self.C, lambda t: per[t] - lo)
+
+    def _record_traffic(self, ch: Chunk, rec: RunRecord, nonbuy: np.ndarray, buyers: np.ndarray):
+        """Visits = non-buyers + buyers (carts paying are not new visits); spend and fees."""
+        m = self.m
+        lo, hi = self._hours(ch)
+        p_tick = m.grid.period[ch.start:ch.end]
+        visits = _by_period(nonbuy.astype(float), p_tick) + buyers.sum(axis=(1, 2))
+        rec.by_channel["visits"][lo:hi] += visits
+        rec.by_channel["ad_spend"][lo:hi] += visits * m.cpc[None, :] + _by_period(m.media_spend[ch.start:ch.end], p_tick)
+        rec.by_channel["fees"][lo:hi] += _by_period(m.fees[ch.start:ch.end], p_tick)
+
+    def _record_carts(self, ch: Chunk, rec: RunRecord, carts: np.ndarray):
+        lo, hi = self._hours(ch)
+        rec.by_channel["carts"][lo:hi] += carts.sum(axis=(1, 2))
+        rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
+
+    def _record_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, got):
+        """Orders, units, GMV, returns, refunds and commissions per hour × SKU × channel."""
+        m = self.m
+        lo, hi = self._hours(ch)
+        orders = got.orders.sum(axis=2)                                # (h, K, C)
+        units = got.units.sum(axis=2).astype(np.int64)
+        price = m.price[ch.phase][None, :, None]
+        returns = rng.returns.binomial(units, m.return_rate[None, :, None])
+        gmv = units * price
+        refunds = returns * price
+        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv),
+                           ("returns", returns), ("refunds", refunds)):
+            rec.by_channel[name][lo:hi] += cube.sum(axis=1)
             rec.by_sku[name][lo:hi] += cube.sum(axis=2)
-            if name in ("gmv", "refunds"):
-                kept_gmv = kept_gmv + (by_channel if name == "gmv" else -by_channel)
-        rec.by_channel["commissions"][lo:hi] += kept_gmv * m.commission[None, :]
-        lost = demand - np.bincount(lines.k * n + (lines.t - a), weights=served, minlength=K * n).reshape(K, n)
-        sold = demand - lost
-        out_ticks = np.zeros((K, n))
-        for k, x, y in lost_ticks:
-            out_ticks[k, x:y] = demand[k, x:y] > 0
-        rec.by_sku["lost_units"][lo:hi] += _by_period(lost.T, p_tick)
-        rec.by_sku["stockout_ticks"][lo:hi] += _by_period(out_ticks.T, p_tick)
-        rec.by_sku["inbound"][lo:hi] += _by_period(arrivals.T, p_tick)
-        level = start_stock[:, None] + np.cumsum(arrivals - sold, axis=1)      # (K, n) after each tick
+        rec.by_channel["commissions"][lo:hi] += (gmv - refunds).sum(axis=1) * m.commission[None, :]
+
+    def _record_stock(self, ch: Chunk, rec: RunRecord, out):
+        """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""
+        lo, hi = self._hours(ch)
+        p_tick = self.m.grid.period[ch.start:ch.end]
+        n = ch.end - ch.start
+        lines = out.lines
+        sold = np.bincount(lines.k * n + (lines.t - ch.start), weights=out.served,
+                           minlength=self.K * n).reshape(self.K, n)
+        rec.by_sku["lost_units"][lo:hi] += _by_period((out.demand - sold).T, p_tick)
+        rec.by_sku["stockout_ticks"][lo:hi] += _by_period(out.out_ticks.T, p_tick)
+        rec.by_sku["inbound"][lo:hi] += _by_period(out.arrivals.T, p_tick)
+        level = out.start_stock[:, None] + np.cumsum(out.arrivals - sold, axis=1)   # (K, n)
         last = np.r_[np.flatnonzero(np.diff(p_tick)), n - 1]
         rec.stock[p_tick[last]] = level[:, last].T
 
@@ -409,9 +297,3 @@ def _by_period(x: np.ndarray, p_tick: np.ndarray) -> np.ndarray:
     """Sum rows of x (n, ·) into consecutive reporting periods; returns (periods, ·)."""
     starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
     return np.add.reduceat(x, starts, axis=0) if x.shape[0] else x
-
-
-def _scatter(rows: np.ndarray, cols: np.ndarray, vals, shape) -> np.ndarray:
-    """Dense (rows × cols) sums of vals."""
-    flat = np.bincount(rows * shape[1] + cols, weights=vals, minlength=shape[0] * shape[1])
-    return flat.reshape(shape)

@@ -1,0 +1,188 @@
+"""Playing one chunk's orders against stock, jumping the SimPy clock from event to event.
+
+Per SKU, the chunk's demand (units per tick) is cumulated once; the next stock-out
+(cumulative demand exceeds stock on hand) and the next reorder trigger (stock on
+hand + on order falls to the reorder point) are found with `searchsorted`. SimPy
+advances to the earliest of them, or to a delivery, fires it, and continues. Lines
+in ticks with no stock lose all their units; in the stock-out tick itself the last
+units go to that tick's orders in random order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.engine.lines import POOLED, Lines
+from simulator.engine.streams import Streams
+from simulator.model import Chunk, Model
+from simulator.record import RunRecord
+
+
+@dataclass
+class StockState:
+    """Stock of every SKU across chunks, and deliveries waiting to be taken in."""
+
+    on_hand: np.ndarray                 # (K,) units
+    on_order: np.ndarray                # (K,) units ordered, not yet delivered
+    in_stockout: np.ndarray             # (K,) bool: a stock-out episode is open
+    inbox: list = field(default_factory=list)   # (tick, sku, units, is_reorder)
+    signal: object = None               # SimPy event a delivery triggers to wake the main process
+
+
+@dataclass
+class Outcome:
+    """What the stock did to a chunk's lines."""
+
+    lines: Lines                        # sorted by (SKU, tick)
+    served: np.ndarray                  # (L,) units served
+    served_n: np.ndarray                # (L,) orders served (got at least one unit)
+    demand: np.ndarray                  # (K, n) units demanded per tick
+    start_stock: np.ndarray             # (K,) on hand at the chunk's start
+    arrivals: np.ndarray                # (K, n) units delivered per tick
+    out_ticks: np.ndarray               # (K, n) 1 where demand met no stock (fully or partly)
+    direct: np.ndarray                  # (L,) bool: pooled lines attributed order by order
+    orders: list = field(default_factory=list)  # per partial pooled line: (t, k, s, labels, got)
+
+
+def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
+         lines: Lines, pooled_pi: np.ndarray):
+    """SimPy generator: serve `lines` from stock over the chunk; returns an `Outcome`.
+
+    `pooled_pi` (K·S, C) gives the channel probabilities of a pooled buyer by (SKU, segment),
+    used to label the orders of pooled lines in a stock-out tick.
+    """
+    m: Model = engine.m
+    K, S = len(m.skus), len(m.segments)
+    a, b = ch.start, ch.end
+    n = b - a
+    key = lines.k * n + (lines.t - a)
+    if key.size and (np.diff(key) < 0).any():
+        order = np.argsort(key, kind="stable")     # runs of sorted lines: timsort merges them
+        lines = lines.take(order)
+        key = key[order]
+    demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
+    cum = np.zeros((K, n + 1), dtype=np.int64)
+    np.cumsum(demand, axis=1, out=cum[:, 1:])
+    out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand.copy(),
+                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)), np.zeros(lines.size, dtype=bool))
+    done = np.zeros(K, dtype=np.int64)
+
+    def rows(k, x, y):
+        return slice(np.searchsorted(key, k * n + x), np.searchsorted(key, k * n + y))
+
+    def next_event(k) -> int:
+        """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none)."""
+        if st.on_hand[k] == 0:
+            return n                             # waits for a delivery; demand meanwhile is lost
+        base = cum[k, done[k]]
+        ev = int(np.searchsorted(cum[k], base + st.on_hand[k], side="right")) - 1
+        if m.reorder_point[k] >= 0:
+            need = st.on_hand[k] + st.on_order[k] - m.reorder_point[k]
+            r = done[k] if need <= 0 else int(np.searchsorted(cum[k], base + need, side="left")) - 1
+            ev = min(ev, r)
+        return min(ev, n)
+
+    def advance(k, to):
+        """Consume SKU k's demand in [done, to): served while stock lasts (no event inside)."""
+        x = done[k]
+        if to <= x:
+            return
+        if st.on_hand[k] > 0:
+            st.on_hand[k] -= cum[k, to] - cum[k, x]
+        else:
+            out.out_ticks[k, x:to] = demand[k, x:to] > 0
+            r = rows(k, x, to)
+            out.served[r] = 0
+            out.served_n[r] = 0
+            if not st.in_stockout[k]:
+                hit = np.flatnonzero(demand[k, x:to])
+                if hit.size:
+                    st.in_stockout[k] = True
+                    first = x + int(hit[0])
+                    rec.events.append((a + first, "stockout", m.skus[k], float(demand[k, first])))
+        done[k] = to
+
+    def event_at(k, i):
+        """Tick i of SKU k holds a stock-out and/or a reorder trigger."""
+        advance(k, i)
+        need = demand[k, i]
+        if need > st.on_hand[k]:
+            r = rows(k, i, i + 1)
+            _allot(rng, lines, r, int(st.on_hand[k]), pooled_pi, S, out)
+            out.out_ticks[k, i] = 1
+            st.on_hand[k] = 0
+            if not st.in_stockout[k]:
+                st.in_stockout[k] = True
+                rec.events.append((a + i, "stockout", m.skus[k], float(need - out.served[r].sum())))
+        else:
+            st.on_hand[k] -= need
+        done[k] = i + 1
+        engine.reorder(env, st, rec, k, a + i)
+
+    def take_in(upto: int):
+        """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
+        due = [d for d in st.inbox if d[0] < upto]
+        st.inbox[:] = [d for d in st.inbox if d[0] >= upto]
+        for tick, k, units, reorder in due:
+            rel = max(tick - a, 0)
+            advance(k, rel)
+            if rel < n:
+                out.arrivals[k, rel] += units
+            st.on_hand[k] += units
+            if reorder:
+                st.on_order[k] -= units
+            st.in_stockout[k] = False
+            engine.reorder(env, st, rec, k, tick)
+        return {d[1] for d in due}
+
+    take_in(a + 1)                                # deliveries of the chunk's first tick
+    nxt = np.array([next_event(k) for k in range(K)])
+    while True:
+        target = min(a + int(nxt.min()), b)
+        yield env.timeout(target - env.now) | st.signal
+        yield env.timeout(0)                      # same-tick deliveries land first
+        now = env.now
+        if st.signal.triggered:
+            st.signal = env.event()
+        for k in take_in(min(now, b - 1) + 1):
+            nxt[k] = next_event(k)
+        if now >= b:
+            break
+        for k in np.flatnonzero(a + nxt == now):
+            event_at(k, now - a)
+            nxt[k] = next_event(k)
+    for k in range(K):
+        advance(k, n)
+    return out
+
+
+def _allot(rng: Streams, lines: Lines, r: slice, stock: int, pooled_pi: np.ndarray, S: int, out: Outcome):
+    """The last `stock` units go to the tick's orders in random order.
+
+    Each order of a line gets 1 unit plus an even multinomial share of the line's extra
+    units; an order that finds fewer units than it wants takes what is left. Orders of
+    pooled lines get a channel label each, and are recorded order by order.
+    """
+    idx = np.arange(r.start, r.stop)
+    sizes, owner = [], []
+    for j in idx:
+        nj, uj = int(lines.n[j]), int(lines.units[j])
+        extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
+        sizes.append(1 + extra)
+        owner.append(np.full(nj, j))
+    sizes = np.concatenate(sizes)
+    owner = np.concatenate(owner)
+    perm = rng.stockout.permutation(sizes.size)
+    sizes, owner = sizes[perm], owner[perm]
+    got = np.clip(stock - (np.cumsum(sizes) - sizes), 0, sizes)
+    width = r.stop - r.start
+    out.served[r] = np.bincount(owner - r.start, weights=got, minlength=width).astype(np.int64)
+    out.served_n[r] = np.bincount(owner - r.start, weights=got > 0, minlength=width).astype(np.int64)
+    for j in idx[lines.c[idx] == POOLED]:
+        mine = owner == j
+        ks = int(lines.k[j]) * S + int(lines.s[j])
+        labels = rng.stockout.choice(pooled_pi.shape[1], size=int(mine.sum()), p=pooled_pi[ks])
+        out.direct[j] = True
+        out.orders.append((int(lines.t[j]), int(lines.k[j]), int(lines.s[j]), labels, got[mine]))
