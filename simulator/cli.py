@@ -83,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
     r.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario value, e.g. --set 'skus.*.discount=0.2' (repeatable)")
-    r.add_argument("--engine", default="fast", help="engine to use (default: fast)")
+    r.add_argument("--engine", default="fast", choices=("fast", "reference"),
+                   help="fast (vectorized) or reference (every visitor a SimPy process; slow, the oracle)")
     r.add_argument("--scale", type=float, default=1.0, help="multiply every traffic volume (stock and budgets stay)")
     r.add_argument("--out", help="folder for result files (summary.json, run.json, kpis, timeseries, events)")
     r.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table file format")

@@ -208,8 +208,9 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
 
     # inventory
     lead = np.array([max(1, math.ceil(s.reorder.lead_time_hours * 60 / m)) if s.reorder else 1 for s in sku_objs])
-    inbound = sorted((grid.tick_of(sh.at, meta), k, sh.quantity)
+    inbound = sorted((grid.first_tick_from(sh.at, meta), k, sh.quantity)
                      for k, s in enumerate(sku_objs) for sh in s.inbound)
+    inbound = [d for d in inbound if d[0] < T]
 
     # chunks: one local day ∩ one phase
     cuts = sorted(set([0, T, *day_starts.tolist(), *bounds]))

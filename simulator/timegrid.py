@@ -48,6 +48,11 @@ class TimeGrid:
         minutes = (meta.local(t) - self.start).total_seconds() / 60
         return min(max(int(math.floor(minutes / self.tick_minutes + 1e-9)), 0), self.n_ticks)
 
+    def first_tick_from(self, t: dt.datetime, meta: Meta) -> int:
+        """Index of the first tick that starts at or after time `t` (a delivery's tick)."""
+        minutes = (meta.local(t) - self.start).total_seconds() / 60
+        return min(max(int(math.ceil(minutes / self.tick_minutes - 1e-9)), 0), self.n_ticks)
+
     def time_of(self, tick: int) -> pd.Timestamp:
         """Local start time of `tick`."""
         return pd.Timestamp(self.start) + pd.Timedelta(minutes=int(tick) * self.tick_minutes)

@@ -102,3 +102,26 @@ def spawned_run(scenario_json: str, reps: int, seed: int) -> tuple[str, bytes]:
     summary = json.dumps(res.summary(), indent=2, ensure_ascii=False)
     values = res.kpis().to_numpy(dtype=float, na_value=np.nan)
     return summary, values.tobytes()
+
+
+def busy() -> Scenario:
+    """Two days that touch every random source: warm-up carts paying at a spiky burst, three
+    channels (one paid search that runs out of budget), two segments, baskets of 1.6 units,
+    stock-outs, (s, Q) reorders, an inbound shipment, returns."""
+    return Scenario.model_validate({
+        "meta": {"name": "busy", "start": at(0), "end": at(48), "tick_minutes": 10,
+                 "platform_fee_rate": 0.05, "shipping_cost_per_order": 6.0, "return_cost_per_unit": 3.0},
+        "calendar": {"phases": [{"name": "warmup", "kind": "warmup", "start": at(8), "end": at(24)},
+                                {"name": "burst", "start": at(24), "end": at(36), "intent": 1.5}],
+                     "spikes": [{"at": at(24), "amplitude": 4.0, "decay_minutes": 30.0}]},
+        "channels": {"organic": {"kind": "organic_search", "visits_per_hour": 150.0},
+                     "ads": {"kind": "paid_search", "cpc": 1.3, "clicks_per_hour": 80.0, "daily_budget": 400.0},
+                     "affiliate": {"kind": "affiliate", "visits_per_hour": 40.0, "commission_rate": 0.1}},
+        "skus": {"lipstick": {"price": 199.0, "unit_cost": 60.0, "discount": {"burst": 0.2, "default": 0.05},
+                              "base_conversion": 0.04, "units_per_order": 1.6, "stock": 120, "return_rate": 0.1,
+                              "reorder": {"point": 20, "quantity": 60, "lead_time_hours": 5}},
+                 "serum": {"price": 399.0, "unit_cost": 120.0, "discount": 0.1, "base_conversion": 0.03,
+                           "stock": 40, "return_rate": 0.2,
+                           "inbound": [{"at": at(30), "quantity": 50}]}},
+        "segments": {"new": {"share": 0.6}, "member": {"share": 0.4, "conversion": 1.4, "price_sensitivity": 0.5}},
+    })

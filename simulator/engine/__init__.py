@@ -1,7 +1,9 @@
-"""Engines that play a model forward: `FastEngine` (vectorized between events)."""
+"""Engines that play a model forward, by name: `fast` (vectorized between events) and
+`reference` (every visitor a SimPy process: the oracle the fast engine is tested against)."""
 
 from simulator.engine.fast import FastEngine
+from simulator.reference import ReferenceEngine
 
-ENGINES = {"fast": FastEngine}
+ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
 
-__all__ = ["ENGINES", "FastEngine"]
+__all__ = ["ENGINES", "FastEngine", "ReferenceEngine"]

@@ -32,6 +32,7 @@ class _Run:
     def __init__(self, model: Model):
         self.total_left = model.total_budget.copy()
         self.daily_left = model.daily_budget.copy()
+        self.spent_today = np.zeros_like(self.daily_left)
         self.day = -1
         self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (K, S, C) carts
         self.pending_carts = Lines.empty()
@@ -61,8 +62,6 @@ class FastEngine:
         env.process(self._announce(env, rec))
         for tick, k, units in m.inbound:
             env.process(self._deliver(env, st, rec, tick, k, units, False))
-        for k in range(self.K):                 # a SKU that starts at or below its reorder point
-            self.reorder(env, st, rec, k, 0)
         env.process(self._campaign(env, rng, st, _Run(m), rec))
         env.run()
         return rec
@@ -99,6 +98,7 @@ class FastEngine:
             if ch.day != run.day:
                 run.day = ch.day
                 run.daily_left = m.daily_budget.copy()
+                run.spent_today[:] = 0.0
             lines, nonbuy, lam, pooled_pi = self._draw(ch, rng, run)
             lines, nonbuy = self._click_budgets(ch, rng, run, rec, lines, nonbuy)
             if m.warmup[ch.phase]:
@@ -213,7 +213,8 @@ class FastEngine:
                 nonbuy[i + 1:, c] = 0
                 drop |= mine & (lines.t > ch.start + i)
                 spent = allowed * float(m.cpc[c])
-                rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], spent))
+                rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
+            run.spent_today[c] += spent
             run.daily_left[c] -= spent
             run.total_left[c] -= spent
         drop |= lines.n == 0

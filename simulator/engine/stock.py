@@ -137,7 +137,13 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             engine.reorder(env, st, rec, k, tick)
         return {d[1] for d in due}
 
-    take_in(a + 1)                                # deliveries of the chunk's first tick
+    yield env.timeout(0)                          # deliveries due at the chunk's first tick land
+    if st.signal.triggered:
+        st.signal = env.event()
+    take_in(a + 1)
+    if a == 0:                                    # a SKU that starts at or below its reorder point
+        for k in range(K):
+            engine.reorder(env, st, rec, k, 0)
     nxt = np.array([next_event(k) for k in range(K)])
     while True:
         target = min(a + int(nxt.min()), b)

@@ -307,6 +307,10 @@ class Scenario(Strict):
         for i, p in enumerate(phases):
             loc = f"calendar.phases.{i}"
             ps, pe = m.local(p.start), m.local(p.end)
+            for field, t in (("start", ps), ("end", pe)):
+                if ((t - start).total_seconds() / 60) % m.tick_minutes:
+                    raise _located(f"{loc}.{field}", f"phase {p.name!r} {field}s at {t:%Y-%m-%d %H:%M}, "
+                                   f"off the grid of {m.tick_minutes}-minute ticks from {start:%Y-%m-%d %H:%M}")
             if pe <= ps:
                 raise _located(f"{loc}.end", f"phase {p.name!r} ends ({p.end}) before it starts ({p.start})")
             if ps < start or pe > end:
