@@ -173,7 +173,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
             kept = _cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events)
-            traffic[:, ci] = imps * kept * ch.ctr
+            traffic[:, ci] = _reached(imps * kept, ch.audience) * ch.ctr
             media_spend[:, ci] = spend * kept
         elif isinstance(ch, PaidSearch):
             traffic[:, ci] = ch.clicks_per_hour * shape
@@ -244,6 +244,15 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         cart_pay_through=cal.cart_pay_through,
         fixed_events=sorted(events, key=lambda e: e[0]),
     )
+
+
+def _reached(imps: np.ndarray, audience: float | None) -> np.ndarray:
+    """(T,) people newly reached per tick by `imps` impressions (all of them without an audience):
+    after I impressions, audience × (1 − exp(−I / audience)) people have been reached."""
+    if audience is None:
+        return imps
+    total = audience * -np.expm1(-np.cumsum(imps) / audience)
+    return np.diff(total, prepend=0.0)
 
 
 def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,

@@ -180,7 +180,7 @@ class _Campaign:
     def channel(self, name: str, ch):
         """Visitors of one channel, tick by tick, at uniform random moments in the tick."""
         c = self.channels.index(name)
-        day, spent_today, spent_total, exhausted = None, 0.0, 0.0, False
+        day, spent_today, spent_total, exhausted, shown = None, 0.0, 0.0, False, 0.0
         for tick in range(self.T):
             if self.local(tick).date() != day:
                 day, spent_today = self.local(tick).date(), 0.0
@@ -197,7 +197,12 @@ class _Campaign:
                 spent_today += cost * kept
                 spent_total += cost * kept
                 self.rec.by_channel["ad_spend"][self.hour(tick), c] += cost * kept
-                lam = lam * kept * ch.ctr
+                if ch.audience is None:
+                    lam = lam * kept * ch.ctr
+                else:                                # only newly reached people click
+                    before = ch.audience * (1 - math.exp(-shown / ch.audience))
+                    shown += lam * kept
+                    lam = (ch.audience * (1 - math.exp(-shown / ch.audience)) - before) * ch.ctr
             n = self.rng.poisson(lam)
             for offset in np.sort(self.rng.random(n)):
                 yield self.env.timeout(tick + offset - self.env.now)

@@ -186,12 +186,19 @@ class PaidSearch(ChannelBase, BudgetMixin):
 
 
 class Display(ChannelBase, BudgetMixin):
-    """Display/feed ads (钻展, 引力魔方) bought per mille: impressions × `ctr` → visits."""
+    """Display/feed ads (钻展, 引力魔方) bought per mille.
+
+    Without `audience`, every impression can bring a click: visits = impressions × `ctr`.
+    With `audience` (people the placement can reach), reach saturates: after I impressions
+    the campaign has reached audience × (1 − exp(−I / audience)) people, and visits =
+    `ctr` × newly reached people — so more money buys less and less.
+    """
 
     kind: Literal["display"]
     cpm: float = Field(gt=0)
     impressions_per_hour: NonNeg
     ctr: Prob
+    audience: float | None = Field(None, gt=0)
 
 
 class CrmPush(ChannelBase):
