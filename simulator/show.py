@@ -25,6 +25,17 @@ def fmt(name: str, v) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
 
 
+def _table(title: str, key: str, cols: tuple[str, ...], rows) -> Table:
+    """A table with a first column `key` and one right-aligned column per KPI in `cols`."""
+    t = Table(title=title, title_justify="left")
+    t.add_column(key)
+    for c in cols:
+        t.add_column(c, justify="right")
+    for name, values in rows:
+        t.add_row(name, *(fmt(c, values[c]) for c in cols))
+    return t
+
+
 def print_run(res: Results, summary: dict, out: str | None = None, console: Console | None = None) -> None:
     con = console or Console()
     cur = summary["currency"]
@@ -37,33 +48,15 @@ def print_run(res: Results, summary: dict, out: str | None = None, console: Cons
         t.add_row(k, *(fmt(k, q[c]) for c in ("mean", "p5", "p50", "p95")))
     con.print(t)
 
-    t = Table(title="Channels (means)", title_justify="left")
-    cols = ("visits", "orders", "gmv", "spend", "roi", "conversion_rate")
-    t.add_column("channel")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for name, k in summary["channels"].items():
-        t.add_row(name, *(fmt(c, k[c]) for c in cols))
-    con.print(t)
-
-    t = Table(title="Top SKUs by GMV (means)", title_justify="left")
-    cols = ("units", "gmv", "lost_units", "stockout_minutes", "ending_stock", "sell_through")
-    t.add_column("sku")
-    for c in cols:
-        t.add_column(c, justify="right")
+    con.print(_table("Channels (means)", "channel",
+                     ("visits", "orders", "gmv", "spend", "roi", "conversion_rate"),
+                     summary["channels"].items()))
     top = sorted(summary["skus"].items(), key=lambda kv: -(kv[1]["gmv"] or 0))[:10]
-    for sid, k in top:
-        name = res.scenario.skus[sid].name
-        t.add_row(f"{sid} {name}" if name else sid, *(fmt(c, k[c]) for c in cols))
-    con.print(t)
-
-    t = Table(title="Daily report (日报, means)", title_justify="left")
-    cols = ("visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units")
-    t.add_column("date")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for row in summary["daily"]:
-        t.add_row(row["date"], *(fmt(c, row[c]) for c in cols))
-    con.print(t)
+    named = [(f"{sid} {res.scenario.skus[sid].name or ''}".strip(), k) for sid, k in top]
+    con.print(_table("Top SKUs by GMV (means)", "sku",
+                     ("units", "gmv", "lost_units", "stockout_minutes", "ending_stock", "sell_through"), named))
+    con.print(_table("Daily report (日报, means)", "date",
+                     ("visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units"),
+                     [(row["date"], row) for row in summary["daily"]]))
     if out:
         con.print(f"results written to {out}/")

@@ -53,14 +53,6 @@ class TimeGrid:
         minutes = (meta.local(t) - self.start).total_seconds() / 60
         return min(max(int(math.ceil(minutes / self.tick_minutes - 1e-9)), 0), self.n_ticks)
 
-    def time_of(self, tick: int) -> pd.Timestamp:
-        """Local start time of `tick`."""
-        return pd.Timestamp(self.start) + pd.Timedelta(minutes=int(tick) * self.tick_minutes)
-
-    @property
-    def ticks_per_hour(self) -> float:
-        return 60 / self.tick_minutes
-
     def day_starts(self) -> np.ndarray:
         """Tick indices where a new local day begins (first tick included)."""
         return np.flatnonzero(np.r_[True, np.diff(self.day) != 0])
