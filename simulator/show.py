@@ -38,6 +38,8 @@ def _table(title: str, key: str, cols: tuple[str, ...], rows) -> Table:
 
 def print_run(res: Results, summary: dict, out: str | None = None, console: Console | None = None) -> None:
     con = console or Console()
+    if not con.is_terminal:                      # logs and pipes: no truncated columns
+        con = Console(width=160)
     cur = summary["currency"]
     con.print(f"[bold]{summary['scenario']}[/bold] — {summary['reps']} replications, seed {summary['seed']}, "
               f"{res.timing['engine_s']:.2f} s ({summary['engine']} engine)")
