@@ -8,6 +8,7 @@ Money in the scenario's currency. A ratio whose denominator is zero is None
 - marketing_cost = ad_spend + fees + commissions; roi = gmv / marketing_cost
 - gross_profit = net_sales − COGS of kept units − marketing_cost − platform fee
   (a rate on net sales) − shipping (per order) − return handling (per returned unit)
+  − stock write-down (units left at the end × (unit cost − salvage value))
 - stockout_minutes = ticks at which a SKU had no stock and demand arrived × tick minutes
 """
 
@@ -21,7 +22,7 @@ from simulator.record import RunRecord
 RUN_KPIS = (
     "visits", "add_to_carts", "orders", "units", "gmv", "returns", "refunds", "net_sales",
     "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
-    "cogs", "platform_fee", "shipping", "return_handling", "gross_profit",
+    "cogs", "platform_fee", "shipping", "return_handling", "stock_writedown", "gross_profit",
     "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
 )
 CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", "fees",
@@ -55,6 +56,7 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
     shipping = meta.shipping_cost_per_order * orders
     handling = meta.return_cost_per_unit * float(returns_k.sum())
     inbound = float(sk["inbound"].sum())
+    writedown = float(((model.unit_cost - _salvage(model)) * rec.ending_stock).sum())
     available = float(rec.initial_stock.sum()) + inbound
     return {
         "visits": visits,
@@ -76,13 +78,21 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "platform_fee": fee,
         "shipping": shipping,
         "return_handling": handling,
-        "gross_profit": net - cogs - mkt - fee - shipping - handling,
+        "stock_writedown": writedown,
+        "gross_profit": net - cogs - mkt - fee - shipping - handling - writedown,
         "stockout_minutes": float(sk["stockout_ticks"].sum()) * meta.tick_minutes,
         "lost_units": float(sk["lost_units"].sum()),
         "inbound_units": inbound,
         "ending_stock": float(rec.ending_stock.sum()),
         "sell_through": ratio(units_k.sum(), available),
     }
+
+
+def _salvage(model: Model) -> np.ndarray:
+    """(K,) value of a unit left at the end: `salvage_value`, or the unit cost when unset."""
+    skus = model.scenario.skus
+    return np.array([c if skus[k].salvage_value is None else skus[k].salvage_value
+                     for k, c in zip(model.skus, model.unit_cost)])
 
 
 def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:

@@ -1,8 +1,10 @@
 """Results of many replications: KPIs with their spread, tidy tables, and files on disk.
 
 Files (`write`): summary.json (deterministic: no times, paths or dates of the run),
-run.json (provenance), kpis.parquet (one row per replication), timeseries.parquet
-(per hour, by channel and by SKU), events.parquet. `fmt="csv"` writes CSV instead.
+run.json (provenance), scenario.json (the validated scenario that ran, overrides and
+catalogue applied: what a report needs besides the numbers — names, phases, targets),
+kpis.parquet (one row per replication), timeseries.parquet (per hour, by channel and by
+SKU), events.parquet. `fmt="csv"` writes CSV instead.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ class Results:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "summary.json", json.dumps(self.summary(), indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(out / "scenario.json", json.dumps(self.scenario.model_dump(mode="json"),
+                                                            indent=2, ensure_ascii=False) + "\n")
         for name, df in (("kpis", self.kpis()), ("timeseries", self.timeseries()), ("events", self.events())):
             atomic_write_bytes(out / f"{name}.{fmt}", table_bytes(df, fmt))
         run = {"engine": self.engine, "reps": self.reps, "seed": self.seed, "seeds": self.seeds,

@@ -17,6 +17,7 @@ import numpy as np
 from simulator.engine import ENGINES
 from simulator.model import build_model
 from simulator.results import Results
+from simulator.scenario.errors import Issue, ScenarioError
 from simulator.scenario.schema import Scenario
 
 
@@ -56,6 +57,10 @@ def simulate(
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if scenario.rules:
+        raise ScenarioError([Issue("<scenario>", None, "rules", (
+            "mid-campaign rules are checked but not yet executed by the engines; "
+            "remove `rules:` to run this scenario (docs/rules.md)"))])
     seed = scenario.meta.seed if seed is None else int(seed)
     index = list(seeds) if seeds is not None else list(range(reps or scenario.meta.replications))
     t0 = time.perf_counter()

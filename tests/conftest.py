@@ -30,3 +30,30 @@ def need_outside(path: Path, what: str) -> Path:
     if os.environ.get("PROMOSIM_CI") == "1":
         pytest.fail(f"{reason} (required under PROMOSIM_CI=1)")
     pytest.skip(reason)
+
+
+def need_chromium():
+    """A started headless Chromium (`tests/browser.py`), or skip with the reason it cannot
+    start — except under PROMOSIM_CI=1 (set by .ci/run, which installs Debian's chromium),
+    where a browser that cannot start fails."""
+    import os
+
+    from tests.browser import BrowserUnavailable, Chromium
+
+    try:
+        return Chromium()
+    except BrowserUnavailable as e:
+        reason = f"Chromium cannot start: {e}"
+        if os.environ.get("PROMOSIM_CI") == "1":
+            pytest.fail(f"{reason} (required under PROMOSIM_CI=1)")
+        pytest.skip(reason)
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep files for a person to look at: $PROMOSIM_ARTIFACTS, else
+    .ci/artifacts/ (git-ignored). Created on demand."""
+    import os
+
+    path = Path(os.environ.get("PROMOSIM_ARTIFACTS") or REPO / ".ci" / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

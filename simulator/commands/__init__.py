@@ -4,4 +4,8 @@ COMMANDS = (
     "simulator.commands.run",
     "simulator.commands.validate",
     "simulator.commands.schema",
+    "simulator.commands.optimize",
+    "simulator.commands.report",
+    "simulator.commands.compare",
+    "simulator.commands.bench",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 
 from simulator import __version__
@@ -37,6 +38,8 @@ def register(sub) -> None:
     r.add_argument("--scale", type=float, default=1.0, help="multiply every traffic volume (stock and budgets stay)")
     r.add_argument("--out", help="folder for result files (summary.json, run.json, kpis, timeseries, events)")
     r.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table file format")
+    r.add_argument("--report", action="store_true",
+                   help="also draw report.html and figures/*.png into the --out folder (as `promosim report`)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.set_defaults(func=run)
@@ -46,6 +49,8 @@ def run(args) -> int:
     from simulator.runner import simulate
     from simulator.show import print_run
 
+    if args.report and not args.out:
+        raise SystemExit("promosim run: --report needs --out DIR (the report is drawn from the result files)")
     scenario = load_scenario(args.scenario)
     if args.set:
         scenario = scenario.with_overrides(overrides(args.set))
@@ -65,4 +70,9 @@ def run(args) -> int:
         print(json.dumps(payload, ensure_ascii=False))
     else:
         print_run(res, summary, out=args.out)
+    if args.report:
+        from simulator.commands.report import make_report
+
+        with redirect_stdout(sys.stderr) if args.json else nullcontext():   # --json: stdout is the JSON
+            return make_report(args.out)
     return 0

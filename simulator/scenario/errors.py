@@ -60,6 +60,7 @@ def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """The pydantic model class that sits at `loc` under `root` (None if not a model)."""
     current = root
     for step in loc:
+        current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(step) if isinstance(step, str) else None
             if field is None:
@@ -176,7 +177,7 @@ def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
     if kind == "value_error":
         exc = ctx.get("error")
         if isinstance(exc, LocatedError):
-            return tuple(_split(exc.path)), exc.message
+            return tuple(getattr(exc, "loc", None) or _split(exc.path)), exc.message
         text = str(exc) if exc is not None else err["msg"]
         return _field_named_first(root, loc, text)
     if kind in _EXPECT:

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from simulator.scenario.naming import did_you_mean
+from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
+from simulator.scenario.rules_schema import Rule, check_rules
 
 NonNeg = Annotated[float, Field(ge=0)]
 Prob = Annotated[float, Field(ge=0, le=1)]
@@ -32,6 +34,12 @@ class Strict(BaseModel):
 
 
 # --------------------------------------------------------------------- meta
+class Targets(Strict):
+    """The plan's targets (目标), drawn in the report: `gmv` in `meta.currency`."""
+
+    gmv: float | None = Field(None, gt=0)
+
+
 class Meta(Strict):
     """Campaign-wide settings.
 
@@ -51,6 +59,7 @@ class Meta(Strict):
     return_cost_per_unit: NonNeg = 0.0
     seed: int = Field(0, ge=0)
     replications: int = Field(10, gt=0)
+    targets: Targets | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -254,6 +263,7 @@ class Sku(Strict):
     phase name (or `default`) to a fraction. Conversion of a visit that lands
     on this SKU = base_conversion × channel quality × phase intent × segment
     conversion × (effective price / price) ** (elasticity × price sensitivity).
+    `salvage_value` is what a unit left at the end is worth (default: `unit_cost`).
     """
 
     name: str | None = None
@@ -268,6 +278,7 @@ class Sku(Strict):
     reorder: Reorder | None = None
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
+    salvage_value: NonNeg | None = None
 
     def discount_in(self, phase: str | None) -> float:
         """The discount (fraction off list price) in `phase` (None: outside any phase)."""
@@ -296,6 +307,8 @@ class Scenario(Strict):
     skus: dict[str, Sku]
     segments: dict[str, Segment] = Field(default_factory=lambda: {"all": Segment(share=1.0)})
     catalogue: str | None = Field(None, description="CSV file of SKUs, relative to the scenario file")
+    optimize: Optimize | None = None
+    rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Scenario":
@@ -364,6 +377,22 @@ class Scenario(Strict):
             for j, sh in enumerate(sku.inbound):
                 if not (start <= m.local(sh.at) < end):
                     raise _located(f"skus.{sid}.inbound.{j}.at", f"inbound shipment at {sh.at} lies outside the campaign")
+        return self
+
+    @model_validator(mode="after")
+    def _optimize_checks(self) -> "Scenario":
+        if self.optimize is not None:
+            try:
+                check_optimize(self)
+            except OptimizeError as e:
+                err = _located(e.path, e.message)
+                err.loc = e.loc  # a variable's dotted path is one key
+                raise err from None
+        return self
+
+    @model_validator(mode="after")
+    def _rules_checks(self) -> "Scenario":
+        check_rules(self)  # mid-campaign rules (追加预算): parsed and type-checked here
         return self
 
     def with_overrides(self, overrides: dict[str, object]) -> "Scenario":

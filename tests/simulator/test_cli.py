@@ -45,7 +45,8 @@ def test_run_out_writes_every_result_file(tmp_path, fmt):
     out = tmp_path / "res"
     assert main(["run", MINIMAL, "--reps", "2", "--quiet", "--out", str(out), "--format", fmt]) == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"summary.json", "run.json", f"kpis.{fmt}", f"timeseries.{fmt}", f"events.{fmt}"}
+    assert names == {"summary.json", "run.json", "scenario.json",
+                     f"kpis.{fmt}", f"timeseries.{fmt}", f"events.{fmt}"}
     read = pd.read_parquet if fmt == "parquet" else pd.read_csv
     kpis = read(out / f"kpis.{fmt}")
     assert list(kpis["replication"]) == [0, 1]

@@ -276,7 +276,8 @@ def check_run(rec, model) -> None:
     assert math.isclose(k["shipping"], meta.shipping_cost_per_order * k["orders"], rel_tol=1e-9, abs_tol=1e-9 * s)
     assert math.isclose(k["return_handling"], meta.return_cost_per_unit * k["returns"], rel_tol=1e-9,
                         abs_tol=1e-9 * s)
-    gp = k["net_sales"] - k["cogs"] - k["marketing_cost"] - k["platform_fee"] - k["shipping"] - k["return_handling"]
+    gp = (k["net_sales"] - k["cogs"] - k["marketing_cost"] - k["platform_fee"] - k["shipping"]
+          - k["return_handling"] - k["stock_writedown"])
     assert math.isclose(k["gross_profit"], gp, rel_tol=1e-9, abs_tol=1e-9 * s)
     assert k["units"] == sk["units"].sum() == ch["units"].sum()
     assert k["lost_units"] == sk["lost_units"].sum()

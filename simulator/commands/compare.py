@@ -1,0 +1,109 @@
+"""`promosim compare A [B]`: two plans on the same seeds, the difference in every KPI."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from simulator.commands.run import overrides as parse_overrides
+from simulator.progress import Progress
+
+
+def register(sub) -> None:
+    c = sub.add_parser(
+        "compare", help="compare two plans on the same seeds: the difference in every KPI with an interval",
+        description="Compare plan B with plan A on common random numbers (replication i of both plans "
+                    "sees the same visitors). A and B are scenario YAML files or result folders written "
+                    "by `promosim run --out`. Without B, B is A with the --set overrides.")
+    c.add_argument("a", metavar="A", help="plan A: a scenario YAML file or a result folder")
+    c.add_argument("b", metavar="B", nargs="?", help="plan B (default: A with the --set overrides)")
+    c.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a value of B, e.g. --set 'skus.*.discount.burst=0.35' (repeatable)")
+    c.add_argument("--reps", type=int, help="replications (default: A's meta.replications, or the result folder's)")
+    c.add_argument("--seed", type=int, help="base seed (default: A's meta.seed, or the result folder's)")
+    c.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    c.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    c.add_argument("--kpis", help="comma-separated KPIs to compare (default: all)")
+    c.add_argument("--out", help="folder for compare.json and compare.png (the chart)")
+    c.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    c.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    c.set_defaults(func=compare_command)
+
+
+def compare_command(args) -> int:
+    from simulator.compare import CompareError, compare, write
+
+    if args.b is None and not args.set:
+        print("promosim compare: give plan B, or --set overrides to compare A with a tweaked A",
+              file=sys.stderr)
+        return 2
+    if not 0 < args.level < 1:
+        print(f"promosim compare: --level must lie between 0 and 1 (e.g. 0.95), got {args.level}", file=sys.stderr)
+        return 2
+    if args.reps is not None and args.reps < 1:
+        print(f"promosim compare: --reps must be at least 1, got {args.reps}", file=sys.stderr)
+        return 2
+    kpis = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
+    try:
+        with Progress("compare: replications", 1, enabled=not args.quiet) as bar:
+            cmp = compare(args.a, args.b, overrides=parse_overrides(args.set), reps=args.reps, seed=args.seed,
+                          workers=args.workers, level=args.level, kpis=kpis, progress=bar.update)
+    except CompareError as e:
+        print(f"promosim compare: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        write(cmp, args.out)
+    if args.json:
+        print(json.dumps(cmp.to_dict(), ensure_ascii=False))
+    else:
+        print_comparison(cmp)
+        if args.out:
+            print(f"comparison written to {args.out}/ (compare.json, compare.png)")
+    return 0
+
+
+def _signed(name: str, v) -> str:
+    from simulator.show import RATES, fmt
+
+    if v is None:
+        return "–"
+    if name in RATES:
+        return f"{100 * v:+.2f} pp"
+    text = fmt(name, abs(v))
+    return ("−" if v < 0 else "+") + text if v != 0 else "0"
+
+
+def _percent(x: float) -> str:
+    return "0 %" if x == 0 else f"{'−' if x < 0 else '+'}{abs(100 * x):.2f} %"
+
+
+def print_comparison(cmp, console=None) -> None:
+    """The comparison as a table: A, B, B − A with its interval, the change in %, and ▲/▼ where
+    the interval excludes 0."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.compare import describe_b
+    from simulator.show import fmt
+
+    con = console or Console(width=None if sys.stdout.isatty() else 140)
+    b = describe_b(cmp)
+    n = len(cmp.replications)
+    con.print(f"[bold]B[/bold] {b}  vs  [bold]A[/bold] {cmp.a.label} — {n} paired replications of seed {cmp.seed}",
+              highlight=False)
+    t = Table(title=f"B − A ({cmp.level:.0%} interval)", title_justify="left")
+    for col in ("kpi", "A", "B", "B − A", "interval", "change", ""):
+        t.add_column(col, justify="left" if col == "kpi" else "right")
+    for k, r in cmp.rows.items():
+        interval = (f"{_signed(k, r['ci_low'])} … {_signed(k, r['ci_high'])}"
+                    if r["ci_low"] is not None else "–")
+        change = "–" if r["rel"] is None else _percent(r["rel"])
+        mark = ""
+        if r["excludes_zero"]:
+            mark = "[green]▲[/green]" if r["diff"] > 0 else "[red]▼[/red]"
+        t.add_row(k, fmt(k, r["mean_a"]), fmt(k, r["mean_b"]), _signed(k, r["diff"]), interval, change, mark)
+    con.print(t)
+    con.print(f"▲/▼: the {cmp.level:.0%} interval of B − A excludes 0 "
+              f"({len(cmp.significant)} of {len(cmp.rows)} KPIs).", highlight=False)
+    for note in cmp.notes:
+        con.print(f"note: {note}", highlight=False, markup=False)

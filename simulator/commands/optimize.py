@@ -1,0 +1,119 @@
+"""`promosim optimize`: search the decisions of a scenario's `optimize:` block with Optuna."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from simulator.progress import Progress
+
+
+def register(sub) -> None:
+    o = sub.add_parser(
+        "optimize", help="find the best plan (budgets, discounts, stock) with an Optuna study",
+        description="Search the decisions declared under optimize: in SCENARIO. Every trial plays the "
+                    "same seeds; the plan as written is trial 0. Results go to --out: best_plan.yaml, "
+                    "optimize.json, comparison.csv, trials.csv, plots, and the study (study.db).")
+    o.add_argument("scenario", help="scenario YAML file with an optimize: block")
+    o.add_argument("--trials", type=int,
+                   help="trials to add that end complete or pruned, across the workers (default: optimize.trials)")
+    o.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
+    o.add_argument("--reps", type=int, help="replications per trial (default: optimize.replications)")
+    o.add_argument("--workers", type=int, default=1, help="local worker processes on the study")
+    o.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
+                                     "(default: sqlite file study.db in --out)")
+    o.add_argument("--study", help="study name (default: the scenario's meta.name)")
+    o.add_argument("--out", help="output folder (default: optimize_<scenario file name>)")
+    o.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between a running trial's heartbeats; a killed trial is failed "
+                        "after 3 heartbeats (default: 10)")
+    o.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    o.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    o.set_defaults(func=optimize)
+
+
+def _money(x) -> str:
+    """A compact number: 1.23 M, 45.6 k, 0.0612."""
+    if x is None:
+        return "—"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.2f} M"
+    if abs(x) >= 1e4:
+        return f"{x / 1e3:,.1f} k"
+    return f"{x:.4g}"
+
+
+def optimize(args) -> int:
+    from simulator.optimize import StudyMismatch
+    from simulator.optimize import optimize as run_optimize
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)        # errors name file:line before any work
+    if scenario.optimize is None:
+        print(f"{args.scenario}: no optimize: block; declare the decisions under optimize.variables "
+              "(see docs/optimize.md)", file=sys.stderr)
+        return 2
+    total = args.trials if args.trials is not None else scenario.optimize.trials
+    out = Path(args.out or f"optimize_{Path(args.scenario).stem}")
+    kpi = scenario.optimize.objectives[0].kpi
+    state = {"best": None}
+    with Progress("trials", max(total, 1), enabled=not args.quiet) as bar:
+        def progress(done, n, info):
+            bar.update(done, n)
+            if info["best"] is not None and info["best"] != state["best"] and not args.quiet:
+                state["best"] = info["best"]
+                print(f"trial {info['best_trial']}: best {kpi} so far {_money(info['best'])}",
+                      file=sys.stderr, flush=True)
+
+        try:
+            res = run_optimize(args.scenario, trials=args.trials, timeout=args.timeout, reps=args.reps,
+                               workers=args.workers, storage=args.storage, study=args.study, out=out,
+                               heartbeat=args.heartbeat, plots=not args.no_plots, progress=progress)
+        except StudyMismatch as e:
+            print(f"promosim optimize: {e}", file=sys.stderr)
+            return 2
+    payload = res.to_json()
+    payload["out"] = str(out)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        _print(res, out, kpi)
+    if res.interrupted:
+        return 130
+    return 0 if res.best is not None else 1
+
+
+def _print(res, out: Path, kpi: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"study [bold]{res.study_name}[/]: {res.trials} trials (complete or pruned), {res.ran} in this run")
+    if res.best is None:
+        con.print("[red]no trial met every constraint yet[/]: run more trials or loosen optimize.constraints")
+        return
+    con.print(f"starting plan (trial {res.baseline['trial']}): {kpi} {_money(res.baseline['value'])}")
+    con.print(f"best plan (trial {res.best['trial']}): {kpi} {_money(res.best['value'])}")
+    t = Table(title="Best decisions")
+    t.add_column("decision")
+    t.add_column("value", justify="right")
+    for k, v in res.best["params"].items():
+        t.add_row(k, _money(v) if isinstance(v, float) else str(v))
+    con.print(t)
+    if res.improvement:
+        t = Table(title="Best − starting plan on fresh seeds (95 % interval, paired by seed)")
+        for c in ("KPI", "start", "best", "difference", "interval"):
+            t.add_column(c, justify="left" if c == "KPI" else "right")
+        for k in ("gross_profit", "gmv", "net_sales", "marketing_cost", "roi", "margin", "units",
+                  "stockout_probability", "lost_units", "stock_writedown"):
+            v = res.improvement.get(k)
+            if v is None or v["mean"] is None:
+                continue
+            ci = "—" if v["ci_low"] is None else f"{_money(v['ci_low'])} to {_money(v['ci_high'])}"
+            t.add_row(k, _money(v["start"]), _money(v["best"]), _money(v["mean"]), ci)
+        con.print(t)
+    con.print(f"files in {out}: " + ", ".join(res.files.values()))
+    if res.storage and res.storage.startswith("sqlite"):
+        con.print(f"browse the study: optuna-dashboard {res.storage}")

@@ -1,0 +1,36 @@
+"""`promosim report`: draw report.html and PNG figures from a results folder."""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+from pathlib import Path
+
+
+def register(sub) -> None:
+    r = sub.add_parser("report", help="draw report.html and PNG figures from a results folder",
+                       description="Read the files `promosim run --out DIR` wrote and write DIR/report.html "
+                                   "(self-contained: opens offline, prints on paper) and DIR/figures/*.png. "
+                                   "What each figure shows: docs/report.md.")
+    r.add_argument("out_dir", metavar="OUT_DIR", help="a results folder written by `promosim run --out`")
+    r.add_argument("--open", action="store_true", help="open the report in the default web browser")
+    r.set_defaults(func=report)
+
+
+def make_report(out_dir: str | Path, open_browser: bool = False) -> int:
+    """Build the report for `out_dir`; print its path (stdout) or the problem (stderr)."""
+    from simulator.report import ReportError, build_report
+
+    try:
+        path = build_report(out_dir)
+    except ReportError as e:
+        print(f"promosim report: {e}", file=sys.stderr)
+        return 1
+    print(f"report written to {path}")
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def report(args) -> int:
+    return make_report(args.out_dir, open_browser=args.open)

@@ -1,0 +1,341 @@
+"""Storage, studies and workers: one study on one machine or many, surviving a crash.
+
+Storage is Optuna's `RDBStorage` — SQLite (a file in the output folder) by default, PostgreSQL
+(`postgresql://…`) when several machines work on one study — with Optuna's heartbeat: every
+running trial records a heartbeat every `heartbeat` seconds, and a trial whose heartbeat is
+older than `3 × heartbeat` (its process was killed) is marked FAIL by the next worker that
+starts a trial. The study is created atomically (the database's unique study name): the process
+that creates it records the plan's fingerprint and enqueues the starting plan as trial 0;
+every other process loads it and checks that it is running the same plan on the same seeds.
+
+`--trials N` asks this invocation for N more trials that end COMPLETE or PRUNED, across its
+local workers: a shared counter hands out N slots; a trial that fails gives its slot back.
+Other invocations on the same study (other machines) count their own trials.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import signal
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+from simulator.optimize.evaluate import Evaluator, PairedPruner
+from simulator.optimize.spec import Spec
+from simulator.optimize.trials import COUNTED
+from simulator.scenario.errors import ScenarioError
+from simulator.scenario.schema import Scenario
+
+ATTR = "promosim"                    # study user attribute: the plan's fingerprint and settings
+MAX_FAILS_IN_A_ROW = 10
+
+
+class StudyMismatch(RuntimeError):
+    """The study in the storage was started with another plan, replications or seed."""
+
+
+def default_storage(out: Path) -> str:
+    return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """`url` without its password (for logs and JSON)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is shown as given
+        return url
+
+
+def open_storage(url: str | None, heartbeat: int = 10):
+    """Optuna storage for `url` (None: in memory, one process only) with a heartbeat of
+    `heartbeat` seconds and a grace period of 3 × heartbeat."""
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    kwargs: dict = {}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": 120}}     # wait for another process's write lock
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(10):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                    heartbeat_stale_trial_callback=_retry_baseline)
+            break
+        except (IntegrityError, ProgrammingError):
+            # Two processes creating Optuna's tables in an empty database at once: one loses the
+            # race (`CREATE TYPE ... already exists`); the tables are there on the next try.
+            if attempt == 9:
+                raise
+            time.sleep(0.2 + 0.3 * attempt)
+    if url.startswith("sqlite"):
+        # WAL: readers do not block the writer; the mode is stored in the file.
+        with storage.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return storage
+
+
+_RETRY = None
+
+
+def _retry_baseline(study: optuna.Study, trial) -> None:
+    """A killed starting-plan trial is queued again (it is the baseline); others are not:
+    the sampler proposes new plans."""
+    global _RETRY
+    if trial.user_attrs.get("baseline"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            _RETRY = _RETRY or RetryHeartbeatStaleTrialCallback(max_retry=3)
+            _RETRY(study, trial)
+
+
+def fingerprint(spec: Spec, reps: int, seed: int) -> dict:
+    """What a study must agree on across invocations and machines."""
+    opt = spec.scenario.optimize
+    plan = spec.base().model_dump_json()
+    decisions = opt.model_dump_json(include={"variables", "splits", "objective", "constraints"})
+    return {"scenario": spec.scenario.meta.name, "replications": reps, "seed": seed,
+            "plan_sha256": hashlib.sha256(plan.encode()).hexdigest(),
+            "decisions_sha256": hashlib.sha256(decisions.encode()).hexdigest()}
+
+
+def open_study(storage, name: str, spec: Spec, reps: int, seed: int, sampler=None, pruner=None,
+               wait: float = 60.0) -> tuple[optuna.Study, bool]:
+    """Create the study (and enqueue the starting plan) or load it and check it matches.
+    Returns (study, created)."""
+    fp = fingerprint(spec, reps, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, directions=spec.directions,
+                                        sampler=sampler, pruner=pruner, load_if_exists=False)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+            created = False
+    if created:
+        study.enqueue_trial(spec.baseline_params(), user_attrs={"baseline": True})
+        study.set_user_attr(ATTR, fp)          # last: its presence says the study is ready
+        return study, True
+    deadline = time.monotonic() + wait
+    while ATTR not in study.user_attrs:
+        if time.monotonic() > deadline:
+            raise StudyMismatch(f"study {name!r} exists but was not made by promosim optimize "
+                                "(or its creator died while setting it up); use another --study")
+        time.sleep(0.2)
+    theirs = study.user_attrs[ATTR]
+    if [d.name.lower() for d in study.directions] != spec.directions:
+        raise StudyMismatch(f"study {name!r} has other objectives; use another --study")
+    for key, what in (("replications", "replications per trial (--reps)"), ("seed", "seed"),
+                      ("plan_sha256", "plan"), ("decisions_sha256", "optimize block")):
+        if theirs.get(key) != fp[key]:
+            if key in ("replications", "seed"):
+                detail = f"{theirs.get(key)} here, {fp[key]} asked"
+                raise StudyMismatch(f"study {name!r} was run with another {what} ({detail}); "
+                                    f"use the same {what} or another --study")
+            raise StudyMismatch(f"study {name!r} was run with another {what} (scenario "
+                                f"{theirs.get('scenario')!r}); use another --study or --out")
+    return study, False
+
+
+def make_sampler(spec: Spec, seed: int | None):
+    kind = spec.scenario.optimize.sampler
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if kind == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if kind == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed)
+        # constant liar: a running trial on another worker counts as a poor result, so parallel
+        # workers do not all propose the same plan.
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+
+
+def make_pruner(spec: Spec):
+    opt = spec.scenario.optimize
+    return PairedPruner(after=opt.prune_after) if opt.prune else optuna.pruners.NopPruner()
+
+
+def sampler_seed(seed: int, existing: int, worker: int) -> int:
+    """A fresh single-worker study is reproducible; a resumed study or another worker does not
+    replay the same random start-up plans."""
+    return int(np.random.SeedSequence([seed, existing, worker]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------- workers
+class Slots:
+    """N trial slots shared by the local workers of one invocation (a counter under a lock)."""
+
+    def __init__(self, n: int, ctx=None):
+        ctx = ctx or mp.get_context("spawn")
+        self.n = n
+        self._claimed = ctx.Value("i", 0, lock=False)
+        self._done = ctx.Value("i", 0, lock=False)
+        self._lock = ctx.Lock()
+
+    def claim(self) -> bool:
+        with self._lock:
+            if self._claimed.value >= self.n:
+                return False
+            self._claimed.value += 1
+            return True
+
+    def finish(self, counted: bool) -> int:
+        """Close a claimed slot: a counted trial keeps it, another gives it back. Returns done."""
+        with self._lock:
+            if counted:
+                self._done.value += 1
+            else:
+                self._claimed.value -= 1
+            return self._done.value
+
+    @property
+    def done(self) -> int:
+        return self._done.value
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker process needs (picklable)."""
+
+    scenario_json: str
+    url: str | None
+    study: str
+    reps: int
+    seed: int
+    heartbeat: int
+    invocation: str
+    engine: str = "fast"
+
+
+def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, report, *,
+         storage=None, scenario: Scenario | None = None, parent_pid: int | None = None) -> None:
+    """Run trials on the study until the slots are taken or the deadline passes.
+
+    `report(kind, payload)` receives ('trial', (done, number, state, values)) after each trial."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    scenario = scenario or Scenario.model_validate_json(cfg.scenario_json)
+    spec = Spec.of(scenario)
+    storage = storage or open_storage(cfg.url, cfg.heartbeat)
+    probe = optuna.load_study(study_name=cfg.study, storage=storage)
+    existing = len(probe.get_trials(deepcopy=False))
+    study = optuna.load_study(study_name=cfg.study, storage=storage,
+                              sampler=make_sampler(spec, sampler_seed(cfg.seed, existing, worker)),
+                              pruner=make_pruner(spec))
+    evaluator = Evaluator(spec, cfg.reps, cfg.seed, prune=scenario.optimize.prune, engine=cfg.engine,
+                          invocation=cfg.invocation, parent_pid=parent_pid)
+    fails = 0
+    last: list = []
+    while deadline is None or time.time() < deadline:
+        if not slots.claim():
+            break
+        last.clear()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.optimize(evaluator, n_trials=1, catch=(ScenarioError,),
+                               callbacks=[lambda s, t: last.append(t)])
+        except BaseException:
+            slots.finish(False)
+            raise
+        t = last[0] if last else None
+        ok = t is not None and t.state in COUNTED
+        done = slots.finish(ok)
+        if ok:
+            fails = 0
+            report("trial", (done, t.number, t.state.name, t.values, bool(t.user_attrs.get("baseline"))))
+        else:
+            fails += 1
+            if fails >= MAX_FAILS_IN_A_ROW:
+                raise RuntimeError(f"{fails} trials in a row failed (last: trial "
+                                   f"{t.number if t else '?'}); see the warnings above")
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent dies (PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(cfg: WorkerConfig, worker: int, slots: Slots, deadline, q, parent_pid: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        return
+    try:
+        work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
+             parent_pid=parent_pid)
+    except KeyboardInterrupt:
+        q.put(("stopped", worker))
+    except BaseException:  # noqa: BLE001 - reported to the parent, then the worker exits
+        q.put(("error", traceback.format_exc()))
+        raise SystemExit(1)
+    q.put(("finished", worker))
+
+
+def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float | None, on_trial,
+                scenario: Scenario, storage) -> None:
+    """Run `n_trials` counted trials on the study with `workers` local workers (1: in this
+    process; more: spawned processes). `on_trial(done, number, state, values, baseline)`."""
+    deadline = None if timeout is None else time.time() + timeout
+    if workers <= 1:
+        slots = Slots(n_trials)
+        work(cfg, 0, slots, deadline, lambda kind, p: on_trial(*p), storage=storage, scenario=scenario)
+        return
+    ctx = mp.get_context("spawn")
+    slots = Slots(n_trials, ctx)
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(cfg, w, slots, deadline, q, os.getpid()),
+                         name=f"promosim-optimize-{w}") for w in range(workers)]
+    for p in procs:
+        p.start()
+    errors: list[str] = []
+    try:
+        while any(p.is_alive() for p in procs) or not q.empty():
+            try:
+                kind, payload = q.get(timeout=0.5)
+            except queue_mod.Empty:
+                continue
+            if kind == "trial":
+                on_trial(*payload)
+            elif kind == "error":
+                errors.append(payload)
+    finally:
+        for p in procs:
+            p.join()
+    if errors:
+        raise RuntimeError("a worker failed:\n" + errors[0])
+
+
+def counted_trials(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def fail_stale(study: optuna.Study) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+

@@ -1,0 +1,271 @@
+"""The result files of `promosim run --out DIR`, loaded into tidy frames for the report.
+
+The report reads only these files (DESIGN.md): summary.json, scenario.json (names,
+phases, targets), run.json (provenance, optional), kpis / timeseries / events as
+Parquet or CSV. Every function below is a pure function of the loaded tables.
+
+Times are local times in the scenario's time zone (tz-aware pandas Timestamps).
+Money is in the scenario's currency. "Mean" is the mean over replications; P5/P95
+are `numpy.percentile` over replications, as in summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.report.errors import ReportError
+
+# Event kinds of store coupons and flash sales (秒杀) running out; `subject` is the coupon
+# or flash sale's name. The engine does not model them yet; the report draws them when
+# events.parquet holds them.
+POOL_KINDS = {"coupon_pool_empty": "coupon", "flash_sale_sellout": "flash sale"}
+NO_PHASE = "(none)"
+FLOWS = ("visits", "carts", "orders", "units", "gmv", "spend")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A calendar phase: [start, end) in local time; kind 'sale' or 'warmup'."""
+
+    name: str
+    kind: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, as loaded from one results folder."""
+
+    out_dir: Path
+    summary: dict
+    scenario: dict
+    run: dict
+    kpis: pd.DataFrame
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    timezone: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    period: pd.Timedelta
+    phases: list[Phase] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.summary.get("scenario") or self.scenario["meta"]["name"]
+
+    @property
+    def currency(self) -> str:
+        return self.summary.get("currency") or self.scenario["meta"].get("currency", "")
+
+    @property
+    def reps(self) -> int:
+        return int(self.summary["reps"])
+
+    @property
+    def target_gmv(self) -> float | None:
+        targets = self.scenario["meta"].get("targets") or {}
+        return targets.get("gmv")
+
+    def sku_label(self, sku: str) -> str:
+        """A SKU's display name (its `name`, else its id)."""
+        name = (self.scenario.get("skus", {}).get(sku) or {}).get("name")
+        return name or sku
+
+
+# ------------------------------------------------------------------------------- loading
+def load(out_dir: str | Path) -> ReportData:
+    """Read a results folder written by `promosim run --out`. Raises `ReportError`."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise ReportError(f"{out}: no such folder (expected the --out folder of `promosim run`)")
+    summary = _json(out / "summary.json")
+    scenario = _json(out / "scenario.json", hint=" (written by promosim run since the report "
+                     "was added: run the scenario again with --out)")
+    run = _json(out / "run.json") if (out / "run.json").exists() else {}
+    meta = scenario["meta"]
+    tz = meta.get("timezone", "Asia/Shanghai")
+    start, end = _local(meta["start"], tz), _local(meta["end"], tz)
+    period = pd.Timedelta(minutes=max(60, int(meta.get("tick_minutes", 1))))
+    ts = _table(out, "timeseries", tz, time_cols=("period_start",))
+    ev = _table(out, "events", tz, time_cols=("time",))
+    ev["subject"] = ev["subject"].fillna("").astype(str)
+    kp = _table(out, "kpis", tz)
+    phases = sorted((Phase(p["name"], p.get("kind", "sale"), _local(p["start"], tz), _local(p["end"], tz))
+                     for p in scenario.get("calendar", {}).get("phases", [])), key=lambda p: p.start)
+    return ReportData(out, summary, scenario, run, kp, ts, ev, tz, start, end, period, phases)
+
+
+def _json(path: Path, hint: str = "") -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: missing{hint}") from None
+    except (OSError, ValueError) as e:
+        raise ReportError(f"{path}: cannot read it ({e})") from None
+
+
+def _table(out: Path, name: str, tz: str, time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`name`.parquet, else `name`.csv, with time columns as local tz-aware times."""
+    if (out / f"{name}.parquet").exists():
+        path = out / f"{name}.parquet"
+        df = pd.read_parquet(path)
+    elif (out / f"{name}.csv").exists():
+        path = out / f"{name}.csv"
+        df = pd.read_csv(path)
+    else:
+        raise ReportError(f"{out}: no {name}.parquet or {name}.csv "
+                          "(expected the --out folder of `promosim run`)")
+    for c in time_cols:
+        if c not in df:
+            raise ReportError(f"{path}: no column {c!r}")
+        df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+    return df
+
+
+def _local(value: str, tz: str) -> pd.Timestamp:
+    """A scenario time (naive: wall-clock in `tz`; with an offset: converted to `tz`)."""
+    t = pd.Timestamp(value)
+    return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
+
+
+# ---------------------------------------------------------------------------- the frames
+def hourly(d: ReportData) -> pd.DataFrame:
+    """Per replication × period: the channel totals of FLOWS (spend = ad spend + fees +
+    commissions). Columns: replication, period_start, *FLOWS."""
+    ch = d.timeseries[d.timeseries["level"] == "channel"]
+    ch = ch.assign(spend=ch["ad_spend"] + ch["fees"] + ch["commissions"])
+    return (ch.groupby(["replication", "period_start"], sort=True)[list(FLOWS)].sum()
+            .reset_index())
+
+
+def cumulative_gmv(d: ReportData, h: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Cumulative GMV at the end of each period, from 0 at the campaign's start.
+
+    Index: time (end of period); columns mean, p5, p50, p95 over replications. The last
+    row is the campaign's GMV (summary.json kpis.gmv).
+    """
+    h = hourly(d) if h is None else h
+    wide = h.pivot(index="period_start", columns="replication", values="gmv").sort_index().cumsum()
+    ends = wide.index + d.period
+    values = np.vstack([np.zeros((1, wide.shape[1])), wide.to_numpy()])
+    idx = pd.DatetimeIndex([wide.index[0]]).append(ends)
+    p5, p50, p95 = np.percentile(values, [5, 50, 95], axis=1)
+    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p50": p50, "p95": p95},
+                        index=idx.rename("time"))
+
+
+def day_hour(d: ReportData, flow: str, h: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean `flow` per local date × hour of day: index date, columns 0–23 (always 24);
+    NaN for hours outside the campaign."""
+    h = hourly(d) if h is None else h
+    mean = h.groupby("period_start")[flow].mean()
+    t = mean.index
+    df = pd.DataFrame({"date": t.date, "hour": t.hour, "v": mean.to_numpy()})
+    pt = df.pivot_table(index="date", columns="hour", values="v", aggfunc="sum")
+    return pt.reindex(columns=range(24))
+
+
+def phase_of(times: pd.DatetimeIndex, phases: list[Phase]) -> np.ndarray:
+    """The phase each time falls in ([start, end)); NO_PHASE outside every phase."""
+    out = np.full(len(times), NO_PHASE, dtype=object)
+    for p in phases:
+        out[(times >= p.start) & (times < p.end)] = p.name
+    return out
+
+
+def funnel(d: ReportData, h: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Visits → carts → orders per phase (means over replications), in calendar order.
+
+    An hour belongs to the phase its start falls in (phases start on the hour in practice;
+    a phase that starts mid-hour gets the hours that start inside it). Columns: kind,
+    visits, carts, orders, gmv, cart_rate (carts / visits), conversion_rate (orders /
+    visits). Warm-up carts pay in the next sale phase, so their orders count there.
+    """
+    h = hourly(d) if h is None else h
+    mean = h.groupby("period_start")[["visits", "carts", "orders", "gmv"]].mean()
+    mean["phase"] = phase_of(mean.index, d.phases)
+    g = mean.groupby("phase", sort=False)[["visits", "carts", "orders", "gmv"]].sum()
+    order = [p.name for p in d.phases if p.name in g.index]
+    if NO_PHASE in g.index and g.loc[NO_PHASE, "visits"] > 0:
+        order.append(NO_PHASE)
+    g = g.loc[order]
+    kinds = {p.name: p.kind for p in d.phases}
+    g.insert(0, "kind", [kinds.get(n, "") for n in g.index])
+    g["cart_rate"] = g["carts"] / g["visits"].where(g["visits"] > 0)
+    g["conversion_rate"] = g["orders"] / g["visits"].where(g["visits"] > 0)
+    g.index.name = "phase"
+    return g
+
+
+def channels(d: ReportData) -> pd.DataFrame:
+    """Per channel (means over replications): visits, orders, gmv, spend, roi,
+    conversion_rate; sorted by GMV, largest first. roi is NaN without spend."""
+    df = pd.DataFrame.from_dict(d.summary["channels"], orient="index")
+    df.index.name = "channel"
+    df = df.astype(float)
+    return df.sort_values("gmv", ascending=False)
+
+
+def skus(d: ReportData) -> pd.DataFrame:
+    """Per SKU (means over replications) with `label`, sorted by GMV, largest first."""
+    df = pd.DataFrame.from_dict(d.summary["skus"], orient="index").astype(float)
+    df.index.name = "sku"
+    df.insert(0, "label", [d.sku_label(s) for s in df.index])
+    return df.sort_values("gmv", ascending=False)
+
+
+def stockouts(d: ReportData) -> pd.DataFrame:
+    """Stock-out events: replication, time, sku (the first tick of each stock-out)."""
+    ev = d.events[d.events["kind"] == "stockout"]
+    return ev[["replication", "time", "subject"]].rename(columns={"subject": "sku"}).reset_index(drop=True)
+
+
+def stock_skus(d: ReportData, n: int = 8) -> list[str]:
+    """The SKUs whose stock the report draws: every SKU that ran out in some replication
+    (largest GMV first), then the top SKUs by GMV, `n` in all."""
+    by_gmv = list(skus(d).index)
+    out = set(stockouts(d)["sku"])
+    chosen = [s for s in by_gmv if s in out] + [s for s in by_gmv if s not in out]
+    return chosen[:n]
+
+
+def stock(d: ReportData, sku: str) -> pd.DataFrame:
+    """Units on hand of `sku` at the end of each period, from its initial stock at the
+    start. Index: time; columns mean, p5, p95 over replications."""
+    s = d.timeseries[(d.timeseries["level"] == "sku") & (d.timeseries["name"] == sku)]
+    if s.empty:
+        raise ReportError(f"timeseries has no rows for SKU {sku!r}")
+    wide = s.pivot(index="period_start", columns="replication", values="stock").sort_index()
+    initial = float((d.scenario.get("skus", {}).get(sku) or {}).get("stock", np.nan))
+    values = np.vstack([np.full((1, wide.shape[1]), initial), wide.to_numpy()])
+    if np.isnan(initial):
+        values = values[1:]
+        idx = wide.index + d.period
+    else:
+        idx = pd.DatetimeIndex([wide.index[0]]).append(wide.index + d.period)
+    p5, p95 = np.percentile(values, [5, 95], axis=1)
+    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p95": p95}, index=idx.rename("time"))
+
+
+def pools(d: ReportData) -> pd.DataFrame:
+    """Coupon pools emptying and flash sales selling out: kind ('coupon' | 'flash sale'),
+    name, replication, time. Empty when the events hold none."""
+    ev = d.events[d.events["kind"].isin(list(POOL_KINDS))]
+    return pd.DataFrame({"kind": ev["kind"].map(POOL_KINDS), "name": ev["subject"],
+                         "replication": ev["replication"], "time": ev["time"]}).reset_index(drop=True)
+
+
+def daily(d: ReportData) -> pd.DataFrame:
+    """The daily report (日报) of summary.json, with cumulative GMV and, when the scenario
+    has a GMV target, the share of it reached by the end of each day."""
+    df = pd.DataFrame(d.summary["daily"])
+    df["gmv_cumulative"] = df["gmv"].cumsum()
+    if d.target_gmv:
+        df["target_reached"] = df["gmv_cumulative"] / d.target_gmv
+    return df

@@ -1,0 +1,8 @@
+"""The report's one error type."""
+
+
+class ReportError(Exception):
+    """A report cannot be drawn: a result file is missing or unreadable, or no CJK font.
+
+    The message says what is wrong and what to do; the CLI prints it and exits 1.
+    """

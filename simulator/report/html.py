@@ -1,0 +1,288 @@
+"""The report page: one self-contained HTML file.
+
+Images are PNG data URIs and the CJK font is embedded as a subset (`fonts.font_face_css`),
+so the page opens offline and prints the same anywhere. A Content-Security-Policy allows
+nothing but data: images and fonts and the inline style sheet: a page that tried to
+load anything from elsewhere would show it as a console error (the browser test fails
+on any). No scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import string
+from dataclasses import dataclass
+from html import escape
+
+import pandas as pd
+
+from simulator.report import data as D
+from simulator.report.plots import compact, percent
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A rendered figure: file name (without .png), heading, caption and PNG bytes."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+
+CSP = "default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'"
+
+CSS = """
+:root { --ink: #1d1d1f; --muted: #5f6368; --line: #dadce0; --accent: #0072B2; --bad: #D55E00; }
+* { box-sizing: border-box; }
+body { font-family: %(fonts)s; color: var(--ink); margin: 0; background: #fff; line-height: 1.45;
+       font-variant-numeric: tabular-nums; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 1.6rem; margin: 0 0 4px; font-weight: 600; }
+h2 { font-size: 1.2rem; margin: 32px 0 8px; padding-top: 8px; border-top: 1px solid var(--line); font-weight: 600; }
+.sub, figcaption, .note, footer { color: var(--muted); font-size: 0.88rem; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(172px, 1fr)); gap: 10px; margin: 18px 0 6px; }
+.tile { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
+.tile .k { color: var(--muted); font-size: 0.8rem; }
+.tile .v { font-size: 1.25rem; font-weight: 600; }
+.tile .r { color: var(--muted); font-size: 0.75rem; }
+.tile.target { border-color: var(--bad); }
+figure { margin: 12px 0 20px; break-inside: avoid; page-break-inside: avoid; }
+figure img { display: block; width: 100%%; height: auto; border: 1px solid #eee; }
+figcaption { margin-top: 6px; }
+table { border-collapse: collapse; width: 100%%; font-size: 0.85rem; margin: 8px 0 4px; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th { background: #f6f8fa; font-weight: 600; vertical-align: bottom; }
+th .zh { display: block; color: var(--muted); font-weight: 400; font-size: 0.78rem; }
+td.l, th.l { text-align: left; }
+tr.total td { font-weight: 600; border-top: 2px solid var(--ink); }
+tr.peak td { background: #fff7e6; }
+.wide { overflow-x: auto; }
+@page { size: A4; margin: 12mm; }
+@media print {
+  main { max-width: none; padding: 0; }
+  h2 { break-after: avoid; }
+  table { font-size: 7.5pt; }
+  th, td { padding: 2px 4px; }
+  .wide { overflow: visible; }
+}
+"""
+
+
+def _h(s) -> str:
+    return escape(str(s), quote=True)
+
+
+def _table(header: list[tuple[str, str, str]], rows: list[list[str]], total: list[str] | None = None,
+           classes: list[str] | None = None) -> str:
+    """header: (english, chinese, align 'l'|'r'); cells are already formatted text."""
+    th = "".join(f"<th class=\"{a}\">{_h(en)}" + (f"<span class=\"zh\">{_h(zh)}</span>" if zh else "") + "</th>"
+                 for en, zh, a in header)
+    body = []
+    for i, r in enumerate(rows):
+        cls = f" class=\"{classes[i]}\"" if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td class=\"{a}\">{_h(c)}</td>"
+                                           for c, (_e, _z, a) in zip(r, header)) + "</tr>")
+    if total:
+        body.append("<tr class=\"total\">" + "".join(f"<td class=\"{a}\">{_h(c)}</td>"
+                                                     for c, (_e, _z, a) in zip(total, header)) + "</tr>")
+    return f"<div class=\"wide\"><table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def _money(v, currency: str = "") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:,.0f}" if abs(v) >= 100 or v == 0 else f"{v:,.2f}"
+
+
+def _ratio(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.2f}"
+
+
+def _count(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.0f}"
+
+
+def _pct(v, digits: int = 2) -> str:
+    return percent(v, digits) if v is not None else "–"
+
+
+# ----------------------------------------------------------------------------- sections
+TILES = (
+    ("gmv", "GMV", "成交额", "money"), ("net_sales", "Net sales", "净销售额", "money"),
+    ("gross_profit", "Gross profit", "毛利", "money"), ("marketing_cost", "Marketing cost", "推广费用", "money"),
+    ("roi", "ROI", "投产比", "ratio"), ("visits", "Visits", "访客数", "count"),
+    ("orders", "Orders", "订单数", "count"), ("conversion_rate", "Conversion", "转化率", "pct"),
+    ("aov", "AOV", "客单价", "money2"), ("add_to_carts", "Warm-up carts", "预热加购", "count"),
+    ("lost_units", "Lost units", "缺货损失件数", "count"), ("stockout_minutes", "Stock-out minutes", "缺货分钟", "count"),
+)
+
+
+def _tile_value(v, kind: str) -> str:
+    if v is None:
+        return "–"
+    return {"money": compact, "money2": lambda x: f"{x:,.2f}", "ratio": _ratio,
+            "count": compact, "pct": lambda x: percent(x, 2)}[kind](v)
+
+
+def _tiles(d: D.ReportData) -> str:
+    k = d.summary["kpis"]
+    out = []
+    for key, en, zh, kind in TILES:
+        q = k.get(key)
+        if not q:
+            continue
+        unit = f" {d.currency}" if kind.startswith("money") else ""
+        band = (f"P5–P95 {_tile_value(q['p5'], kind)} – {_tile_value(q['p95'], kind)}"
+                if q.get("p5") is not None else "")
+        out.append(f"<div class=\"tile\"><div class=\"k\">{_h(en)} · {_h(zh)}</div>"
+                   f"<div class=\"v\">{_h(_tile_value(q['mean'], kind))}<small>{_h(unit)}</small></div>"
+                   f"<div class=\"r\">{_h(band)}</div></div>")
+    if d.target_gmv:
+        mean = k["gmv"]["mean"] or 0.0
+        reached = float((d.kpis["gmv"] >= d.target_gmv).mean())
+        out.append(f"<div class=\"tile target\"><div class=\"k\">GMV target · 目标</div>"
+                   f"<div class=\"v\">{_h(compact(d.target_gmv))}<small> {_h(d.currency)}</small></div>"
+                   f"<div class=\"r\">mean {_h(percent(mean / d.target_gmv, 1))} of target; reached in "
+                   f"{_h(percent(reached, 0))} of replications</div></div>")
+    return f"<div class=\"tiles\">{''.join(out)}</div>"
+
+
+def _figure(f: Shown) -> str:
+    data = base64.b64encode(f.png).decode("ascii")
+    return (f"<figure id=\"fig-{_h(f.name)}\"><img alt=\"{_h(f.title)}\" src=\"data:image/png;base64,{data}\">"
+            f"<figcaption>{_h(f.caption)}</figcaption></figure>")
+
+
+def _funnel_table(d: D.ReportData, fn: pd.DataFrame) -> str:
+    header = [("Phase", "阶段", "l"), ("Kind", "", "l"), ("Visits", "访客数", "r"), ("Carts", "加购", "r"),
+              ("Cart rate", "加购率", "r"), ("Orders", "订单数", "r"), ("Conversion", "转化率", "r"),
+              (f"GMV ({d.currency})", "成交额", "r")]
+    rows = [[name, r["kind"] or "–", _count(r["visits"]), _count(r["carts"]), _pct(r["cart_rate"]),
+             _count(r["orders"]), _pct(r["conversion_rate"]), _money(r["gmv"])] for name, r in fn.iterrows()]
+    return _table(header, rows)
+
+
+def _channel_table(d: D.ReportData, ch: pd.DataFrame) -> str:
+    header = [("Channel", "渠道", "l"), ("Visits", "访客数", "r"), ("Orders", "订单数", "r"),
+              ("Conversion", "转化率", "r"), (f"GMV ({d.currency})", "成交额", "r"),
+              (f"Spend ({d.currency})", "花费", "r"), ("ROI", "投产比", "r")]
+    rows = [[name, _count(r["visits"]), _count(r["orders"]), _pct(r["conversion_rate"]), _money(r["gmv"]),
+             _money(r["spend"]), _ratio(r["roi"])] for name, r in ch.iterrows()]
+    return _table(header, rows)
+
+
+def _sku_table(d: D.ReportData, sk: pd.DataFrame, top: int = 15) -> str:
+    header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Units", "件数", "r"), (f"GMV ({d.currency})", "成交额", "r"),
+              ("Lost units", "缺货损失", "r"), ("Stock-out min", "缺货分钟", "r"), ("Ending stock", "期末库存", "r"),
+              ("Sell-through", "售罄率", "r")]
+    rows = [[sku, r["label"] if r["label"] != sku else "", _count(r["units"]), _money(r["gmv"]),
+             _count(r["lost_units"]), _count(r["stockout_minutes"]), _count(r["ending_stock"]),
+             _pct(r["sell_through"], 1)] for sku, r in sk.head(top).iterrows()]
+    return _table(header, rows)
+
+
+def _pools_table(d: D.ReportData, pl: pd.DataFrame) -> str:
+    header = [("Coupon or flash sale", "优惠券 / 秒杀", "l"), ("Kind", "", "l"), ("Ran out in", "售罄次数", "r"),
+              ("Earliest", "最早", "r"), ("Median", "中位", "r"), ("Latest", "最晚", "r")]
+    rows = []
+    for (kind, name), g in pl.groupby(["kind", "name"], sort=False):
+        t = g["time"].sort_values()
+        rows.append([name, kind, f"{g['replication'].nunique()} of {d.reps} replications",
+                     f"{t.iloc[0]:%m-%d %H:%M}", f"{t.iloc[len(t) // 2]:%m-%d %H:%M}", f"{t.iloc[-1]:%m-%d %H:%M}"])
+    return _table(header, rows)
+
+
+def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
+    header = [("Date", "日期", "l"), ("Visits", "访客数", "r"), ("Carts", "加购件数", "r"), ("Orders", "支付订单数", "r"),
+              ("Conversion", "支付转化率", "r"), (f"GMV ({d.currency})", "支付金额", "r"), ("AOV", "客单价", "r"),
+              (f"Spend ({d.currency})", "推广花费", "r"), ("ROI", "投产比", "r"), ("Lost units", "缺货损失", "r"),
+              ("Cumulative GMV", "累计支付金额", "r")]
+    target = "target_reached" in dy
+    if target:
+        header.append(("Of target", "目标达成", "r"))
+    rows, classes = [], []
+    peak = dy["gmv"].idxmax() if len(dy) else None
+    for i, r in dy.iterrows():
+        date = pd.Timestamp(r["date"])
+        row = [f"{date:%Y-%m-%d} {date:%a}", _count(r["visits"]), _count(r["carts"]), _count(r["orders"]),
+               _pct(r["conversion_rate"]), _money(r["gmv"]), _money(r["aov"]), _money(r["spend"]),
+               _ratio(r["roi"]), _count(r["lost_units"]), _money(r["gmv_cumulative"])]
+        if target:
+            row.append(_pct(r["target_reached"], 1))
+        rows.append(row)
+        classes.append("peak" if i == peak else "")
+    s = dy[["visits", "carts", "orders", "gmv", "spend", "lost_units"]].sum()
+    total = ["Total", _count(s["visits"]), _count(s["carts"]), _count(s["orders"]),
+             _pct(s["orders"] / s["visits"] if s["visits"] else None), _money(s["gmv"]),
+             _money(s["gmv"] / s["orders"] if s["orders"] else None), _money(s["spend"]),
+             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), _count(s["lost_units"]), _money(s["gmv"])]
+    if target:
+        total.append(_pct(s["gmv"] / d.target_gmv, 1))
+    return _table(header, rows, total, classes)
+
+
+def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: str, font_note: str) -> str:
+    """The whole page as text. `font_css` is an @font-face rule (may be empty)."""
+    fn, ch, sk, dy = D.funnel(d), D.channels(d), D.skus(d), D.daily(d)
+    figs = {f.name: f for f in figures}
+    run = d.run
+    sections = [
+        f"<h1>{_h(d.name)}</h1>",
+        (f"<p class=\"sub\">{_h(f'{d.start:%Y-%m-%d %H:%M} – {d.end:%Y-%m-%d %H:%M}')} ({_h(d.timezone)}) · "
+         f"{d.reps} replications, seed {_h(d.summary.get('seed'))} · {_h(d.summary.get('engine', ''))} engine · "
+         f"money in {_h(d.currency)} · {len(d.scenario.get('channels', {}))} channels, "
+         f"{len(d.scenario.get('skus', {}))} SKUs. Values are means over replications; "
+         f"P5–P95 is the spread across them.</p>"),
+        _tiles(d),
+    ]
+
+    def fig(name: str, heading: str, extra: str = "") -> None:
+        if name in figs:
+            sections.append(f"<h2>{_h(heading)}</h2>{_figure(figs[name])}{extra}")
+
+    fig("cumulative_gmv", "GMV over the campaign")
+    fig("heatmap_gmv", "When the money comes in: GMV by day and hour")
+    fig("heatmap_visits", "When shoppers come: visits by day and hour")
+    fig("channels", "Channels · 渠道", _channel_table(d, ch))
+    fig("funnel", "Funnel by phase · 分阶段转化", _funnel_table(d, fn))
+    fig("stock", "Stock · 库存", "<h3 class=\"note\">Top SKUs by GMV</h3>" + _sku_table(d, sk))
+    pl = D.pools(d)
+    if len(pl):
+        fig("pools", "Coupons and flash sales · 优惠券与秒杀", _pools_table(d, pl))
+    sections.append(f"<h2>Daily report · 日报</h2>{_daily_table(d, dy)}"
+                    "<p class=\"note\">Means over replications; the busiest day is highlighted. Conversion = "
+                    "orders ÷ visits; AOV (客单价) = GMV ÷ orders; ROI = GMV ÷ spend (ad spend, fees and "
+                    "commissions).</p>")
+    prov = [f"results folder: {d.out_dir.name}/"]
+    if run.get("version"):
+        prov.append(f"promosim {run['version']}")
+    if run.get("command"):
+        prov.append(f"command: {run['command']}")
+    if run.get("finished"):
+        prov.append(f"run finished {run['finished']}")
+    sections.append(
+        "<footer><h2>Notes</h2><p>Every number comes from the results folder (summary.json, scenario.json, "
+        "kpis, timeseries, events). Hourly figures give each hour to the phase its start falls in. "
+        f"Figures are also saved as PNG files in figures/. {_h(font_note)}</p>"
+        f"<p>{_h(' · '.join(prov))}</p></footer>")
+    body = "\n".join(sections)
+    return _document(d, body, font_css, font_stack)
+
+
+def _document(d: D.ReportData, body: str, font_css: str, font_stack: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"zh-Hans\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<link rel=\"icon\" href=\"data:,\">\n"
+        f"<title>{_h(d.name)} — promosim report</title>\n"
+        f"<style>\n{font_css}\n{CSS % {'fonts': font_stack}}</style>\n</head>\n"
+        f"<body><main>\n{body}\n</main></body>\n</html>\n"
+    )
+
+
+def page_text(html: str) -> str:
+    """The characters a page's font must cover: its text plus printable ASCII."""
+    return "".join(sorted(set(html) | set(string.printable.strip())))

@@ -1,0 +1,389 @@
+"""The report's figures: one function per figure, each returning a matplotlib `Figure`.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot: no global figure state, no
+GUI backend; `savefig` draws with Agg). Build them inside
+`matplotlib.rc_context(style(font))` so text is set in the CJK font (`fonts.py`).
+Every function takes the loaded `ReportData` (and tidy frames from `data.py`) and
+draws what a planner reads: titles, axis labels with units and currency, thousands
+separators, a legend where there is more than one series.
+
+Artists the tests look for carry a `gid` (e.g. the mean cumulative GMV line).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator
+
+from simulator.report import data as D
+from simulator.report.fonts import CjkFont, rc_params
+
+SOLD_OUT = {"coupon": "coupon pool empty", "flash sale": "flash sale sold out"}
+# Okabe–Ito colours: distinguishable with colour-blindness and in grey on paper.
+BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, GREY = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#999999")
+WIDTH = 10.0          # inches; PNGs are WIDTH × DPI pixels wide
+DPI = 130
+
+
+def style(font: CjkFont) -> dict:
+    """rcParams for every report figure (use with `matplotlib.rc_context`)."""
+    return {
+        **rc_params(font),
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "figure.facecolor": "white",
+        "font.size": 10,
+        "axes.titlesize": 12,
+        "axes.titlelocation": "left",
+        "axes.titlepad": 10,
+        "axes.labelsize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.color": "#e3e3e3",
+        "grid.linewidth": 0.8,
+        "axes.axisbelow": True,
+        "legend.frameon": False,
+        "legend.fontsize": 9,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+    }
+
+
+# ------------------------------------------------------------------------ number formats
+@dataclass(frozen=True)
+class Scale:
+    """Axis units for a quantity whose largest value is known: 1, million or billion."""
+
+    factor: float
+    word: str
+
+    @classmethod
+    def for_max(cls, vmax: float) -> Scale:
+        vmax = abs(float(vmax)) if vmax is not None and np.isfinite(vmax) else 0.0
+        if vmax < 1e6:
+            return cls(1.0, "")
+        if vmax < 1e9:
+            return cls(1e6, "million")
+        return cls(1e9, "billion")
+
+    def unit(self, unit: str = "") -> str:
+        """e.g. 'CNY million', 'million', 'CNY', ''."""
+        return " ".join(w for w in (unit, self.word) if w)
+
+    def formatter(self) -> FuncFormatter:
+        return FuncFormatter(lambda x, _pos: number(x / self.factor))
+
+
+def number(v: float, digits: int = 1) -> str:
+    """A number with thousands separators and at most `digits` decimals (none if whole)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    s = f"{v:,.{digits}f}"
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def compact(v: float) -> str:
+    """A large number shortly: 182.5 M, 63,005, 1.2 bn."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f} bn"
+    if a >= 1e6:
+        return f"{v / 1e6:,.1f} M"
+    return f"{v:,.0f}"
+
+
+def percent(v: float, digits: int = 1) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.{digits}%}"
+
+
+def _naive(idx) -> pd.DatetimeIndex:
+    """Local wall-clock times without a zone: matplotlib then labels them as local times."""
+    idx = pd.DatetimeIndex(idx)
+    return idx.tz_localize(None) if idx.tz is not None else idx
+
+
+def _time_axis(ax, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Local dates (mm-dd) every few days from the campaign's first midnight (no crowding at
+    month ends), or hours for a campaign of two days or less."""
+    a, b = _naive([start, end])
+    days = (b - a) / pd.Timedelta(days=1)
+    if days <= 2:
+        step = 3 if days <= 1 else 6
+        ticks = pd.date_range(a.ceil(f"{step}h"), b, freq=f"{step}h")
+        fmt = "%m-%d %H:%M"
+    else:
+        step = next(k for k in (1, 2, 3, 7, 14, 28, 56) if days / k <= 11)
+        ticks = pd.date_range(a.ceil("D"), b, freq=f"{step}D")
+        fmt = "%m-%d"
+    ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(ticks.to_pydatetime())))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+    ax.set_xlim(a, b)
+
+
+def _phase_bands(ax, d: D.ReportData, labels: bool = True,
+                 window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> None:
+    """Light bands for alternate phases, and each phase's name at the top of the axes
+    (a name too close to the previous one goes one line higher). `window` (default: the
+    campaign) is the time range the axes show: only phases inside it are named."""
+    lo, hi = _naive(window or (d.start, d.end))
+    span = (hi - lo) / pd.Timedelta(hours=1)
+    last_x, row = -1e9, 0
+    for i, p in enumerate(d.phases):
+        a, b = _naive([p.start, p.end])
+        if i % 2 == 0:
+            ax.axvspan(a, b, color="#f1f1f1", zorder=0, lw=0)
+        a, b = max(a, lo), min(b, hi)
+        if labels and a < b:
+            mid = a + (b - a) / 2
+            x = (mid - lo) / pd.Timedelta(hours=1) / span
+            row = row + 1 if x - last_x < 0.07 and row == 0 else 0
+            last_x = x
+            ax.annotate(p.name, xy=(mdates.date2num(mid.to_pydatetime()), 1.0),
+                        xycoords=ax.get_xaxis_transform(),
+                        xytext=(0, 2 + 11 * row), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, color="#555555", annotation_clip=False)
+
+
+# ------------------------------------------------------------------------------- figures
+def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
+    """Cumulative GMV over the campaign: mean over replications, P5–P95 band, and the
+    target line when the scenario sets `meta.targets.gmv`."""
+    fig = Figure(figsize=(WIDTH, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    target = d.target_gmv
+    sc = Scale.for_max(max(cum["p95"].max(), target or 0))
+    t = _naive(cum.index)
+    _phase_bands(ax, d)
+    ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.25, lw=0,
+                    label="P5–P95 over replications", gid="cumulative_gmv_band")
+    ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label="mean", gid="cumulative_gmv_mean")
+    end = cum.iloc[-1]
+    ax.annotate(f"end of campaign: {compact(end['mean'])} {d.currency}\n"
+                f"P5–P95 {compact(end['p5'])} – {compact(end['p95'])}",
+                xy=(t[-1], end["mean"] / sc.factor), xytext=(0.985, 0.3), textcoords="axes fraction",
+                ha="right", va="center", fontsize=9, color=BLUE,
+                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": BLUE, "lw": 0.8},
+                arrowprops={"arrowstyle": "-", "color": BLUE, "lw": 0.8})
+    if target:
+        ax.axhline(target / sc.factor, color=VERMILLION, ls="--", lw=1.5,
+                   label=f"target {compact(target)} {d.currency}", gid="gmv_target")
+        reached = float((d.kpis["gmv"] >= target).mean())
+        ax.text(t[0], target / sc.factor, f"  target: {compact(target)} {d.currency} — reached in "
+                f"{percent(reached, 0)} of replications, mean {percent(end['mean'] / target, 0)} of target",
+                va="bottom", ha="left", fontsize=9, color=VERMILLION)
+    ax.set_ylim(0, max(end["p95"], target or 0) / sc.factor * 1.08)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
+    ax.set_ylabel(f"cumulative GMV ({sc.unit(d.currency)})")
+    ax.set_xlabel(f"local time ({d.timezone})")
+    _time_axis(ax, d.start, d.end)
+    ax.set_title(f"Cumulative GMV ({d.currency}) — mean and P5–P95 over {d.reps} replications", pad=26)
+    ax.legend(loc="center left")
+    return fig
+
+
+def day_hour_heatmap(d: D.ReportData, table: pd.DataFrame, flow: str, title: str, unit: str) -> Figure:
+    """A day × hour heatmap of a flow (mean over replications): rows local dates, 24
+    columns for the hours 0–23. Colours are logarithmic when values span more than
+    two orders of magnitude (Nov 11 would otherwise wash out every other day)."""
+    v = table.to_numpy(dtype=float)
+    fig = Figure(figsize=(WIDTH, max(3.0, 0.95 + 0.24 * len(table))), layout="constrained")
+    ax = fig.add_subplot()
+    pos = v[np.isfinite(v) & (v > 0)]
+    log = bool(pos.size) and pos.max() / pos.min() > 100
+    if log:
+        norm = LogNorm(vmin=pos.min(), vmax=pos.max())
+    else:
+        norm = Normalize(vmin=0, vmax=pos.max() if pos.size else 1)
+    import matplotlib
+
+    # grey: outside the campaign (NaN); white: in the campaign but zero (log scale only)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#e6e6e6", under="white")
+    shown = np.where(np.isnan(v), np.nan, np.where(v > 0, v, pos.min() / 10)) if log else v
+    im = ax.imshow(np.ma.masked_invalid(shown), aspect="auto", cmap=cmap, norm=norm,
+                   interpolation="nearest", gid=f"heatmap_{flow}")
+    ax.set_xticks(range(24), [f"{h}" for h in range(24)])
+    ax.set_yticks(range(len(table)), [pd.Timestamp(x).strftime("%m-%d %a") for x in table.index])
+    ax.set_xlabel(f"hour of day (local time, {d.timezone})")
+    ax.grid(False)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    zero = log and bool((v[np.isfinite(v)] <= 0).any())
+    cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.04, extend="min" if zero else "neither")
+    cb.set_label(unit + (" — log colour scale" if log else ""))
+    if log:
+        cb.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
+    cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda x, _p: ""))
+    notes = ["grey: outside the campaign"] + (["white: none"] if zero else [])
+    ax.text(1.0, 1.01, "; ".join(notes), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=8, color="#555555")
+    ax.set_title(title)
+    return fig
+
+
+def channels(d: D.ReportData, ch: pd.DataFrame) -> Figure:
+    """Spend, GMV and ROI by channel (means over replications), largest GMV at the top."""
+    ch = ch.iloc[::-1]
+    names = list(ch.index)
+    y = np.arange(len(names))
+    fig = Figure(figsize=(WIDTH, 2.2 + 0.42 * len(names)), layout="constrained")
+    axs = fig.subplots(1, 3, sharey=True, gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    money = Scale.for_max(max(ch["gmv"].max(), ch["spend"].max()))
+    for ax, col, colour, label in ((axs[0], "spend", ORANGE, "spend"), (axs[1], "gmv", BLUE, "GMV")):
+        vals = ch[col].to_numpy() / money.factor
+        bars = ax.barh(y, vals, color=colour, height=0.6, gid=f"channel_{col}")
+        digits = 1 if money.factor > 1 else 0
+        ax.bar_label(bars, [f"{v:,.{digits}f}" for v in vals], padding=3, fontsize=8)
+        ax.set_xlim(0, max(vals.max(), 1e-9) * 1.25)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
+        ax.set_xlabel(f"{label} ({money.unit(d.currency)})")
+        ax.set_title(label)
+        ax.grid(axis="y", visible=False)
+    roi = ch["roi"].to_numpy(dtype=float)
+    ok = np.isfinite(roi)
+    bars = axs[2].barh(y[ok], roi[ok], color=GREEN, height=0.6, gid="channel_roi")
+    axs[2].bar_label(bars, [f"{r:,.1f}" for r in roi[ok]], padding=3, fontsize=8)
+    for yi in y[~ok]:
+        axs[2].text(0, yi, " no spend", va="center", fontsize=8, color="#555555")
+    total = d.summary["kpis"].get("roi", {}).get("mean")
+    top = max(np.nanmax(roi) if ok.any() else 0.0, total or 0.0, 1.0)
+    if total:
+        axs[2].axvline(total, color="#333333", ls=":", lw=1)
+        axs[2].text(total, len(names) - 0.45, f" campaign ROI {total:,.1f} ", fontsize=8, va="bottom",
+                    ha="right" if total > 0.6 * top else "left", in_layout=False)
+    axs[2].set_xlim(0, top * 1.3)
+    axs[2].xaxis.set_major_locator(MaxNLocator(4))
+    axs[2].set_xlabel("ROI (GMV ÷ spend)")
+    axs[2].set_title("ROI")
+    axs[2].grid(axis="y", visible=False)
+    axs[0].set_yticks(y, names)
+    fig.suptitle("Channels — spend, attributed GMV and ROI (means over replications)",
+                 x=0.01, ha="left", fontsize=12)
+    return fig
+
+
+def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:
+    """Visits → carts → orders per phase (means), log scale, with rates of visits."""
+    fn = fn.iloc[::-1]
+    n = len(fn)
+    fig = Figure(figsize=(WIDTH, 1.5 + 0.75 * n), layout="constrained")
+    ax = fig.add_subplot()
+    h = 0.26
+    y = np.arange(n)
+    series = (("visits", SKY, "visits"), ("carts", ORANGE, "add-to-carts (warm-up)"), ("orders", BLUE, "orders"))
+    vmax = max(fn["visits"].max(), 1)
+    for j, (col, colour, label) in enumerate(series):
+        vals = fn[col].to_numpy(dtype=float)
+        yy = y + (1 - j) * h
+        show = vals > 0
+        ax.barh(yy[show], vals[show], height=h, color=colour, label=label if show.any() else None,
+                gid=f"funnel_{col}")
+        for yi, v, visits in zip(yy, vals, fn["visits"].to_numpy(dtype=float)):
+            if v <= 0:
+                continue
+            text = f"{v:,.0f}" if col == "visits" else f"{v:,.0f}  ({percent(v / visits, 2)} of visits)"
+            ax.text(v * 1.08, yi, text, va="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(max(1.0, 10 ** math.floor(math.log10(max(fn["orders"][fn["orders"] > 0].min()
+                                                            if (fn["orders"] > 0).any() else 1, 1)))),
+                vmax * 15)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
+    labels = []
+    phases = {p.name: p for p in d.phases}
+    for name, row in fn.iterrows():
+        p = phases.get(name)
+        span = (f"{p.start:%m-%d %H:%M} – {p.end:%m-%d %H:%M}" if p else "outside every phase")
+        labels.append(f"{name} ({row['kind'] or '–'})\n{span}")
+    ax.set_yticks(y, labels)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("count over the phase (log scale)")
+    ax.set_title("Funnel by phase — visits → add-to-carts → orders (means over replications)")
+    ax.legend(loc="lower right", ncols=3)
+    return fig
+
+
+def stock(d: D.ReportData, sku_ids: list[str]) -> Figure:
+    """Units on hand over the campaign for the chosen SKUs (mean and P5–P95), with a
+    marker at each replication's stock-out."""
+    outs = D.stockouts(d)
+    n = len(sku_ids)
+    cols = 2 if n > 1 else 1
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(WIDTH, 1.2 + 2.1 * rows), layout="constrained")
+    axs = np.atleast_1d(fig.subplots(rows, cols, sharex=True, squeeze=False)).ravel()
+    for ax, sku in zip(axs, sku_ids):
+        s = D.stock(d, sku)
+        t = _naive(s.index)
+        _phase_bands(ax, d, labels=False)
+        ax.fill_between(t, s["p5"], s["p95"], color=BLUE, alpha=0.25, lw=0, label="P5–P95")
+        ax.plot(t, s["mean"], color=BLUE, lw=1.6, label="mean", gid=f"stock_{sku}")
+        o = outs[outs["sku"] == sku]
+        if len(o):
+            ax.plot(_naive(o["time"]), np.zeros(len(o)), ls="none", marker="v", ms=7, color=VERMILLION,
+                    clip_on=False, zorder=5, label="stock-out (one per replication)", gid=f"stockout_{sku}")
+            first = o["time"].min()
+            ax.text(0.99, 0.95, f"out in {o['replication'].nunique()}/{d.reps} reps, first {first:%m-%d %H:%M}",
+                    transform=ax.transAxes, ha="right", va="top", fontsize=8, color=VERMILLION)
+        ax.set_ylim(0, max(s["p95"].max(), 1) * 1.12)
+        ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
+        label = d.sku_label(sku)
+        ax.set_title(label if label == sku else f"{label}  ({sku})", fontsize=10)
+        ax.set_ylabel("units on hand")
+        _time_axis(ax, d.start, d.end)
+    for ax in axs[n:]:
+        ax.set_visible(False)
+    handles, labels = [], []
+    for ax in axs[:n]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside upper right", ncols=3)
+    fig.suptitle("Stock on hand — SKUs that ran out, then the top SKUs by GMV", x=0.01, ha="left", fontsize=12)
+    return fig
+
+
+def pools(d: D.ReportData, pl: pd.DataFrame) -> Figure:
+    """When store coupon pools empty and flash sales (秒杀) sell out: one dot per
+    replication, per coupon or flash sale."""
+    keys = list(dict.fromkeys(zip(pl["kind"], pl["name"])))
+    fig = Figure(figsize=(WIDTH, 2.4 + 0.5 * len(keys)), layout="constrained")
+    ax = fig.add_subplot()
+    # Zoom to the moments pools ran out (they cluster around launches), campaign at most.
+    pad = max(pd.Timedelta(hours=2), (pl["time"].max() - pl["time"].min()) * 0.1)
+    window = (max(d.start, pl["time"].min() - pad), min(d.end, pl["time"].max() + pad))
+    _phase_bands(ax, d, window=window)
+    colours = {"coupon": PURPLE, "flash sale": VERMILLION}
+    seen = set()
+    for i, (kind, name) in enumerate(keys):
+        rows = pl[(pl["kind"] == kind) & (pl["name"] == name)]
+        y = len(keys) - 1 - i
+        jitter = (rows["replication"].to_numpy() % 5 - 2) * 0.06
+        ax.plot(_naive(rows["time"]), y + jitter, ls="none", marker="o", ms=5, alpha=0.8,
+                color=colours.get(kind, GREY), label=None if kind in seen else SOLD_OUT[kind],
+                gid=f"pool_{kind}_{name}")
+        seen.add(kind)
+        med = rows["time"].sort_values().iloc[len(rows) // 2]
+        ax.text(1.0, y, f" {rows['replication'].nunique()}/{d.reps} reps, median {med:%m-%d %H:%M}",
+                transform=ax.get_yaxis_transform(), va="center", fontsize=8, clip_on=False)
+    ax.set_yticks(range(len(keys)), [f"{name}\n({kind})" for kind, name in reversed(keys)])
+    ax.set_ylim(-0.6, len(keys) - 0.4)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(f"local time ({d.timezone})")
+    _time_axis(ax, *window)
+    ax.set_title("Coupon pools emptying and flash sales selling out", pad=26)
+    ax.legend(loc="lower left")
+    return fig

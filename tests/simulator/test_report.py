@@ -1,0 +1,388 @@
+"""The report (`promosim report`, `run --report`): files, figure content, fonts, the page.
+
+A small three-day campaign with Chinese channel and SKU names, a warm-up, a GMV target
+and a SKU that runs out is simulated once per module; the report is drawn with every
+warning an error, so a glyph missing from the font ("Glyph ... missing from font")
+fails. Figures are checked for what they show, not only that they exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import sys
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from simulator.cli import main
+from simulator.report import FIGURE_NAMES, ReportError, fonts, html, render_figures
+from simulator.report import data as D
+from simulator.report import plots as P
+from simulator.runner import simulate
+from simulator.scenario import Scenario, ScenarioError, parse_scenario
+from tests.conftest import SCENARIOS
+
+SCENARIO = {
+    "meta": {"name": "报告测试 report_test", "timezone": "Asia/Shanghai", "start": "2026-11-09 20:00",
+             "end": "2026-11-12 00:00", "tick_minutes": 10, "currency": "CNY", "seed": 3,
+             "targets": {"gmv": 2_000_000}},
+    "calendar": {
+        "phases": [
+            {"name": "presale", "start": "2026-11-09 20:00", "end": "2026-11-10 20:00", "kind": "sale"},
+            {"name": "warmup", "start": "2026-11-10 20:00", "end": "2026-11-11 00:00", "kind": "warmup",
+             "intent": 2.0},
+            {"name": "burst", "start": "2026-11-11 00:00", "end": "2026-11-12 00:00", "kind": "sale",
+             "intent": 1.5},
+        ],
+    },
+    "channels": {
+        "自然搜索": {"kind": "organic_search", "visits_per_hour": 300},
+        "直通车": {"kind": "paid_search", "cpc": 1.5, "clicks_per_hour": 80, "daily_budget": 800},
+        "猜你喜欢": {"kind": "recommendation", "visits_per_hour": 150},
+    },
+    "skus": {
+        # ~9 orders an hour against 150 units: runs out in every replication
+        "lipstick_999": {"name": "丝绒哑光口红 #999", "price": 199, "unit_cost": 60, "discount": 0.2,
+                         "base_conversion": 0.04, "stock": 150},
+        "serum_50": {"name": "修护精华露 50ml", "price": 399, "unit_cost": 120, "discount": {"burst": 0.25},
+                     "base_conversion": 0.02, "stock": 5000},
+    },
+}
+REPS = 4
+
+
+def draw(fig: Figure) -> Figure:
+    """Draw with Agg (text laid out, glyphs looked up) — warnings become errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def scale_of(label: str) -> float:
+    """The factor an axis label announces ('CNY million' → 1e6)."""
+    return 1e9 if "billion" in label else 1e6 if "million" in label else 1.0
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """The results folder with its report, drawn once through `promosim report`."""
+    out = tmp_path_factory.mktemp("report") / "res"
+    simulate(Scenario.model_validate(SCENARIO), reps=REPS, seed=3).write(out)
+    (out / "figures").mkdir()
+    (out / "figures" / "pools.png").write_bytes(b"left over from an earlier report")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(), redirect_stdout(stdout), redirect_stderr(stderr):
+        warnings.simplefilter("error")            # a missing glyph fails here
+        rc = main(["report", str(out)])
+    assert rc == 0, stderr.getvalue()
+    assert stdout.getvalue() == f"report written to {out / 'report.html'}\n"
+    return out
+
+
+@pytest.fixture(scope="module")
+def d(results):
+    return D.load(results)
+
+
+@pytest.fixture(scope="module")
+def summary(results):
+    return json.loads((results / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def style():
+    return P.style(fonts.find_cjk_font())
+
+
+@pytest.fixture
+def fresh_font():
+    fonts.find_cjk_font.cache_clear()
+    yield
+    fonts.find_cjk_font.cache_clear()
+
+
+# ----------------------------------------------------------------------- files and page
+def test_writes_report_html_and_non_blank_pngs(results):
+    names = {p.stem for p in (results / "figures").glob("*.png")}
+    # no coupon or flash-sale events: no pools figure, and the stale one is gone
+    assert names == set(FIGURE_NAMES) - {"pools"}
+    for name in names:
+        img = Image.open(results / "figures" / f"{name}.png")
+        assert img.width == round(P.WIDTH * P.DPI) and img.height > 200, name
+        assert np.asarray(img.convert("L"), dtype=float).std() > 5, f"{name}.png is blank"
+
+
+def test_page_is_self_contained_and_embeds_every_png(results):
+    page = (results / "report.html").read_text(encoding="utf-8")
+    embedded = [base64.b64decode(m) for m in re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', page)]
+    files = {p.read_bytes() for p in (results / "figures").glob("*.png")}
+    assert len(embedded) == len(files) and set(embedded) == files
+    # nothing from elsewhere: every src/href is a data URI, and the policy forbids the rest
+    assert not re.findall(r'(?:src|href)="(?!data:)', page)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<script" not in page
+    assert "@font-face" in page and "font/otf;base64," in page       # the CJK subset travels along
+    for text in ("丝绒哑光口红 #999", "修护精华露 50ml", "直通车", "日报"):
+        assert text in page
+
+
+def test_daily_report_table_has_a_row_per_day_and_the_totals(results, summary):
+    page = (results / "report.html").read_text(encoding="utf-8")
+    daily = page[page.index("Daily report"):]
+    table = daily[:daily.index("</table>")]
+    rows = re.findall(r"<tr( class=\"[a-z]*\")?>(.*?)</tr>", table)
+    body = [r for cls, r in rows if "total" not in cls and "<td" in r]
+    days = summary["daily"]
+    assert len(body) == len(days) == 3
+    assert all(day["date"] in r for day, (r) in zip(days, body))
+    total = next(r for cls, r in rows if "total" in cls)
+    gmv = sum(day["gmv"] for day in days)
+    assert f"{gmv:,.0f}" in total and f"{summary['kpis']['gmv']['mean']:,.0f}" in total
+    assert f"{gmv / SCENARIO['meta']['targets']['gmv']:.1%}" in total
+
+
+def test_scenario_json_is_the_scenario_that_ran(results):
+    s = json.loads((results / "scenario.json").read_text(encoding="utf-8"))
+    assert Scenario.model_validate(s) == Scenario.model_validate(SCENARIO)
+
+
+# ------------------------------------------------------------------------------ figures
+def test_cumulative_gmv_ends_at_the_runs_gmv_with_its_band_and_target(d, summary, style):
+    with matplotlib.rc_context(style):
+        fig = draw(P.cumulative_gmv(d, D.cumulative_gmv(d)))
+    ax = fig.axes[0]
+    k = scale_of(ax.get_ylabel())
+    assert "CNY" in ax.get_ylabel()
+    line = next(a for a in ax.lines if a.get_gid() == "cumulative_gmv_mean")
+    x, y = line.get_data()
+    y = np.asarray(y) * k
+    gmv = summary["kpis"]["gmv"]
+    assert y[0] == 0 and np.all(np.diff(y) >= -1e-6)
+    assert y[-1] == pytest.approx(gmv["mean"], rel=1e-9)
+    assert pd.Timestamp(x[-1]) == pd.Timestamp("2026-11-12 00:00")      # the campaign's end, local time
+    band = next(c for c in ax.collections if c.get_gid() == "cumulative_gmv_band")
+    ys = band.get_paths()[0].vertices[:, 1] * k
+    assert ys.min() == pytest.approx(0, abs=1e-6)
+    assert ys.max() == pytest.approx(gmv["p95"], rel=1e-9)
+    cum = D.cumulative_gmv(d)
+    assert cum["p5"].iloc[-1] == pytest.approx(gmv["p5"], rel=1e-9)
+    target = next(a for a in ax.lines if a.get_gid() == "gmv_target")
+    assert target.get_ydata()[0] * k == pytest.approx(SCENARIO["meta"]["targets"]["gmv"])
+
+
+def test_no_target_line_without_a_target(d, style):
+    scenario = json.loads(json.dumps(d.scenario))
+    scenario["meta"]["targets"] = None
+    d2 = D.ReportData(**{**d.__dict__, "scenario": scenario})
+    with matplotlib.rc_context(style):
+        fig = draw(P.cumulative_gmv(d2, D.cumulative_gmv(d2)))
+    assert not [a for a in fig.axes[0].lines if a.get_gid() == "gmv_target"]
+
+
+def test_heatmaps_have_24_hour_columns_and_add_up(d, summary, style):
+    h = D.hourly(d)
+    with matplotlib.rc_context(style):
+        visits = draw(P.day_hour_heatmap(d, D.day_hour(d, "visits", h), "visits", "v", "visits per hour"))
+        gmv = draw(P.day_hour_heatmap(d, D.day_hour(d, "gmv", h), "gmv", "g", "GMV per hour (CNY)"))
+    for fig in (visits, gmv):
+        arr = fig.axes[0].images[0].get_array()
+        assert arr.shape == (3, 24)                                   # 11-09, 11-10, 11-11 × hours
+        assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [str(i) for i in range(24)]
+        mask = np.ma.getmaskarray(arr)
+        assert mask[0, :20].all() and not mask[0, 20:].any() and not mask[1:].any()   # starts at 20:00
+    assert float(visits.axes[0].images[0].get_array().sum()) == pytest.approx(summary["kpis"]["visits"]["mean"])
+    # the warm-up hours (11-10 20:00–23:00) sell nothing: drawn below the colour scale (white)
+    im = gmv.axes[0].images[0]
+    arr = im.get_array()
+    assert (arr[1, 20:] < im.norm.vmin).all() and (arr[2, :] >= im.norm.vmin).all()
+
+
+def test_channels_figure_shows_spend_gmv_and_roi_per_channel(d, summary, style):
+    with matplotlib.rc_context(style):
+        fig = draw(P.channels(d, D.channels(d)))
+    spend_ax, gmv_ax, roi_ax = fig.axes[:3]
+    names = [t.get_text() for t in spend_ax.get_yticklabels()]
+    assert sorted(names) == sorted(SCENARIO["channels"])                # Chinese names, drawn
+    for ax, col in ((spend_ax, "spend"), (gmv_ax, "gmv")):
+        k = scale_of(ax.get_xlabel())
+        widths = {n: b.get_width() * k for n, b in zip(names, ax.patches)}
+        for n in names:
+            assert widths[n] == pytest.approx(summary["channels"][n][col], rel=1e-9, abs=1e-9), (n, col)
+    roi_bars = roi_ax.patches
+    assert len(roi_bars) == 1                                         # only 直通车 has spend
+    assert roi_bars[0].get_width() == pytest.approx(summary["channels"]["直通车"]["roi"])
+
+
+def test_funnel_by_phase_adds_up_and_carts_are_warmup_only(d, summary, style):
+    fn = D.funnel(d)
+    assert list(fn.index) == ["presale", "warmup", "burst"]
+    k = summary["kpis"]
+    assert fn["visits"].sum() == pytest.approx(k["visits"]["mean"])
+    assert fn["carts"].sum() == pytest.approx(k["add_to_carts"]["mean"])
+    assert fn["orders"].sum() == pytest.approx(k["orders"]["mean"])
+    assert fn.loc["warmup", "carts"] > 0 and fn.loc["warmup", "orders"] == 0
+    assert fn.loc[["presale", "burst"], "carts"].eq(0).all()
+    with matplotlib.rc_context(style):
+        fig = draw(P.funnel(d, fn))
+    assert len(fig.axes[0].get_yticklabels()) == 3
+
+
+def test_phase_of_gives_an_hour_to_the_phase_its_start_falls_in():
+    tz = "Asia/Shanghai"
+    t = lambda s: pd.Timestamp(s, tz=tz)
+    phases = [D.Phase("a", "sale", t("2026-11-11 00:00"), t("2026-11-11 10:30")),
+              D.Phase("b", "sale", t("2026-11-11 10:30"), t("2026-11-11 12:00"))]
+    got = D.phase_of(pd.DatetimeIndex([t("2026-11-10 23:00"), t("2026-11-11 09:00"), t("2026-11-11 10:00"),
+                                       t("2026-11-11 11:00"), t("2026-11-11 12:00")]), phases)
+    assert list(got) == [D.NO_PHASE, "a", "a", "b", D.NO_PHASE]
+
+
+def test_stock_figure_starts_with_the_sku_that_ran_out_and_marks_each_stockout(d, summary, style):
+    ids = D.stock_skus(d)
+    assert ids == ["lipstick_999", "serum_50"]
+    outs = D.stockouts(d)
+    assert set(outs["sku"]) == {"lipstick_999"} and outs["replication"].nunique() == REPS
+    with matplotlib.rc_context(style):
+        fig = draw(P.stock(d, ids))
+    ax = fig.axes[0]
+    assert "丝绒哑光口红 #999" in ax.get_title(loc="left")
+    markers = next(a for a in ax.lines if a.get_gid() == "stockout_lipstick_999")
+    assert len(markers.get_xdata()) == len(outs) and (np.asarray(markers.get_ydata()) == 0).all()
+    for sku, axis in zip(ids, fig.axes):
+        line = next(a for a in axis.lines if a.get_gid() == f"stock_{sku}")
+        y = np.asarray(line.get_ydata())
+        assert y[0] == SCENARIO["skus"][sku]["stock"]
+        assert y[-1] == pytest.approx(summary["skus"][sku]["ending_stock"])
+
+
+def test_pools_panel_is_drawn_when_coupon_or_flash_sale_events_exist(results, tmp_path, style):
+    out = tmp_path / "res"
+    shutil.copytree(results, out)
+    ev = pd.read_parquet(out / "events.parquet")
+    start = pd.Timestamp("2026-11-09 20:00", tz="Asia/Shanghai")
+    rows = []
+    for r in range(REPS):
+        rows.append((r, 1700 + r, "coupon_pool_empty", "满299减30 店铺券"))
+        if r < 2:
+            rows.append((r, 1500, "flash_sale_sellout", "秒杀 丝绒哑光口红 #999"))
+    extra = pd.DataFrame(rows, columns=["replication", "tick", "kind", "subject"])
+    extra.insert(2, "time", start + pd.to_timedelta(extra["tick"] * 10, unit="min"))
+    extra["value"] = 0.0
+    pd.concat([ev, extra], ignore_index=True).to_parquet(out / "events.parquet")
+
+    d = D.load(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shown = render_figures(d, fonts.find_cjk_font())
+    assert [f.name for f in shown] == list(FIGURE_NAMES)
+    page = html.page(d, shown, font_css="", font_stack="sans-serif", font_note="")
+    assert 'id="fig-pools"' in page and "秒杀 丝绒哑光口红 #999" in page
+    pl = D.pools(d)
+    assert sorted(pl["kind"].unique()) == ["coupon", "flash sale"]
+    with matplotlib.rc_context(style):
+        fig = draw(P.pools(d, pl))
+    lines = {a.get_gid(): a for a in fig.axes[0].lines}
+    assert len(lines["pool_coupon_满299减30 店铺券"].get_xdata()) == REPS
+    assert len(lines["pool_flash sale_秒杀 丝绒哑光口红 #999"].get_xdata()) == 2
+
+
+
+def test_csv_results_give_the_same_curve(tmp_path, d):
+    out = tmp_path / "csv"
+    simulate(Scenario.model_validate(SCENARIO), reps=REPS, seed=3).write(out, fmt="csv")
+    d_csv = D.load(out)
+    assert d_csv.timeseries["period_start"].dt.tz is not None
+    a, b = D.cumulative_gmv(d_csv), D.cumulative_gmv(d)
+    assert list(a.index) == list(b.index)
+    assert np.allclose(a.to_numpy(), b.to_numpy())
+    assert D.stockouts(d_csv).equals(D.stockouts(d))
+
+
+# -------------------------------------------------------------------------------- fonts
+def test_a_missing_glyph_fails_under_warnings_as_errors(style):
+    """The check has teeth: Chinese in matplotlib's default font warns, so it fails here."""
+    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"]}):
+        fig = Figure()
+        fig.add_subplot().set_title("丝绒哑光口红")
+        with pytest.raises(UserWarning, match="missing from font"):
+            draw(fig)
+    with matplotlib.rc_context(style):
+        fig = Figure()
+        fig.add_subplot().set_title("丝绒哑光口红 — 日报 −5")
+        draw(fig)
+
+
+def test_the_bundled_noto_font_is_chosen(fresh_font, monkeypatch):
+    monkeypatch.delenv(fonts.ENV, raising=False)
+    f = fonts.find_cjk_font()
+    assert f.source == "noto-cjk-sans-otc" and f.family == "Noto Sans CJK SC"
+    assert not f.covers("丝绒哑光口红修护精华露日报渠道 #999 50ml −–")
+
+
+def test_a_font_without_chinese_is_a_clear_error(fresh_font, monkeypatch, tmp_path):
+    from matplotlib import font_manager as fm
+
+    monkeypatch.setenv(fonts.ENV, str(tmp_path / "nope.ttf"))
+    with pytest.raises(ReportError, match="no such font file"):
+        fonts.find_cjk_font()
+    fonts.find_cjk_font.cache_clear()
+    monkeypatch.setenv(fonts.ENV, fm.findfont("DejaVu Sans"))
+    with pytest.raises(ReportError, match="no Chinese glyphs"):
+        fonts.find_cjk_font()
+
+
+def test_no_cjk_font_anywhere_says_what_to_install(fresh_font, monkeypatch):
+    from matplotlib import font_manager as fm
+
+    monkeypatch.delenv(fonts.ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "noto_cjk_sans_otc", None)          # the package is missing
+    monkeypatch.setattr(fm.fontManager, "ttflist",
+                        [e for e in fm.fontManager.ttflist if e.name not in fonts.CJK_FAMILIES])
+    with pytest.raises(ReportError, match="noto-cjk-sans-otc.*fonts-noto-cjk"):
+        fonts.find_cjk_font()
+
+
+# ---------------------------------------------------------------------------------- CLI
+def test_cli_report_names_what_is_missing(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nowhere")]) == 1
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "summary.json").write_text("{}")
+    assert main(["report", str(tmp_path)]) == 1
+    assert "scenario.json: missing" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_report_flag(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(SCENARIOS / "valid_minimal.yaml"), "--reps", "2", "--quiet",
+                 "--out", str(out), "--report", "--json"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)                             # --json: stdout stays one JSON object
+    assert f"report written to {out / 'report.html'}" in captured.err
+    assert (out / "report.html").exists() and (out / "figures" / "cumulative_gmv.png").exists()
+    with pytest.raises(SystemExit, match="--report needs --out"):
+        main(["run", str(SCENARIOS / "valid_minimal.yaml"), "--report"])
+
+
+# ------------------------------------------------------------------------------- schema
+def test_meta_targets_gmv_is_validated():
+    base = "meta: {name: t, start: 2026-11-11 00:00, end: 2026-11-12 00:00, targets: %s}\n" \
+           "channels: {o: {kind: organic_search, visits_per_hour: 1}}\n" \
+           "skus: {a: {price: 1, unit_cost: 0, base_conversion: 0.1, stock: 1}}\n"
+    assert parse_scenario(base % "{gmv: 1000000}", "t.yaml").meta.targets.gmv == 1_000_000
+    with pytest.raises(ScenarioError, match="gmv"):
+        parse_scenario(base % "{gmv: -5}", "t.yaml")
+    with pytest.raises(ScenarioError, match="did you mean 'gmv'"):
+        parse_scenario(base % "{gvm: 5}", "t.yaml")
