@@ -200,7 +200,9 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     seg_conv = np.array([scenario.segments[s].conversion for s in segs])
     sens = np.array([scenario.segments[s].price_sensitivity for s in segs])
     rel = price[pay_phase] / list_price                                  # (P, K)
-    conv = (base[None, :, None] * intent[:, None, None] * seg_conv[None, None, :]
+    lift = np.array([[s.promo_lift if j and phases[j - 1].on_promo(k) else 1.0
+                      for k, s in zip(skus, sku_objs)] for j in range(P)])[pay_phase]   # (P, K)
+    conv = (base[None, :, None] * intent[:, None, None] * seg_conv[None, None, :] * lift[:, :, None]
             * rel[:, :, None] ** (elast[None, :, None] * sens[None, None, :]))   # (P, K, S)
     p_buy = np.minimum(1.0, quality[None, :, None, None] * conv[:, None, :, :])   # (P, C, K, S)
     reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]

@@ -10,7 +10,8 @@ should be able to check it line by line against DESIGN.md:
   budgets can pay for it;
 * a visitor picks a segment (the channel's mix) and a SKU (by attractiveness), and buys
   with probability min(1, base conversion × channel quality × phase intent × segment
-  conversion × (price after discount / list price) ** (elasticity × price sensitivity));
+  conversion × promotion lift × (price after discount / list price) ** (elasticity ×
+  price sensitivity)); the lift applies in phases that list the SKU under `promo`;
   in a warm-up phase it adds to cart instead (priced at the next sale phase);
 * a buyer wants 1 + Poisson(units_per_order − 1) units and takes them from the SKU's
   `simpy.Container`; if fewer are left it takes what is left, and the rest is lost;
@@ -138,7 +139,8 @@ class _Campaign:
         s, g = self.sc.skus[sku], self.sc.segments[seg]
         intent = 1.0 if i is None else self.phases[i].intent
         rel = 1 - s.discount_in(None if pay is None else self.phases[pay].name)
-        p = s.base_conversion * intent * g.conversion * rel ** (s.elasticity * g.price_sensitivity)
+        lift = s.promo_lift if pay is not None and self.phases[pay].on_promo(sku) else 1.0
+        p = s.base_conversion * intent * g.conversion * lift * rel ** (s.elasticity * g.price_sensitivity)
         return min(1.0, self.sc.channels[channel].quality * p), warm, pay
 
     def price(self, sku: str, phase: int | None) -> float:

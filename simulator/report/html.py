@@ -142,7 +142,7 @@ def _tiles(d: D.ReportData) -> str:
     if d.target_gmv:
         mean = k["gmv"]["mean"] or 0.0
         reached = float((d.kpis["gmv"] >= d.target_gmv).mean())
-        out.append(f"<div class=\"tile target\"><div class=\"k\">GMV target · 目标</div>"
+        out.insert(1, f"<div class=\"tile target\"><div class=\"k\">GMV target · 目标</div>"
                    f"<div class=\"v\">{_h(compact(d.target_gmv))}<small> {_h(d.currency)}</small></div>"
                    f"<div class=\"r\">mean {_h(percent(mean / d.target_gmv, 1))} of target; reached in "
                    f"{_h(percent(reached, 0))} of replications</div></div>")

@@ -102,6 +102,8 @@ class Phase(Strict):
     `kind: warmup` — visits add to cart instead of paying; carts pay in the
     next `sale` phase. `traffic` maps channel names (or `default`) to a
     multiplier of that channel's base volume; `intent` multiplies conversion.
+    `promo` lists the SKUs on promotion (or `"*"` for all): their conversion is
+    multiplied by their `promo_lift` (a warm-up phase uses its pay phase's list).
     """
 
     name: str
@@ -110,6 +112,11 @@ class Phase(Strict):
     kind: Literal["sale", "warmup"] = "sale"
     intent: NonNeg = 1.0
     traffic: dict[str, NonNeg] = Field(default_factory=dict)
+    promo: list[str] = Field(default_factory=list)
+
+    def on_promo(self, sku: str) -> bool:
+        """Is `sku` on promotion in this phase?"""
+        return "*" in self.promo or sku in self.promo
 
 
 class Spike(Strict):
@@ -262,7 +269,8 @@ class Sku(Strict):
     `discount` is a fraction off list price, either one number or a mapping of
     phase name (or `default`) to a fraction. Conversion of a visit that lands
     on this SKU = base_conversion × channel quality × phase intent × segment
-    conversion × (effective price / price) ** (elasticity × price sensitivity).
+    conversion × (effective price / price) ** (elasticity × price sensitivity),
+    × `promo_lift` in phases that list the SKU under `promo`.
     `salvage_value` is what a unit left at the end is worth (default: `unit_cost`).
     """
 
@@ -279,6 +287,7 @@ class Sku(Strict):
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
     salvage_value: NonNeg | None = None
+    promo_lift: NonNeg = 1.0
 
     def discount_in(self, phase: str | None) -> float:
         """The discount (fraction off list price) in `phase` (None: outside any phase)."""
@@ -369,6 +378,10 @@ class Scenario(Strict):
                     if not (start <= m.local(t) < end):
                         raise _located(f"channels.{name}.send_times.{j}", f"send time {t} lies outside the campaign")
 
+        for i, p in enumerate(phases):
+            for j, sid in enumerate(p.promo):
+                if sid != "*" and sid not in self.skus:
+                    raise _located(f"calendar.phases.{i}.promo.{j}", f"unknown SKU {sid!r}{did_you_mean(sid, self.skus)}")
         for sid, sku in self.skus.items():
             if isinstance(sku.discount, dict):
                 for ph in sku.discount:

@@ -1,0 +1,195 @@
+"""The expected-value engine (`mode: expected`): the fast engine's model with every draw
+replaced by its mean. Deterministic and far cheaper than replications — the engine a
+least-squares calibrator wants.
+
+Flows are expectations: visits = traffic; buyers of SKU k in segment s = Σ_c traffic ×
+reach; units = buyers × mean units per order. Budgets cut paid search at the exact
+(fractional) tick where expected spend reaches them. Stock is a fluid: each tick serves
+min(demand, stock on hand), the rest is lost; (s, Q) reorders and inbound shipments
+arrive as in the fast engine. Every channel and segment buying a SKU in a tick is served
+in the same proportion. Returns, refunds and commissions are their expected shares.
+
+Where nothing saturates (stock, budgets, conversion capped at 1) these are exactly the
+means of the fast engine; where something binds they are the fluid approximation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.model import Model
+from simulator.record import RunRecord
+
+
+class ExpectedEngine:
+    """`ExpectedEngine(model).run(seed)`: one deterministic `RunRecord` (the seed is ignored)."""
+
+    name = "expected"
+
+    def __init__(self, model: Model):
+        self.m = model
+        self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
+        self.n_periods = int(model.grid.period[-1]) + 1
+
+    def run(self, seed=None) -> RunRecord:
+        m, K, S, C = self.m, self.K, self.S, self.C
+        T = m.n_ticks
+        rec = RunRecord.empty(self.n_periods, C, K, m.stock)
+        rec.events.extend(m.fixed_events)
+        lam = self._paid_budgets(rec)                                   # (T, C) visits
+        reach = m.reach.reshape(-1, C, K, S).sum(axis=3)                # (P, C, K) over segments
+        warm = m.warmup[m.phase_of_tick]
+        pay = {}                                                        # tick → (C, K) cart payers
+        for phase, (first, profile) in m.pay_start.items():            # warm-up carts pay at the burst
+            ticks = np.flatnonzero(m.phase_of_tick == phase)
+            pool = np.einsum("tc,ck->ck", lam[ticks], reach[phase]) * m.cart_pay_through
+            for w, share in enumerate(profile):
+                pay[first + w] = pay.get(first + w, 0) + share * pool
+        buyers = np.zeros((T, K))
+        for ch in m.chunks:
+            if not m.warmup[ch.phase]:
+                buyers[ch.start:ch.end] = lam[ch.start:ch.end] @ reach[ch.phase]
+        for t, cube in pay.items():
+            buyers[t] += cube.sum(axis=0)
+        demand = buyers * (1 + m.extra_units)[None, :]                            # (T, K) units
+        served = self._stock(demand, rec)                                        # (T, K) units
+        frac = np.divide(served, demand, out=np.ones_like(served), where=demand > 0)
+
+        per = m.grid.period
+        H = self.n_periods
+        by_c = {name: np.zeros((H, C, K)) for name in ("orders", "carts")}
+        for ch in m.chunks:                                                      # orders by channel × SKU
+            a, b = ch.start, ch.end
+            cube = lam[a:b, :, None] * reach[ch.phase][None]                     # (n, C, K)
+            target = "carts" if m.warmup[ch.phase] else "orders"
+            if target == "orders":
+                cube = cube * frac[a:b, None, :]
+            p = per[a:b]
+            starts = np.r_[0, np.flatnonzero(np.diff(p)) + 1]
+            by_c[target][p[starts]] += np.add.reduceat(cube, starts, axis=0)
+        for t, cube in pay.items():
+            by_c["orders"][per[t]] += cube * frac[t][None, :]
+        orders = by_c["orders"]
+        units = orders * (1 + m.extra_units)[None, None, :]
+        starts = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
+        paid = np.add.reduceat(m.price[m.phase_of_tick] * served, starts, axis=0)     # price of each
+        served_h = np.add.reduceat(served, starts, axis=0)                           # hour's sales
+        price = np.divide(paid, served_h, out=np.zeros_like(paid), where=served_h > 0)
+        gmv = units * price[:, None, :]
+        returns = units * m.return_rate[None, None, :]
+        refunds = returns * price[:, None, :]
+
+        ch, sk = rec.by_channel, rec.by_sku
+        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv),
+                           ("returns", returns), ("refunds", refunds), ("carts", by_c["carts"])):
+            ch[name] += cube.sum(axis=2)
+            sk[name] += cube.sum(axis=1)
+        ch["commissions"] += (gmv - refunds).sum(axis=2) * m.commission[None, :]
+
+        def hourly(x):                                                           # (T, ·) → (H, ·)
+            return np.add.reduceat(x, starts, axis=0)
+
+        ch["visits"] += hourly(lam)
+        ch["ad_spend"] += hourly(lam * m.cpc[None, :] + m.media_spend)
+        ch["fees"] += hourly(m.fees)
+        sk["lost_units"] += hourly(demand - served)
+        return rec
+
+    def _paid_budgets(self, rec: RunRecord) -> np.ndarray:
+        """(T, C) expected visits, with paid search stopped where expected spend meets a budget."""
+        m = self.m
+        lam = m.traffic.copy()
+        for c in np.flatnonzero(m.cpc > 0):
+            total_left = m.total_budget[c]
+            for day in np.unique(m.grid.day):
+                ticks = np.flatnonzero(m.grid.day == day)
+                allowed = min(m.daily_budget[c], total_left)
+                spend = lam[ticks, c] * m.cpc[c]
+                cum = np.cumsum(spend)
+                if np.isfinite(allowed) and cum.size and cum[-1] >= allowed:
+                    i = int(np.searchsorted(cum, allowed, side="left"))
+                    before = cum[i - 1] if i else 0.0
+                    lam[ticks[i], c] *= (allowed - before) / spend[i] if spend[i] else 0.0
+                    lam[ticks[i + 1:], c] = 0.0
+                    rec.events.append((int(ticks[i]), "budget_exhausted", m.channels[c], float(allowed)))
+                    total_left -= allowed
+                else:
+                    total_left -= cum[-1] if cum.size else 0.0
+        return lam
+
+    def _stock(self, demand: np.ndarray, rec: RunRecord) -> np.ndarray:
+        """Fluid stock per SKU, jumping from event to event with cumsum + searchsorted:
+        each tick serves min(demand, on hand); deliveries land before a tick's demand;
+        (s, Q) orders are placed after a tick's sales and arrive lead time later."""
+        m = self.m
+        T, K = demand.shape
+        served = demand.copy()
+        inbound = np.zeros((T, K))
+        stock_end = np.zeros((T, K))
+        per = m.grid.period
+        for k in range(K):
+            d = demand[:, k]
+            cum = np.r_[0.0, np.cumsum(d)]
+            pending = sorted((t, q, False) for t, kk, q in m.inbound if kk == k)
+            on_hand, on_order, out, t = float(m.stock[k]), 0.0, False, 0
+            level = np.zeros(T + 1)                    # on hand at the start of each tick
+            level[0] = on_hand
+
+            def reorder(at):
+                nonlocal on_order
+                while m.reorder_point[k] >= 0 and on_hand + on_order <= m.reorder_point[k] + 1e-9:
+                    on_order += m.reorder_qty[k]
+                    rec.events.append((at, "reorder", m.skus[k], float(m.reorder_qty[k])))
+                    if at + m.lead_ticks[k] < T:
+                        pending.append((at + int(m.lead_ticks[k]), float(m.reorder_qty[k]), True))
+                        pending.sort()
+
+            first = True
+            while t < T:
+                while pending and pending[0][0] <= t:
+                    _, q, is_reorder = pending.pop(0)
+                    on_hand += q
+                    inbound[t, k] += q
+                    rec.events.append((t, "arrival", m.skus[k], float(q)))
+                    on_order -= q if is_reorder else 0.0
+                    out = False
+                if first:
+                    reorder(0)
+                    first = False
+                nxt = pending[0][0] if pending else T
+                if on_hand <= 1e-12:                   # empty until the next delivery
+                    served[t:nxt, k] = 0.0
+                    if not out and d[t:nxt].any():
+                        i = t + int(np.flatnonzero(d[t:nxt])[0])
+                        rec.events.append((i, "stockout", m.skus[k], float(d[i])))
+                        out = True
+                    t = nxt
+                    continue
+                o = int(np.searchsorted(cum, cum[t] + on_hand, side="right")) - 1
+                r = T
+                if m.reorder_point[k] >= 0:
+                    need = on_hand + on_order - m.reorder_point[k]
+                    r = int(np.searchsorted(cum, cum[t] + need - 1e-9, side="left")) - 1
+                e = min(o, r)
+                if e >= nxt:
+                    on_hand -= cum[nxt] - cum[t]
+                    t = nxt
+                    continue
+                on_hand -= cum[e] - cum[t]
+                got = min(d[e], on_hand)
+                served[e, k] = got
+                on_hand -= got
+                if d[e] - got > 1e-12 and not out:
+                    rec.events.append((e, "stockout", m.skus[k], float(d[e] - got)))
+                    out = True
+                if on_hand <= 1e-12:
+                    served[e + 1:nxt, k] = 0.0
+                t = e + 1
+                reorder(e)
+            stock_end[:, k] = m.stock[k] + np.cumsum(inbound[:, k] - served[:, k])
+        last = np.r_[np.flatnonzero(np.diff(per)), T - 1]
+        rec.stock[:] = stock_end[last]
+        starts = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
+        rec.by_sku["inbound"] += np.add.reduceat(inbound, starts, axis=0)
+        rec.by_sku["stockout_ticks"] += np.add.reduceat((demand - served > 1e-12).astype(float), starts, axis=0)
+        return served
