@@ -14,7 +14,7 @@ calibrate:
     strict: false                           # true: a missing period is an error
 ```
 
-`HistorySpec` is standalone for now; the scenario's `calibrate:` block will hold one.
+The scenario's `calibrate:` block (`calibration.spec.Calibrate`) holds one.
 """
 
 from __future__ import annotations
@@ -23,10 +23,17 @@ import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simulator.scenario.naming import did_you_mean
-from simulator.scenario.schema import Strict
+
+
+class Strict(BaseModel):
+    """Unknown fields rejected, values frozen — like the scenario's models. Defined here, not
+    imported from `simulator.scenario.schema`, because the scenario's `calibrate:` block holds
+    a `HistorySpec` (the schema imports this module)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 KEYS = ("period", "sku", "channel")
 """Columns that say where a row belongs; (period, sku[, channel]) is unique."""

@@ -8,4 +8,5 @@ COMMANDS = (
     "simulator.commands.report",
     "simulator.commands.compare",
     "simulator.commands.bench",
+    "simulator.commands.calibrate",
 )

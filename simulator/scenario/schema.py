@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from calibration.spec import Calibrate, CalibrateError, check_calibrate
 from simulator.scenario.naming import did_you_mean
 from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
 from simulator.scenario.rules_schema import Rule, check_rules
@@ -317,6 +318,7 @@ class Scenario(Strict):
     segments: dict[str, Segment] = Field(default_factory=lambda: {"all": Segment(share=1.0)})
     catalogue: str | None = Field(None, description="CSV file of SKUs, relative to the scenario file")
     optimize: Optimize | None = None
+    calibrate: Calibrate | None = None
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -400,6 +402,17 @@ class Scenario(Strict):
             except OptimizeError as e:
                 err = _located(e.path, e.message)
                 err.loc = e.loc  # a variable's dotted path is one key
+                raise err from None
+        return self
+
+    @model_validator(mode="after")
+    def _calibrate_checks(self) -> "Scenario":
+        if self.calibrate is not None:
+            try:
+                check_calibrate(self)
+            except CalibrateError as e:
+                err = _located(e.path, e.message)
+                err.loc = e.loc  # a parameter's dotted path is one key
                 raise err from None
         return self
 
