@@ -4,7 +4,7 @@ two daily budgets and two discount depths, the paired pruner on). Timed: the tri
 (no comparison on fresh seeds, no plots). Prints a Markdown table; the issue's target is 200
 trials in ≤ 15 minutes on 2 cores (13.3 trials per minute).
 
-    python benchmarks/bench_optimize.py [--trials 40] [--workers 1 2]
+    python benchmarks/bench_optimize.py [--trials 40] [--workers 1 2] [--no-prune]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from simulator.optimize import optimize
+from simulator.scenario import load_scenario
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
 
@@ -26,13 +27,17 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--no-prune", action="store_true", help="play every replication of every trial")
     args = ap.parse_args()
+    scenario = load_scenario(SCENARIO)
+    if args.no_prune:
+        scenario = scenario.model_copy(update={"optimize": scenario.optimize.model_copy(update={"prune": False})})
     rows = []
     for w in args.workers:
         with tempfile.TemporaryDirectory() as d:
             load = os.getloadavg()[0]
             t0 = time.perf_counter()
-            res = optimize(SCENARIO, trials=args.trials, reps=args.reps, workers=w, out=d,
+            res = optimize(scenario, trials=args.trials, reps=args.reps, workers=w, out=d,
                            compare=False, plots=False)
             wall = time.perf_counter() - t0
             states = {}
@@ -41,6 +46,7 @@ def main() -> None:
             rows.append((w, args.trials, wall, 60 * args.trials / wall, states, load,
                          res.best["value"] / res.baseline["value"] - 1))
     print(f"Double 11 ({SCENARIO.name}), {args.reps} replications per trial, "
+          f"pruning {'off' if args.no_prune else 'on'}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}\n")
     print("| workers | trials | complete / pruned | wall (s) | trials per minute | 200 trials (min) "

@@ -16,6 +16,7 @@ Other invocations on the same study (other machines) count their own trials.
 from __future__ import annotations
 
 import ctypes
+import datetime
 import hashlib
 import multiprocessing as mp
 import os
@@ -73,7 +74,7 @@ def open_storage(url: str | None, heartbeat: int = 10):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(
+                storage = HeartbeatStorage(
                     url, engine_kwargs=kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                     heartbeat_stale_trial_callback=_retry_baseline)
             break
@@ -88,6 +89,31 @@ def open_storage(url: str | None, heartbeat: int = 10):
         with storage.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     return storage
+
+
+class HeartbeatStorage(optuna.storages.RDBStorage):
+    """`RDBStorage` whose stale trials also include RUNNING trials that never recorded a
+    heartbeat and started more than the grace period ago: a worker killed between creating its
+    trial and the heartbeat thread's first beat (milliseconds, but it happens) would otherwise
+    leave the trial RUNNING for ever — Optuna skips trials without a heartbeat record."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from optuna.trial import TrialState
+
+        stale = super()._get_stale_trial_ids(study_id)
+        grace = datetime.timedelta(seconds=self.grace_period or 2 * self.heartbeat_interval)
+        now = datetime.datetime.now()           # trials' datetime_start is naive local time
+        with _create_scoped_session(self.scoped_session, True) as session:
+            running = (session.query(models.TrialModel)
+                       .filter(models.TrialModel.state == TrialState.RUNNING)
+                       .filter(models.TrialModel.study_id == study_id).all())
+            for t in running:
+                if (not t.heartbeats and t.datetime_start is not None and now - t.datetime_start > grace
+                        and t.trial_id not in stale):
+                    stale.append(t.trial_id)
+        return stale
 
 
 _RETRY = None

@@ -252,13 +252,13 @@ def test_cli_without_an_optimize_block_says_so(tmp_path):
 # ---------------------------------------------------------------- workers
 @pytest.mark.slow
 def test_two_local_workers_finish_the_requested_trials_on_one_study(tmp_path):
-    p = cli("optimize", PRICE, "--workers", "2", "--trials", "10", "--reps", "40", "--out", tmp_path,
+    p = cli("optimize", PRICE, "--workers", "2", "--trials", "10", "--reps", "20", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     study = study_of(tmp_path)
     assert json.loads(p.stdout)["trials"] == counted(study) == 10
     assert states(study).get("RUNNING", 0) == 0
-    p = cli("optimize", PRICE, "--workers", "2", "--trials", "3", "--reps", "40", "--out", tmp_path,
+    p = cli("optimize", PRICE, "--workers", "2", "--trials", "3", "--reps", "20", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["trials"] == counted(study_of(tmp_path)) == 13
@@ -308,6 +308,25 @@ def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path):
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     assert sorted(numbers) == list(range(len(numbers)))   # no number reused
     assert states(study).get("RUNNING", 0) == 0
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
+    """Optuna's heartbeat skips a RUNNING trial that never beat (its worker died between
+    creating it and the heartbeat thread's first beat); ours fails it after the grace period."""
+    import warnings
+
+    from simulator.optimize.study import fail_stale, open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}", heartbeat=1)
+    study = optuna.create_study(storage=storage, study_name="hb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.ask()                           # RUNNING, no heartbeat thread: a dead worker
+    fail_stale(study)
+    assert study.trials[0].state == TrialState.RUNNING       # within the grace period (3 s)
+    time.sleep(3.2)
+    fail_stale(study)
+    assert study.trials[0].state == TrialState.FAIL
 
 
 # ---------------------------------------------------------- bundled plans
