@@ -62,6 +62,7 @@ def fast_seconds(model, repeat=3) -> tuple[float, float]:
 def with_skus(base: Scenario, k: int) -> Scenario:
     """The scenario with k SKUs, cloned round-robin from its own (stock scaled to keep sell-out)."""
     data = base.model_dump()
+    data["optimize"] = None                        # decisions name SKUs and phases of the original
     src = list(data["skus"].values())
     data["skus"] = {f"sku_{i:03d}": dict(src[i % len(src)]) for i in range(k)}
     return Scenario.model_validate(data)
@@ -70,6 +71,7 @@ def with_skus(base: Scenario, k: int) -> Scenario:
 def with_days(base: Scenario, days: int) -> Scenario:
     """The scenario cut or stretched to `days` days, without phases (same channels and SKUs)."""
     data = base.model_dump()
+    data["optimize"] = None
     start = base.meta.local(base.meta.start).replace(hour=0, minute=0)
     data["meta"]["start"] = start
     data["meta"]["end"] = start + dt.timedelta(days=days)

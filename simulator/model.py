@@ -214,8 +214,10 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
                      for k, s in enumerate(sku_objs) for sh in s.inbound)
     inbound = [d for d in inbound if d[0] < T]
 
-    # chunks: one local day ∩ one phase
-    cuts = sorted(set([0, T, *day_starts.tolist(), *bounds]))
+    # chunks: one local day ∩ one phase, cut where a display budget binds (so that display
+    # traffic keeps one shape inside a chunk)
+    caps = [t for t, kind, _, _ in events if kind == "budget_exhausted"]   # display caps: the
+    cuts = sorted(set([0, T, *day_starts.tolist(), *bounds, *caps, *[t + 1 for t in caps if t + 1 < T]]))
     chunks = [Chunk(a, b, int(phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]
 
     # warm-up carts pay from the first tick of the next sale phase

@@ -4,10 +4,11 @@ Per chunk (one local day within one phase) the engine draws, with numpy:
   * buyers per SKU × tick × segment (a "cell"): Poisson(Σ_c traffic[t, c] · reach[phase, c, k·s]);
   * visitors who buy nothing per tick × channel: Poisson(traffic · (1 − buy_prob)).
 By Poisson thinning these are exactly the buyers and non-buyers of Poisson visits.
-Channels whose traffic does not share the chunk's common shape — budgeted paid
-search, CRM pushes after a send, a display budget that binds mid-chunk — are split
-off each non-empty cell with a binomial, so a budget that stops a channel at tick τ
-simply drops its later buyers. The other channels stay pooled and are attributed
+A budgeted paid channel is drawn apart: its clicks per tick first (Poisson), cut at
+the exact tick its budget runs out, then split into non-buyers and buyers of each
+SKU × segment (multinomial per tick). Channels whose traffic does not share the
+chunk's common shape (CRM pushes after a send) are split off each non-empty cell
+with a binomial. The other channels stay pooled and are attributed
 after the stock is played (`attribution`). Stock is played with cumsum +
 searchsorted, the SimPy clock jumping to each stock-out, reorder and delivery
 (`stock`). Cost grows with ticks × SKUs × segments, not with the number of visitors.
@@ -99,8 +100,7 @@ class FastEngine:
                 run.day = ch.day
                 run.daily_left = m.daily_budget.copy()
                 run.spent_today[:] = 0.0
-            lines, nonbuy, lam, pooled_pi = self._draw(ch, rng, run)
-            lines, nonbuy = self._click_budgets(ch, rng, run, rec, lines, nonbuy)
+            lines, nonbuy, pooled_pi = self._draw(ch, rng, run, rec)
             if m.warmup[ch.phase]:
                 cart_lines = lines
                 lines = Lines.empty()
@@ -127,16 +127,19 @@ class FastEngine:
                 self._record_stock(ch, rec, out)
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run):
-        """Buyer lines (sorted by SKU, tick), non-buyers (n, C), traffic (n, C) and the
-        pooled channels' attribution probabilities (K·S, C)."""
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord):
+        """Buyer lines, non-buyers (n, C) and the pooled channels' attribution
+        probabilities (K·S, C) of one chunk."""
         m, K, S, C = self.m, self.K, self.S, self.C
         n = ch.end - ch.start
         lam = m.traffic[ch.start:ch.end].copy()
-        for c in self.budgeted:
-            if np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9) <= 0:
-                lam[:, c] = 0.0
         reach = m.reach[ch.phase]                                      # (C, K·S)
+        parts, paid_nonbuy = [], {}
+        for c in self.budgeted:                                        # drawn apart, budget first
+            visits = self._paid_visits(ch, rng, run, rec, c, lam[:, c])
+            lam[:, c] = 0.0
+            lines, paid_nonbuy[c] = self._paid_buyers(ch, rng, c, visits, reach[c])
+            parts.append(lines)
         own = self._own_channels(lam)
         rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
         counts = rng.orders.poisson(rate)
@@ -145,11 +148,12 @@ class FastEngine:
         t, s = np.divmod(rest, S)
         remaining = counts.ravel()[idx]
         left = rate.ravel()[idx]
-        parts = []
         for c in own:
-            p_c = lam[t, c] * reach[c, k * S + s]
-            mine = rng.split.binomial(remaining, np.clip(p_c / np.maximum(left, 1e-300), 0.0, 1.0))
-            left = left - p_c
+            live = lam[t, c] > 0                                       # the channel's own ticks only
+            p_c = lam[t[live], c] * reach[c, k[live] * S + s[live]]
+            mine = np.zeros_like(remaining)
+            mine[live] = rng.split.binomial(remaining[live], np.clip(p_c / np.maximum(left[live], 1e-300), 0.0, 1.0))
+            left[live] -= p_c
             remaining = remaining - mine
             hit = mine > 0
             parts.append(Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), c), mine[hit]))
@@ -158,6 +162,8 @@ class FastEngine:
         label = pooled[0] if len(pooled) == 1 else POOLED
         parts.insert(0, Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), label), remaining[hit]))
         nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
+        for c, nb in paid_nonbuy.items():
+            nonbuy[:, c] = nb
         alpha = np.zeros(C)
         if pooled:
             shape = lam[:, pooled].sum(axis=1)
@@ -166,59 +172,64 @@ class FastEngine:
         w = alpha[:, None] * reach                                     # (C, K·S)
         tot = w.sum(axis=0)
         pooled_pi = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / C).T
-        return Lines.concat(parts), nonbuy, lam, pooled_pi
+        return Lines.concat(parts), nonbuy, pooled_pi
+
+    def _paid_visits(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord, c: int,
+                     lam: np.ndarray) -> np.ndarray:
+        """(n,) clicks of a budgeted paid channel, stopped at the exact tick its daily or total
+        budget runs out: that tick keeps the clicks the budget still pays for (visitors are
+        exchangeable, so which of them is a uniform choice); spend ≤ budget, short of it by
+        less than one click."""
+        m = self.m
+        allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
+        if allowed <= 0:                                               # exhausted earlier
+            return np.zeros(lam.size, dtype=np.int64)
+        visits = rng.traffic.poisson(lam)
+        cum = np.cumsum(visits)
+        if cum[-1] < allowed:
+            spent = float(cum[-1] * m.cpc[c])
+        else:                                                          # tick i: the last paid click
+            i = int(np.searchsorted(cum, allowed, side="left"))
+            visits[i] = allowed - (int(cum[i - 1]) if i else 0)
+            visits[i + 1:] = 0
+            spent = allowed * float(m.cpc[c])
+            rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
+        run.spent_today[c] += spent
+        run.daily_left[c] -= spent
+        run.total_left[c] -= spent
+        return visits
+
+    def _paid_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, reach: np.ndarray):
+        """Split each tick's paid visitors into non-buyers and buyers of SKU × segment
+        (one multinomial per tick with visitors). Returns (Lines sorted by SKU, tick; (n,) non-buyers)."""
+        S = self.S
+        rows = np.flatnonzero(visits)
+        nonbuy = np.zeros(visits.size, dtype=np.int64)
+        if not rows.size:
+            return Lines.empty(), nonbuy
+        probs = np.r_[max(0.0, 1.0 - reach.sum()), reach]
+        draws = rng.split.multinomial(visits[rows], probs / probs.sum())    # (rows, 1 + K·S)
+        nonbuy[rows] = draws[:, 0]
+        r, ks = np.nonzero(draws[:, 1:])
+        k, s = np.divmod(ks, S)
+        t = rows[r]
+        order = np.lexsort((s, t, k))
+        return (Lines(t[order] + ch.start, k[order], s[order], np.full(r.size, c),
+                      draws[r, ks + 1][order].astype(np.int64)), nonbuy)
 
     def _own_channels(self, lam: np.ndarray) -> list[int]:
-        """Channels drawn on their own: budgeted paid search, and any channel whose traffic
-        is not proportional to the chunk's common shape (the largest channel's)."""
+        """Channels whose traffic is not proportional to the chunk's common shape (the
+        largest channel's): split off each cell rather than pooled."""
         active = [c for c in range(self.C) if lam[:, c].any()]
-        own = [c for c in active if c in self.budgeted]
-        rest = [c for c in active if c not in own]
-        if not rest:
-            return own
-        ref = max(rest, key=lambda c: lam[:, c].sum())
-        base = lam[:, ref]
-        for c in rest:
+        if not active:
+            return []
+        base = lam[:, max(active, key=lambda c: lam[:, c].sum())]
+        own = []
+        for c in active:
             ratio = lam[:, c].sum() / base.sum()
             if not np.allclose(lam[:, c], ratio * base, rtol=1e-9, atol=1e-12 * base.max()):
                 own.append(c)
         return own
-
-    def _click_budgets(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord,
-                       lines: Lines, nonbuy: np.ndarray):
-        """Stop each budgeted paid channel at the exact tick its daily or total budget runs out.
-
-        Within that tick the clicks it can still pay for are a uniform subset of the tick's
-        visitors (hypergeometric); spend ≤ budget, short of it by less than one click."""
-        m, n = self.m, ch.end - ch.start
-        drop = np.zeros(lines.size, dtype=bool)
-        for c in self.budgeted:
-            mine = lines.c == c
-            buyers = np.bincount(lines.t[mine] - ch.start, weights=lines.n[mine], minlength=n).astype(np.int64)
-            visits = nonbuy[:, c] + buyers
-            allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
-            if allowed <= 0:                     # already exhausted: switched off in _draw
-                continue
-            cum = np.cumsum(visits)
-            if cum[-1] < allowed:
-                spent = float(cum[-1] * m.cpc[c])
-            else:                                # tick i holds the last click the budget pays for
-                i = int(np.searchsorted(cum, allowed, side="left"))
-                kept = allowed - (int(cum[i - 1]) if i else 0)
-                at = np.flatnonzero(mine & (lines.t == ch.start + i))
-                b_kept = int(rng.budget.hypergeometric(buyers[i], nonbuy[i, c], kept)) if kept else 0
-                if at.size:
-                    lines.n[at] = rng.budget.multivariate_hypergeometric(lines.n[at], b_kept) if b_kept else 0
-                nonbuy[i, c] = kept - b_kept
-                nonbuy[i + 1:, c] = 0
-                drop |= mine & (lines.t > ch.start + i)
-                spent = allowed * float(m.cpc[c])
-                rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
-            run.spent_today[c] += spent
-            run.daily_left[c] -= spent
-            run.total_left[c] -= spent
-        drop |= lines.n == 0
-        return (lines.take(~drop) if drop.any() else lines), nonbuy
 
     # ---------------------------------------------------------------- carts
     def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
