@@ -36,6 +36,7 @@ from calibration.replay import Replay, SimTable, observed
 from calibration.spec import STORE_LEVEL, Unknown, plain_data, resolve
 from calibration.uncertainty import Interval, profile_intervals, trial_intervals, with_requirements
 from simulator.scenario.errors import Issue, ScenarioError
+from simulator.files import json_safe
 
 
 class CalibrationError(ScenarioError):
@@ -92,7 +93,7 @@ class CalibrationResult:
             if iv.reason:
                 params[u.name]["reason"] = iv.reason
         h = self.history
-        return _clean({
+        return json_safe({
             "scenario": self.scenario.meta.name,
             "history": {"source": h.source, "unit": h.unit, "periods": len(h.periods),
                         "missing": len(h.missing), "missing_summary": h.missing_summary(),
@@ -109,19 +110,6 @@ class CalibrationResult:
 
 def _num(x):
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, float | np.floating):
-        return _num(float(x))
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
 
 def _by_sku(h: History) -> History:
     """A channel-level history summed per (period, SKU): counts and money add up; the plan

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.files import json_safe
 from simulator.kpis import RUN_KPIS
 from simulator.scenario.naming import did_you_mean
 
@@ -354,7 +355,7 @@ class BenchReport:
         return 2 if self.errors else 1 if self.regressions else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean({
+        return json_safe({
             "ok": self.exit_code == 0, "baseline": self.baseline, "update": self.update,
             "regressions": len(self.regressions), "errors": len(self.errors), "warnings": self.warnings,
             "scenarios": {s.file: {
@@ -365,17 +366,6 @@ class BenchReport:
                                  "status": c.status, **({"message": c.message} if c.message else {})}
                          for c in s.checks}} for s in self.scenarios},
         })
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
 
 def check_entry(file: str, base: dict, now: dict, tolerances: dict) -> tuple[list[KpiCheck], list[str]]:
     """Every KPI of one scenario (baseline order, then KPIs new in this run), and notes on what

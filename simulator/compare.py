@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.files import json_safe
 from simulator.kpis import RUN_KPIS
 
 RESULT_FILES = ("run.json", "kpis.parquet | kpis.csv")
@@ -187,7 +188,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """The comparison as JSON-ready data (`compare.json`, `--json`): no paths or times."""
-        return _clean({
+        return json_safe({
             "a": self.a.describe(), "b": self.b.describe(), "seed": self.seed,
             "replications": self.replications, "level": self.level, "notes": self.notes,
             "kpis": self.rows,
@@ -202,19 +203,6 @@ class Comparison:
     def significant(self) -> list[str]:
         """KPIs whose interval excludes 0."""
         return [k for k, v in self.rows.items() if v["excludes_zero"]]
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
 
 def _label(x, default: str) -> str:
     if isinstance(x, str | Path):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 import pandas as pd
 import pyarrow as pa
@@ -46,3 +49,19 @@ def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
+
+
+def json_safe(x):
+    """What JSON can hold, recursively: NaN and ±inf → None, numpy scalars and arrays →
+    Python numbers and lists, mapping keys → text."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return json_safe(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -10,14 +10,13 @@ SKU), events.parquet. `fmt="csv"` writes CSV instead.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from simulator.files import atomic_write_bytes, atomic_write_text, table_bytes
+from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
 from simulator.kpis import RUN_KPIS, channel_kpis, quantiles, run_kpis, sku_kpis
 from simulator.model import Model
 from simulator.record import CHANNEL_FLOWS, SKU_FLOWS, RunRecord
@@ -114,7 +113,7 @@ class Results:
         per_run = [run_kpis(r, self.model) for r in self.records]
         chans = [channel_kpis(r, self.model) for r in self.records]
         skus = [sku_kpis(r, self.model) for r in self.records]
-        return _clean({
+        return json_safe({
             "scenario": self.scenario.meta.name,
             "engine": self.engine,
             "reps": self.reps,
@@ -138,7 +137,7 @@ class Results:
             atomic_write_bytes(out / f"{name}.{fmt}", table_bytes(df, fmt))
         run = {"engine": self.engine, "reps": self.reps, "seed": self.seed, "seeds": self.seeds,
                "scale": self.model.scale, "timing": self.timing, **(provenance or {})}
-        atomic_write_text(out / "run.json", json.dumps(_clean(run), indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(out / "run.json", json.dumps(json_safe(run), indent=2, ensure_ascii=False) + "\n")
         return out
 
 
@@ -153,15 +152,3 @@ def _means(per_run: list[dict[str, dict]]) -> dict[str, dict]:
         out[name] = {k: quantiles([r[name][k] for r in per_run])["mean"] for k in per_run[0][name]}
     return out
 
-
-def _clean(x):
-    """NaN/inf → None, numpy scalars → Python, recursively (JSON never holds NaN)."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

@@ -29,7 +29,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from simulator.files import atomic_write_bytes, atomic_write_text, table_bytes
+from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
 from simulator.kpis import RUN_KPIS
 from simulator.optimize import plots as _plots
 from simulator.optimize._paired import paired_differences
@@ -80,7 +80,7 @@ class OptimizeResult:
 
     def to_json(self) -> dict:
         """The `--json` payload."""
-        return _clean({
+        return json_safe({
             "study": self.study_name, "storage": shown_url(self.storage) if self.storage else None,
             "trials": self.trials, "ran": self.ran, "interrupted": self.interrupted,
             "best": None if self.best is None else {k: self.best[k] for k in ("value", "values", "params", "plan", "trial")},
@@ -113,19 +113,6 @@ def _loc(data, path: str) -> tuple:
         loc.append(key)
         node = node[key] if isinstance(node, list) or (isinstance(node, dict) and key in node) else {}
     return tuple(loc)
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if hasattr(x, "item") and not isinstance(x, str):
-        return _clean(x.item())
-    return x
-
 
 def optimize(
     scenario: Scenario | str | Path,
@@ -282,7 +269,7 @@ def _write(out: Path, res: OptimizeResult, spec: Spec, source, plots: bool) -> d
         payload["best"]["kpis"] = res.best.get("kpis")
         payload["best"]["constraints"] = res.best.get("constraints")
     payload["files"] = files
-    atomic_write_text(out / "optimize.json", json.dumps(_clean(payload), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "optimize.json", json.dumps(json_safe(payload), indent=2, ensure_ascii=False) + "\n")
     files["summary"] = "optimize.json"
     return files
 

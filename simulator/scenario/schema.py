@@ -395,25 +395,17 @@ class Scenario(Strict):
         return self
 
     @model_validator(mode="after")
-    def _optimize_checks(self) -> "Scenario":
-        if self.optimize is not None:
-            try:
-                check_optimize(self)
-            except OptimizeError as e:
-                err = _located(e.path, e.message)
-                err.loc = e.loc  # a variable's dotted path is one key
-                raise err from None
-        return self
-
-    @model_validator(mode="after")
-    def _calibrate_checks(self) -> "Scenario":
-        if self.calibrate is not None:
-            try:
-                check_calibrate(self)
-            except CalibrateError as e:
-                err = _located(e.path, e.message)
-                err.loc = e.loc  # a parameter's dotted path is one key
-                raise err from None
+    def _block_checks(self) -> "Scenario":
+        """The `optimize:` and `calibrate:` blocks, checked against the rest of the scenario."""
+        for block, check, error in ((self.optimize, check_optimize, OptimizeError),
+                                    (self.calibrate, check_calibrate, CalibrateError)):
+            if block is not None:
+                try:
+                    check(self)
+                except error as e:
+                    err = _located(e.path, e.message)
+                    err.loc = e.loc  # a variable's or parameter's dotted path is one key
+                    raise err from None
         return self
 
     @model_validator(mode="after")
