@@ -20,7 +20,6 @@ heartbeat, workers, counting), `trials` (feasible, best, Pareto), `plan` (best_p
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
