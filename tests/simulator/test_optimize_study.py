@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 import pytest
 from optuna.trial import TrialState
 
@@ -285,8 +286,8 @@ def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path):
                 running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                 if counted(s) >= 4 and running:
                     break
-            except (KeyError, optuna.exceptions.StorageInternalError):
-                continue
+            except (KeyError, optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError):
+                continue                          # the worker is still creating the tables
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
