@@ -29,9 +29,9 @@ import optuna
 import pandas as pd
 
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
+from simulator.compare import paired_difference
 from simulator.kpis import RUN_KPIS
 from simulator.optimize import plots as _plots
-from simulator.optimize._paired import paired_differences
 from simulator.optimize.evaluate import Evaluator
 from simulator.optimize.plan import write_best_plan
 from simulator.optimize.spec import Spec
@@ -225,11 +225,22 @@ def _results(study, spec: Spec, source, scenario, url, name, reps, seed, ran, wo
         for scen in (evaluator.base, best_scenario):
             r = simulate(scen, seed=seed, seeds=fresh, workers=workers, engine=engine)
             runs.append([spec.kpi_row(rec, r.model) for rec in r.records])
-        res.comparison = paired_differences(runs[0], runs[1], COMPARED_KPIS)
+        res.comparison = _paired(runs[0], runs[1], COMPARED_KPIS)
         res.improvement = res.comparison
     if out is not None:
         res.files = _write(out, res, spec, source, plots)
     return res
+
+
+def _paired(start: list[dict], best: list[dict], kpis) -> dict:
+    """Per KPI, best − start paired by seed (`simulator.compare.paired_difference`):
+    {kpi: {"mean", "ci_low", "ci_high", "start", "best", "n"}}."""
+    out = {}
+    for k in kpis:
+        p = paired_difference([r.get(k) for r in start], [r.get(k) for r in best])
+        out[k] = {"mean": p["diff"], "ci_low": p["ci_low"], "ci_high": p["ci_high"],
+                  "start": p["mean_a"], "best": p["mean_b"], "n": p["n"]}
+    return out
 
 
 def _write(out: Path, res: OptimizeResult, spec: Spec, source, plots: bool) -> dict[str, str]:
