@@ -68,7 +68,7 @@ def open_storage(url: str | None, heartbeat: int = 10):
     kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 120}}     # wait for another process's write lock
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(10):
         try:
@@ -78,7 +78,7 @@ def open_storage(url: str | None, heartbeat: int = 10):
                     url, engine_kwargs=kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                     heartbeat_stale_trial_callback=_retry_baseline)
             break
-        except (IntegrityError, ProgrammingError):
+        except (IntegrityError, OperationalError, ProgrammingError):
             # Two processes creating Optuna's tables in an empty database at once: one loses the
             # race (`CREATE TYPE ... already exists`); the tables are there on the next try.
             if attempt == 9:
@@ -345,8 +345,20 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
     finally:
         for p in procs:
             p.join()
+    while True:                                   # messages still in the pipe after the exits
+        try:
+            kind, payload = q.get(timeout=0.2)
+        except queue_mod.Empty:
+            break
+        if kind == "trial":
+            on_trial(*payload)
+        elif kind == "error":
+            errors.append(payload)
     if errors:
         raise RuntimeError("a worker failed:\n" + errors[0])
+    dead = [p.name for p in procs if p.exitcode not in (0, None)]
+    if dead:
+        raise RuntimeError(f"worker(s) {', '.join(dead)} exited abnormally")
 
 
 def counted_trials(study: optuna.Study) -> int:
