@@ -530,33 +530,29 @@ class _Validator:
         ids = self.text("sku")
         ours = np.array([self.spec.sku_map.get(x, x) for x in ids], dtype=object)
         valid = [*(self.skus or []), *self.spec.sku_map]
-        known = set(self.skus or ())
-        first_unknown: dict[str, list[int]] = {}
-        for i, (x, o) in enumerate(zip(ids, ours)):
-            if x == "":
-                self.add(i, "sku", "missing SKU id")
-            elif self.skus is not None and o not in known:
-                first_unknown.setdefault(x, []).append(i)
-        for x, rows in first_unknown.items():
-            more = f" in {len(rows)} rows, the first here" if len(rows) > 1 else ""
-            self.add(rows[0], "sku", f"unknown SKU {x!r}{more}{did_you_mean(x, valid)}")
+        self.check_names("sku", "SKU id", "SKU", ids, ours, self.skus, valid)
         return ours
 
     def check_channels(self) -> np.ndarray | None:
         if "channel" not in self.source:
             return None
         names = self.text("channel")
-        unknown: dict[str, list[int]] = {}
-        known = set(self.channels or ())
-        for i, c in enumerate(names):
-            if c == "":
-                self.add(i, "channel", "missing channel name")
-            elif self.channels is not None and c not in known:
-                unknown.setdefault(c, []).append(i)
-        for c, rows in unknown.items():
-            more = f" in {len(rows)} rows, the first here" if len(rows) > 1 else ""
-            self.add(rows[0], "channel", f"unknown channel {c!r}{more}{did_you_mean(c, self.channels)}")
+        self.check_names("channel", "channel name", "channel", names, names, self.channels, self.channels or [])
         return names
+
+    def check_names(self, column: str, missing: str, what: str, ids, ours, known, valid) -> None:
+        """Empty names and names (after mapping to `ours`) not in `known`; each unknown name is
+        reported once, at its first row. `known` None: anything goes."""
+        known_set = set(known or ())
+        unknown: dict[str, list[int]] = {}
+        for i, (x, o) in enumerate(zip(ids, ours)):
+            if x == "":
+                self.add(i, column, f"missing {missing}")
+            elif known is not None and o not in known_set:
+                unknown.setdefault(x, []).append(i)
+        for x, rows in unknown.items():
+            more = f" in {len(rows)} rows, the first here" if len(rows) > 1 else ""
+            self.add(rows[0], column, f"unknown {what} {x!r}{more}{did_you_mean(x, valid)}")
 
     # -- periods
     def check_periods(self) -> tuple[pd.DatetimeIndex, PeriodGrid | None]:
