@@ -3,8 +3,10 @@
 Money in the scenario's currency. A ratio whose denominator is zero is None
 (null in JSON), never NaN.
 
-- gmv = Σ units × price after the SKU discount, over paid orders
-- net_sales = gmv − refunds of returns
+- gmv = Σ units × activity price (after the SKU discount, or the flash price), over paid
+  orders; a pre-sale order counts when its balance is paid
+- net_sales = gmv − coupon_cost − reduction_cost (the store's share of the platform's full
+  reduction) − deposit_expansion − refunds + forfeited_amount (docs/promotions.md)
 - marketing_cost = ad_spend + fees + commissions; roi = gmv / marketing_cost
 - gross_profit = net_sales − COGS of kept units − marketing_cost − platform fee
   (a rate on net sales) − shipping (per order) − return handling (per returned unit)
@@ -24,11 +26,18 @@ RUN_KPIS = (
     "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
     "cogs", "platform_fee", "shipping", "return_handling", "stock_writedown", "gross_profit",
     "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
+    "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
+    "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
+    "oversold_units", "cancellations",
 )
+PROMOTION_FLOWS = ("coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost",
+                   "platform_subsidy", "deposits", "deposit_amount", "deposit_expansion",
+                   "deposit_forfeits", "forfeited_amount", "oversold_units", "cancellations")
 CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", "fees",
                 "commissions", "spend", "roi", "conversion_rate")
 SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units",
-            "stockout_minutes", "inbound_units", "ending_stock", "sell_through")
+            "stockout_minutes", "inbound_units", "ending_stock", "sell_through",
+            "coupon_cost", "oversold_units")
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -44,7 +53,9 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
     returns_k = sk["returns"].sum(0)
     gmv = float(ch["gmv"].sum())
     refunds = float(ch["refunds"].sum())
-    net = gmv - refunds
+    promo = {f: float(sk[f].sum()) for f in PROMOTION_FLOWS}
+    net = (gmv - promo["coupon_cost"] - promo["reduction_cost"] - promo["deposit_expansion"]
+           - refunds + promo["forfeited_amount"])
     orders = float(ch["orders"].sum())
     visits = float(ch["visits"].sum())
     ad = float(ch["ad_spend"].sum())
@@ -85,7 +96,29 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "inbound_units": inbound,
         "ending_stock": float(rec.ending_stock.sum()),
         "sell_through": ratio(units_k.sum(), available),
+        **promo,
     }
+
+
+def coupon_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
+    """Per store coupon in one run: claimed, redeemed, cost, empty_minute (None: never empty)."""
+    m = model.scenario.meta.tick_minutes
+    return {name: {"claimed": c["claimed"], "redeemed": c["redeemed"], "cost": c["cost"],
+                   "empty_minute": None if c["empty_tick"] < 0 else c["empty_tick"] * m}
+            for name, c in rec.coupons.items()}
+
+
+def flash_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
+    """Per flash sale in one run: units at the flash price, sold_out (0/1), sellout_minute
+    (from the sale's start; None: not sold out)."""
+    m = model.scenario.meta.tick_minutes
+    sc = model.scenario
+    out = {}
+    for name, f in rec.flash.items():
+        start = model.grid.tick_of(sc.flash_sales[name].start, sc.meta)
+        out[name] = {"units": f["units"], "sold_out": f["sold_out"],
+                     "sellout_minute": None if f["sellout_tick"] < 0 else (f["sellout_tick"] - start) * m}
+    return out
 
 
 def _salvage(model: Model) -> np.ndarray:
@@ -122,6 +155,7 @@ def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]
             "returns": f["returns"], "lost_units": f["lost_units"],
             "stockout_minutes": f["stockout_ticks"] * m, "inbound_units": f["inbound"],
             "ending_stock": float(rec.ending_stock[k]), "sell_through": ratio(f["units"], available),
+            "coupon_cost": f["coupon_cost"], "oversold_units": f["oversold_units"],
         }
     return out
 

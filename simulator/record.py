@@ -14,28 +14,39 @@ import numpy as np
 CHANNEL_FLOWS = ("visits", "carts", "orders", "units", "gmv", "returns", "refunds",
                  "ad_spend", "fees", "commissions")
 SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_units",
-             "stockout_ticks", "inbound")
+             "stockout_ticks", "inbound", "taken", "released",
+             "coupons_claimed", "coupons_redeemed", "coupon_cost", "reduction_cost", "platform_subsidy",
+             "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
+             "oversold_units", "cancellations")
+# taken: units off the shelf (sales and deposits); released: reserved units back on the shelf
+# (forfeited deposits). Stock at the end of a period = initial + Σ (inbound + released − taken).
 
 
 @dataclass
 class RunRecord:
     """Flows of one run. `by_channel[f]` is (H, C), `by_sku[f]` is (H, K); `stock` is
     (H, K) units on hand at the end of each period; `events` rows are
-    (tick, kind, subject, value)."""
+    (tick, kind, subject, value). `coupons[name]` and `flash[name]` hold per-promotion
+    totals (an `empty_tick`/`sellout_tick` of −1: never)."""
 
     by_channel: dict[str, np.ndarray]
     by_sku: dict[str, np.ndarray]
     stock: np.ndarray
     initial_stock: np.ndarray
     events: list[tuple[int, str, str, float]] = field(default_factory=list)
+    coupons: dict[str, dict[str, float]] = field(default_factory=dict)   # name → claimed, redeemed, cost, empty_tick
+    flash: dict[str, dict[str, float]] = field(default_factory=dict)     # name → units, sold_out, sellout_tick
 
     @classmethod
-    def empty(cls, n_periods: int, n_channels: int, n_skus: int, initial_stock: np.ndarray) -> "RunRecord":
+    def empty(cls, n_periods: int, n_channels: int, n_skus: int, initial_stock: np.ndarray,
+              coupons=(), flash_sales=()) -> "RunRecord":
         return cls(
             by_channel={f: np.zeros((n_periods, n_channels)) for f in CHANNEL_FLOWS},
             by_sku={f: np.zeros((n_periods, n_skus)) for f in SKU_FLOWS},
             stock=np.zeros((n_periods, n_skus)),
             initial_stock=np.asarray(initial_stock, dtype=float).copy(),
+            coupons={c: {"claimed": 0.0, "redeemed": 0.0, "cost": 0.0, "empty_tick": -1.0} for c in coupons},
+            flash={f: {"units": 0.0, "sold_out": 0.0, "sellout_tick": -1.0} for f in flash_sales},
         )
 
     @property

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
-from simulator.kpis import RUN_KPIS, channel_kpis, quantiles, run_kpis, sku_kpis
+from simulator.kpis import RUN_KPIS, channel_kpis, coupon_kpis, flash_kpis, quantiles, run_kpis, sku_kpis
 from simulator.model import Model
 from simulator.record import CHANNEL_FLOWS, SKU_FLOWS, RunRecord
 
@@ -122,6 +122,8 @@ class Results:
             "kpis": {k: quantiles([p[k] for p in per_run]) for k in RUN_KPIS},
             "channels": _means(chans),
             "skus": _means(skus),
+            "coupons": _means([coupon_kpis(r, self.model) for r in self.records]),
+            "flash_sales": _flash([flash_kpis(r, self.model) for r in self.records]),
             "daily": self.daily().to_dict(orient="records"),
         })
 
@@ -143,6 +145,17 @@ class Results:
 
 def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a / b.where(b != 0)).astype(object).where(b != 0, None)
+
+
+def _flash(per_run: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per flash sale: mean units, share of runs that sold out, mean sell-out minute of those."""
+    out = {}
+    for name in per_run[0] if per_run else []:
+        runs = [r[name] for r in per_run]
+        out[name] = {"units": quantiles([r["units"] for r in runs])["mean"],
+                     "sold_out_share": float(np.mean([r["sold_out"] for r in runs])),
+                     "sellout_minute": quantiles([r["sellout_minute"] for r in runs])["mean"]}
+    return out
 
 
 def _means(per_run: list[dict[str, dict]]) -> dict[str, dict]:

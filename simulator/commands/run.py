@@ -65,7 +65,7 @@ def run(args) -> int:
         })
     summary = res.summary()
     if args.json:
-        payload = {k: summary[k] for k in ("scenario", "reps", "seed", "kpis", "channels", "skus")}
+        payload = {k: summary[k] for k in ("scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales")}
         payload["timing"] = {"engine_s": res.timing["engine_s"]}
         print(json.dumps(payload, ensure_ascii=False))
     else:

@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from calibration.spec import Calibrate, CalibrateError, check_calibrate
 from simulator.scenario.naming import did_you_mean
 from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
+from simulator.scenario.promotions_schema import (Baskets, Coupon, FlashSale, LocatedPromotionError,
+                                                  PlatformReduction, Presale, StockDeduction,
+                                                  check_promotions)
 from simulator.scenario.rules_schema import Rule, check_rules
 
 NonNeg = Annotated[float, Field(ge=0)]
@@ -272,6 +275,8 @@ class Sku(Strict):
     on this SKU = base_conversion × channel quality × phase intent × segment
     conversion × (effective price / price) ** (elasticity × price sensitivity),
     × `promo_lift` in phases that list the SKU under `promo`.
+    A unit is returned with probability min(1, `return_rate` + `return_rate_per_discount` ×
+    depth), depth = 1 − unit price paid / list price (deeper discounts bring more returns).
     `salvage_value` is what a unit left at the end is worth (default: `unit_cost`).
     """
 
@@ -287,6 +292,7 @@ class Sku(Strict):
     reorder: Reorder | None = None
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
+    return_rate_per_discount: NonNeg = 0.0
     salvage_value: NonNeg | None = None
     promo_lift: NonNeg = 1.0
 
@@ -300,11 +306,20 @@ class Sku(Strict):
 
 
 class Segment(Strict):
-    """A customer segment (新客, 老客, 会员): its share of visits and multipliers."""
+    """A customer segment (新客, 老客, 会员): its share of visits and multipliers.
+
+    `coupon_use` multiplies every coupon's claim rate; `basket_units` multiplies the SKUs'
+    extra units per order (units_per_order − 1). `customers`: how many distinct people the
+    segment's visits come from (each visit is a uniform draw); unset, every visit is a new
+    person, so per-customer coupon limits never bind.
+    """
 
     share: Share
     conversion: NonNeg = 1.0
     price_sensitivity: NonNeg = 1.0
+    coupon_use: NonNeg = 1.0
+    basket_units: NonNeg = 1.0
+    customers: int | None = Field(None, gt=0)
 
 
 # ----------------------------------------------------------------- scenario
@@ -320,6 +335,19 @@ class Scenario(Strict):
     optimize: Optimize | None = None
     calibrate: Calibrate | None = None
     rules: list[Rule] = Field(default_factory=list)
+    baskets: Baskets = Field(default_factory=Baskets)
+    coupons: dict[str, Coupon] = Field(default_factory=dict)
+    platform_reduction: PlatformReduction | None = None
+    flash_sales: dict[str, FlashSale] = Field(default_factory=dict)
+    presales: dict[str, Presale] = Field(default_factory=dict)
+    stock_deduction: StockDeduction = Field(default_factory=StockDeduction)
+
+    @property
+    def has_promotions(self) -> bool:
+        """Does the plan use any promotion mechanic beyond SKU discounts and promo flags?"""
+        return bool(self.coupons or self.platform_reduction or self.flash_sales or self.presales
+                    or self.baskets.topup_probability or self.stock_deduction.mode == "payment"
+                    or any(s.return_rate_per_discount for s in self.skus.values()))
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Scenario":
@@ -392,6 +420,14 @@ class Scenario(Strict):
             for j, sh in enumerate(sku.inbound):
                 if not (start <= m.local(sh.at) < end):
                     raise _located(f"skus.{sid}.inbound.{j}.at", f"inbound shipment at {sh.at} lies outside the campaign")
+        return self
+
+    @model_validator(mode="after")
+    def _promotion_checks(self) -> "Scenario":
+        try:
+            check_promotions(self)
+        except LocatedPromotionError as e:
+            raise _located(e.path, e.message) from None
         return self
 
     @model_validator(mode="after")
