@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.promotions import Promotions, build_promotions
 from simulator.scenario.schema import CrmPush, Display, PaidSearch, Scenario
 from simulator.timegrid import TimeGrid
 
@@ -71,6 +72,8 @@ class Model:
     chunks: list[Chunk]
     pay_start: dict[int, tuple[int, np.ndarray]]  # warm-up phase → (first pay tick, (W,) profile)
     cart_pay_through: float
+    promo: Promotions | None = None   # promotion mechanics (None: the plan has none)
+    pay_phase: np.ndarray | None = None   # (P,) the sale phase whose prices a phase's buyers pay
     fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
 
     @property
@@ -217,7 +220,12 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     # chunks: one local day ∩ one phase, cut where a display budget binds (so that display
     # traffic keeps one shape inside a chunk)
     caps = [t for t, kind, _, _ in events if kind == "budget_exhausted"]   # display caps: the
-    cuts = sorted(set([0, T, *day_starts.tolist(), *bounds, *caps, *[t + 1 for t in caps if t + 1 < T]]))
+    promo = None
+    if scenario.has_promotions:
+        promo = build_promotions(scenario, grid, names, pay_phase, warmup, intent,
+                                 lift, channels, segs, skus, quality, mix, base, elast, choice, list_price)
+    cuts = sorted(set([0, T, *day_starts.tolist(), *bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
+                       *(promo.cuts if promo else [])]))
     chunks = [Chunk(a, b, int(phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]
 
     # warm-up carts pay from the first tick of the next sale phase
@@ -245,7 +253,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         reorder_point=np.array([s.reorder.point if s.reorder else -1 for s in sku_objs], dtype=np.int64),
         reorder_qty=np.array([s.reorder.quantity if s.reorder else 0 for s in sku_objs], dtype=np.int64),
         lead_ticks=lead, inbound=inbound, chunks=chunks, pay_start=pay_start,
-        cart_pay_through=cal.cart_pay_through,
+        cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase,
         fixed_events=sorted(events, key=lambda e: e[0]),
     )
 

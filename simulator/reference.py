@@ -2,7 +2,7 @@
 
 It reads the scenario itself (nothing from the fast engine: not its model arrays, not
 its time grid) so that agreement between the two engines means something. A reader
-should be able to check it line by line against DESIGN.md:
+should be able to check it line by line against DESIGN.md and docs/promotions.md:
 
 * channels are SimPy processes that, tick by tick, send Poisson visitors at random
   moments inside the tick (a Poisson process with a rate constant within a tick);
@@ -10,15 +10,51 @@ should be able to check it line by line against DESIGN.md:
   budgets can pay for it;
 * a visitor picks a segment (the channel's mix) and a SKU (by attractiveness), and buys
   with probability min(1, base conversion × channel quality × phase intent × segment
-  conversion × promotion lift × (price after discount / list price) ** (elasticity ×
+  conversion × promotion lift × (effective price / list price) ** (elasticity ×
   price sensitivity)); the lift applies in phases that list the SKU under `promo`;
   in a warm-up phase it adds to cart instead (priced at the next sale phase);
-* a buyer wants 1 + Poisson(units_per_order − 1) units and takes them from the SKU's
-  `simpy.Container`; if fewer are left it takes what is left, and the rest is lost;
-* replenishment orders and inbound shipments are SimPy processes that put units into the
-  container at the start of their tick, before that tick's visitors;
+* a buyer wants 1 + Poisson((units_per_order − 1) × basket_units) units and takes them
+  from the SKU's `simpy.Container`; if fewer are left it takes what is left, and the
+  rest is lost (or, in payment mode, oversold and cancelled);
+* at the start of every tick, before its visitors (`mornings`): held-back flash-sale
+  stock returns, forfeited deposits come back to the shelf, replenishment orders and
+  inbound shipments arrive, flash sales set their allotment aside;
 * warm-up carts pay at the start of the next sale phase with the pay-through rate, after
   a delay drawn from the same exponential profile.
+
+Promotions (docs/promotions.md, followed step by step in `visitor`):
+
+* the activity price is the phase price, or the flash price while a flash sale is live
+  (and, with `after_sellout: regular`, until the tick after its sell-out);
+* a flash sale's surge adds Poisson visits to its SKU from every channel without a budget;
+* a visit of a segment with `customers` belongs to a uniform random customer; it may claim
+  one store coupon (one uniform draw over the claimable coupons, first come first served,
+  per-customer limits), which lowers its effective price and is redeemed at payment if the
+  basket reaches the threshold; the platform's full reduction lowers the effective price
+  and is split between the platform and the store at payment; top-up (凑单) adds units to
+  reach a threshold;
+* a buyer of a pre-sale SKU in its deposit window places a deposit order that takes stock
+  at once; the balance is paid from `balance_from` (or the deposit is forfeited at
+  `balance_to` and its units come back);
+* returns rise with the discount depth of the price paid.
+
+Readings of docs/promotions.md chosen where it leaves room (each also noted at its code):
+
+* the promotion lift and intent follow the rule of DESIGN.md (visit phase, its pay phase
+  for warm-ups); the pay tick only moves the activity price, coupon validity and the
+  reduction window;
+* a visit to a pre-sale SKU in its deposit window places a deposit even in a warm-up phase;
+* a flash sale stays at its flash price for the whole window with `after_sellout: lost`
+  (its later buyers are lost anyway); surge visits come only inside the sale's window;
+* a flash allotment is set aside after the start tick's deliveries (a delivery in a later
+  tick of the sale joins the held-back stock);
+* a balance payment reads the reduction at the tick it is paid (the pre-sale section's
+  "payment tick"); price and conversion read it at `balance_from`;
+* an event whose moment is the campaign's end (a sale or balance window closing at `end`)
+  is recorded at the last tick, T − 1, so every event lies in [0, T);
+* a stock-out event's value is the units its first tick could not supply (lost, or in
+  payment mode oversold or lost); oversold ticks count as stock-out ticks;
+* money thresholds allow 1e-9 for float rounding (a basket of exactly the threshold reaches it).
 """
 
 from __future__ import annotations
@@ -35,6 +71,8 @@ TAOBAO_2017_SHAPE = [
     0.860, 0.212, 0.260, 0.109, 0.106, 0.109, 0.568, 0.664, 0.711, 0.568, 1.009, 0.762,
     1.309, 1.295, 1.274, 1.266, 1.181, 1.099, 1.125, 1.070, 2.086, 2.668, 2.325, 1.364,
 ]   # page views by hour of the Taobao UserBehavior sample (see tests/simulator/test_real_data.py)
+FLOOR = 0.05      # the effective price never falls below 5 % of the activity price
+EPS = 1e-9        # float rounding allowance in money comparisons
 
 
 class ReferenceEngine:
@@ -65,7 +103,8 @@ class _Campaign:
         self.skus = list(sc.skus)
         self.segments = list(sc.segments)
         self.rec = RunRecord.empty(self.H, len(self.channels), len(self.skus),
-                                   [sc.skus[k].stock for k in self.skus])
+                                   [sc.skus[k].stock for k in self.skus],
+                                   coupons=list(sc.coupons), flash_sales=list(sc.flash_sales))
         self.phases = sorted(sc.calendar.phases, key=lambda p: meta.local(p.start))
         self.env = simpy.Environment()
         self.stock = {k: simpy.Container(self.env, init=sc.skus[k].stock) for k in self.skus}
@@ -77,7 +116,39 @@ class _Campaign:
         self.sku_weights = weights / weights.sum()
         self.mixes = {c: self.mix(c) for c in self.channels}
         self.phase_at = [self.phase_index(t) for t in range(self.T)]
-        self.carts: list[tuple[int, str, str, str]] = []   # (warm-up phase index, channel, sku, segment)
+        self.carts: list[tuple] = []   # (warm-up phase index, channel, sku, segment, coupon)
+        self.due: dict[int, list[tuple[str, int, bool]]] = {}   # tick → deliveries (sku, units, reorder)
+
+        # stock deduction: in payment mode the shelf keeps taking orders for a while after it runs empty
+        self.payment_mode = sc.stock_deduction.mode == "payment"
+        self.oversell_ticks = math.ceil(sc.stock_deduction.payment_minutes / self.m - 1e-9)
+        self.out_at: dict[str, int | None] = {k: None for k in self.skus}   # tick the shelf ran empty
+        # store coupons: windows [a, b) in ticks, pools, claims per (coupon, segment, customer)
+        T = self.T
+        self.claim_window = {n: (self.at_tick(c.claim_from, 0), self.at_tick(c.claim_to, T))
+                             for n, c in sc.coupons.items()}
+        self.valid_window = {n: (self.at_tick(c.valid_from, self.claim_window[n][0]), self.at_tick(c.valid_to, T))
+                             for n, c in sc.coupons.items()}
+        self.pool = {n: c.quantity for n, c in sc.coupons.items()}
+        self.held_coupons: dict[tuple[str, str, int], int] = {}
+        # the platform's cross-store full reduction
+        r = sc.platform_reduction
+        self.reduction_window = (0, 0) if r is None else (self.at_tick(r.start, 0), self.at_tick(r.end, T))
+        # flash sales: window, the sale currently selling a SKU's shelf, held-back stock, sell-out tick
+        self.flash_window = {n: (self.at_tick(f.start, 0), self.at_tick(f.end, T)) for n, f in sc.flash_sales.items()}
+        self.flash_of = {k: [n for n, f in sc.flash_sales.items() if f.sku == k] for k in self.skus}
+        self.on_flash: dict[str, str | None] = {k: None for k in self.skus}   # the shelf holds this sale's allotment
+        self.held = {k: 0 for k in self.skus}
+        self.allotment = {n: 0 for n in sc.flash_sales}
+        self.sold_out: dict[str, int | None] = {n: None for n in sc.flash_sales}
+        # pre-sales: windows, deposit orders (channel, sku, units) and the unpaid ones
+        self.deposit_window = {n: (self.at_tick(p.deposit_from, 0), self.at_tick(p.deposit_to, T))
+                               for n, p in sc.presales.items()}
+        self.balance_window = {n: (self.at_tick(p.balance_from, 0), self.at_tick(p.balance_to, T))
+                               for n, p in sc.presales.items()}
+        self.presale_of = {k: n for n, p in sc.presales.items() for k in p.skus}
+        self.deposit_orders: dict[str, list[tuple[str, str, int]]] = {n: [] for n in sc.presales}
+        self.unpaid: dict[str, list[tuple[str, str, int]]] = {n: [] for n in sc.presales}
 
     # --------------------------------------------------------------- time
     def minute(self, t) -> float:
@@ -85,6 +156,10 @@ class _Campaign:
 
     def tick_of(self, t) -> int:
         return min(max(math.floor(self.minute(t) / self.m + 1e-9), 0), self.T)
+
+    def at_tick(self, t, default: int) -> int:
+        """The tick of a promotion window's bound, or `default` when it is unset."""
+        return default if t is None else self.tick_of(t)
 
     def local(self, tick: float):
         import datetime as dt
@@ -115,6 +190,13 @@ class _Campaign:
         lo, hi = min(max(lo, at), at + window), min(max(hi, at), at + window)
         return (math.exp(-(lo - at) / tau) - math.exp(-(hi - at) / tau)) / (1 - math.exp(-window / tau))
 
+    def profile(self, mean_minutes: float, window_ticks: int) -> np.ndarray:
+        """Share of payments in each tick after a window opens: an exponential of mean
+        `mean_minutes`, cut at max(1, min(window, ⌈10 × mean / tick⌉)) ticks."""
+        width = max(1, min(window_ticks, math.ceil(10 * mean_minutes / self.m)))
+        p = np.array([self.mass(i * self.m, (i + 1) * self.m, 0.0, mean_minutes) for i in range(width)])
+        return p / p.sum()
+
     def volume(self, name: str, tick: int) -> float:
         """Expected visits of a non-CRM channel in `tick` before budgets (impressions for display)."""
         ch = self.sc.channels[name]
@@ -128,9 +210,61 @@ class _Campaign:
                 spike += sp.amplitude * sp.decay_minutes * self.mass(lo, hi, self.minute(sp.at), sp.decay_minutes) / self.m
         return getattr(ch, base) * self.m / 60 * self.intraday(tick) * mult * spike * self.scale
 
+    def surge(self, name: str, tick: int, lam: float) -> list[tuple[float, str]]:
+        """Step 1: extra visits (offset in the tick, flash SKU) of a channel without a budget.
+
+        Per live flash sale with a surge: Poisson(lam × SKU choice share × (surge − 1)), where
+        surge − 1 = amplitude·τ·(share of an exponential of mean τ from the sale's start that
+        falls in the tick)/tick minutes. Reading: only ticks inside the sale's window surge;
+        "without a budget" is every kind but paid search and display."""
+        if self.sc.channels[name].kind in ("paid_search", "display"):
+            return []
+        extra = []
+        for sale, f in self.sc.flash_sales.items():
+            t0, t1 = self.flash_window[sale]
+            if f.surge is None or not t0 <= tick < t1:
+                continue
+            tau = f.surge.decay_minutes
+            boost = f.surge.amplitude * tau * self.mass(tick * self.m, (tick + 1) * self.m, self.minute(f.start), tau) / self.m
+            n = self.rng.poisson(lam * self.sku_weights[self.skus.index(f.sku)] * boost)
+            extra += [(float(o), f.sku) for o in self.rng.random(n)]
+        return extra
+
     # ---------------------------------------------------------- the model
-    def conversion(self, sku: str, seg: str, channel: str, tick: int) -> tuple[float, bool, int | None]:
-        """(probability the visit buys or carts, is it a cart, phase whose price applies)."""
+    def activity_price(self, sku: str, tick: int) -> tuple[float, str | None]:
+        """(price, flash sale selling at it or None) of `sku` at `tick`: the flash price while a
+        flash sale of the SKU is live and has not fallen back to the regular price (`regular`:
+        from the tick after its sell-out), else list price × (1 − the phase's discount).
+        Reading: with `after_sellout: lost` the flash price stands for the whole window."""
+        for sale in self.flash_of[sku]:
+            f, (t0, t1), out = self.sc.flash_sales[sale], self.flash_window[sale], self.sold_out[sale]
+            if t0 <= tick < t1 and not (f.after_sellout == "regular" and out is not None and out < tick):
+                return f.price, sale
+        s, i = self.sc.skus[sku], self.phase_at[tick]
+        return s.price * (1 - s.discount_in(None if i is None else self.phases[i].name)), None
+
+    def coupon_valid(self, coupon: str | None, sku: str, tick: int) -> bool:
+        a, b = self.valid_window[coupon] if coupon is not None else (0, 0)
+        return coupon is not None and a <= tick < b and self.sc.coupons[coupon].applies_to(sku)
+
+    def reduction_live(self, sku: str, tick: int) -> bool:
+        r, (a, b) = self.sc.platform_reduction, self.reduction_window
+        return r is not None and a <= tick < b and r.applies_to(sku)
+
+    def deposit_sale(self, sku: str, tick: int) -> str | None:
+        """The pre-sale taking deposits for `sku` at `tick` (None: none)."""
+        name = self.presale_of.get(sku)
+        if name is None:
+            return None
+        a, b = self.deposit_window[name]
+        return name if a <= tick < b else None
+
+    def conversion(self, sku: str, seg: str, channel: str, tick: int, coupon: str | None) -> tuple[float, str, int]:
+        """(probability the visit buys, what a buyer does: "buy", "cart" or "deposit", pay tick).
+
+        Step 4: the effective price at the pay tick replaces the price after discount. Reading:
+        intent and lift follow DESIGN.md (the visit's phase, its pay phase for a warm-up),
+        also for a deposit; a deposit is placed even in a warm-up phase."""
         i = self.phase_at[tick]
         warm = i is not None and self.phases[i].kind == "warmup"
         pay = i
@@ -138,18 +272,40 @@ class _Campaign:
             pay = next(j for j in range(i + 1, len(self.phases)) if self.phases[j].kind == "sale")
         s, g = self.sc.skus[sku], self.sc.segments[seg]
         intent = 1.0 if i is None else self.phases[i].intent
-        rel = 1 - s.discount_in(None if pay is None else self.phases[pay].name)
         lift = s.promo_lift if pay is not None and self.phases[pay].on_promo(sku) else 1.0
+        presale = self.deposit_sale(sku, tick)
+        if presale is not None:                      # p_eff of a deposit, read at balance_from
+            ps = self.sc.presales[presale]
+            kind, pay_tick = "deposit", self.balance_window[presale][0]
+            balance, _ = self.activity_price(sku, pay_tick)
+            d_r = self.reduction_depth(sku, pay_tick)
+            eff = max(FLOOR * balance, balance * max(FLOOR, 1 - d_r) - ps.deposit * (ps.multiplier - 1))
+        else:
+            kind = "cart" if warm else "buy"
+            pay_tick = self.tick_of(self.phases[pay].start) if warm else tick
+            price, _ = self.activity_price(sku, pay_tick)
+            d_g = 0.0
+            if self.coupon_valid(coupon, sku, pay_tick):
+                c = self.sc.coupons[coupon]
+                d_g = c.amount / max(c.threshold, price)
+            eff = price * max(FLOOR, 1 - d_g - self.reduction_depth(sku, pay_tick))
+        rel = eff / s.price
         p = s.base_conversion * intent * g.conversion * lift * rel ** (s.elasticity * g.price_sensitivity)
-        return min(1.0, self.sc.channels[channel].quality * p), warm, pay
+        return min(1.0, self.sc.channels[channel].quality * p), kind, pay_tick
 
-    def price(self, sku: str, phase: int | None) -> float:
-        s = self.sc.skus[sku]
-        return s.price * (1 - s.discount_in(None if phase is None else self.phases[phase].name))
+    def reduction_depth(self, sku: str, tick: int) -> float:
+        """d_r = off / every if the platform reduction is live at `tick` for `sku`, else 0."""
+        r = self.sc.platform_reduction
+        return r.off / r.every if self.reduction_live(sku, tick) else 0.0
 
     def mix(self, channel: str) -> list[float]:
         ch = self.sc.channels[channel]
         return [ch.segments.get(s, 0.0) if ch.segments else self.sc.segments[s].share for s in self.segments]
+
+    def return_rate(self, sku: str, price: float) -> float:
+        """min(1, return_rate + return_rate_per_discount × (1 − price / list price)), at least 0."""
+        s = self.sc.skus[sku]
+        return min(1.0, max(0.0, s.return_rate + s.return_rate_per_discount * (1 - price / s.price)))
 
     # ----------------------------------------------------------- processes
     def play(self) -> RunRecord:
@@ -161,11 +317,13 @@ class _Campaign:
             for sh in s.inbound:                      # on the shelf from the first tick at or after `at`
                 tick = math.ceil(self.minute(sh.at) / self.m - 1e-9)
                 if tick < self.T:
-                    env.process(self.delivery(k, sh.quantity, tick, reorder=False))
-        env.process(self.opening_reorders())
+                    self.due.setdefault(tick, []).append((k, sh.quantity, False))
+        env.process(self.mornings())
         for i, p in enumerate(self.phases):
             if p.kind == "warmup":
                 env.process(self.pay_carts(i))
+        for name in self.sc.presales:
+            env.process(self.pay_balances(name))
         env.run(until=self.T)
         self.finish()
         return self.rec
@@ -178,6 +336,32 @@ class _Campaign:
         for tick, kind, subject, value in sorted(marks, key=lambda e: e[0]):
             yield self.env.timeout(tick - self.env.now)
             self.rec.events.append((tick, kind, subject, value))
+
+    def mornings(self):
+        """The start of every tick, before its visitors (they come at tick + a uniform offset),
+        in this order: held-back flash stock returns (the sale ends, or falls back to the
+        regular price the tick after its sell-out), forfeited deposits come back, deliveries
+        arrive (each followed by a reorder check; at tick 0 the opening reorders follow),
+        flash sales starting now set their allotment aside."""
+        for tick in range(self.T):
+            yield self.env.timeout(tick - self.env.now)
+            for sale, f in self.sc.flash_sales.items():
+                t0, t1 = self.flash_window[sale]
+                if tick == t1:
+                    self.end_flash(sale, tick)
+                elif f.after_sellout == "regular" and self.sold_out[sale] == tick - 1:
+                    self.return_held(f.sku)
+            for name in self.sc.presales:
+                if self.balance_window[name][1] == tick:
+                    self.forfeit(name, tick)
+            for sku, units, reorder in self.due.pop(tick, []):
+                self.delivery(sku, units, tick, reorder)
+            if tick == 0:                           # after the deliveries of tick 0, a SKU at or below s orders
+                for sku in self.skus:
+                    self.check_reorder(sku)
+            for sale in self.sc.flash_sales:
+                if self.flash_window[sale][0] == tick:
+                    self.start_flash(sale, tick)
 
     def channel(self, name: str, ch):
         """Visitors of one channel, tick by tick, at uniform random moments in the tick."""
@@ -206,7 +390,9 @@ class _Campaign:
                     shown += lam * kept
                     lam = (ch.audience * (1 - math.exp(-shown / ch.audience)) - before) * ch.ctr
             n = self.rng.poisson(lam)
-            for offset in np.sort(self.rng.random(n)):
+            arrivals = [(float(o), None) for o in np.sort(self.rng.random(n))]
+            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
+            for offset, sku in arrivals:
                 yield self.env.timeout(tick + offset - self.env.now)
                 if isinstance(ch, PaidSearch):
                     room = allowed - spent_today
@@ -218,7 +404,7 @@ class _Campaign:
                     room -= ch.cpc
                     if room < ch.cpc - 1e-9:
                         self.rec.events.append((tick, "budget_exhausted", name, spent_today))
-                self.env.process(self.visitor(name, tick))
+                self.env.process(self.visitor(name, tick, sku))
             yield self.env.timeout(tick + 1 - self.env.now)
 
     def crm(self, name: str, ch: CrmPush):
@@ -232,117 +418,330 @@ class _Campaign:
             lam = sum(audience * ch.open_rate * self.mass(tick * self.m, (tick + 1) * self.m, self.minute(t),
                                                            ch.response_minutes, 10 * ch.response_minutes)
                       for t in ch.send_times)
-            for offset in np.sort(self.rng.random(self.rng.poisson(lam))):
+            arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
+            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
+            for offset, sku in arrivals:
                 yield self.env.timeout(tick + offset - self.env.now)
-                self.env.process(self.visitor(name, tick))
+                self.env.process(self.visitor(name, tick, sku))
             yield self.env.timeout(tick + 1 - self.env.now)
 
-    def visitor(self, channel: str, tick: int):
-        """One visit: choose a segment and a SKU, then buy, cart, or leave."""
+    def visitor(self, channel: str, tick: int, sku: str | None = None):
+        """One visit (docs/promotions.md, "A visit, step by step"): a segment and a SKU (a surge
+        visit comes for its flash SKU), a customer, a coupon claim, then buy, cart, deposit or leave."""
         yield self.env.timeout(0)                    # the visitor arrives
         c = self.channels.index(channel)
         self.rec.by_channel["visits"][self.hour(tick), c] += 1
         seg = self.segments[self.rng.choice(len(self.segments), p=self.mixes[channel])]
-        sku = self.skus[self.rng.choice(len(self.skus), p=self.sku_weights)]
-        p, warm, pay = self.conversion(sku, seg, channel, tick)
+        if sku is None:
+            sku = self.skus[self.rng.choice(len(self.skus), p=self.sku_weights)]
+        people = self.sc.segments[seg].customers    # step 2 (unset: every visit is a new person)
+        customer = None if people is None else int(self.rng.integers(people))
+        coupon = self.claim(sku, seg, customer, tick)
+        p, kind, pay_tick = self.conversion(sku, seg, channel, tick, coupon)
         if self.rng.random() >= p:
             return
-        if warm:
-            self.carts.append((self.phase_at[tick], channel, sku, seg))
+        if kind == "cart":                           # the cart keeps its coupon class
+            self.carts.append((self.phase_at[tick], channel, sku, seg, coupon))
             self.rec.by_channel["carts"][self.hour(tick), c] += 1
             self.rec.by_sku["carts"][self.hour(tick), self.skus.index(sku)] += 1
             return
-        self.buy(channel, sku, tick, pay)
+        if kind == "deposit":
+            self.deposit(channel, sku, seg, tick)
+            return
+        self.buy(channel, sku, seg, tick, pay_tick, coupon)
 
-    def buy(self, channel: str, sku: str, tick: int, phase: int | None):
-        """Take units from stock; what is missing is lost demand."""
-        c, k = self.channels.index(channel), self.skus.index(sku)
-        h = self.hour(tick)
-        want = 1 + int(self.rng.poisson(self.sc.skus[sku].units_per_order - 1))
+    def claim(self, sku: str, seg: str, customer: int | None, tick: int) -> str | None:
+        """Step 3: the store coupon this visit claims (None: none).
+
+        Claimable: claim window holds the tick, applies to the SKU, not a pre-sale SKU in its
+        deposit window. Shares wⱼ = min(1, claim_rate × coupon_use), scaled to add up to 1 if
+        they add up to more; one uniform draw picks one in the order written (or none). The
+        claim fails when the pool is empty or the customer is at the limit."""
+        if self.deposit_sale(sku, tick) is not None:
+            return None
+        able = [n for n, cp in self.sc.coupons.items()
+                if self.claim_window[n][0] <= tick < self.claim_window[n][1] and cp.applies_to(sku)]
+        if not able:
+            return None
+        use = self.sc.segments[seg].coupon_use
+        w = [min(1.0, self.sc.coupons[n].claim_rate * use) for n in able]
+        if sum(w) > 1:
+            w = [x / sum(w) for x in w]
+        u, acc, pick = self.rng.random(), 0.0, None
+        for n, x in zip(able, w):
+            acc += x
+            if u < acc:
+                pick = n
+                break
+        if pick is None or self.pool[pick] == 0:
+            return None
+        key = (pick, seg, customer)
+        if customer is not None and self.held_coupons.get(key, 0) >= self.sc.coupons[pick].per_customer:
+            return None
+        if customer is not None:
+            self.held_coupons[key] = self.held_coupons.get(key, 0) + 1
+        self.pool[pick] -= 1
+        self.rec.by_sku["coupons_claimed"][self.hour(tick), self.skus.index(sku)] += 1
+        self.rec.coupons[pick]["claimed"] += 1
+        if self.pool[pick] == 0:                     # the pool's last coupon
+            quantity = self.sc.coupons[pick].quantity
+            self.rec.events.append((tick, "coupon_empty", pick, float(quantity)))
+            self.rec.coupons[pick]["empty_tick"] = float(tick)
+        return pick
+
+    def units(self, sku: str, seg: str) -> int:
+        """Step 5: 1 + Poisson((units_per_order − 1) × the segment's basket_units)."""
+        return 1 + int(self.rng.poisson((self.sc.skus[sku].units_per_order - 1) * self.sc.segments[seg].basket_units))
+
+    def topup(self, sku: str, units: int, price: float, coupon: str | None, pay_tick: int) -> int:
+        """Step 5, 凑单: units added to reach the smallest usable threshold T > v = units × price
+        with T − v ≤ topup_reach × T, with probability topup_probability (else 0)."""
+        b = self.sc.baskets
+        if not b.topup_probability:
+            return 0
+        v = units * price
+        usable = []
+        if self.coupon_valid(coupon, sku, pay_tick):
+            usable.append(self.sc.coupons[coupon].threshold)
+        if self.reduction_live(sku, pay_tick):
+            every = self.sc.platform_reduction.every
+            usable.append((math.floor(v / every + EPS) + 1) * every)   # the next full multiple above v
+        above = [t for t in usable if t > v + EPS]
+        if not above:
+            return 0
+        target = min(above)
+        if target - v > b.topup_reach * target or self.rng.random() >= b.topup_probability:
+            return 0
+        return math.ceil((target - v) / price - EPS)
+
+    def buy(self, channel: str, sku: str, seg: str, tick: int, pay_tick: int, coupon: str | None):
+        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money."""
+        want = self.units(sku, seg)
+        price, sale = self.activity_price(sku, pay_tick)
+        want += self.topup(sku, want, price, coupon, pay_tick)
+        got = self.take(sku, want, tick)
+        if got == 0:
+            return
+        self.money(channel, sku, tick, got, price, coupon, pay_tick, sale)
+        self.check_reorder(sku)
+
+    def take(self, sku: str, want: int, tick: int) -> int:
+        """Step 6: take up to `want` units off the shelf; what is missing is lost demand or, in
+        payment mode, oversold (the order that empties the shelf, and orders in the ⌈payment
+        minutes / tick⌉ ticks after the tick it ran empty) and cancelled. Returns the units taken."""
+        k, h = self.skus.index(sku), self.hour(tick)
         box = self.stock[sku]
         got = min(want, int(box.level))
         if got:
             box.get(got)
-        if got < want:
-            self.rec.by_sku["lost_units"][h, k] += want - got
+            self.rec.by_sku["taken"][h, k] += got
+            if box.level == 0:
+                self.out_at[sku] = tick               # the shelf runs empty: the oversell window opens
+        short = want - got
+        sale = self.on_flash[sku]
+        if short:
+            tau = self.out_at[sku]
+            if self.payment_mode and (got or (tau is not None and tick <= tau + self.oversell_ticks)):
+                self.rec.by_sku["oversold_units"][h, k] += short
+                self.rec.by_sku["cancellations"][h, k] += 1
+            else:
+                self.rec.by_sku["lost_units"][h, k] += short
             if self.out_tick[sku] != tick:
                 self.out_tick[sku] = tick
                 self.rec.by_sku["stockout_ticks"][h, k] += 1
-            if not self.out_since[sku]:             # a stock-out episode opens: its value is
-                self.out_since[sku] = True           # the units lost in its first tick
-                self.open_event[sku] = (len(self.rec.events), tick)
-                self.rec.events.append((tick, "stockout", sku, 0.0))
-            at, first = self.open_event[sku]
-            if first == tick:
-                t0, kind, subject, value = self.rec.events[at]
-                self.rec.events[at] = (t0, kind, subject, value + want - got)
-        if got == 0:
-            return
-        price = self.price(sku, phase)
-        returned = int(self.rng.binomial(got, self.sc.skus[sku].return_rate))
+            if sale is None:                         # a flash allotment's stock-out is its sell-out instead
+                if not self.out_since[sku]:         # a stock-out episode opens: its value is
+                    self.out_since[sku] = True       # the units short in its first tick
+                    self.open_event[sku] = (len(self.rec.events), tick)
+                    self.rec.events.append((tick, "stockout", sku, 0.0))
+                at, first = self.open_event[sku]
+                if first == tick:
+                    t0, kind, subject, value = self.rec.events[at]
+                    self.rec.events[at] = (t0, kind, subject, value + short)
+        if sale is not None and self.sold_out[sale] is None and box.level == 0:
+            self.sold_out[sale] = tick               # took the last unit, or found fewer than it wanted
+            self.rec.events.append((tick, "flash_sellout", sale, float(self.allotment[sale])))
+            self.rec.flash[sale]["sold_out"] = 1.0
+            self.rec.flash[sale]["sellout_tick"] = float(tick)
+        return got
+
+    def money(self, channel: str, sku: str, tick: int, units: int, price: float, coupon: str | None,
+              pay_tick: int, sale: str | None):
+        """Step 7: an order paid at `tick` with `units` at `price`; the coupon's validity and the
+        reduction's window are read at `pay_tick`."""
+        c, k = self.channels.index(channel), self.skus.index(sku)
+        h = self.hour(tick)
+        returned = int(self.rng.binomial(units, self.return_rate(sku, price)))
         for flows, i in ((self.rec.by_channel, c), (self.rec.by_sku, k)):
             flows["orders"][h, i] += 1
-            flows["units"][h, i] += got
-            flows["gmv"][h, i] += got * price
+            flows["units"][h, i] += units
+            flows["gmv"][h, i] += units * price
             flows["returns"][h, i] += returned
             flows["refunds"][h, i] += returned * price
-        self.rec.by_channel["commissions"][h, c] += (got - returned) * price * getattr(self.sc.channels[channel], "commission_rate", 0.0)
-        self.check_reorder(sku)
-
-    def opening_reorders(self):
-        """At the start, after the deliveries of tick 0, a SKU at or below s orders."""
-        yield self.env.timeout(0)
-        for sku in self.skus:
-            self.check_reorder(sku)
+        self.rec.by_channel["commissions"][h, c] += (units - returned) * price * getattr(self.sc.channels[channel], "commission_rate", 0.0)
+        basket = units * price
+        if self.coupon_valid(coupon, sku, pay_tick) and basket >= self.sc.coupons[coupon].threshold - EPS:
+            amount = self.sc.coupons[coupon].amount
+            self.rec.by_sku["coupons_redeemed"][h, k] += 1
+            self.rec.by_sku["coupon_cost"][h, k] += amount
+            self.rec.coupons[coupon]["redeemed"] += 1
+            self.rec.coupons[coupon]["cost"] += amount
+        if self.reduction_live(sku, pay_tick):
+            r = self.sc.platform_reduction
+            cut = math.floor(basket / r.every + EPS) * r.off
+            self.rec.by_sku["platform_subsidy"][h, k] += r.platform_share * cut
+            self.rec.by_sku["reduction_cost"][h, k] += (1 - r.platform_share) * cut
+        if sale is not None:
+            self.rec.flash[sale]["units"] += units
 
     def check_reorder(self, sku: str):
-        """(s, Q): while stock on hand + on order ≤ s, order Q; it arrives lead time later."""
+        """(s, Q): while stock on hand (held-back flash stock included) + on order ≤ s, order Q;
+        it arrives lead time later."""
         rule = self.sc.skus[sku].reorder
         if rule is None:
             return
         tick = int(self.env.now)
-        while self.stock[sku].level + self.on_order[sku] <= rule.point:
+        while self.stock[sku].level + self.held[sku] + self.on_order[sku] <= rule.point:
             self.on_order[sku] += rule.quantity
             self.rec.events.append((tick, "reorder", sku, float(rule.quantity)))
             lead = max(1, math.ceil(rule.lead_time_hours * 60 / self.m))
             if tick + lead < self.T:
-                self.env.process(self.delivery(sku, rule.quantity, tick + lead, reorder=True))
+                self.due.setdefault(tick + lead, []).append((sku, rule.quantity, True))
+
+    def shelve(self, sku: str, units: int):
+        """Units back on the shelf: a stock-out episode and an oversell window end."""
+        if units:
+            self.stock[sku].put(units)
+            self.out_since[sku] = False
+            self.out_at[sku] = None
 
     def delivery(self, sku: str, units: int, tick: int, reorder: bool):
-        """Units put on the shelf at the start of `tick` (visitors come strictly later)."""
-        yield self.env.timeout(tick - self.env.now)
-        self.stock[sku].put(units)
+        """Units arriving at the start of `tick` (visitors come strictly later); during a flash
+        sale they join the held-back stock."""
+        if self.on_flash[sku] is not None:
+            self.held[sku] += units
+            self.out_since[sku] = False
+        else:
+            self.shelve(sku, units)
         if reorder:
             self.on_order[sku] -= units
-        self.out_since[sku] = False
         self.rec.by_sku["inbound"][self.hour(tick), self.skus.index(sku)] += units
         self.rec.events.append((tick, "arrival", sku, float(units)))
         self.check_reorder(sku)
 
+    # ------------------------------------------------------------ flash sales
+    def start_flash(self, sale: str, tick: int):
+        """min(quantity, on hand) stays on the shelf for the sale; the rest is held back."""
+        f = self.sc.flash_sales[sale]
+        box = self.stock[f.sku]
+        self.allotment[sale] = min(f.quantity, int(box.level))
+        self.held[f.sku] = int(box.level) - self.allotment[sale]
+        if self.held[f.sku]:
+            box.get(self.held[f.sku])
+        self.on_flash[f.sku] = sale
+        self.rec.events.append((tick, "flash_start", sale, float(self.allotment[sale])))
+
+    def return_held(self, sku: str):
+        """The sale no longer sells this shelf: held-back units come back to it."""
+        units, self.held[sku] = self.held[sku], 0
+        self.on_flash[sku] = None
+        self.shelve(sku, units)
+
+    def end_flash(self, sale: str, tick: int):
+        """The window closes (at `tick` = its end, or at T for a sale that lasts to the end):
+        `flash_end` with the allotment's units left, and the held-back stock returns."""
+        f = self.sc.flash_sales[sale]
+        left = int(self.stock[f.sku].level) if self.on_flash[f.sku] == sale else 0
+        if self.on_flash[f.sku] == sale:
+            self.return_held(f.sku)
+        self.rec.events.append((min(tick, self.T - 1), "flash_end", sale, float(left)))
+
+    # --------------------------------------------------------------- pre-sales
+    def deposit(self, channel: str, sku: str, seg: str, tick: int):
+        """A deposit order: its units leave the shelf now (in either deduction mode)."""
+        got = self.take(sku, self.units(sku, seg), tick)
+        if got == 0:
+            return
+        name = self.presale_of[sku]
+        k, h = self.skus.index(sku), self.hour(tick)
+        self.rec.by_sku["deposits"][h, k] += 1
+        self.rec.by_sku["deposit_amount"][h, k] += self.sc.presales[name].deposit * got
+        self.deposit_orders[name].append((channel, sku, got))
+        self.check_reorder(sku)
+
+    def pay_balances(self, name: str):
+        """From balance_from, each deposit order pays its balance with probability pay_through,
+        after a delay from the exponential profile of mean pay_minutes (cut at the window)."""
+        ps = self.sc.presales[name]
+        b0, b1 = self.balance_window[name]
+        profile = self.profile(ps.pay_minutes, b1 - b0)
+        yield self.env.timeout(b0 - self.env.now)
+        orders = self.deposit_orders[name]
+        self.rec.events.append((b0, "balance_open", name, float(len(orders))))
+        for order in orders:
+            if self.rng.random() < ps.pay_through:
+                delay = self.rng.choice(len(profile), p=profile) + self.rng.random()
+                self.env.process(self.balance_payment(name, order, b0 + delay))
+            else:
+                self.unpaid[name].append(order)
+
+    def balance_payment(self, name: str, order: tuple[str, str, int], at: float):
+        """The order counts now, at the activity price of balance_from; no store coupon; the
+        reduction if live at the tick it is paid (docs: "the payment tick")."""
+        yield self.env.timeout(at - self.env.now)
+        channel, sku, units = order
+        ps, tick = self.sc.presales[name], int(at)
+        price, _ = self.activity_price(sku, self.balance_window[name][0])
+        self.money(channel, sku, tick, units, price, None, tick, None)
+        self.rec.by_sku["deposit_expansion"][self.hour(tick), self.skus.index(sku)] += ps.deposit * (ps.multiplier - 1) * units
+
+    def forfeit(self, name: str, tick: int):
+        """At balance_to the unpaid deposits are forfeited and their units come back to the
+        shelf (at the start of `tick`; at T, into the ending stock, booked in the last hour)."""
+        at = min(tick, self.T - 1)
+        h, ps = self.hour(at), self.sc.presales[name]
+        for _channel, sku, units in self.unpaid[name]:
+            k = self.skus.index(sku)
+            self.rec.by_sku["deposit_forfeits"][h, k] += 1
+            self.rec.by_sku["forfeited_amount"][h, k] += ps.deposit * units
+            self.rec.by_sku["released"][h, k] += units
+            self.shelve(sku, units)
+        self.rec.events.append((at, "forfeits", name, float(len(self.unpaid[name]))))
+
+    # ------------------------------------------------------------------ carts
     def pay_carts(self, warm: int):
         """At the first tick of the next sale phase, each cart pays with the pay-through rate."""
         pay = next(j for j in range(warm + 1, len(self.phases)) if self.phases[j].kind == "sale")
         first = self.tick_of(self.phases[pay].start)
         last = self.tick_of(self.phases[pay].end)
         cal = self.sc.calendar
-        width = max(1, min(last - first, math.ceil(10 * cal.cart_pay_minutes / self.m)))
-        profile = np.array([self.mass(i * self.m, (i + 1) * self.m, 0.0, cal.cart_pay_minutes) for i in range(width)])
+        profile = self.profile(cal.cart_pay_minutes, last - first)
         yield self.env.timeout(first - self.env.now)
-        for phase, channel, sku, _seg in [c for c in self.carts if c[0] == warm]:
+        for phase, channel, sku, seg, coupon in [c for c in self.carts if c[0] == warm]:
             if self.rng.random() < cal.cart_pay_through:
-                delay = self.rng.choice(width, p=profile / profile.sum()) + self.rng.random()
-                self.env.process(self.cart_payment(channel, sku, first + delay, pay))
+                delay = self.rng.choice(len(profile), p=profile) + self.rng.random()
+                self.env.process(self.cart_payment(channel, sku, seg, first + delay, first, coupon))
 
-    def cart_payment(self, channel: str, sku: str, at: float, phase: int):
+    def cart_payment(self, channel: str, sku: str, seg: str, at: float, pay_tick: int, coupon: str | None):
+        """A cart pays at `at`; its pay tick (prices, coupon, reduction) is the phase's first tick."""
         yield self.env.timeout(at - self.env.now)
-        self.buy(channel, sku, int(at), phase)
+        self.buy(channel, sku, seg, int(at), pay_tick, coupon)
 
     def finish(self):
-        """Stock at the end of every hour, from the flows (checked against the containers)."""
+        """The campaign's end, then the stock at the end of every hour from the flows (checked
+        against the containers plus held-back stock)."""
+        for sale in self.sc.flash_sales:              # a sale lasting to the end returns its held-back stock
+            if self.flash_window[sale][1] == self.T:
+                self.end_flash(sale, self.T)
+        for name in self.sc.presales:                 # forfeits of a balance window closing at the end
+            if self.balance_window[name][1] == self.T:
+                self.forfeit(name, self.T)
         rec = self.rec
-        level = rec.initial_stock + np.cumsum(rec.by_sku["inbound"] - rec.by_sku["units"], axis=0)
+        sk = rec.by_sku
+        level = rec.initial_stock + np.cumsum(sk["inbound"] + sk["released"] - sk["taken"], axis=0)
         rec.stock[:] = level
-        assert np.array_equal(level[-1], [self.stock[k].level for k in self.skus]), "stock flows do not add up"
+        on_hand = [self.stock[k].level + self.held[k] for k in self.skus]
+        assert np.array_equal(level[-1], on_hand), "stock flows do not add up"
 
 
 def _inf(x: float | None) -> float:

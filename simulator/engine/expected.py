@@ -11,6 +11,9 @@ in the same proportion. Returns, refunds and commissions are their expected shar
 
 Where nothing saturates (stock, budgets, conversion capped at 1) these are exactly the
 means of the fast engine; where something binds they are the fluid approximation.
+
+Promotion mechanics (docs/promotions.md) are not modelled yet: a scenario that uses any is
+refused with a `ScenarioError` naming the first block found.
 """
 
 from __future__ import annotations
@@ -19,6 +22,39 @@ import numpy as np
 
 from simulator.model import Model
 from simulator.record import RunRecord
+from simulator.scenario.errors import Issue, ScenarioError
+from simulator.scenario.schema import Scenario
+
+
+def _first_promotion(sc: Scenario) -> tuple[str, str] | None:
+    """(dotted path, what it is) of the first promotion mechanic `sc` uses, in schema order."""
+    if sc.baskets.topup_probability:
+        return "baskets.topup_probability", "threshold top-up (凑单)"
+    if sc.coupons:
+        return "coupons", "store coupons"
+    if sc.platform_reduction is not None:
+        return "platform_reduction", "the platform's cross-store reduction"
+    if sc.flash_sales:
+        return "flash_sales", "flash sales"
+    if sc.presales:
+        return "presales", "pre-sale deposits"
+    if sc.stock_deduction.mode == "payment":
+        return "stock_deduction.mode", "stock deduction at payment"
+    for sid, sku in sc.skus.items():
+        if sku.return_rate_per_discount:
+            return f"skus.{sid}.return_rate_per_discount", "returns that rise with discount depth"
+    return None
+
+
+def refuse_promotions(sc: Scenario) -> None:
+    """Raise a `ScenarioError` if `sc` uses a promotion mechanic (the engine does not model them)."""
+    if not sc.has_promotions:
+        return
+    path, what = _first_promotion(sc) or ("", "promotion mechanics")
+    raise ScenarioError([Issue("<scenario>", None, path, (
+        f"the expected engine (calibration's `method: least_squares`) does not model {what} yet; "
+        "calibrate with replications instead (`method: tpe` or `method: cmaes`, which run the fast "
+        "engine), or remove the promotion mechanics (docs/promotions.md)"))])
 
 
 class ExpectedEngine:
@@ -27,6 +63,7 @@ class ExpectedEngine:
     name = "expected"
 
     def __init__(self, model: Model):
+        refuse_promotions(model.scenario)
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.n_periods = int(model.grid.period[-1]) + 1

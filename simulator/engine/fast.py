@@ -20,7 +20,9 @@ import numpy as np
 import simpy
 
 from simulator.engine.attribution import attribute
+from simulator.engine.baskets import order_sizes, split_classes, top_up
 from simulator.engine.lines import POOLED, Lines
+from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
@@ -28,15 +30,16 @@ from simulator.record import RunRecord
 
 
 class _Run:
-    """Mutable state of one replication besides stock: budgets and carts."""
+    """Mutable state of one replication besides stock: budgets, carts and promotions."""
 
     def __init__(self, model: Model):
         self.total_left = model.total_budget.copy()
         self.daily_left = model.daily_budget.copy()
         self.spent_today = np.zeros_like(self.daily_left)
         self.day = -1
-        self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (K, S, C) carts
+        self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
         self.pending_carts = Lines.empty()
+        self.promo = PromoState(model) if model.promo is not None else None
 
 
 class FastEngine:
@@ -47,6 +50,7 @@ class FastEngine:
     def __init__(self, model: Model):
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
+        self.G = 1 if model.promo is None else model.promo.G
         self.budgeted = [c for c in range(self.C) if model.cpc[c] > 0 and (
             np.isfinite(model.daily_budget[c]) or np.isfinite(model.total_budget[c]))]
         self.n_periods = int(model.grid.period[-1]) + 1
@@ -57,12 +61,15 @@ class FastEngine:
         m = self.m
         env = simpy.Environment()
         rng = Streams(seed)
+        promo = m.promo
         st = StockState(m.stock.astype(np.int64).copy(), np.zeros(self.K, dtype=np.int64),
-                        np.zeros(self.K, dtype=bool), [], env.event())
-        rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock)
+                        np.zeros(self.K, dtype=bool), [], env.event(),
+                        oversell_ticks=promo.oversell_ticks if promo is not None and promo.payment_mode else -1)
+        rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock,
+                              coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales)
         env.process(self._announce(env, rec))
         for tick, k, units in m.inbound:
-            env.process(self._deliver(env, st, rec, tick, k, units, False))
+            env.process(self._deliver(env, st, rec, tick, k, units, "inbound"))
         env.process(self._campaign(env, rng, st, _Run(m), rec))
         env.run()
         return rec
@@ -73,75 +80,150 @@ class FastEngine:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
 
-    def _deliver(self, env, st: StockState, rec: RunRecord, tick: int, k: int, units: int, reorder: bool):
-        """A shipment arriving at the start of `tick` (before that tick's demand)."""
+    def _deliver(self, env, st: StockState, rec: RunRecord, tick: int, k: int, units: int, kind: str):
+        """A shipment (`inbound`, `reorder`) or reserved units coming back (`release`) at the
+        start of `tick` (before that tick's demand)."""
         yield env.timeout(tick - env.now)
-        st.inbox.append((tick, k, units, reorder))
-        rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
+        st.inbox.append((tick, k, units, kind))
+        if kind != "release":
+            rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
         if not st.signal.triggered:
             st.signal.succeed()
 
     def reorder(self, env, st: StockState, rec: RunRecord, k: int, tick: int) -> None:
-        """(s, Q): while stock on hand + on order ≤ s, order Q (arrives lead time later)."""
+        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later)."""
         m = self.m
         if m.reorder_point[k] < 0:
             return
-        while st.on_hand[k] + st.on_order[k] <= m.reorder_point[k]:
+        while st.position(k) <= m.reorder_point[k]:
             q = int(m.reorder_qty[k])
             st.on_order[k] += q
             rec.events.append((tick, "reorder", m.skus[k], float(q)))
             if tick + m.lead_ticks[k] < m.n_ticks:
-                env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, True))
+                env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, "reorder"))
 
     def _campaign(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord):
+        """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
+        empties, a flash sale falls back to the regular price) and the rest drawn again."""
         m = self.m
         for ch in m.chunks:
             if ch.day != run.day:
                 run.day = ch.day
                 run.daily_left = m.daily_budget.copy()
                 run.spent_today[:] = 0.0
-            lines, nonbuy, pooled_pi = self._draw(ch, rng, run, rec)
-            if m.warmup[ch.phase]:
-                cart_lines = lines
-                lines = Lines.empty()
-            else:
-                self._release_carts(ch, rng, run)
-                due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < ch.end)
-                lines = Lines.concat([lines, run.pending_carts.take(due)])
-                run.pending_carts = run.pending_carts.take(~due)
+            a = ch.start
+            while a < ch.end:
+                a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
+        if run.promo is not None:
+            run.promo.finish(self, st, rec)
+
+    def _stretch(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord, ch: Chunk):
+        """Play ticks [ch.start, cut] of a chunk; returns the first tick not played."""
+        m, C = self.m, self.C
+        ps = run.promo
+        reg = ps.begin(self, env, st, rec, ch) if ps is not None else None
+        reach = m.reach[ch.phase] if reg is None else reg.reach
+        boost = None if ps is None else ps.boost(ch)
+        draw = self._draw(ch, rng, run, reach, boost, reg)
+        lines, pooled_pi = draw.lines, draw.pooled_pi
+        warm = bool(m.warmup[ch.phase])
+        if reg is not None:
+            lines = split_classes(rng.claims, lines, reg, draw.alpha, C, self.S)
+            draw.lines = lines
+        if not warm:
+            self._release_carts(ch, rng, run)
+        cut = ch.end
+        if ps is not None:
+            cut = ps.pool_cut(self, rng, ch, draw)            # a coupon pool empties: cut after that tick
+        if not warm:
+            due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < cut)
+            lines = Lines.concat([draw.lines, run.pending_carts.take(due)])
+            run.pending_carts = run.pending_carts.take(~due)
+        else:
+            lines = draw.lines
+        sizes = None
+        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
+        if reg is not None:
+            lines, deposit = ps.fix_deposit_channels(rng, lines, deposit, pooled_pi)
+            if warm:                                          # warm-up: only deposits meet the stock now
+                cart_lines = lines.take(~deposit)
+                lines = lines.take(deposit)
+                deposit = deposit[deposit]
+            order = np.lexsort((lines.t, lines.k))
+            lines, deposit = lines.take(order), deposit[order]
+            sizes = order_sizes(rng.units, lines, m.extra_units, ps.promo.basket_units)
+            sizes = top_up(rng.baskets, lines, sizes, reg.price, reg, ps.promo, ~deposit)
+            lines.units = np.bincount(np.repeat(np.arange(lines.size), lines.n), weights=sizes,
+                                      minlength=lines.size).astype(np.int64)
+            flash_cut = ps.flash_cut(ch, st, lines)
+            if flash_cut < cut:
+                cut = flash_cut
+                keep = lines.t < cut
+                back = ~keep & (lines.c >= C)                  # carts due later go back to wait
+                run.pending_carts = Lines.concat([run.pending_carts, Lines(lines.t[back], lines.k[back], lines.s[back],
+                                                                           lines.c[back], lines.n[back], None, lines.cls[back])])
+                sizes = sizes[np.repeat(keep, lines.n)]
+                lines, deposit = lines.take(keep), deposit[keep]
+                if warm:
+                    cart_lines = cart_lines.take(cart_lines.t < cut)
+            draw.truncate(cut - ch.start)
+        elif warm:
+            cart_lines, lines = lines, Lines.empty()
+            deposit = np.zeros(0, dtype=bool)
+        self._commit_budgets(ch, run, rec, draw)
+        ch = Chunk(ch.start, cut, ch.phase, ch.day)
+        if reg is None:
             extra = m.extra_units[lines.k]
             lines.units = lines.n + rng.units.poisson(lines.n * extra) if extra.any() else lines.n.copy()
-            out = yield from play(self, env, ch, rng, st, rec, lines, pooled_pi)
-            if m.warmup[ch.phase]:
-                n = cart_lines.n
-                carts = self._attribute(ch, rng, cart_lines, n, n, np.zeros(n.size, dtype=bool), [], pooled_pi)
-                run.cart_pool.setdefault(ch.phase, 0)
-                run.cart_pool[ch.phase] = run.cart_pool[ch.phase] + carts.orders.sum(axis=0)
-                self._record_carts(ch, rec, carts.orders)
-                self._record_traffic(ch, rec, nonbuy, carts.buyers)
-                self._record_stock(ch, rec, out)
-            else:
-                got = self._attribute(ch, rng, out.lines, out.served, out.served_n, out.direct, out.orders, pooled_pi)
-                self._record_traffic(ch, rec, nonbuy, got.buyers)
-                self._record_sales(ch, rng, rec, got)
-                self._record_stock(ch, rec, out)
+        out = yield from play(self, env, ch, rng, st, rec, lines, pooled_pi, sizes)
+        nonbuy = draw.nonbuy
+        buyers = 0.0
+        if warm:                                              # carts by coupon class: (G, K, S, C)
+            pool = np.zeros((self.G, self.K, self.S, self.C))
+            for g in range(self.G):
+                part = cart_lines.take(cart_lines.cls == g)
+                att = self._attribute(ch, rng, part, part.n, part.n, np.zeros(part.size, dtype=bool), [], pooled_pi)
+                pool[g] = att.orders.sum(axis=0)
+                buyers = buyers + att.buyers
+                self._record_carts(ch, rec, att.orders)
+            run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
+        sale = ~deposit
+        if reg is not None and deposit.any():
+            buyers = buyers + ps.record_deposits(self, rng, rec, ch, out, deposit)
+        if not warm or (reg is not None and deposit.any()):
+            got = self._attribute(ch, rng, out.lines.take(sale), out.served[sale], out.served_n[sale],
+                                  out.direct[sale], [o for o in out.orders], pooled_pi)
+            buyers = buyers + got.buyers
+            price = m.price[ch.phase] if reg is None else reg.price
+            self._record_sales(ch, rng, rec, got, price, None if ps is None else ps.return_rates(price))
+            if reg is not None:
+                ps.record_orders(self, rec, ch, out, sale, reg)
+        self._record_traffic(ch, rec, nonbuy, buyers)
+        self._record_stock(ch, rec, out)
+        if ps is not None:
+            ps.end(self, rng, rec, ch, draw)
+        return cut
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord):
-        """Buyer lines, non-buyers (n, C) and the pooled channels' attribution
-        probabilities (K·S, C) of one chunk."""
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reach: np.ndarray, boost, reg) -> "Draw":
+        """Buyer lines, non-buyers (n, C), the pooled channels' attribution probabilities
+        (K·S, C) and, with promotions, non-buying coupon claimers (n, C, J) of one chunk.
+        `boost` (n, K): flash-sale surge of each SKU's visits from channels without a budget."""
         m, K, S, C = self.m, self.K, self.S, self.C
         n = ch.end - ch.start
         lam = m.traffic[ch.start:ch.end].copy()
-        reach = m.reach[ch.phase]                                      # (C, K·S)
-        parts, paid_nonbuy = [], {}
+        J = 0 if reg is None else reg.W.shape[0] - 1
+        parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
         for c in self.budgeted:                                        # drawn apart, budget first
-            visits = self._paid_visits(ch, rng, run, rec, c, lam[:, c])
+            visits, stop = self._paid_visits(ch, rng, run, c, lam[:, c])
+            paid[c] = (visits, stop)
             lam[:, c] = 0.0
-            lines, paid_nonbuy[c] = self._paid_buyers(ch, rng, c, visits, reach[c])
+            lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, visits, reach[c], reg)
             parts.append(lines)
         own = self._own_channels(lam)
         rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
+        if boost is not None:
+            rate *= boost.T[:, :, None]
         counts = rng.orders.poisson(rate)
         idx = np.flatnonzero(counts)                                   # by SKU, tick, segment
         k, rest = np.divmod(idx, n * S)
@@ -151,6 +233,8 @@ class FastEngine:
         for c in own:
             live = lam[t, c] > 0                                       # the channel's own ticks only
             p_c = lam[t[live], c] * reach[c, k[live] * S + s[live]]
+            if boost is not None:
+                p_c = p_c * boost[t[live], k[live]]
             mine = np.zeros_like(remaining)
             mine[live] = rng.split.binomial(remaining[live], np.clip(p_c / np.maximum(left[live], 1e-300), 0.0, 1.0))
             left[live] -= p_c
@@ -161,9 +245,22 @@ class FastEngine:
         hit = remaining > 0
         label = pooled[0] if len(pooled) == 1 else POOLED
         parts.insert(0, Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), label), remaining[hit]))
-        nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
+        claims = np.zeros((n, C, J), dtype=np.int64)
+        if reg is None:
+            nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
+        else:                                                          # non-buyers: claimers of each coupon, and the rest
+            b = np.ones((n, K)) if boost is None else boost
+            cell = reg.by_class / np.maximum(reg.p_buy, 1e-300) * (1.0 - reg.p_buy)     # (G, C, K, S) visit shares that do not buy
+            stay = np.einsum("gcks->ck", cell)                         # (C, K)
+            claiming = np.einsum("gcks->gck", cell[1:])                # (J, C, K)
+            nonbuy = rng.traffic.poisson(np.maximum(lam * (b @ (stay - claiming.sum(axis=0)).T), 0.0))
+            if J:
+                claims = rng.claims.poisson(lam[:, :, None] * np.einsum("tk,gck->tcg", b, claiming))
+                nonbuy = nonbuy + claims.sum(axis=2)
         for c, nb in paid_nonbuy.items():
             nonbuy[:, c] = nb
+            if J:
+                claims[:, c] = paid_claims[c]
         alpha = np.zeros(C)
         if pooled:
             shape = lam[:, pooled].sum(axis=1)
@@ -172,50 +269,63 @@ class FastEngine:
         w = alpha[:, None] * reach                                     # (C, K·S)
         tot = w.sum(axis=0)
         pooled_pi = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / C).T
-        return Lines.concat(parts), nonbuy, pooled_pi
+        return Draw(Lines.concat(parts), nonbuy, pooled_pi, alpha, claims, paid, lam)
 
-    def _paid_visits(self, ch: Chunk, rng: Streams, run: _Run, rec: RunRecord, c: int,
-                     lam: np.ndarray) -> np.ndarray:
+    def _paid_visits(self, ch: Chunk, rng: Streams, run: _Run, c: int, lam: np.ndarray):
         """(n,) clicks of a budgeted paid channel, stopped at the exact tick its daily or total
         budget runs out: that tick keeps the clicks the budget still pays for (visitors are
         exchangeable, so which of them is a uniform choice); spend ≤ budget, short of it by
-        less than one click."""
+        less than one click. Returns (clicks, relative tick of the last paid click or −1)."""
         m = self.m
         allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
         if allowed <= 0:                                               # exhausted earlier
-            return np.zeros(lam.size, dtype=np.int64)
+            return np.zeros(lam.size, dtype=np.int64), -1
         visits = rng.traffic.poisson(lam)
         cum = np.cumsum(visits)
         if cum[-1] < allowed:
-            spent = float(cum[-1] * m.cpc[c])
-        else:                                                          # tick i: the last paid click
-            i = int(np.searchsorted(cum, allowed, side="left"))
-            visits[i] = allowed - (int(cum[i - 1]) if i else 0)
-            visits[i + 1:] = 0
-            spent = allowed * float(m.cpc[c])
-            rec.events.append((ch.start + i, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
-        run.spent_today[c] += spent
-        run.daily_left[c] -= spent
-        run.total_left[c] -= spent
-        return visits
+            return visits, -1
+        i = int(np.searchsorted(cum, allowed, side="left"))           # tick i: the last paid click
+        visits[i] = allowed - (int(cum[i - 1]) if i else 0)
+        visits[i + 1:] = 0
+        return visits, i
 
-    def _paid_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, reach: np.ndarray):
+    def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw") -> None:
+        """Book the paid clicks of the ticks kept (budget state and exhaustion events)."""
+        m = self.m
+        for c, (visits, stop) in draw.paid.items():
+            spent = float(visits.sum() * m.cpc[c])
+            if 0 <= stop < visits.size:
+                rec.events.append((ch.start + stop, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
+            run.spent_today[c] += spent
+            run.daily_left[c] -= spent
+            run.total_left[c] -= spent
+
+    def _paid_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, reach: np.ndarray, reg):
         """Split each tick's paid visitors into non-buyers and buyers of SKU × segment
-        (one multinomial per tick with visitors). Returns (Lines sorted by SKU, tick; (n,) non-buyers)."""
+        (one multinomial per tick with visitors); with coupons, non-buyers who claim coupon j
+        are a category of their own. Returns (Lines sorted by SKU, tick; (n,) non-buyers;
+        (n, J) claiming non-buyers)."""
         S = self.S
+        J = 0 if reg is None else reg.W.shape[0] - 1
         rows = np.flatnonzero(visits)
         nonbuy = np.zeros(visits.size, dtype=np.int64)
+        claims = np.zeros((visits.size, J), dtype=np.int64)
         if not rows.size:
-            return Lines.empty(), nonbuy
-        probs = np.r_[max(0.0, 1.0 - reach.sum()), reach]
-        draws = rng.split.multinomial(visits[rows], probs / probs.sum())    # (rows, 1 + K·S)
-        nonbuy[rows] = draws[:, 0]
-        r, ks = np.nonzero(draws[:, 1:])
+            return Lines.empty(), nonbuy, claims
+        claim_p = np.zeros(J)
+        if J:
+            cell = reg.by_class[1:, c] / np.maximum(reg.p_buy[1:, c], 1e-300) * (1.0 - reg.p_buy[1:, c])
+            claim_p = cell.reshape(J, -1).sum(axis=1)
+        probs = np.r_[max(0.0, 1.0 - reach.sum() - claim_p.sum()), claim_p, reach]
+        draws = rng.split.multinomial(visits[rows], probs / probs.sum())    # (rows, 1 + J + K·S)
+        nonbuy[rows] = draws[:, :1 + J].sum(axis=1)
+        claims[rows] = draws[:, 1:1 + J]
+        r, ks = np.nonzero(draws[:, 1 + J:])
         k, s = np.divmod(ks, S)
         t = rows[r]
         order = np.lexsort((s, t, k))
         return (Lines(t[order] + ch.start, k[order], s[order], np.full(r.size, c),
-                      draws[r, ks + 1][order].astype(np.int64)), nonbuy)
+                      draws[r, ks + 1 + J][order].astype(np.int64)), nonbuy, claims)
 
     def _own_channels(self, lam: np.ndarray) -> list[int]:
         """Channels whose traffic is not proportional to the chunk's common shape (the
@@ -233,8 +343,9 @@ class FastEngine:
 
     # ---------------------------------------------------------------- carts
     def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
-        """At the first tick of a sale phase, pooled carts pay through, spread over minutes."""
-        S, C = self.S, self.C
+        """At the first tick of a sale phase, pooled carts pay through, spread over minutes.
+        A cart keeps its coupon class (the pool is (G, K, S, C))."""
+        S, C, K = self.S, self.C, self.K
         for phase, (first_tick, profile) in self.m.pay_start.items():
             if first_tick != ch.start or phase not in run.cart_pool:
                 continue
@@ -243,8 +354,10 @@ class FastEngine:
             spread = rng.carts.multinomial(paying[cells], profile)      # (cells, W)
             ci, w = np.nonzero(spread)
             ks, c = np.divmod(cells[ci], C)
+            g, ks = np.divmod(ks, K * S)
             k, s = np.divmod(ks, S)
-            new = Lines(first_tick + w, k, s, c + C, spread[ci, w].astype(np.int64))   # carts: c + C
+            new = Lines(first_tick + w, k, s, c + C, spread[ci, w].astype(np.int64),   # carts: c + C
+                        None, g if self.G > 1 else None)
             run.pending_carts = Lines.concat([run.pending_carts, new])
 
     # ------------------------------------------------------------ recording
@@ -273,14 +386,17 @@ class FastEngine:
         rec.by_channel["carts"][lo:hi] += carts.sum(axis=(1, 2))
         rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
 
-    def _record_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, got):
-        """Orders, units, GMV, returns, refunds and commissions per hour × SKU × channel."""
+    def _record_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, got, price: np.ndarray,
+                      return_rate: np.ndarray | None = None):
+        """Orders, units, GMV, returns, refunds and commissions per hour × SKU × channel, at
+        `price` (K,) per unit; `return_rate` (K,) defaults to the SKUs' return rates."""
         m = self.m
         lo, hi = self._hours(ch)
         orders = got.orders.sum(axis=2)                                # (h, K, C)
         units = got.units.sum(axis=2).astype(np.int64)
-        price = m.price[ch.phase][None, :, None]
-        returns = rng.returns.binomial(units, m.return_rate[None, :, None])
+        rate = m.return_rate if return_rate is None else return_rate
+        price = price[None, :, None]
+        returns = rng.returns.binomial(units, rate[None, :, None])
         gmv = units * price
         refunds = returns * price
         for name, cube in (("orders", orders), ("units", units), ("gmv", gmv),
@@ -297,10 +413,14 @@ class FastEngine:
         lines = out.lines
         sold = np.bincount(lines.k * n + (lines.t - ch.start), weights=out.served,
                            minlength=self.K * n).reshape(self.K, n)
-        rec.by_sku["lost_units"][lo:hi] += _by_period((out.demand - sold).T, p_tick)
+        over = np.bincount(lines.k * n + (lines.t - ch.start), weights=out.oversold,
+                           minlength=self.K * n).reshape(self.K, n)
+        rec.by_sku["lost_units"][lo:hi] += _by_period((out.demand - sold - over).T, p_tick)
         rec.by_sku["stockout_ticks"][lo:hi] += _by_period(out.out_ticks.T, p_tick)
         rec.by_sku["inbound"][lo:hi] += _by_period(out.arrivals.T, p_tick)
-        level = out.start_stock[:, None] + np.cumsum(out.arrivals - sold, axis=1)   # (K, n)
+        rec.by_sku["taken"][lo:hi] += _by_period(sold.T, p_tick)
+        rec.by_sku["released"][lo:hi] += _by_period(out.released.T, p_tick)
+        level = out.start_stock[:, None] + np.cumsum(out.arrivals + out.released - sold, axis=1)   # (K, n)
         last = np.r_[np.flatnonzero(np.diff(p_tick)), n - 1]
         rec.stock[p_tick[last]] = level[:, last].T
 

@@ -16,6 +16,7 @@ class Lines:
 
     c = POOLED: from one of the chunk's pooled channels, attributed after the stock is
     played; C ≤ c < 2C: warm-up carts of channel c − C paying now (not new visits).
+    `g` is the coupon class (0: no coupon; j + 1: holds store coupon j); None means all 0.
     """
 
     t: np.ndarray
@@ -24,6 +25,7 @@ class Lines:
     c: np.ndarray
     n: np.ndarray
     units: np.ndarray | None = None
+    g: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> "Lines":
@@ -31,12 +33,17 @@ class Lines:
         return cls(z, z, z, z, z)
 
     @property
+    def cls(self) -> np.ndarray:
+        """(L,) coupon class of each line."""
+        return np.zeros(self.size, dtype=np.int64) if self.g is None else self.g
+
+    @property
     def size(self) -> int:
         return self.t.size
 
     def take(self, idx) -> "Lines":
         return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
-                     None if self.units is None else self.units[idx])
+                     None if self.units is None else self.units[idx], None if self.g is None else self.g[idx])
 
     @classmethod
     def concat(cls, parts: list["Lines"]) -> "Lines":
@@ -44,6 +51,7 @@ class Lines:
         parts = [p for p in parts if p.size]
         if not parts:
             return cls.empty()
+        g = None if all(p.g is None for p in parts) else np.concatenate([p.cls for p in parts])
         if len(parts) == 1:
-            return Lines(parts[0].t, parts[0].k, parts[0].s, parts[0].c, parts[0].n)
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("t", "k", "s", "c", "n")))
+            return Lines(parts[0].t, parts[0].k, parts[0].s, parts[0].c, parts[0].n, None, g)
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("t", "k", "s", "c", "n")), None, g)

@@ -5,7 +5,10 @@ Per SKU, the chunk's demand (units per tick) is cumulated once; the next stock-o
 hand + on order falls to the reorder point) are found with `searchsorted`. SimPy
 advances to the earliest of them, or to a delivery, fires it, and continues. Lines
 in ticks with no stock lose all their units; in the stock-out tick itself the last
-units go to that tick's orders in random order.
+units go to that tick's orders in random order. In payment mode (付款减库存) the units
+that found no stock from the tick the stock ran out through the next `oversell_ticks`
+ticks are oversold (cancelled) rather than lost. A SKU in a flash sale keeps its
+held-back stock apart: deliveries join it and the reorder policy counts it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,22 @@ class StockState:
     on_hand: np.ndarray                 # (K,) units
     on_order: np.ndarray                # (K,) units ordered, not yet delivered
     in_stockout: np.ndarray             # (K,) bool: a stock-out episode is open
-    inbox: list = field(default_factory=list)   # (tick, sku, units, is_reorder)
+    inbox: list = field(default_factory=list)   # (tick, sku, units, kind: inbound | reorder | release)
     signal: object = None               # SimPy event a delivery triggers to wake the main process
+    held: np.ndarray = None             # (K,) units held back from a live flash sale
+    flash_live: np.ndarray = None       # (K,) bool: deliveries go to `held`, no stock-out events
+    zero_at: np.ndarray = None          # (K,) tick the stock last ran out by a sale (−1: not out)
+    oversell_ticks: int = -1            # payment mode: ticks after running out that oversell (−1: order mode)
+
+    def __post_init__(self):
+        K = self.on_hand.size
+        self.held = np.zeros(K, dtype=np.int64) if self.held is None else self.held
+        self.flash_live = np.zeros(K, dtype=bool) if self.flash_live is None else self.flash_live
+        self.zero_at = np.full(K, -1, dtype=np.int64) if self.zero_at is None else self.zero_at
+
+    def position(self, k: int) -> int:
+        """Stock on hand + held back + on order: what the reorder policy sees."""
+        return int(self.on_hand[k] + self.held[k] + self.on_order[k])
 
 
 @dataclass
@@ -44,14 +61,19 @@ class Outcome:
     out_ticks: np.ndarray               # (K, n) 1 where demand met no stock (fully or partly)
     direct: np.ndarray                  # (L,) bool: pooled lines attributed order by order
     orders: list = field(default_factory=list)  # per partial pooled line: (t, k, s, labels, got)
+    oversold: np.ndarray = None         # (L,) units oversold (payment mode)
+    cancelled: np.ndarray = None        # (L,) orders with an oversold unit
+    released: np.ndarray = None         # (K, n) reserved units back on the shelf
+    order_got: np.ndarray | None = None  # (O,) units each order got, when orders are tracked one by one
 
 
 def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
-         lines: Lines, pooled_pi: np.ndarray):
+         lines: Lines, pooled_pi: np.ndarray, sizes: np.ndarray | None = None):
     """SimPy generator: serve `lines` from stock over the chunk; returns an `Outcome`.
 
     `pooled_pi` (K·S, C) gives the channel probabilities of a pooled buyer by (SKU, segment),
-    used to label the orders of pooled lines in a stock-out tick.
+    used to label the orders of pooled lines in a stock-out tick. `sizes` (O,), when given,
+    are the units of each order, grouped by line (lines must then come sorted by SKU, tick).
     """
     m: Model = engine.m
     K, S = len(m.skus), len(m.segments)
@@ -65,12 +87,33 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
     cum = np.zeros((K, n + 1), dtype=np.int64)
     np.cumsum(demand, axis=1, out=cum[:, 1:])
-    out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand.copy(),
-                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)), np.zeros(lines.size, dtype=bool))
+    out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
+                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)), np.zeros(lines.size, dtype=bool),
+                  oversold=np.zeros(lines.size, dtype=np.int64), cancelled=np.zeros(lines.size, dtype=np.int64),
+                  released=np.zeros((K, n), dtype=np.int64),
+                  order_got=None if sizes is None else sizes.copy())
+    offs = None if sizes is None else np.r_[0, np.cumsum(lines.n)]
     done = np.zeros(K, dtype=np.int64)
+    pay_mode = st.oversell_ticks >= 0
 
     def rows(k, x, y):
         return slice(np.searchsorted(key, k * n + x), np.searchsorted(key, k * n + y))
+
+    def none_served(r: slice, oversold: bool):
+        """Lines `r` get nothing: oversold (accepted, then cancelled) or lost."""
+        if oversold:
+            out.oversold[r] = lines.units[r]
+            out.cancelled[r] = lines.n[r]
+        out.served[r] = 0
+        out.served_n[r] = 0
+        if offs is not None:
+            out.order_got[offs[r.start]:offs[r.stop]] = 0
+
+    def oversell_until(k) -> int:
+        """Last relative tick whose orders are oversold rather than lost (−1: none)."""
+        if not pay_mode or st.zero_at[k] < 0:
+            return -1
+        return int(st.zero_at[k] + st.oversell_ticks - a)
 
     def next_event(k) -> int:
         """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none)."""
@@ -79,7 +122,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         base = cum[k, done[k]]
         ev = int(np.searchsorted(cum[k], base + st.on_hand[k], side="right")) - 1
         if m.reorder_point[k] >= 0:
-            need = st.on_hand[k] + st.on_order[k] - m.reorder_point[k]
+            need = st.position(k) - m.reorder_point[k]
             r = done[k] if need <= 0 else int(np.searchsorted(cum[k], base + need, side="left")) - 1
             ev = min(ev, r)
         return min(ev, n)
@@ -90,13 +133,18 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         if to <= x:
             return
         if st.on_hand[k] > 0:
-            st.on_hand[k] -= cum[k, to] - cum[k, x]
+            take = cum[k, to] - cum[k, x]
+            if pay_mode and take == st.on_hand[k]:   # the stock runs out exactly, at the last tick with demand
+                st.zero_at[k] = a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1
+            st.on_hand[k] -= take
         else:
             out.out_ticks[k, x:to] = demand[k, x:to] > 0
-            r = rows(k, x, to)
-            out.served[r] = 0
-            out.served_n[r] = 0
-            if not st.in_stockout[k]:
+            y = min(max(oversell_until(k) + 1, x), to)
+            if y > x:
+                none_served(rows(k, x, y), True)
+            if to > y:
+                none_served(rows(k, y, to), False)
+            if not st.in_stockout[k] and not st.flash_live[k]:
                 hit = np.flatnonzero(demand[k, x:to])
                 if hit.size:
                     st.in_stockout[k] = True
@@ -110,10 +158,13 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         need = demand[k, i]
         if need > st.on_hand[k]:
             r = rows(k, i, i + 1)
-            _allot(rng, lines, r, int(st.on_hand[k]), pooled_pi, S, out)
+            if pay_mode and st.on_hand[k] > 0:
+                st.zero_at[k] = a + i
+            oversell = pay_mode and i <= oversell_until(k)
+            _allot(rng, lines, r, int(st.on_hand[k]), pooled_pi, S, out, offs, oversell)
             out.out_ticks[k, i] = 1
             st.on_hand[k] = 0
-            if not st.in_stockout[k]:
+            if not st.in_stockout[k] and not st.flash_live[k]:
                 st.in_stockout[k] = True
                 rec.events.append((a + i, "stockout", m.skus[k], float(need - out.served[r].sum())))
         else:
@@ -125,15 +176,19 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
         due = [d for d in st.inbox if d[0] < upto]
         st.inbox[:] = [d for d in st.inbox if d[0] >= upto]
-        for tick, k, units, reorder in due:
+        for tick, k, units, kind in due:
             rel = max(tick - a, 0)
             advance(k, rel)
             if rel < n:
-                out.arrivals[k, rel] += units
-            st.on_hand[k] += units
-            if reorder:
+                (out.released if kind == "release" else out.arrivals)[k, rel] += units
+            if kind == "reorder":
                 st.on_order[k] -= units
-            st.in_stockout[k] = False
+            if st.flash_live[k] and kind != "release":
+                st.held[k] += units                  # a flash sale's allotment stays as it is
+            else:
+                st.on_hand[k] += units
+                st.in_stockout[k] = False
+                st.zero_at[k] = -1
             engine.reorder(env, st, rec, k, tick)
         return {d[1] for d in due}
 
@@ -164,28 +219,43 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     return out
 
 
-def _allot(rng: Streams, lines: Lines, r: slice, stock: int, pooled_pi: np.ndarray, S: int, out: Outcome):
+def _allot(rng: Streams, lines: Lines, r: slice, stock: int, pooled_pi: np.ndarray, S: int, out: Outcome,
+           offs: np.ndarray | None = None, oversell: bool = False):
     """The last `stock` units go to the tick's orders in random order.
 
-    Each order of a line gets 1 unit plus an even multinomial share of the line's extra
-    units; an order that finds fewer units than it wants takes what is left. Orders of
-    pooled lines get a channel label each, and are recorded order by order.
+    Orders come one by one from `out.order_got` when tracked (`offs`: each line's first
+    order); otherwise each order of a line gets 1 unit plus an even multinomial share of
+    the line's extra units. An order that finds fewer units than it wants takes what is
+    left; with `oversell` the rest of it is oversold, else lost. Orders of pooled lines get
+    a channel label each, and are recorded order by order.
     """
     idx = np.arange(r.start, r.stop)
-    sizes, owner = [], []
-    for j in idx:
-        nj, uj = int(lines.n[j]), int(lines.units[j])
-        extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
-        sizes.append(1 + extra)
-        owner.append(np.full(nj, j))
-    sizes = np.concatenate(sizes)
-    owner = np.concatenate(owner)
-    perm = rng.stockout.permutation(sizes.size)
-    sizes, owner = sizes[perm], owner[perm]
-    got = np.clip(stock - (np.cumsum(sizes) - sizes), 0, sizes)
+    if offs is not None:
+        o0, o1 = offs[r.start], offs[r.stop]
+        sizes = out.order_got[o0:o1].copy()
+        owner = np.repeat(idx, lines.n[idx])
+        perm = rng.stockout.permutation(sizes.size)
+        got_o = np.clip(stock - (np.cumsum(sizes[perm]) - sizes[perm]), 0, sizes[perm])
+        out.order_got[o0 + perm] = got_o
+        sizes, owner, got = sizes[perm], owner[perm], got_o
+    else:
+        sizes, owner = [], []
+        for j in idx:
+            nj, uj = int(lines.n[j]), int(lines.units[j])
+            extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
+            sizes.append(1 + extra)
+            owner.append(np.full(nj, j))
+        sizes = np.concatenate(sizes)
+        owner = np.concatenate(owner)
+        perm = rng.stockout.permutation(sizes.size)
+        sizes, owner = sizes[perm], owner[perm]
+        got = np.clip(stock - (np.cumsum(sizes) - sizes), 0, sizes)
     width = r.stop - r.start
     out.served[r] = np.bincount(owner - r.start, weights=got, minlength=width).astype(np.int64)
     out.served_n[r] = np.bincount(owner - r.start, weights=got > 0, minlength=width).astype(np.int64)
+    if oversell:
+        out.oversold[r] = np.bincount(owner - r.start, weights=sizes - got, minlength=width).astype(np.int64)
+        out.cancelled[r] = np.bincount(owner - r.start, weights=got < sizes, minlength=width).astype(np.int64)
     for j in idx[lines.c[idx] == POOLED]:
         mine = owner == j
         ks = int(lines.k[j]) * S + int(lines.s[j])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout", "returns")
+SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout", "returns",
+           "claims", "baskets", "presale")   # new sources go last: the others keep their streams
 
 
 class Streams:

@@ -88,7 +88,8 @@ class PlatformReduction(_Strict):
     @model_validator(mode="after")
     def _off_below_every(self) -> "PlatformReduction":
         if self.off >= self.every:
-            raise ValueError(f"off ({self.off:g}) must be less than every ({self.every:g})")
+            raise ValueError(f"off ({self.off:g}) must be less than every ({self.every:g}): the reduction "
+                             "takes part of each full `every` off, not all of it")
         return self
 
     def applies_to(self, sku: str) -> bool:
@@ -167,84 +168,119 @@ class LocatedPromotionError(ValueError):
         self.path, self.message = path, message
 
 
+def _when(t: dt.datetime) -> str:
+    """A time as a planner writes it: `2026-11-11 00:00` (seconds and offset only if given)."""
+    text = t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M")
+    return f"{text}{t.strftime(' %z')}" if t.tzinfo else text
+
+
 def check_promotions(sc) -> None:
-    """Cross-field checks of the promotion blocks; raises `LocatedPromotionError`."""
+    """Cross-field checks of the promotion blocks; raises `LocatedPromotionError`.
+
+    Messages name the promotion and say what was expected; the path is the field to change."""
     m = sc.meta
     start, end = m.local(m.start), m.local(m.end)
+    campaign = f"the campaign ({_when(m.start)} – {_when(m.end)})"
     skus = list(sc.skus)
 
-    def inside(path: str, what: str, t, *, closing: bool = False):
+    def inside(path: str, subject: str, t, *, closing: bool = False):
+        """`subject` ("flash sale 'x' starts") at `t` lies in the campaign, on the tick grid;
+        a closing time may equal the campaign's end."""
         if t is None:
             return
         lt = m.local(t)
-        ok = start <= lt <= end if closing else start <= lt < end
-        if not ok:
-            raise LocatedPromotionError(path, f"{what} {t} lies outside the campaign ({m.start} – {m.end})")
-        if ((lt - start).total_seconds() / 60) % m.tick_minutes:
-            raise LocatedPromotionError(path, f"{what} {t} is off the grid of {m.tick_minutes}-minute ticks")
+        if lt < start:
+            raise LocatedPromotionError(path, f"{subject} at {_when(t)}, before the campaign starts "
+                                        f"({_when(m.start)}); promotion windows lie inside {campaign}")
+        if lt > end or (lt == end and not closing):
+            when = "after" if lt > end else "when"
+            raise LocatedPromotionError(path, f"{subject} at {_when(t)}, {when} the campaign ends "
+                                        f"({_when(m.end)}); promotion windows lie inside {campaign}")
+        minutes = (lt - start).total_seconds() / 60
+        if minutes % m.tick_minutes:
+            lo = start + dt.timedelta(minutes=minutes // m.tick_minutes * m.tick_minutes)
+            hi = lo + dt.timedelta(minutes=m.tick_minutes)
+            raise LocatedPromotionError(path, f"{subject} at {_when(t)}, off the grid of {m.tick_minutes}-minute "
+                                        f"ticks from {_when(m.start)}; the nearest ticks are "
+                                        f"{lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M}")
 
-    def ordered(path: str, a, b, what: str):
+    def ordered(path: str, a, b, a_name: str, b_name: str, what: str):
         if a is not None and b is not None and m.local(b) <= m.local(a):
-            raise LocatedPromotionError(path, f"{what} ends ({b}) before it starts ({a})")
+            how = "is empty" if m.local(b) == m.local(a) else "ends before it starts"
+            raise LocatedPromotionError(path, f"{b_name} ({_when(b)}) must be after {a_name} ({_when(a)}): "
+                                        f"{what} {how}")
 
     def known(path: str, names: list[str]):
         for j, sid in enumerate(names):
             if sid != "*" and sid not in sc.skus:
-                raise LocatedPromotionError(f"{path}.{j}", f"unknown SKU {sid!r}{did_you_mean(sid, skus)}")
+                hint = did_you_mean(sid, skus) or f"; the SKUs are {', '.join(map(repr, skus))}"
+                raise LocatedPromotionError(f"{path}.{j}", f"unknown SKU {sid!r}{hint}")
 
     for name, c in sc.coupons.items():
-        p = f"coupons.{name}"
-        for f in ("claim_from", "valid_from"):
-            inside(f"{p}.{f}", f"{f.replace('_', ' ')}", getattr(c, f))
-        for f in ("claim_to", "valid_to"):
-            inside(f"{p}.{f}", f"{f.replace('_', ' ')}", getattr(c, f), closing=True)
-        ordered(f"{p}.claim_to", c.claim_from, c.claim_to, "the claim window")
-        ordered(f"{p}.valid_to", c.valid_from, c.valid_to, "the validity window")
+        p, of = f"coupons.{name}", f"of coupon {name!r}"
+        inside(f"{p}.claim_from", f"the claim window {of} opens", c.claim_from)
+        inside(f"{p}.valid_from", f"the validity window {of} opens", c.valid_from)
+        inside(f"{p}.claim_to", f"the claim window {of} closes", c.claim_to, closing=True)
+        inside(f"{p}.valid_to", f"the validity window {of} closes", c.valid_to, closing=True)
+        ordered(f"{p}.claim_to", c.claim_from, c.claim_to, "claim_from", "claim_to", f"the claim window {of}")
+        ordered(f"{p}.valid_to", c.valid_from, c.valid_to, "valid_from", "valid_to", f"the validity window {of}")
         known(f"{p}.skus", c.skus)
     r = sc.platform_reduction
     if r is not None:
-        inside("platform_reduction.start", "start", r.start)
-        inside("platform_reduction.end", "end", r.end, closing=True)
-        ordered("platform_reduction.end", r.start, r.end, "the reduction")
+        inside("platform_reduction.start", "the platform reduction starts", r.start)
+        inside("platform_reduction.end", "the platform reduction ends", r.end, closing=True)
+        ordered("platform_reduction.end", r.start, r.end, "start", "end", "the platform reduction")
         known("platform_reduction.skus", r.skus)
     windows: dict[str, list] = {}
     for name, f in sc.flash_sales.items():
         p = f"flash_sales.{name}"
         if f.sku not in sc.skus:
-            raise LocatedPromotionError(f"{p}.sku", f"unknown SKU {f.sku!r}{did_you_mean(f.sku, skus)}")
-        inside(f"{p}.start", "flash sale start", f.start)
-        inside(f"{p}.end", "flash sale end", f.end, closing=True)
-        ordered(f"{p}.end", f.start, f.end, "the flash sale")
+            hint = did_you_mean(f.sku, skus) or f"; the SKUs are {', '.join(map(repr, skus))}"
+            raise LocatedPromotionError(f"{p}.sku", f"unknown SKU {f.sku!r}{hint}")
+        inside(f"{p}.start", f"flash sale {name!r} starts", f.start)
+        inside(f"{p}.end", f"flash sale {name!r} ends", f.end, closing=True)
+        ordered(f"{p}.end", f.start, f.end, "start", "end", f"flash sale {name!r}")
+        fs, fe = m.local(f.start), m.local(f.end)
         for other, (a, b) in windows.get(f.sku, []):
-            if m.local(f.start) < b and a < m.local(f.end):
-                raise LocatedPromotionError(f"{p}.start", f"flash sale {name!r} overlaps flash sale {other!r} of the same SKU")
-        windows.setdefault(f.sku, []).append((name, (m.local(f.start), m.local(f.end))))
+            if fs < b and a < fe:
+                field = "start" if fs >= a else "end"   # the end of the sale that runs into the other
+                raise LocatedPromotionError(
+                    f"{p}.{field}", f"flash sale {name!r} ({_when(f.start)} – {_when(f.end)}) overlaps flash sale "
+                    f"{other!r} ({a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M}) of the same SKU {f.sku!r}; "
+                    "a SKU has one flash sale at a time")
+        windows.setdefault(f.sku, []).append((name, (fs, fe)))
     in_presale: dict[str, str] = {}
     for name, ps in sc.presales.items():
-        p = f"presales.{name}"
+        p, of = f"presales.{name}", f"of pre-sale {name!r}"
         known(f"{p}.skus", ps.skus)
         if "*" in ps.skus:
-            raise LocatedPromotionError(f"{p}.skus", "list the pre-sale SKUs by name ('*' is not allowed here)")
-        for f in ("deposit_from", "balance_from"):
-            inside(f"{p}.{f}", f.replace("_", " "), getattr(ps, f))
-        for f in ("deposit_to", "balance_to"):
-            inside(f"{p}.{f}", f.replace("_", " "), getattr(ps, f), closing=True)
-        ordered(f"{p}.deposit_to", ps.deposit_from, ps.deposit_to, "the deposit window")
-        ordered(f"{p}.balance_to", ps.balance_from, ps.balance_to, "the balance window")
+            raise LocatedPromotionError(f"{p}.skus.{ps.skus.index('*')}", "'*' is not allowed in a pre-sale: "
+                                        f"list its SKUs by name (one of {', '.join(map(repr, skus))})")
+        inside(f"{p}.deposit_from", f"the deposit window {of} opens", ps.deposit_from)
+        inside(f"{p}.balance_from", f"the balance window {of} opens", ps.balance_from)
+        inside(f"{p}.deposit_to", f"the deposit window {of} closes", ps.deposit_to, closing=True)
+        inside(f"{p}.balance_to", f"the balance window {of} closes", ps.balance_to, closing=True)
+        ordered(f"{p}.deposit_to", ps.deposit_from, ps.deposit_to, "deposit_from", "deposit_to", f"the deposit window {of}")
+        ordered(f"{p}.balance_to", ps.balance_from, ps.balance_to, "balance_from", "balance_to", f"the balance window {of}")
         if m.local(ps.balance_from) < m.local(ps.deposit_to):
-            raise LocatedPromotionError(f"{p}.balance_from", f"balance payments open ({ps.balance_from}) "
-                                        f"before deposits close ({ps.deposit_to})")
+            raise LocatedPromotionError(f"{p}.balance_from", f"balance_from ({_when(ps.balance_from)}) must not be "
+                                        f"before deposit_to ({_when(ps.deposit_to)}): balance payments open once "
+                                        "deposits have closed")
         for j, sid in enumerate(ps.skus):
             if sid in in_presale:
-                raise LocatedPromotionError(f"{p}.skus.{j}", f"SKU {sid!r} is already in pre-sale {in_presale[sid]!r}")
+                raise LocatedPromotionError(f"{p}.skus.{j}", f"SKU {sid!r} is already in pre-sale {in_presale[sid]!r}; "
+                                            "a SKU can be in one pre-sale only")
             in_presale[sid] = name
-            if ps.deposit >= sc.skus[sid].price:
-                raise LocatedPromotionError(f"{p}.deposit", f"deposit ({ps.deposit:g}) must be below the price of "
-                                            f"{sid!r} ({sc.skus[sid].price:g})")
-            if ps.deposit * ps.multiplier >= sc.skus[sid].price:
-                raise LocatedPromotionError(f"{p}.multiplier", f"deposit × multiplier ({ps.deposit * ps.multiplier:g}) "
-                                            f"must be below the price of {sid!r} ({sc.skus[sid].price:g})")
+            price = sc.skus[sid].price
+            if ps.deposit >= price:
+                raise LocatedPromotionError(f"{p}.deposit", f"deposit ({ps.deposit:g}) must be below the list price "
+                                            f"of {sid!r} ({price:g}): a deposit is part of the price")
+            if ps.deposit * ps.multiplier >= price:
+                raise LocatedPromotionError(f"{p}.multiplier", f"deposit × multiplier ({ps.deposit:g} × "
+                                            f"{ps.multiplier:g} = {ps.deposit * ps.multiplier:g}) must be below the "
+                                            f"list price of {sid!r} ({price:g}): the expanded deposit counts "
+                                            "against the price, leaving a balance to pay")
     for name, f in sc.flash_sales.items():
         if f.sku in in_presale:
             raise LocatedPromotionError(f"flash_sales.{name}.sku", f"SKU {f.sku!r} is in pre-sale "
-                                        f"{in_presale[f.sku]!r}; a flash sale needs an ordinary SKU")
+                                        f"{in_presale[f.sku]!r}; a flash sale needs a SKU that is not in a pre-sale")

@@ -67,3 +67,61 @@ def test_fluid_reorders_arrive_after_their_lead_time_and_units_add_up():
     assert k["inbound_units"] > 0
     assert 100 + k["inbound_units"] == pytest.approx(k["units"] + k["ending_stock"])
     assert (rec.stock >= -1e-9).all()
+
+
+def promotion_case(**blocks) -> Scenario:
+    """The fluid case with promotion blocks added (or SKU fields changed: `sku={...}`)."""
+    data = fluid_case(stock=100, rate_per_hour=60).model_dump(mode="json", exclude_defaults=True)
+    data["skus"]["x"].update(blocks.pop("sku", {}))
+    return Scenario.model_validate({**data, **blocks})
+
+
+@pytest.mark.parametrize(("blocks", "path", "what"), [
+    ({"coupons": {"c10_2": {"threshold": 10, "amount": 2, "quantity": 50, "claim_rate": 0.3}}},
+     "coupons", "store coupons"),
+    ({"platform_reduction": {"every": 10, "off": 1}}, "platform_reduction", "cross-store reduction"),
+    ({"flash_sales": {"x_flash": {"sku": "x", "price": 5, "quantity": 20,
+                                  "start": "2026-11-11 01:00", "end": "2026-11-11 02:00"}}},
+     "flash_sales", "flash sales"),
+    ({"presales": {"x_pre": {"skus": ["x"], "deposit": 2, "multiplier": 2,
+                             "deposit_from": "2026-11-11 00:00", "deposit_to": "2026-11-11 04:00",
+                             "balance_from": "2026-11-11 04:00", "balance_to": "2026-11-11 10:00"}}},
+     "presales", "pre-sale deposits"),
+    ({"baskets": {"topup_probability": 0.3}}, "baskets.topup_probability", "top-up"),
+    ({"stock_deduction": {"mode": "payment"}}, "stock_deduction.mode", "at payment"),
+    ({"sku": {"return_rate_per_discount": 0.2}}, "skus.x.return_rate_per_discount", "discount depth"),
+])
+def test_expected_mode_refuses_promotions_it_does_not_model(blocks, path, what):
+    """Calibration's least squares runs the expected engine: a plan with promotions is refused
+    up front, naming the block, rather than fitted to a model that ignores it."""
+    from simulator.engine import ExpectedEngine
+    from simulator.model import build_model
+    from simulator.scenario import ScenarioError
+
+    s = promotion_case(**blocks)
+    assert s.has_promotions
+    for run in (lambda: simulate(s, engine="expected", reps=1),
+                lambda: ExpectedEngine(build_model(s))):
+        with pytest.raises(ScenarioError) as info:
+            run()
+        [issue] = info.value.issues
+        assert (issue.file, issue.line, issue.path) == ("<scenario>", None, path)
+        assert what in issue.message
+        assert "expected engine (calibration's `method: least_squares`) does not model" in issue.message
+        assert "`method: tpe` or `method: cmaes`" in issue.message
+
+
+def test_expected_mode_names_the_first_promotion_block():
+    s = promotion_case(flash_sales={"x_flash": {"sku": "x", "price": 5, "quantity": 20,
+                                                "start": "2026-11-11 01:00", "end": "2026-11-11 02:00"}},
+                       stock_deduction={"mode": "payment"})
+    from simulator.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"^<scenario>: flash_sales: the expected engine"):
+        simulate(s, engine="expected", reps=1)
+
+
+def test_expected_mode_still_runs_a_plan_without_promotions():
+    s = promotion_case(stock_deduction={"mode": "order"}, baskets={"topup_probability": 0.0})
+    assert not s.has_promotions
+    assert simulate(s, engine="expected", reps=1).kpis().iloc[0]["units"] == pytest.approx(100)

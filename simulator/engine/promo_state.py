@@ -1,0 +1,386 @@
+"""The promotion state of one fast-engine replication and what it books (docs/promotions.md).
+
+`PromoState` follows coupon pools, per-customer claims, flash sales and pre-sale deposits
+across the stretches of ticks the engine plays. A stretch ends where a state changes (a
+pool empties, a flash sale falls back to the regular price); the engine then draws the rest
+of the chunk again under the new state: the cut is a stopping time, so the draws before it
+stand. Shapes: n ticks of a stretch, C channels, J coupons, K SKUs, S segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.engine.baskets import order_money
+from simulator.engine.lines import POOLED, Lines
+from simulator.promotions import limit_share
+
+
+@dataclass
+class Draw:
+    """A stretch's draws: lines of buyers, non-buyers (n, C), pooled attribution (K·S, C),
+    pooled channel weights (C,), claiming non-buyers (n, C, J), paid clicks by channel."""
+
+    lines: Lines
+    nonbuy: np.ndarray
+    pooled_pi: np.ndarray
+    alpha: np.ndarray
+    claims: np.ndarray
+    paid: dict
+    lam: np.ndarray
+
+    def truncate(self, keep: int) -> None:
+        """Keep the first `keep` ticks."""
+        self.nonbuy = self.nonbuy[:keep]
+        self.claims = self.claims[:keep]
+        self.lam = self.lam[:keep]
+        self.paid = {c: (v[:keep], stop if stop < keep else -1) for c, (v, stop) in self.paid.items()}
+
+
+class PromoState:
+    """Coupon pools, claims, flash sales and deposits of one replication."""
+
+    def __init__(self, model):
+        self.m = model
+        p = self.promo = model.promo
+        K, S = len(model.skus), len(model.segments)
+        self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
+        self.claimed_by = np.zeros((p.J, S))                      # (J, S) successful claims per segment
+        self.flash_status = ["waiting"] * len(p.flash)            # waiting | live | sold_out | done
+        self.allot = np.zeros(len(p.flash), dtype=np.int64)
+        self.fallback_at = [-1] * len(p.flash)
+        self.pending_empty: list[tuple[int, int]] = []
+        self.pending_sellout: list[tuple[int, int]] = []
+        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(5)]   # t, k, s, c, units
+        self.forfeit_units = np.zeros((len(p.presales), K), dtype=np.int64)
+        self.forfeit_orders = np.zeros((len(p.presales), K), dtype=np.int64)
+        self.balance_price = np.zeros(K)
+        for ps in p.presales:
+            self.balance_price[ps.skus] = model.price[model.phase_of_tick[ps.b0]][ps.skus]
+
+    # ------------------------------------------------------------ the start of a stretch
+    def begin(self, eng, env, st, rec, ch):
+        """Flash sales that start, end or fall back, forfeits due, and the stretch's regime."""
+        p, m = self.promo, self.m
+        a = ch.start
+        for i, f in enumerate(p.flash):
+            k = f.k
+            if self.flash_status[i] == "waiting" and a == f.t0:
+                self.allot[i] = min(f.quantity, int(st.on_hand[k]))
+                st.held[k] += st.on_hand[k] - self.allot[i]
+                st.on_hand[k] = self.allot[i]
+                st.flash_live[k] = True
+                self.flash_status[i] = "live"
+                rec.events.append((a, "flash_start", f.name, float(self.allot[i])))
+            elif self.flash_status[i] in ("live", "sold_out") and (a == f.t1 or a == self.fallback_at[i]):
+                rec.events.append((a, "flash_end", f.name, float(st.on_hand[k])))
+                st.on_hand[k] += st.held[k]
+                st.held[k] = 0
+                st.flash_live[k] = False
+                if st.on_hand[k] > 0:
+                    st.in_stockout[k] = False
+                    st.zero_at[k] = -1
+                self.flash_status[i] = "done"
+        for i, ps in enumerate(p.presales):
+            if a == ps.b1 and a < m.n_ticks:
+                self._forfeit(rec, i, a, st)
+        phase = ch.phase
+        pay_phase = int(m.pay_phase[phase])
+        pay_tick = m.pay_start[phase][0] if m.warmup[phase] else a
+        price = m.price[pay_phase].copy()
+        if not m.warmup[phase]:
+            for i, f in enumerate(p.flash):
+                if self.flash_status[i] in ("live", "sold_out"):
+                    price[f.k] = f.price
+        factor = np.ones((p.J, len(m.segments)))
+        if p.limited:
+            for j in range(p.J):
+                for s, n in enumerate(p.customers):
+                    if np.isfinite(n):
+                        factor[j, s] = limit_share(self.claimed_by[j, s] / n, int(p.limit[j]))
+        deposit = np.zeros(len(m.skus), dtype=bool)
+        for ps in p.presales:
+            if ps.d0 <= a < ps.d1:
+                deposit[ps.skus] = True
+        self._reg = p.regime(phase, pay_tick, a, price, self.left > 0, factor, deposit, self.balance_price)
+        return self._reg
+
+    def boost(self, ch) -> np.ndarray | None:
+        """(n, K) flash-sale surge of each SKU's visits (None: no surge in this stretch)."""
+        out = None
+        for i, f in enumerate(self.promo.flash):
+            if self.flash_status[i] in ("live", "sold_out") and f.t0 <= ch.start < f.t1:
+                if out is None:
+                    out = np.ones((ch.end - ch.start, len(self.m.skus)))
+                out[:, f.k] = f.surge[ch.start - f.t0:ch.end - f.t0]
+        return out
+
+    # ------------------------------------------------------------------- cuts
+    def pool_cut(self, eng, rng, ch, draw: Draw) -> int:
+        """The tick after the first pool-empty tick of the stretch (ch.end: none). At that tick
+        the pool's last coupons go to a uniform choice of its claimers (first come, first
+        served); buyers who claimed too late buy without it. Lines after it are dropped."""
+        p = self.promo
+        n = ch.end - ch.start
+        lines = draw.lines
+        if not p.J or not lines.size and not draw.claims.any():
+            return ch.end
+        fresh = lines.c < eng.C
+        g = lines.cls
+        best, which = n, []
+        per_tick = {}
+        for j in range(p.J):
+            if self.left[j] <= 0:
+                continue
+            mine = fresh & (g == j + 1)
+            buy = np.bincount(lines.t[mine] - ch.start, weights=lines.n[mine], minlength=n)
+            tot = buy + draw.claims[:, :, j].sum(axis=1)
+            cum = np.cumsum(tot)
+            if cum[-1] < self.left[j]:
+                continue
+            i = int(np.searchsorted(cum, self.left[j], side="left"))
+            per_tick[j] = (i, buy, cum)
+            if i < best:
+                best, which = i, [j]
+            elif i == best:
+                which.append(j)
+        if best >= n:
+            return ch.end
+        tau = ch.start + best
+        keep = lines.t <= tau
+        lines = lines.take(keep)
+        for j in which:
+            i, buy, cum = per_tick[j]
+            accepted = int(self.left[j] - (cum[i - 1] if i else 0))
+            B, N = int(buy[i]), int(draw.claims[i, :, j].sum())
+            x = int(rng.claims.hypergeometric(B, N, accepted)) if B and N else min(B, accepted)
+            rows = np.flatnonzero((lines.c < eng.C) & (lines.cls == j + 1) & (lines.t == tau))
+            kept = rng.claims.multivariate_hypergeometric(lines.n[rows], x) if rows.size else rows
+            late = lines.n[rows] - kept
+            if late.any():                                        # too late: bought without the coupon
+                lines.n[rows] = kept
+                extra = lines.take(rows[late > 0])
+                extra.n = late[late > 0]
+                extra.g = np.zeros(extra.size, dtype=np.int64)
+                lines = Lines.concat([lines.take(lines.n > 0), extra])
+            nb = draw.claims[i, :, j]
+            draw.claims[i, :, j] = rng.claims.multivariate_hypergeometric(nb, accepted - x) if nb.sum() else nb
+            self.pending_empty.append((j, tau))
+        draw.lines = lines
+        return tau + 1
+
+    def fix_deposit_channels(self, rng, lines: Lines, deposit: np.ndarray, pooled_pi: np.ndarray):
+        """Pooled deposit lines get their channels now (a multinomial per line): a deposit
+        pays later, and its balance needs its channel."""
+        pooled = deposit & (lines.c == POOLED)
+        if not pooled.any():
+            return lines, deposit
+        S = len(self.m.segments)
+        idx = np.flatnonzero(pooled)
+        pi = pooled_pi[lines.k[idx] * S + lines.s[idx]]
+        split = rng.presale.multinomial(lines.n[idx], pi)                      # (rows, C)
+        r, c = np.nonzero(split)
+        new = Lines(lines.t[idx[r]], lines.k[idx[r]], lines.s[idx[r]], c.astype(np.int64), split[r, c], None,
+                    lines.cls[idx[r]])
+        rest = lines.take(~pooled)
+        return Lines.concat([rest, new]), np.r_[deposit[~pooled], np.ones(new.size, dtype=bool)]
+
+    def flash_cut(self, ch, st, lines: Lines) -> int:
+        """Sell-out ticks of live flash sales in the stretch; returns the tick after the first
+        sell-out of a sale that falls back to the regular price (ch.end: none)."""
+        p = self.promo
+        n = ch.end - ch.start
+        found = []
+        for i, f in enumerate(p.flash):
+            if self.flash_status[i] != "live":
+                continue
+            mine = lines.k == f.k
+            cum = np.cumsum(np.bincount(lines.t[mine] - ch.start, weights=lines.units[mine], minlength=n))
+            hit = np.flatnonzero((cum >= st.on_hand[f.k]) & (cum > 0))
+            if hit.size:
+                found.append((i, ch.start + int(hit[0])))
+        cut = min([t + 1 for i, t in found if p.flash[i].regular_after], default=ch.end)
+        self.pending_sellout = [(i, t) for i, t in found if t < cut]
+        return cut
+
+    # ---------------------------------------------------------------- booking
+    def return_rates(self, price: np.ndarray) -> np.ndarray:
+        """(K,) return probability at activity `price`: rises with discount depth."""
+        m, p = self.m, self.promo
+        return np.minimum(1.0, m.return_rate + p.return_slope * np.maximum(0.0, 1.0 - price / m.list_price))
+
+    def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> np.ndarray:
+        """Deposit orders of the stretch: booked, their balances scheduled, the unpaid ones
+        kept for forfeit. Returns their visits as a (h, K, S, C) buyers cube."""
+        p, m = self.promo, self.m
+        lines = out.lines
+        offs = np.r_[0, np.cumsum(lines.n)]
+        idx = np.flatnonzero(deposit)
+        o_line = np.concatenate([np.full(lines.n[j], j) for j in idx]) if idx.size else np.zeros(0, dtype=np.int64)
+        o_pos = np.concatenate([np.arange(offs[j], offs[j + 1]) for j in idx]) if idx.size else o_line
+        got = out.order_got[o_pos]
+        paid = got > 0
+        o_line, got = o_line[paid], got[paid]
+        k = lines.k[o_line]
+        h = m.grid.period[lines.t[o_line]]
+        ps_of = p.presale_of[k]
+        dep = np.array([ps.deposit for ps in p.presales])[ps_of] if p.presales else np.zeros(0)
+        np.add.at(rec.by_sku["deposits"], (h, k), 1)
+        np.add.at(rec.by_sku["deposit_amount"], (h, k), dep * got)
+        through = np.array([ps.pay_through for ps in p.presales])[ps_of]
+        pays = rng.presale.random(got.size) < through
+        t_pay = np.zeros(got.size, dtype=np.int64)
+        for i, ps in enumerate(p.presales):
+            sel = pays & (ps_of == i)
+            t_pay[sel] = ps.b0 + rng.presale.choice(ps.profile.size, size=int(sel.sum()), p=ps.profile)
+            lost = ~pays & (ps_of == i)
+            np.add.at(self.forfeit_orders[i], k[lost], 1)
+            np.add.at(self.forfeit_units[i], k[lost], got[lost])
+        for f, new in zip(range(5), (t_pay[pays], k[pays], lines.s[o_line][pays], lines.c[o_line][pays], got[pays])):
+            self.balances[f] = np.r_[self.balances[f], new]
+        dl = lines.take(deposit)                                 # fixed channels: no pooled attribution
+        none = np.zeros((len(m.skus) * len(m.segments), eng.C))
+        return eng._attribute(ch, rng, dl, out.served[deposit], out.served_n[deposit],
+                              np.zeros(dl.size, dtype=bool), [], none).buyers
+
+    def record_orders(self, eng, rec, ch, out, sale: np.ndarray, reg) -> None:
+        """Coupons redeemed, the platform's reduction, oversold units and flash units of the
+        stretch's sale orders (the lines' money itself is booked by the engine)."""
+        p, m = self.promo, self.m
+        lines = out.lines
+        per = m.grid.period
+        h_line = per[lines.t]
+        np.add.at(rec.by_sku["oversold_units"], (h_line, lines.k), out.oversold)
+        np.add.at(rec.by_sku["cancellations"], (h_line, lines.k), out.cancelled)
+        sl = lines.take(sale)
+        o_mask = np.repeat(sale, lines.n)
+        got = out.order_got[o_mask]
+        redeemed, red = order_money(sl, got, reg.price, reg, p)
+        o_line = np.repeat(np.arange(sl.size), sl.n)
+        h, k = per[sl.t[o_line]], sl.k[o_line]
+        use = redeemed > 0
+        if use.any():
+            j = redeemed[use] - 1
+            np.add.at(rec.by_sku["coupons_redeemed"], (h[use], k[use]), 1)
+            np.add.at(rec.by_sku["coupon_cost"], (h[use], k[use]), p.amount[j])
+            for jj, name in enumerate(p.coupons):
+                mine = j == jj
+                rec.coupons[name]["redeemed"] += float(mine.sum())
+                rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
+        if red.any():
+            np.add.at(rec.by_sku["platform_subsidy"], (h, k), red * p.red_platform)
+            np.add.at(rec.by_sku["reduction_cost"], (h, k), red * (1 - p.red_platform))
+        for i, f in enumerate(p.flash):
+            if self.flash_status[i] in ("live", "sold_out"):
+                rec.flash[f.name]["units"] += float(out.served[sale][sl.k == f.k].sum())
+
+    def _balances_due(self, eng, rng, rec, ch) -> None:
+        """Balance payments of deposits due in the stretch: orders, units, GMV at the price at
+        balance_from, deposit expansion, the reduction if live then, returns, commissions."""
+        p, m = self.promo, self.m
+        t, k, s, c, u = self.balances
+        due = (t >= ch.start) & (t < ch.end)
+        if not due.any():
+            return
+        self.balances = [x[~due] for x in self.balances]
+        t, k, c, u = t[due], k[due], c[due], u[due]
+        h = m.grid.period[t]
+        price = self.balance_price[k]
+        gmv = u * price
+        ps_of = p.presale_of[k]
+        dep = np.array([ps.deposit * (ps.multiplier - 1) for ps in p.presales])[ps_of]
+        rate = self.return_rates(self.balance_price)[k]
+        returned = rng.returns.binomial(u, rate)
+        for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv), ("returns", returned),
+                        ("refunds", returned * price)):
+            np.add.at(rec.by_sku[name], (h, k), v)
+            np.add.at(rec.by_channel[name], (h, c), v)
+        np.add.at(rec.by_channel["commissions"], (h, c), (gmv - returned * price) * m.commission[c])
+        np.add.at(rec.by_sku["deposit_expansion"], (h, k), dep * u)
+        if p.red_every > 0:
+            live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
+            red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
+            np.add.at(rec.by_sku["platform_subsidy"], (h, k), red * p.red_platform)
+            np.add.at(rec.by_sku["reduction_cost"], (h, k), red * (1 - p.red_platform))
+
+    def _forfeit(self, rec, i: int, tick: int, st) -> None:
+        """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""
+        p, m = self.promo, self.m
+        ps = p.presales[i]
+        h = m.grid.period[min(tick, m.n_ticks - 1)]
+        units = self.forfeit_units[i]
+        rec.by_sku["deposit_forfeits"][h] += self.forfeit_orders[i]
+        rec.by_sku["forfeited_amount"][h] += units * ps.deposit
+        rec.events.append((min(tick, m.n_ticks - 1), "forfeits", ps.name, float(self.forfeit_orders[i].sum())))
+        for k in np.flatnonzero(units):
+            if tick < m.n_ticks:
+                st.inbox.append((tick, int(k), int(units[k]), "release"))
+            else:                                                # the window closes with the campaign
+                rec.by_sku["released"][h, k] += units[k]
+                rec.stock[-1, k] += units[k]
+        self.forfeit_units[i] = 0
+        self.forfeit_orders[i] = 0
+
+    # ------------------------------------------------------------ the end of a stretch
+    def end(self, eng, rng, rec, ch, draw: Draw) -> None:
+        """Claims booked (pools, customers, flows), pool-empty and sell-out events, balances."""
+        p, m = self.promo, self.m
+        per = m.grid.period
+        self._balances_due(eng, rng, rec, ch)
+        for i, t in self.pending_sellout:
+            if t < ch.end:
+                f = p.flash[i]
+                rec.events.append((t, "flash_sellout", f.name, float(self.allot[i])))
+                rec.flash[f.name]["sold_out"] = 1.0
+                rec.flash[f.name]["sellout_tick"] = float(t)
+                self.flash_status[i] = "sold_out"
+                if f.regular_after:
+                    self.fallback_at[i] = t + 1
+        self.pending_sellout = []
+        if not p.J:
+            return
+        ol = draw.lines.take(draw.lines.t < ch.end)              # every fresh buyer: sales, carts, deposits
+        fresh = (ol.c < eng.C) & (ol.cls > 0)
+        lo = per[ch.start]
+        hours = per[ch.end - 1] + 1 - lo
+        n = ch.end - ch.start
+        h_tick = per[ch.start:ch.end] - lo
+        for j in range(p.J):
+            mine = fresh & (ol.cls == j + 1)
+            np.add.at(rec.by_sku["coupons_claimed"], (per[ol.t[mine]], ol.k[mine]), ol.n[mine])
+            nb = draw.claims[:n, :, j].sum(axis=1)
+            got = int(ol.n[mine].sum() + nb.sum())
+            if not got:
+                continue
+            self.left[j] -= got
+            rec.coupons[p.coupons[j]]["claimed"] += got
+            by_hour = np.bincount(h_tick, weights=nb, minlength=hours).astype(np.int64)
+            comp = np.einsum("c,cks->k", draw.lam.sum(axis=0), self._claiming(j))
+            if comp.sum() > 0 and by_hour.any():
+                split = rng.claims.multinomial(by_hour, comp / comp.sum())           # (hours, K)
+                rec.by_sku["coupons_claimed"][lo:lo + hours] += split
+            if p.limited:
+                self.claimed_by[j] += np.bincount(ol.s[mine], weights=ol.n[mine], minlength=len(m.segments))
+                seg = np.einsum("c,cks->s", draw.lam.sum(axis=0), self._claiming(j))
+                if seg.sum() > 0 and nb.sum():
+                    self.claimed_by[j] += rng.claims.multinomial(int(nb.sum()), seg / seg.sum())
+        for j, tau in self.pending_empty:
+            if tau < ch.end and self.left[j] <= 0:
+                rec.events.append((tau, "coupon_empty", p.coupons[j], float(p.quantity[j])))
+                rec.coupons[p.coupons[j]]["empty_tick"] = float(tau)
+        self.pending_empty = []
+
+    def _claiming(self, j: int) -> np.ndarray:
+        """(C, K, S) share of a channel's visits that claim coupon j and buy nothing (current regime)."""
+        reg = self._reg
+        cell = reg.by_class[j + 1] / np.maximum(reg.p_buy[j + 1], 1e-300) * (1.0 - reg.p_buy[j + 1])
+        return cell
+
+    def finish(self, eng, st, rec) -> None:
+        """At the campaign's end: pre-sales whose balance window closes with it forfeit."""
+        T = self.m.n_ticks
+        for i, ps in enumerate(self.promo.presales):
+            if ps.b1 >= T:
+                self._forfeit(rec, i, T, st)

@@ -1,0 +1,282 @@
+"""Seed-independent arrays of a scenario's promotion mechanics (docs/promotions.md).
+
+Built once with the model. Shapes: J store coupons, G = J + 1 coupon classes (0: no
+coupon), K SKUs, S segments, C channels, P phases, T ticks. Windows are half-open tick
+ranges [a, b). Money in the scenario's currency.
+
+`Promotions.regime(...)` gives the conversion arrays of a stretch of ticks in which no
+promotion state changes (a sub-chunk): prices, class shares and purchase probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy.stats import poisson
+
+FLOOR = 0.05   # the effective price never falls below 5 % of the activity price
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A flash sale (秒杀) of SKU `k` in ticks [t0, t1)."""
+
+    name: str
+    k: int
+    price: float
+    t0: int
+    t1: int
+    quantity: int
+    regular_after: bool          # after_sellout: regular
+    surge: np.ndarray            # (t1 − t0,) visit multiplier of the SKU, ≥ 1
+
+
+@dataclass(frozen=True)
+class Presale:
+    """A pre-sale (定金膨胀): deposits in [d0, d1), balances in [b0, b1)."""
+
+    name: str
+    skus: np.ndarray             # (k,) SKU indices
+    deposit: float
+    multiplier: float
+    d0: int
+    d1: int
+    b0: int
+    b1: int
+    pay_through: float
+    profile: np.ndarray          # (W,) share of balance payments in each tick from b0
+
+
+@dataclass
+class Promotions:
+    """Promotion arrays; see module docstring for shapes."""
+
+    coupons: list[str]
+    threshold: np.ndarray        # (J,)
+    amount: np.ndarray           # (J,)
+    quantity: np.ndarray         # (J,) int
+    limit: np.ndarray            # (J,) per-customer limit
+    claim: np.ndarray            # (J, 2) claim window ticks
+    valid: np.ndarray            # (J, 2) validity window ticks
+    applies: np.ndarray          # (J, K) bool
+    share: np.ndarray            # (J, S) min(1, claim_rate × coupon_use)
+    red_every: float             # 0: no platform reduction
+    red_off: float
+    red_platform: float
+    red_window: tuple[int, int]
+    red_applies: np.ndarray      # (K,) bool
+    flash: list[Flash]
+    presales: list[Presale]
+    presale_of: np.ndarray       # (K,) pre-sale index, −1 when none
+    basket_units: np.ndarray     # (S,)
+    topup_reach: float
+    topup_probability: float
+    return_slope: np.ndarray     # (K,)
+    payment_mode: bool
+    oversell_ticks: int
+    customers: np.ndarray        # (S,) people per segment (inf: every visit a new person)
+    # conversion building blocks (model.py's formula, kept apart so prices can change)
+    base: np.ndarray             # (K,)
+    intent: np.ndarray           # (P,)
+    seg_conv: np.ndarray         # (S,)
+    lift: np.ndarray             # (P, K) promotion lift of the phase's pay phase
+    elast: np.ndarray            # (K,)
+    sens: np.ndarray             # (S,)
+    quality: np.ndarray          # (C,)
+    choice: np.ndarray           # (K,)
+    mix: np.ndarray              # (C, S)
+    list_price: np.ndarray       # (K,)
+    cuts: list[int] = field(default_factory=list)
+
+    @property
+    def J(self) -> int:
+        return len(self.coupons)
+
+    @property
+    def G(self) -> int:
+        return len(self.coupons) + 1
+
+    @property
+    def limited(self) -> bool:
+        """Can a per-customer limit bind (coupons and a segment with a finite population)?"""
+        return bool(self.J) and bool(np.isfinite(self.customers).any())
+
+    def live(self, window, t: int) -> bool:
+        return window[0] <= t < window[1]
+
+    def regime(self, phase: int, pay_tick: int, claim_tick: int, pay_price: np.ndarray,
+               pools_open: np.ndarray, limit_factor: np.ndarray, deposit_skus: np.ndarray,
+               balance_price: np.ndarray) -> "Regime":
+        """Conversion arrays of a sub-chunk.
+
+        `phase`: the sub-chunk's phase (intent); `pay_tick`: where prices, coupon validity and
+        the reduction are read; `claim_tick`: where claim windows are read; `pay_price` (K,)
+        activity price; `pools_open` (J,) bool; `limit_factor` (J, S) share of a segment's
+        visits whose customer is under the limit; `deposit_skus` (K,) bool: in a deposit
+        window; `balance_price` (K,) the price at each pre-sale's balance_from.
+        """
+        J, K = self.J, len(self.base)
+        S = len(self.seg_conv)
+        W = np.zeros((J + 1, K, S))
+        claimable = np.array([self.live(self.claim[j], claim_tick) for j in range(J)], dtype=bool)
+        for j in range(J):
+            if claimable[j]:
+                W[j + 1] = self.applies[j][:, None] * self.share[j][None, :]
+        W[1:, deposit_skus] = 0.0
+        tot = W[1:].sum(axis=0)
+        over = tot > 1
+        if over.any():
+            W[1:, over] /= tot[over]
+        W[1:] *= (pools_open[:, None, None] * limit_factor[:, None, :])
+        W[0] = 1.0 - W[1:].sum(axis=0)
+
+        d_r = np.where(self.red_applies & self.live(self.red_window, pay_tick) & (self.red_every > 0),
+                       self.red_off / max(self.red_every, 1e-300), 0.0)                # (K,)
+        depth = np.zeros((J + 1, K))
+        for j in range(J):
+            if self.live(self.valid[j], pay_tick):
+                depth[j + 1] = np.where(self.applies[j], self.amount[j] / np.maximum(self.threshold[j], pay_price), 0.0)
+        eff = pay_price[None, :] * np.maximum(FLOOR, 1.0 - depth - d_r[None, :])        # (G, K)
+        for ps in self.presales:
+            on = deposit_skus[ps.skus]
+            if on.any():
+                k = ps.skus[on]
+                pb = balance_price[k]
+                eff[:, k] = np.maximum(FLOOR * pb, pb * np.maximum(FLOOR, 1.0 - d_r[k]) - ps.deposit * (ps.multiplier - 1))
+        list_price = self.list_price
+        conv = (self.base[None, :, None] * self.intent[phase] * self.seg_conv[None, None, :]
+                * self.lift[phase][None, :, None]
+                * (eff / list_price)[:, :, None] ** (self.elast[None, :, None] * self.sens[None, None, :]))  # (G, K, S)
+        p_buy = np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])             # (G, C, K, S)
+        cell = self.choice[None, :, None] * self.mix[:, None, :]                                     # (C, K, S)
+        by_class = W[:, None, :, :] * p_buy * cell[None]                                             # (G, C, K, S)
+        return Regime(price=pay_price, W=W, p_buy=p_buy, by_class=by_class,
+                      reach=by_class.sum(axis=0).reshape(len(self.quality), K * S),
+                      red_depth=d_r, valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
+                      red_live=bool(self.red_every > 0 and self.live(self.red_window, pay_tick)),
+                      claimable=claimable, deposit=deposit_skus)
+
+
+
+@dataclass
+class Regime:
+    """Conversion arrays of a sub-chunk (see `Promotions.regime`)."""
+
+    price: np.ndarray            # (K,) activity price at the pay tick
+    W: np.ndarray                # (G, K, S) share of visits in each coupon class
+    p_buy: np.ndarray            # (G, C, K, S) P(buy | class, channel, SKU, segment)
+    by_class: np.ndarray         # (G, C, K, S) P(visit is a buyer of SKU k, segment s, class g)
+    reach: np.ndarray            # (C, K·S) Σ_g by_class
+    red_depth: np.ndarray        # (K,)
+    valid: np.ndarray            # (J,) coupons valid at the pay tick
+    red_live: bool
+    claimable: np.ndarray        # (J,) coupons claimable in the sub-chunk
+    deposit: np.ndarray          # (K,) SKUs taking deposits
+
+
+def limit_share(claims_per_person: float, limit: int) -> float:
+    """Share of a segment's people under a per-customer limit L after c claims per person.
+
+    A person's claim attempts are Poisson(a); successful claims are min(Poisson(a), L), so
+    a solves E[min(Poisson(a), L)] = c; the share under the limit is P(Poisson(a) < L).
+    L = 1 has the closed form 1 − c; larger L interpolate a table in a.
+    """
+    if claims_per_person <= 0:
+        return 1.0
+    if claims_per_person >= limit - 1e-12:
+        return 0.0
+    if limit == 1:
+        return 1.0 - claims_per_person
+    means, shares = _limit_table(int(limit))
+    return float(np.interp(claims_per_person, means, shares))
+
+
+@lru_cache(maxsize=None)
+def _limit_table(limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """E[min(Poisson(a), L)] and P(Poisson(a) < L) on a grid of a (both increasing/decreasing in a)."""
+    a = np.r_[0.0, np.geomspace(1e-6, 20.0 * limit + 50.0, 4000)]
+    i = np.arange(1, limit + 1)[:, None]
+    means = poisson.sf(i - 1, a[None, :]).sum(axis=0)
+    return means, poisson.cdf(limit - 1, a)
+
+
+def build_promotions(scenario, grid, phases, pay_phase, warmup, intent, lift, channels, segs, skus,
+                     quality, mix, base, elast, choice, list_price) -> Promotions:
+    """The promotion arrays of `scenario` on `grid` (see `Promotions`)."""
+    meta = scenario.meta
+    T, m = grid.n_ticks, grid.tick_minutes
+    K, S = len(skus), len(segs)
+
+    def tick(t, default):
+        return default if t is None else grid.tick_of(t, meta)
+
+    cuts: list[int] = []
+    names = list(scenario.coupons)
+    cps = [scenario.coupons[n] for n in names]
+    claim = np.array([(tick(c.claim_from, 0), tick(c.claim_to, T)) for c in cps], dtype=np.int64).reshape(-1, 2)
+    valid = np.array([(tick(c.valid_from, claim[j, 0]), tick(c.valid_to, T)) for j, c in enumerate(cps)],
+                     dtype=np.int64).reshape(-1, 2)
+    cuts += claim.ravel().tolist() + valid.ravel().tolist()
+    seg_objs = [scenario.segments[s] for s in segs]
+    use = np.array([s.coupon_use for s in seg_objs])
+    share = np.array([np.minimum(1.0, c.claim_rate * use) for c in cps]).reshape(-1, S)
+    applies = np.array([[c.applies_to(k) for k in skus] for c in cps], dtype=bool).reshape(-1, K)
+
+    r = scenario.platform_reduction
+    if r is not None:
+        red_window = (tick(r.start, 0), tick(r.end, T))
+        cuts += list(red_window)
+        red_applies = np.array([r.applies_to(k) for k in skus], dtype=bool)
+    else:
+        red_window, red_applies = (0, 0), np.zeros(K, dtype=bool)
+
+    flash = []
+    for name, f in scenario.flash_sales.items():
+        t0, t1 = tick(f.start, 0), tick(f.end, T)
+        surge = np.ones(t1 - t0)
+        if f.surge is not None:
+            u0 = np.arange(t1 - t0) * m
+            tau = f.surge.decay_minutes
+            mass = np.exp(-u0 / tau) - np.exp(-(u0 + m) / tau)
+            surge += f.surge.amplitude * tau * mass / m
+        flash.append(Flash(name, skus.index(f.sku), f.price, t0, t1, f.quantity, f.after_sellout == "regular", surge))
+        cuts += [t0, t1]
+
+    presales, presale_of = [], np.full(K, -1, dtype=np.int64)
+    for i, (name, p) in enumerate(scenario.presales.items()):
+        ks = np.array([skus.index(s) for s in p.skus], dtype=np.int64)
+        presale_of[ks] = i
+        d0, d1, b0, b1 = (tick(p.deposit_from, 0), tick(p.deposit_to, T), tick(p.balance_from, 0), tick(p.balance_to, T))
+        w = max(1, min(b1 - b0, math.ceil(10 * p.pay_minutes / m)))
+        edges = np.exp(-np.arange(w + 1) * m / p.pay_minutes)
+        prof = edges[:-1] - edges[1:]
+        presales.append(Presale(name, ks, p.deposit, p.multiplier, d0, d1, b0, b1, p.pay_through, prof / prof.sum()))
+        cuts += [d0, d1, b0, b1]
+
+    customers = np.array([np.inf if s.customers is None else float(s.customers) for s in seg_objs])
+    promo = Promotions(
+        coupons=names, threshold=np.array([c.threshold for c in cps]), amount=np.array([c.amount for c in cps]),
+        quantity=np.array([c.quantity for c in cps], dtype=np.int64),
+        limit=np.array([c.per_customer for c in cps], dtype=np.int64), claim=claim, valid=valid,
+        applies=applies, share=share,
+        red_every=0.0 if r is None else r.every, red_off=0.0 if r is None else r.off,
+        red_platform=0.0 if r is None else r.platform_share, red_window=red_window, red_applies=red_applies,
+        flash=flash, presales=presales, presale_of=presale_of,
+        basket_units=np.array([s.basket_units for s in seg_objs]),
+        topup_reach=scenario.baskets.topup_reach, topup_probability=scenario.baskets.topup_probability,
+        return_slope=np.array([scenario.skus[k].return_rate_per_discount for k in skus]),
+        payment_mode=scenario.stock_deduction.mode == "payment",
+        oversell_ticks=math.ceil(scenario.stock_deduction.payment_minutes / m - 1e-9),
+        customers=customers, base=base, intent=intent, seg_conv=np.array([s.conversion for s in seg_objs]),
+        lift=lift, elast=elast, sens=np.array([s.price_sensitivity for s in seg_objs]), quality=quality,
+        choice=choice, mix=mix, list_price=list_price,
+    )
+    if promo.limited:      # the share under the limit is updated every hour of a claim window
+        per_hour = max(1, 60 // m)
+        for a, b in claim:
+            cuts += list(range(int(a), int(b), per_hour))
+    promo.cuts = sorted({c for c in cuts if 0 < c < T})
+    return promo
