@@ -1,0 +1,190 @@
+"""Promotion mechanics in the fast engine: analytic checks and conservation (docs/promotions.md).
+
+Analytic checks compare simulated frequencies with exact probabilities; each tolerance is
+4 standard errors of a binomial proportion (the family of a few checks per test stays far
+below a 1 % false-alarm rate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import poisson
+
+from simulator.engine.baskets import top_up
+from simulator.engine.fast import FastEngine
+from simulator.engine.lines import Lines
+from simulator.kpis import run_kpis
+from simulator.model import build_model
+from simulator.runner import replication_seed
+from tests.helpers import at, one_sku
+
+REPS = 400
+
+
+def _runs(sc, reps=REPS):
+    model = build_model(sc)
+    eng = FastEngine(model)
+    return model, [eng.run(replication_seed(7, i)) for i in range(reps)]
+
+
+def _check_cdf(ticks: np.ndarray, lam: float, q: int, at_ticks):
+    """P(τ ≤ t − 1) = 1 − Poisson(λ t).cdf(Q − 1) for a pool of Q drained at λ per tick."""
+    for t in at_ticks:
+        p = 1 - poisson.cdf(q - 1, lam * t)
+        got = np.mean((ticks >= 0) & (ticks <= t - 1))
+        se = np.sqrt(p * (1 - p) / ticks.size)
+        assert abs(got - p) <= 4 * se + 1e-9, (t, got, p, se)
+
+
+def test_coupon_pool_empties_like_a_poisson_count():
+    # 10 visits a minute, each claims with probability 0.3: claims are Poisson(3) a tick
+    sc = one_sku(stock=10**6, hours=2, tick_minutes=1, visits_per_hour=600, base_conversion=0.05,
+                 extra={"coupons": {"c": {"threshold": 150, "amount": 20, "quantity": 60, "claim_rate": 0.3}}})
+    _, recs = _runs(sc)
+    ticks = np.array([r.coupons["c"]["empty_tick"] for r in recs])
+    assert (ticks >= 0).all()
+    assert all(r.coupons["c"]["claimed"] == 60 for r in recs)       # never more than the pool
+    _check_cdf(ticks, 3.0, 60, [15, 18, 20, 22, 25])
+
+
+def test_flash_sale_sells_out_like_a_poisson_count():
+    # 20 visits a minute at the flash price 50 (list 100, elasticity −1): conversion 0.1 × 2 = 0.2
+    sc = one_sku(stock=10**6, hours=2, tick_minutes=1, visits_per_hour=1200, base_conversion=0.1,
+                 sku={"elasticity": -1.0},
+                 extra={"flash_sales": {"f": {"sku": "item", "price": 50, "quantity": 100,
+                                              "start": at(0.5), "end": at(1.5)}}})
+    _, recs = _runs(sc)
+    sold = np.array([r.flash["f"]["sellout_tick"] for r in recs]) - 30
+    assert (sold >= 0).all() and all(r.flash["f"]["units"] == 100 for r in recs)
+    _check_cdf(sold, 4.0, 100, [20, 23, 25, 27, 30])
+
+
+def test_top_up_moves_mass_from_below_to_above_the_threshold():
+    """Price 140, every 300 off 50, reach 20 %: 2 units (280) top up to 3, 4 (560) to 5, and
+    so on for every basket within 20 % of the next multiple of 300, each with probability q."""
+    sc = one_sku(stock=10, sku={"price": 140.0},
+                 extra={"platform_reduction": {"every": 300, "off": 50},
+                        "baskets": {"topup_reach": 0.2, "topup_probability": 0.4}})
+    promo = build_model(sc).promo
+    reg = promo.regime(0, 0, 0, np.array([140.0]), np.zeros(0, dtype=bool), np.ones((0, 1)),
+                       np.zeros(1, dtype=bool), np.zeros(1))
+    rng = np.random.default_rng(3)
+    n = 200_000
+    sizes = 1 + rng.poisson(2.0, n)
+    lines = Lines(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                  np.zeros(1, dtype=np.int64), np.array([n]))
+    after = top_up(rng, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool))
+    for below, above in ((2, 3), (4, 5)):
+        p_below = np.mean(sizes == below)
+        moved = np.mean((sizes == below) & (after == above))
+        se = np.sqrt(0.4 * 0.6 * p_below / n)
+        assert abs(moved / p_below - 0.4) * p_below <= 4 * se
+        assert not ((sizes == below) & (after != below) & (after != above)).any()
+    v = 140.0 * sizes
+    nxt = (np.floor(v / 300) + 1) * 300
+    within = nxt - v <= 0.2 * nxt                             # 2 → 3, 4 → 5, 6 → 7, 7 → 9, …
+    assert np.array_equal(sizes[~within], after[~within])
+    grown = after != sizes
+    assert np.array_equal(after[grown], (sizes + np.ceil((nxt - v) / 140 - 1e-9))[grown])
+    share = grown[within].mean()
+    assert abs(share - 0.4) <= 4 * np.sqrt(0.4 * 0.6 / within.sum())
+
+
+ALL_ON = {
+    "coupons": {"c1": {"threshold": 250, "amount": 30, "quantity": 40, "claim_rate": 0.3},
+                "c2": {"threshold": 450, "amount": 80, "quantity": 15, "claim_rate": 0.2, "skus": ["a"]}},
+    "platform_reduction": {"every": 300, "off": 50, "platform_share": 0.4},
+    "baskets": {"topup_reach": 0.3, "topup_probability": 0.5},
+}
+
+
+def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed):
+    """Two SKUs and every mechanism: coupons, reduction, top-up, a flash sale on `a`, a
+    pre-sale on `b` with its balance inside the campaign, returns rising with depth."""
+    extra = {
+        **ALL_ON,
+        "meta": {"seed": seed},
+        "skus": {"b": {"price": 180.0, "unit_cost": 60.0, "base_conversion": 0.08, "stock": stock_b,
+                       "units_per_order": 1.4, "return_rate": 0.05, "return_rate_per_discount": 0.5}},
+        "flash_sales": {"f": {"sku": "item", "price": 60, "quantity": quantity, "start": at(2), "end": at(4),
+                              "surge": {"amplitude": 5, "decay_minutes": 10}, "after_sellout": fallback}},
+        "presales": {"p": {"skus": ["b"], "deposit": 20, "multiplier": 2, "deposit_from": at(0), "deposit_to": at(3),
+                           "balance_from": at(4), "balance_to": at(6), "pay_through": through, "pay_minutes": 30}},
+        "stock_deduction": {"mode": mode, "payment_minutes": pay_minutes},
+        "segments": {"new": {"share": 0.6, "coupon_use": 1.2, "basket_units": 1.5},
+                     "member": {"share": 0.4, "customers": 300}},
+    }
+    extra["coupons"] = {**ALL_ON["coupons"], "c2": {**ALL_ON["coupons"]["c2"], "skus": ["b"]}}
+    return one_sku(stock=stock_a, hours=8, tick_minutes=5, visits_per_hour=400, base_conversion=0.08,
+                   sku={"units_per_order": 1.5, "return_rate": 0.05, "return_rate_per_discount": 0.3,
+                        "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1}}, extra=extra)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stock_a=st.integers(0, 300), stock_b=st.integers(0, 200), mode=st.sampled_from(["order", "payment"]),
+       pay_minutes=st.sampled_from([0, 5, 20]), quantity=st.integers(1, 80),
+       fallback=st.sampled_from(["lost", "regular"]), through=st.floats(0, 1), seed=st.integers(0, 10**6))
+def test_units_and_money_add_up_with_every_mechanism_on(stock_a, stock_b, mode, pay_minutes, quantity,
+                                                        fallback, through, seed):
+    sc = _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed)
+    model = build_model(sc)
+    rec = FastEngine(model).run(seed)
+    sk = rec.by_sku
+    assert (rec.stock >= 0).all(), "stock went negative"
+    ending = rec.initial_stock + (sk["inbound"] + sk["released"] - sk["taken"]).sum(0)
+    assert np.array_equal(ending, rec.ending_stock), "stock flows do not add up"
+    # what left the shelf was paid for, or is a deposit whose units came back
+    assert np.array_equal(sk["taken"].sum(0), sk["units"].sum(0) + sk["released"].sum(0))
+    for f in ("orders", "units", "gmv", "returns", "refunds"):
+        assert np.isclose(rec.by_channel[f].sum(), sk[f].sum()), f
+    assert (sk["returns"] <= sk["units"]).all()
+    k = run_kpis(rec, model)
+    b = model.skus.index("b")
+    dep_units = k["deposit_amount"] / 20
+    assert np.isclose(k["forfeited_amount"], sk["released"][:, b].sum() * 20)
+    assert np.isclose(k["deposit_expansion"], (dep_units - sk["released"][:, b].sum()) * 20)
+    assert np.isclose(k["net_sales"], k["gmv"] - k["coupon_cost"] - k["reduction_cost"] - k["deposit_expansion"]
+                      - k["refunds"] + k["forfeited_amount"])
+    assert np.isclose(k["coupon_cost"], sum(c["cost"] for c in rec.coupons.values()))
+    for name, c in rec.coupons.items():
+        assert c["redeemed"] <= c["claimed"] <= sc.coupons[name].quantity
+    assert rec.flash["f"]["units"] <= quantity
+    if mode == "order":
+        assert k["oversold_units"] == 0 and k["cancellations"] == 0
+    assert k["cancellations"] <= k["oversold_units"]
+
+
+def test_payment_mode_oversells_a_fast_sell_out_and_order_mode_never_does():
+    base = dict(stock=50, hours=3, tick_minutes=1, visits_per_hour=3000, base_conversion=0.1)
+    order = one_sku(**base)
+    pay = one_sku(**base, extra={"stock_deduction": {"mode": "payment", "payment_minutes": 5}})
+    over_order = [run_kpis(r, m)["oversold_units"] for m, rs in [_runs(order, 30)] for r in rs]
+    m, rs = _runs(pay, 30)
+    over_pay = np.array([run_kpis(r, m)["oversold_units"] for r in rs])
+    assert not any(over_order)
+    # 5 ticks of about 5 buyers each after the stock runs out, plus the surplus of that tick
+    assert 20 < over_pay.mean() < 40
+    lost_pay = np.array([run_kpis(r, m)["lost_units"] for r in rs])
+    assert (lost_pay > 0).all()
+
+
+@pytest.mark.parametrize("fallback", ["lost", "regular"])
+def test_flash_sale_fallback(fallback):
+    sc = one_sku(stock=1000, hours=2, tick_minutes=1, visits_per_hour=1200, base_conversion=0.1,
+                 extra={"flash_sales": {"f": {"sku": "item", "price": 50, "quantity": 40, "start": at(0.5),
+                                              "end": at(1.5), "after_sellout": fallback}}})
+    model, recs = _runs(sc, 20)
+    for r in recs:
+        t = int(r.flash["f"]["sellout_tick"])
+        assert 30 <= t < 90
+        sold_after = r.by_sku["units"][:, 0].sum() - r.flash["f"]["units"]
+        if fallback == "lost":
+            assert r.by_sku["lost_units"][:, 0].sum() > 0
+            assert r.ending_stock[0] == 1000 - r.by_sku["units"][:, 0].sum()
+        else:
+            assert sold_after > 0 and r.by_sku["lost_units"][:, 0].sum() <= 40
+        kinds = [e[1] for e in r.events]
+        assert "stockout" not in kinds and kinds.count("flash_sellout") == 1
