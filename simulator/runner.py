@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from simulator.engine import ENGINES
+from simulator.engine.expected import refuse_promotions
 from simulator.model import build_model
 from simulator.results import Results
 from simulator.scenario.errors import Issue, ScenarioError
@@ -61,6 +62,8 @@ def simulate(
         raise ScenarioError([Issue("<scenario>", None, "rules", (
             "mid-campaign rules are checked but not yet executed by the engines; "
             "remove `rules:` to run this scenario (docs/rules.md)"))])
+    if engine == "expected":
+        refuse_promotions(scenario)          # here too, so worker processes never hide it
     seed = scenario.meta.seed if seed is None else int(seed)
     index = list(seeds) if seeds is not None else list(range(reps or scenario.meta.replications))
     t0 = time.perf_counter()

@@ -1,0 +1,69 @@
+"""Promotion mechanics benchmark: one fast-engine replication of the bundled Double 11 scenario
+with every promotion mechanism on, against the same scenario with none, in this process.
+
+"All on" = the bundled plan (pre-sale deposits, every 300 off 50, two store coupon pools,
+top-up) plus a flash sale on the hero lipstick at the Nov 11 launch, payment-mode stock
+deduction, returns that rise with depth and a finite member population (per-customer
+limits bind, so claims are tracked hour by hour). Prints a Markdown table.
+
+    python benchmarks/bench_promotions.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from simulator import load_scenario
+from simulator.engine import FastEngine
+from simulator.model import build_model
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def variants():
+    sc = load_scenario(SCENARIO)
+    data = sc.model_dump()
+    none = dict(data, coupons={}, platform_reduction=None, presales={}, flash_sales={},
+                baskets={"topup_reach": 0.2, "topup_probability": 0.0})
+    every = dict(data)
+    every["flash_sales"] = {"lipstick_1111": {"sku": "lipstick_999", "price": 199, "quantity": 5000,
+                                              "start": "2026-11-11 00:00", "end": "2026-11-11 02:00",
+                                              "surge": {"amplitude": 10, "decay_minutes": 10},
+                                              "after_sellout": "regular"}}
+    every["stock_deduction"] = {"mode": "payment", "payment_minutes": 5}
+    every["skus"] = {k: dict(v, return_rate_per_discount=0.1) for k, v in data["skus"].items()}
+    every["segments"] = dict(data["segments"], member=dict(data["segments"]["member"], customers=400000))
+    return type(sc).model_validate(none), type(sc).model_validate(every)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    base = None
+    for label, sc in zip(("no promotions", "every mechanism on"), variants()):
+        eng = FastEngine(build_model(sc))
+        eng.run(0)                                                   # warm caches
+        s = best_of(lambda: eng.run(1), args.repeat)
+        base = base or s
+        rows.append((label, s, s / base, len(eng.m.chunks)))
+    print("| Double 11 | s per replication | × no promotions | chunks |")
+    print("|---|---:|---:|---:|")
+    for label, s, r, c in rows:
+        print(f"| {label} | {s:.3f} | {r:.2f} | {c} |")
+
+
+if __name__ == "__main__":
+    main()
