@@ -40,21 +40,25 @@ Promotions (docs/promotions.md, followed step by step in `visitor`):
 
 Readings of docs/promotions.md chosen where it leaves room (each also noted at its code):
 
-* the promotion lift and intent follow the rule of DESIGN.md (visit phase, its pay phase
-  for warm-ups); the pay tick only moves the activity price, coupon validity and the
-  reduction window;
+* intent and promotion lift follow DESIGN.md (the visit's phase, its pay phase for a
+  warm-up); the pay tick moves only the activity price, coupon validity and reduction
+  window — for a warm-up cart both its conversion and its payment read them at the first
+  tick of the next sale phase (a flash price too, if a sale is live there);
+* a coupon belongs to the visit that claimed it: a customer's later visits only meet the
+  per-customer limit;
 * a visit to a pre-sale SKU in its deposit window places a deposit even in a warm-up phase;
-* a flash sale stays at its flash price for the whole window with `after_sellout: lost`
-  (its later buyers are lost anyway); surge visits come only inside the sale's window;
-* a flash allotment is set aside after the start tick's deliveries (a delivery in a later
-  tick of the sale joins the held-back stock);
+* with `after_sellout: lost` the flash price stands for the whole window (its later buyers
+  are lost anyway); surge visits come in every tick of the sale's window, also after a
+  sell-out; any order while a sale sells the shelf takes its units from the allotment;
+* a flash allotment is set aside after the start tick's deliveries (deliveries of later
+  ticks of the sale join the held-back stock); `flash_end` is logged at the window's end;
 * a balance payment reads the reduction at the tick it is paid (the pre-sale section's
-  "payment tick"); price and conversion read it at `balance_from`;
+  "payment tick"); its price and the deposit's conversion read them at `balance_from`;
 * an event whose moment is the campaign's end (a sale or balance window closing at `end`)
-  is recorded at the last tick, T − 1, so every event lies in [0, T);
+  is logged at the last tick, T − 1, so every event lies in [0, T);
 * a stock-out event's value is the units its first tick could not supply (lost, or in
   payment mode oversold or lost); oversold ticks count as stock-out ticks;
-* money thresholds allow 1e-9 for float rounding (a basket of exactly the threshold reaches it).
+* the discount depth of returns is at least 0; money thresholds allow 1e-9 for rounding.
 """
 
 from __future__ import annotations
@@ -303,9 +307,10 @@ class _Campaign:
         return [ch.segments.get(s, 0.0) if ch.segments else self.sc.segments[s].share for s in self.segments]
 
     def return_rate(self, sku: str, price: float) -> float:
-        """min(1, return_rate + return_rate_per_discount × (1 − price / list price)), at least 0."""
+        """min(1, return_rate + return_rate_per_discount × depth), depth = 1 − price / list price
+        (reading: at least 0, for a flash price above the list price)."""
         s = self.sc.skus[sku]
-        return min(1.0, max(0.0, s.return_rate + s.return_rate_per_discount * (1 - price / s.price)))
+        return min(1.0, s.return_rate + s.return_rate_per_discount * max(0.0, 1 - price / s.price))
 
     # ----------------------------------------------------------- processes
     def play(self) -> RunRecord:
@@ -346,8 +351,7 @@ class _Campaign:
         for tick in range(self.T):
             yield self.env.timeout(tick - self.env.now)
             for sale, f in self.sc.flash_sales.items():
-                t0, t1 = self.flash_window[sale]
-                if tick == t1:
+                if tick == self.flash_window[sale][1]:
                     self.end_flash(sale, tick)
                 elif f.after_sellout == "regular" and self.sold_out[sale] == tick - 1:
                     self.return_held(f.sku)

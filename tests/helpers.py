@@ -125,3 +125,18 @@ def busy() -> Scenario:
                            "inbound": [{"at": at(30), "quantity": 50}]}},
         "segments": {"new": {"share": 0.6}, "member": {"share": 0.4, "conversion": 1.4, "price_sensitivity": 0.5}},
     })
+
+
+def reference_run(scenario: Scenario, seed: int = 0) -> tuple[RunRecord, Model]:
+    """One replication of `scenario` on the reference engine (every visitor a SimPy process):
+    its record and the model (for the KPI functions)."""
+    from simulator.model import build_model
+    from simulator.reference import ReferenceEngine
+
+    model = build_model(scenario)
+    return ReferenceEngine(model).run(seed), model
+
+
+def sku_totals(rec: RunRecord, sku: int = 0) -> dict[str, float]:
+    """Every per-SKU flow of SKU `sku` summed over the campaign."""
+    return {f: float(v[:, sku].sum()) for f, v in rec.by_sku.items()}
