@@ -50,8 +50,8 @@ Readings of docs/promotions.md chosen where it leaves room (each also noted at i
 * with `after_sellout: lost` the flash price stands for the whole window (its later buyers
   are lost anyway); surge visits come in every tick of the sale's window, also after a
   sell-out; any order while a sale sells the shelf takes its units from the allotment;
-* a flash allotment is set aside after the start tick's deliveries (deliveries of later
-  ticks of the sale join the held-back stock); `flash_end` is logged at the window's end;
+* a flash allotment is set aside before the start tick's deliveries (deliveries of every
+  tick of the sale join the held-back stock); `flash_end` is logged at the window's end;
 * a balance payment reads the reduction at the tick it is paid (the pre-sale section's
   "payment tick"); its price and the deposit's conversion read them at `balance_from`;
 * an event whose moment is the campaign's end (a sale or balance window closing at `end`)
@@ -345,9 +345,9 @@ class _Campaign:
     def mornings(self):
         """The start of every tick, before its visitors (they come at tick + a uniform offset),
         in this order: held-back flash stock returns (the sale ends, or falls back to the
-        regular price the tick after its sell-out), forfeited deposits come back, deliveries
-        arrive (each followed by a reorder check; at tick 0 the opening reorders follow),
-        flash sales starting now set their allotment aside."""
+        regular price the tick after its sell-out), forfeited deposits come back, flash sales
+        starting now set their allotment aside, deliveries arrive (each followed by a reorder
+        check; at tick 0 the opening reorders follow; a flash SKU's join its held-back stock)."""
         for tick in range(self.T):
             yield self.env.timeout(tick - self.env.now)
             for sale, f in self.sc.flash_sales.items():
@@ -358,14 +358,14 @@ class _Campaign:
             for name in self.sc.presales:
                 if self.balance_window[name][1] == tick:
                     self.forfeit(name, tick)
+            for sale in self.sc.flash_sales:
+                if self.flash_window[sale][0] == tick:
+                    self.start_flash(sale, tick)
             for sku, units, reorder in self.due.pop(tick, []):
                 self.delivery(sku, units, tick, reorder)
             if tick == 0:                           # after the deliveries of tick 0, a SKU at or below s orders
                 for sku in self.skus:
                     self.check_reorder(sku)
-            for sale in self.sc.flash_sales:
-                if self.flash_window[sale][0] == tick:
-                    self.start_flash(sale, tick)
 
     def channel(self, name: str, ch):
         """Visitors of one channel, tick by tick, at uniform random moments in the tick."""

@@ -48,7 +48,7 @@ class PromoState:
         K, S = len(model.skus), len(model.segments)
         self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
         self.claimed_by = np.zeros((p.J, S))                      # (J, S) successful claims per segment
-        self.flash_status = ["waiting"] * len(p.flash)            # waiting | live | sold_out | done
+        self.flash_status = ["waiting"] * len(p.flash)            # waiting | live | sold_out | done (stock back) | ended
         self.allot = np.zeros(len(p.flash), dtype=np.int64)
         self.fallback_at = [-1] * len(p.flash)
         self.pending_empty: list[tuple[int, int]] = []
@@ -56,6 +56,7 @@ class PromoState:
         self.balances = [np.zeros(0, dtype=np.int64) for _ in range(5)]   # t, k, s, c, units
         self.forfeit_units = np.zeros((len(p.presales), K), dtype=np.int64)
         self.forfeit_orders = np.zeros((len(p.presales), K), dtype=np.int64)
+        self.deposit_orders = np.zeros(len(p.presales), dtype=np.int64)   # deposit orders placed so far
         self.balance_price = np.zeros(K)
         for ps in p.presales:
             self.balance_price[ps.skus] = model.price[model.phase_of_tick[ps.b0]][ps.skus]
@@ -75,7 +76,8 @@ class PromoState:
                 self.flash_status[i] = "live"
                 rec.events.append((a, "flash_start", f.name, float(self.allot[i])))
             elif self.flash_status[i] in ("live", "sold_out") and (a == f.t1 or a == self.fallback_at[i]):
-                rec.events.append((a, "flash_end", f.name, float(st.on_hand[k])))
+                if a == f.t1:
+                    rec.events.append((a, "flash_end", f.name, float(st.on_hand[k])))
                 st.on_hand[k] += st.held[k]
                 st.held[k] = 0
                 st.flash_live[k] = False
@@ -83,17 +85,22 @@ class PromoState:
                     st.in_stockout[k] = False
                     st.zero_at[k] = -1
                 self.flash_status[i] = "done"
+            elif self.flash_status[i] == "done" and a == f.t1:       # fell back earlier: nothing left
+                rec.events.append((a, "flash_end", f.name, 0.0))
+                self.flash_status[i] = "ended"
         for i, ps in enumerate(p.presales):
+            if a == ps.b0:
+                rec.events.append((a, "balance_open", ps.name, float(self.deposit_orders[i])))
             if a == ps.b1 and a < m.n_ticks:
                 self._forfeit(rec, i, a, st)
         phase = ch.phase
         pay_phase = int(m.pay_phase[phase])
         pay_tick = m.pay_start[phase][0] if m.warmup[phase] else a
         price = m.price[pay_phase].copy()
-        if not m.warmup[phase]:
-            for i, f in enumerate(p.flash):
-                if self.flash_status[i] in ("live", "sold_out"):
-                    price[f.k] = f.price
+        for i, f in enumerate(p.flash):                     # at the pay tick (a warm-up's: its phase's first pay tick)
+            live = self.flash_status[i] in ("live", "sold_out") if pay_tick == a else f.t0 <= pay_tick < f.t1
+            if live:
+                price[f.k] = f.price
         factor = np.ones((p.J, len(m.segments)))
         if p.limited:
             for j in range(p.J):
@@ -110,8 +117,8 @@ class PromoState:
     def boost(self, ch) -> np.ndarray | None:
         """(n, K) flash-sale surge of each SKU's visits (None: no surge in this stretch)."""
         out = None
-        for i, f in enumerate(self.promo.flash):
-            if self.flash_status[i] in ("live", "sold_out") and f.t0 <= ch.start < f.t1:
+        for i, f in enumerate(self.promo.flash):           # the crowd comes for the whole window
+            if self.flash_status[i] != "waiting" and f.t0 <= ch.start < f.t1:
                 if out is None:
                     out = np.ones((ch.end - ch.start, len(self.m.skus)))
                 out[:, f.k] = f.surge[ch.start - f.t0:ch.end - f.t0]
@@ -233,6 +240,7 @@ class PromoState:
         pays = rng.presale.random(got.size) < through
         t_pay = np.zeros(got.size, dtype=np.int64)
         for i, ps in enumerate(p.presales):
+            self.deposit_orders[i] += int((ps_of == i).sum())
             sel = pays & (ps_of == i)
             t_pay[sel] = ps.b0 + rng.presale.choice(ps.profile.size, size=int(sel.sum()), p=ps.profile)
             lost = ~pays & (ps_of == i)
@@ -379,8 +387,13 @@ class PromoState:
         return cell
 
     def finish(self, eng, st, rec) -> None:
-        """At the campaign's end: pre-sales whose balance window closes with it forfeit."""
+        """At the campaign's end: pre-sales whose balance window closes with it forfeit, and flash
+        sales that run to the end log `flash_end` at the last tick."""
         T = self.m.n_ticks
         for i, ps in enumerate(self.promo.presales):
             if ps.b1 >= T:
                 self._forfeit(rec, i, T, st)
+        for i, f in enumerate(self.promo.flash):
+            if f.t1 >= T and self.flash_status[i] in ("live", "sold_out", "done"):
+                rec.events.append((T - 1, "flash_end", f.name,
+                                   float(st.on_hand[f.k]) if self.flash_status[i] != "done" else 0.0))
