@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from scipy.stats import poisson
@@ -108,14 +107,12 @@ class Promotions:
         return window[0] <= t < window[1]
 
     def regime(self, phase: int, pay_tick: int, claim_tick: int, pay_price: np.ndarray,
-               pools_open: np.ndarray, limit_factor: np.ndarray, deposit_skus: np.ndarray,
-               balance_price: np.ndarray) -> "Regime":
+               pools_open: np.ndarray, deposit_skus: np.ndarray, balance_price: np.ndarray) -> "Regime":
         """Conversion arrays of a sub-chunk.
 
         `phase`: the sub-chunk's phase (intent); `pay_tick`: where prices, coupon validity and
         the reduction are read; `claim_tick`: where claim windows are read; `pay_price` (K,)
-        activity price; `pools_open` (J,) bool; `limit_factor` (J, S) share of a segment's
-        visits whose customer is under the limit; `deposit_skus` (K,) bool: in a deposit
+        activity price; `pools_open` (J,) bool; `deposit_skus` (K,) bool: in a deposit
         window; `balance_price` (K,) the price at each pre-sale's balance_from.
         """
         J, K = self.J, len(self.base)
@@ -130,7 +127,7 @@ class Promotions:
         over = tot > 1
         if over.any():
             W[1:, over] /= tot[over]
-        W[1:] *= (pools_open[:, None, None] * limit_factor[:, None, :])
+        W[1:] *= pools_open[:, None, None]
         W[0] = 1.0 - W[1:].sum(axis=0)
 
         d_r = np.where(self.red_applies & self.live(self.red_window, pay_tick) & (self.red_every > 0),
@@ -152,8 +149,10 @@ class Promotions:
                 * (eff / list_price)[:, :, None] ** (self.elast[None, :, None] * self.sens[None, None, :]))  # (G, K, S)
         p_buy = np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])             # (G, C, K, S)
         cell = self.choice[None, :, None] * self.mix[:, None, :]                                     # (C, K, S)
-        by_class = W[:, None, :, :] * p_buy * cell[None]                                             # (G, C, K, S)
-        return Regime(price=pay_price, W=W, p_buy=p_buy, by_class=by_class,
+        base = p_buy * cell[None]                                                                    # (G, C, K, S)
+        by_class = W[:, None, :, :] * base
+        return Regime(price=pay_price, W=W, p_buy=p_buy, base=base, nobuy=(1.0 - p_buy) * cell[None],
+                      by_class=by_class,
                       reach=by_class.sum(axis=0).reshape(len(self.quality), K * S),
                       red_depth=d_r, valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
                       red_live=bool(self.red_every > 0 and self.live(self.red_window, pay_tick)),
@@ -166,8 +165,10 @@ class Regime:
     """Conversion arrays of a sub-chunk (see `Promotions.regime`)."""
 
     price: np.ndarray            # (K,) activity price at the pay tick
-    W: np.ndarray                # (G, K, S) share of visits in each coupon class
+    W: np.ndarray                # (G, K, S) share of visits in each coupon class (no per-customer limit)
     p_buy: np.ndarray            # (G, C, K, S) P(buy | class, channel, SKU, segment)
+    base: np.ndarray             # (G, C, K, S) P(a visit lands on SKU k, segment s and buys | class g)
+    nobuy: np.ndarray            # (G, C, K, S) P(a visit lands on SKU k, segment s and does not buy | class g)
     by_class: np.ndarray         # (G, C, K, S) P(visit is a buyer of SKU k, segment s, class g)
     reach: np.ndarray            # (C, K·S) Σ_g by_class
     red_depth: np.ndarray        # (K,)
@@ -175,32 +176,17 @@ class Regime:
     red_live: bool
     claimable: np.ndarray        # (J,) coupons claimable in the sub-chunk
     deposit: np.ndarray          # (K,) SKUs taking deposits
+    Wt: np.ndarray | None = None  # (n, G, K, S) class shares per tick where per-customer limits bind
+
+    def weights(self, n: int) -> np.ndarray:
+        """(n, G, K, S) class shares of each tick of an n-tick stretch."""
+        return self.Wt if self.Wt is not None else np.broadcast_to(self.W, (n, *self.W.shape))
 
 
-def limit_share(claims_per_person: float, limit: int) -> float:
-    """Share of a segment's people under a per-customer limit L after c claims per person.
-
-    A person's claim attempts are Poisson(a); successful claims are min(Poisson(a), L), so
-    a solves E[min(Poisson(a), L)] = c; the share under the limit is P(Poisson(a) < L).
-    L = 1 has the closed form 1 − c; larger L interpolate a table in a.
-    """
-    if claims_per_person <= 0:
-        return 1.0
-    if claims_per_person >= limit - 1e-12:
-        return 0.0
-    if limit == 1:
-        return 1.0 - claims_per_person
-    means, shares = _limit_table(int(limit))
-    return float(np.interp(claims_per_person, means, shares))
-
-
-@lru_cache(maxsize=None)
-def _limit_table(limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """E[min(Poisson(a), L)] and P(Poisson(a) < L) on a grid of a (both increasing/decreasing in a)."""
-    a = np.r_[0.0, np.geomspace(1e-6, 20.0 * limit + 50.0, 4000)]
-    i = np.arange(1, limit + 1)[:, None]
-    means = poisson.sf(i - 1, a[None, :]).sum(axis=0)
-    return means, poisson.cdf(limit - 1, a)
+def under_limit(attempts_per_person: np.ndarray, limit: int) -> np.ndarray:
+    """Share of a segment's people under a per-customer limit L after `a` claim attempts per
+    person: a person's attempts are Poisson(a), so the share is P(Poisson(a) < L)."""
+    return np.exp(-attempts_per_person) if limit == 1 else poisson.cdf(limit - 1, attempts_per_person)
 
 
 def build_promotions(scenario, grid, phases, pay_phase, warmup, intent, lift, channels, segs, skus,
@@ -274,9 +260,5 @@ def build_promotions(scenario, grid, phases, pay_phase, warmup, intent, lift, ch
         lift=lift, elast=elast, sens=np.array([s.price_sensitivity for s in seg_objs]), quality=quality,
         choice=choice, mix=mix, list_price=list_price,
     )
-    if promo.limited:      # the share under the limit is updated every hour of a claim window
-        per_hour = max(1, 60 // m)
-        for a, b in claim:
-            cuts += list(range(int(a), int(b), per_hour))
     promo.cuts = sorted({c for c in cuts if 0 < c < T})
     return promo

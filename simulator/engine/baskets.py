@@ -13,21 +13,25 @@ from simulator.engine.lines import POOLED, Lines
 from simulator.promotions import Promotions, Regime
 
 
-def split_classes(rng: np.random.Generator, lines: Lines, reg: Regime, alpha: np.ndarray, C: int, S: int) -> Lines:
+def split_classes(rng: np.random.Generator, lines: Lines, reg: Regime, alpha: np.ndarray, C: int,
+                  start: int) -> Lines:
     """Split new buyer lines (c < C or POOLED) into coupon classes.
 
-    A buyer of SKU k, segment s from channel c holds class g with probability
-    by_class[g, c, k, s] / Σ_g by_class; pooled lines mix channels by their weights `alpha` (C,).
-    Lines that already carry a class (carts, c ≥ C) keep it. Sequential binomials per class.
+    A buyer of SKU k, segment s from channel c at tick t holds class g with probability
+    ∝ shares[t, g, k, s] · base[g, c, k, s]; pooled lines mix channels by their weights
+    `alpha` (C,). Lines that already carry a class (carts, c ≥ C) keep it. Sequential
+    binomials per class. `start`: the stretch's first tick.
     """
     G = reg.W.shape[0]
-    if G == 1 or not lines.size:
+    if G == 1 or not lines.size or not reg.W[1:].any():          # no coupon can be claimed now
         return Lines(lines.t, lines.k, lines.s, lines.c, lines.n, None, lines.cls)
     fresh = lines.c < C
-    by = reg.by_class                                                    # (G, C, K, S)
-    pooled_by = np.einsum("c,gcks->gks", alpha, by)                      # (G, K, S)
+    pooled_base = np.einsum("c,gcks->gks", alpha, reg.base)              # (G, K, S)
     chan = np.where(lines.c == POOLED, 0, np.minimum(lines.c, C - 1))
-    w = np.where((lines.c == POOLED)[None, :], pooled_by[:, lines.k, lines.s], by[:, chan, lines.k, lines.s])  # (G, L)
+    b = np.where((lines.c == POOLED)[None, :], pooled_base[:, lines.k, lines.s], reg.base[:, chan, lines.k, lines.s])
+    share = (reg.Wt[lines.t - start, :, lines.k, lines.s].T if reg.Wt is not None
+             else reg.W[:, lines.k, lines.s])                            # (G, L)
+    w = share * b
     tot = w.sum(axis=0)
     w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), np.r_[1.0, np.zeros(G - 1)][:, None])
     left = lines.n.copy()

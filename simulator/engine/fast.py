@@ -128,7 +128,7 @@ class FastEngine:
         lines, pooled_pi = draw.lines, draw.pooled_pi
         warm = bool(m.warmup[ch.phase])
         if reg is not None:
-            lines = split_classes(rng.claims, lines, reg, draw.alpha, C, self.S)
+            lines = split_classes(rng.claims, lines, reg, draw.alpha, C, ch.start)
             draw.lines = lines
         if not warm:
             self._release_carts(ch, rng, run)
@@ -215,13 +215,24 @@ class FastEngine:
         J = 0 if reg is None else reg.W.shape[0] - 1
         parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
         for c in self.budgeted:                                        # drawn apart, budget first
-            visits, stop = self._paid_visits(ch, rng, run, c, lam[:, c])
-            paid[c] = (visits, stop)
+            paid[c] = self._paid_visits(ch, rng, run, c, lam[:, c])
+        if reg is not None:                                            # per-customer limits: shares per tick
+            clicks = lam.copy()
+            for c, (visits, _) in paid.items():
+                clicks[:, c] = visits
+            run.promo.limit_weights(reg, clicks, boost)
+        for c in self.budgeted:
             lam[:, c] = 0.0
-            lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, visits, reach[c], reg)
+            lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, paid[c][0], reach[c], reg)
             parts.append(lines)
         own = self._own_channels(lam)
-        rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
+        if reg is not None and reg.Wt is not None:                     # Σ_g shares(t) × (lam @ base_g)
+            per_class = np.stack([(lam @ reg.base[g].reshape(C, K * S)).reshape(n, K, S)
+                                  for g in range(reg.W.shape[0])], axis=1)         # (n, G, K, S)
+            rate = np.einsum("tgks,tgks->tks", reg.Wt, per_class)
+            rate = np.ascontiguousarray(rate.transpose(1, 0, 2))
+        else:
+            rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
         if boost is not None:
             rate *= boost.T[:, :, None]
         counts = rng.orders.poisson(rate)
@@ -232,7 +243,11 @@ class FastEngine:
         left = rate.ravel()[idx]
         for c in own:
             live = lam[t, c] > 0                                       # the channel's own ticks only
-            p_c = lam[t[live], c] * reach[c, k[live] * S + s[live]]
+            if reg is not None and reg.Wt is not None:
+                tl, kl, sl = t[live], k[live], s[live]
+                p_c = lam[tl, c] * np.einsum("lg,gl->l", reg.Wt[tl, :, kl, sl], reg.base[:, c, kl, sl])
+            else:
+                p_c = lam[t[live], c] * reach[c, k[live] * S + s[live]]
             if boost is not None:
                 p_c = p_c * boost[t[live], k[live]]
             mine = np.zeros_like(remaining)
@@ -250,12 +265,13 @@ class FastEngine:
             nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
         else:                                                          # non-buyers: claimers of each coupon, and the rest
             b = np.ones((n, K)) if boost is None else boost
-            cell = reg.by_class / np.maximum(reg.p_buy, 1e-300) * (1.0 - reg.p_buy)     # (G, C, K, S) visit shares that do not buy
-            stay = np.einsum("gcks->ck", cell)                         # (C, K)
-            claiming = np.einsum("gcks->gck", cell[1:])                # (J, C, K)
-            nonbuy = rng.traffic.poisson(np.maximum(lam * (b @ (stay - claiming.sum(axis=0)).T), 0.0))
-            if J:
-                claims = rng.claims.poisson(lam[:, :, None] * np.einsum("tk,gck->tcg", b, claiming))
+            if reg.Wt is None:                                         # (n, G, C) shares that do not buy
+                stay = np.einsum("tk,gkc->tgc", b, np.einsum("gks,gcks->gkc", reg.W, reg.nobuy), optimize=True)
+            else:
+                stay = np.einsum("tk,tgks,gcks->tgc", b, reg.Wt, reg.nobuy, optimize=True)
+            nonbuy = rng.traffic.poisson(np.maximum(lam * stay[:, 0], 0.0))
+            if J and reg.W[1:].any():
+                claims = rng.claims.poisson(lam[:, :, None] * stay[:, 1:].transpose(0, 2, 1))
                 nonbuy = nonbuy + claims.sum(axis=2)
         for c, nb in paid_nonbuy.items():
             nonbuy[:, c] = nb
@@ -312,12 +328,16 @@ class FastEngine:
         claims = np.zeros((visits.size, J), dtype=np.int64)
         if not rows.size:
             return Lines.empty(), nonbuy, claims
-        claim_p = np.zeros(J)
-        if J:
-            cell = reg.by_class[1:, c] / np.maximum(reg.p_buy[1:, c], 1e-300) * (1.0 - reg.p_buy[1:, c])
-            claim_p = cell.reshape(J, -1).sum(axis=1)
-        probs = np.r_[max(0.0, 1.0 - reach.sum() - claim_p.sum()), claim_p, reach]
-        draws = rng.split.multinomial(visits[rows], probs / probs.sum())    # (rows, 1 + J + K·S)
+        if reg is None:
+            probs = np.r_[max(0.0, 1.0 - reach.sum()), reach][None, :]
+        else:                                                          # per tick where limits bind
+            W = reg.weights(visits.size)[rows] if reg.Wt is not None else reg.W[None]
+            buy = np.einsum("rgks,gks->rks", W, reg.base[:, c]).reshape(W.shape[0], -1)
+            claim_p = np.einsum("rgks,gks->rg", W[:, 1:], reg.nobuy[1:, c])
+            probs = np.concatenate([np.maximum(0.0, 1.0 - buy.sum(axis=1) - claim_p.sum(axis=1))[:, None],
+                                    claim_p, buy], axis=1)
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        draws = rng.split.multinomial(visits[rows], probs if probs.shape[0] > 1 else probs[0])   # (rows, 1 + J + K·S)
         nonbuy[rows] = draws[:, :1 + J].sum(axis=1)
         claims[rows] = draws[:, 1:1 + J]
         r, ks = np.nonzero(draws[:, 1 + J:])

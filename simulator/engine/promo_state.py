@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.engine.baskets import order_money
 from simulator.engine.lines import POOLED, Lines
-from simulator.promotions import limit_share
+from simulator.promotions import under_limit
 
 
 @dataclass
@@ -39,6 +39,13 @@ class Draw:
         self.paid = {c: (v[:keep], stop if stop < keep else -1) for c, (v, stop) in self.paid.items()}
 
 
+def _book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None:
+    """flow[rows, cols] += weights, repeated indices adding up (a bincount over the flat index)."""
+    H, W = flow.shape
+    w = np.broadcast_to(np.asarray(weights, dtype=float), np.shape(rows))
+    flow += np.bincount(rows * W + cols, weights=w, minlength=H * W).reshape(H, W)
+
+
 class PromoState:
     """Coupon pools, claims, flash sales and deposits of one replication."""
 
@@ -47,7 +54,8 @@ class PromoState:
         p = self.promo = model.promo
         K, S = len(model.skus), len(model.segments)
         self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
-        self.claimed_by = np.zeros((p.J, S))                      # (J, S) successful claims per segment
+        self.attempts = np.zeros((p.J, S))                        # (J, S) expected claim attempts per person
+        self._attempt_rate = None                                 # (n, J, S) of the current stretch
         self.flash_status = ["waiting"] * len(p.flash)            # waiting | live | sold_out | done (stock back) | ended
         self.allot = np.zeros(len(p.flash), dtype=np.int64)
         self.fallback_at = [-1] * len(p.flash)
@@ -101,18 +109,38 @@ class PromoState:
             live = self.flash_status[i] in ("live", "sold_out") if pay_tick == a else f.t0 <= pay_tick < f.t1
             if live:
                 price[f.k] = f.price
-        factor = np.ones((p.J, len(m.segments)))
-        if p.limited:
-            for j in range(p.J):
-                for s, n in enumerate(p.customers):
-                    if np.isfinite(n):
-                        factor[j, s] = limit_share(self.claimed_by[j, s] / n, int(p.limit[j]))
         deposit = np.zeros(len(m.skus), dtype=bool)
         for ps in p.presales:
             if ps.d0 <= a < ps.d1:
                 deposit[ps.skus] = True
-        self._reg = p.regime(phase, pay_tick, a, price, self.left > 0, factor, deposit, self.balance_price)
+        self._reg = p.regime(phase, pay_tick, a, price, self.left > 0, deposit, self.balance_price)
+        self._attempt_rate = None
         return self._reg
+
+    def limit_weights(self, reg, lam: np.ndarray, boost) -> None:
+        """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)).
+
+        A coupon-j attempt is a visit whose claim draw picks j; per person of segment s they
+        come at rate A(t) = Σ_c lam[t, c] · mix[c, s] · Σ_k choice_k · boost[t, k] · W_j[k, s] / N_s,
+        so after a(t) = a₀ + Σ_{u<t} A(u) + A(t)/2 attempts per person, the share of visits whose
+        person is under the limit is P(Poisson(a(t)) < L). `lam` (n, C): the stretch's visits
+        by channel (paid clicks as drawn)."""
+        p = self.promo
+        if not p.limited or not reg.W[1:].any():
+            return
+        n = lam.shape[0]
+        b = np.ones((n, len(self.m.skus))) if boost is None else boost
+        finite = np.isfinite(p.customers)
+        per_person = np.where(finite, 1.0 / np.where(finite, p.customers, 1.0), 0.0)       # (S,)
+        rate = ((lam @ p.mix)[:, None, :] * np.einsum("tk,jks->tjs", b * p.choice, reg.W[1:], optimize=True)
+                * per_person)                                                                 # (n, J, S)
+        a = self.attempts[None] + np.cumsum(rate, axis=0) - rate / 2
+        Wt = np.repeat(reg.W[None], n, axis=0)
+        for j in range(p.J):
+            Wt[:, j + 1] *= under_limit(a[:, j], int(p.limit[j]))[:, None, :]
+        Wt[:, 0] = 1.0 - Wt[:, 1:].sum(axis=1)
+        reg.Wt = Wt
+        self._attempt_rate = rate
 
     def boost(self, ch) -> np.ndarray | None:
         """(n, K) flash-sale surge of each SKU's visits (None: no surge in this stretch)."""
@@ -223,19 +251,18 @@ class PromoState:
         kept for forfeit. Returns their visits as a (h, K, S, C) buyers cube."""
         p, m = self.promo, self.m
         lines = out.lines
-        offs = np.r_[0, np.cumsum(lines.n)]
         idx = np.flatnonzero(deposit)
-        o_line = np.concatenate([np.full(lines.n[j], j) for j in idx]) if idx.size else np.zeros(0, dtype=np.int64)
-        o_pos = np.concatenate([np.arange(offs[j], offs[j + 1]) for j in idx]) if idx.size else o_line
-        got = out.order_got[o_pos]
+        K = len(m.skus)
+        o_line = np.repeat(idx, lines.n[idx])                      # the deposit lines' orders, in order
+        got = out.order_got[np.repeat(deposit, lines.n)]
         paid = got > 0
         o_line, got = o_line[paid], got[paid]
         k = lines.k[o_line]
         h = m.grid.period[lines.t[o_line]]
         ps_of = p.presale_of[k]
         dep = np.array([ps.deposit for ps in p.presales])[ps_of] if p.presales else np.zeros(0)
-        np.add.at(rec.by_sku["deposits"], (h, k), 1)
-        np.add.at(rec.by_sku["deposit_amount"], (h, k), dep * got)
+        _book(rec.by_sku["deposits"], h, k, 1)
+        _book(rec.by_sku["deposit_amount"], h, k, dep * got)
         through = np.array([ps.pay_through for ps in p.presales])[ps_of]
         pays = rng.presale.random(got.size) < through
         t_pay = np.zeros(got.size, dtype=np.int64)
@@ -244,8 +271,8 @@ class PromoState:
             sel = pays & (ps_of == i)
             t_pay[sel] = ps.b0 + rng.presale.choice(ps.profile.size, size=int(sel.sum()), p=ps.profile)
             lost = ~pays & (ps_of == i)
-            np.add.at(self.forfeit_orders[i], k[lost], 1)
-            np.add.at(self.forfeit_units[i], k[lost], got[lost])
+            self.forfeit_orders[i] += np.bincount(k[lost], minlength=K)
+            self.forfeit_units[i] += np.bincount(k[lost], weights=got[lost], minlength=K).astype(np.int64)
         for f, new in zip(range(5), (t_pay[pays], k[pays], lines.s[o_line][pays], lines.c[o_line][pays], got[pays])):
             self.balances[f] = np.r_[self.balances[f], new]
         dl = lines.take(deposit)                                 # fixed channels: no pooled attribution
@@ -260,8 +287,8 @@ class PromoState:
         lines = out.lines
         per = m.grid.period
         h_line = per[lines.t]
-        np.add.at(rec.by_sku["oversold_units"], (h_line, lines.k), out.oversold)
-        np.add.at(rec.by_sku["cancellations"], (h_line, lines.k), out.cancelled)
+        _book(rec.by_sku["oversold_units"], h_line, lines.k, out.oversold)
+        _book(rec.by_sku["cancellations"], h_line, lines.k, out.cancelled)
         sl = lines.take(sale)
         o_mask = np.repeat(sale, lines.n)
         got = out.order_got[o_mask]
@@ -271,15 +298,15 @@ class PromoState:
         use = redeemed > 0
         if use.any():
             j = redeemed[use] - 1
-            np.add.at(rec.by_sku["coupons_redeemed"], (h[use], k[use]), 1)
-            np.add.at(rec.by_sku["coupon_cost"], (h[use], k[use]), p.amount[j])
+            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], 1)
+            _book(rec.by_sku["coupon_cost"], h[use], k[use], p.amount[j])
             for jj, name in enumerate(p.coupons):
                 mine = j == jj
                 rec.coupons[name]["redeemed"] += float(mine.sum())
                 rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
         if red.any():
-            np.add.at(rec.by_sku["platform_subsidy"], (h, k), red * p.red_platform)
-            np.add.at(rec.by_sku["reduction_cost"], (h, k), red * (1 - p.red_platform))
+            _book(rec.by_sku["platform_subsidy"], h, k, red * p.red_platform)
+            _book(rec.by_sku["reduction_cost"], h, k, red * (1 - p.red_platform))
         for i, f in enumerate(p.flash):
             if self.flash_status[i] in ("live", "sold_out"):
                 rec.flash[f.name]["units"] += float(out.served[sale][sl.k == f.k].sum())
@@ -303,15 +330,15 @@ class PromoState:
         returned = rng.returns.binomial(u, rate)
         for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv), ("returns", returned),
                         ("refunds", returned * price)):
-            np.add.at(rec.by_sku[name], (h, k), v)
-            np.add.at(rec.by_channel[name], (h, c), v)
-        np.add.at(rec.by_channel["commissions"], (h, c), (gmv - returned * price) * m.commission[c])
-        np.add.at(rec.by_sku["deposit_expansion"], (h, k), dep * u)
+            _book(rec.by_sku[name], h, k, v)
+            _book(rec.by_channel[name], h, c, v)
+        _book(rec.by_channel["commissions"], h, c, (gmv - returned * price) * m.commission[c])
+        _book(rec.by_sku["deposit_expansion"], h, k, dep * u)
         if p.red_every > 0:
             live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
             red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
-            np.add.at(rec.by_sku["platform_subsidy"], (h, k), red * p.red_platform)
-            np.add.at(rec.by_sku["reduction_cost"], (h, k), red * (1 - p.red_platform))
+            _book(rec.by_sku["platform_subsidy"], h, k, red * p.red_platform)
+            _book(rec.by_sku["reduction_cost"], h, k, red * (1 - p.red_platform))
 
     def _forfeit(self, rec, i: int, tick: int, st) -> None:
         """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""
@@ -357,7 +384,7 @@ class PromoState:
         h_tick = per[ch.start:ch.end] - lo
         for j in range(p.J):
             mine = fresh & (ol.cls == j + 1)
-            np.add.at(rec.by_sku["coupons_claimed"], (per[ol.t[mine]], ol.k[mine]), ol.n[mine])
+            _book(rec.by_sku["coupons_claimed"], per[ol.t[mine]], ol.k[mine], ol.n[mine])
             nb = draw.claims[:n, :, j].sum(axis=1)
             got = int(ol.n[mine].sum() + nb.sum())
             if not got:
@@ -369,11 +396,8 @@ class PromoState:
             if comp.sum() > 0 and by_hour.any():
                 split = rng.claims.multinomial(by_hour, comp / comp.sum())           # (hours, K)
                 rec.by_sku["coupons_claimed"][lo:lo + hours] += split
-            if p.limited:
-                self.claimed_by[j] += np.bincount(ol.s[mine], weights=ol.n[mine], minlength=len(m.segments))
-                seg = np.einsum("c,cks->s", draw.lam.sum(axis=0), self._claiming(j))
-                if seg.sum() > 0 and nb.sum():
-                    self.claimed_by[j] += rng.claims.multinomial(int(nb.sum()), seg / seg.sum())
+        if self._attempt_rate is not None:
+            self.attempts += self._attempt_rate[:n].sum(axis=0)
         for j, tau in self.pending_empty:
             if tau < ch.end and self.left[j] <= 0:
                 rec.events.append((tau, "coupon_empty", p.coupons[j], float(p.quantity[j])))
@@ -381,10 +405,10 @@ class PromoState:
         self.pending_empty = []
 
     def _claiming(self, j: int) -> np.ndarray:
-        """(C, K, S) share of a channel's visits that claim coupon j and buy nothing (current regime)."""
+        """(C, K, S) share of a channel's visits that claim coupon j and buy nothing (the
+        stretch's opening shares: it splits claims over SKUs for the flows only)."""
         reg = self._reg
-        cell = reg.by_class[j + 1] / np.maximum(reg.p_buy[j + 1], 1e-300) * (1.0 - reg.p_buy[j + 1])
-        return cell
+        return reg.W[j + 1][None] * reg.nobuy[j + 1]
 
     def finish(self, eng, st, rec) -> None:
         """At the campaign's end: pre-sales whose balance window closes with it forfeit, and flash

@@ -69,8 +69,7 @@ def test_top_up_moves_mass_from_below_to_above_the_threshold():
                  extra={"platform_reduction": {"every": 300, "off": 50},
                         "baskets": {"topup_reach": 0.2, "topup_probability": 0.4}})
     promo = build_model(sc).promo
-    reg = promo.regime(0, 0, 0, np.array([140.0]), np.zeros(0, dtype=bool), np.ones((0, 1)),
-                       np.zeros(1, dtype=bool), np.zeros(1))
+    reg = promo.regime(0, 0, 0, np.array([140.0]), np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), np.zeros(1))
     rng = np.random.default_rng(3)
     n = 200_000
     sizes = 1 + rng.poisson(2.0, n)
@@ -188,3 +187,16 @@ def test_flash_sale_fallback(fallback):
             assert sold_after > 0 and r.by_sku["lost_units"][:, 0].sum() <= 40
         kinds = [e[1] for e in r.events]
         assert "stockout" not in kinds and kinds.count("flash_sellout") == 1
+
+
+def test_per_customer_limit_matches_the_poisson_share():
+    """200 people make 1 000 visits (each a uniform person), half of them try to claim, at most
+    one coupon each: a person's attempts are Poisson(2.5), so E[claims] = 200 (1 − e^−2.5)."""
+    sc = one_sku(stock=10**6, hours=10, tick_minutes=5, visits_per_hour=100, base_conversion=0.05,
+                 extra={"coupons": {"c": {"threshold": 150, "amount": 20, "quantity": 10**6,
+                                          "claim_rate": 0.5, "per_customer": 1}},
+                        "segments": {"all": {"share": 1.0, "customers": 200}}})
+    _, recs = _runs(sc, 200)
+    claims = np.array([r.coupons["c"]["claimed"] for r in recs])
+    want = 200 * (1 - np.exp(-2.5))
+    assert abs(claims.mean() - want) <= 4 * claims.std(ddof=1) / np.sqrt(claims.size), (claims.mean(), want)

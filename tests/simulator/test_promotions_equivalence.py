@@ -50,3 +50,21 @@ def test_fast_and_reference_agree_with_every_mechanism_on(mode, fallback, throug
     assert len(tests) >= 15, "too few KPIs vary to compare the engines"
     p, k, fa, re = min(tests)
     assert p > 0.01 / len(tests), f"{k}: fast {fa:.2f} vs reference {re:.2f} (p = {p:.2g})"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", [1, 3])
+def test_per_customer_limits_agree_with_the_reference_engine(limit):
+    """The fast engine's one approximation, where it bites: a small population and a pool that
+    never empties, so claims are governed by the limit alone."""
+    from tests.helpers import one_sku
+
+    sc = one_sku(stock=10**6, hours=10, tick_minutes=5, visits_per_hour=100, base_conversion=0.1,
+                 extra={"coupons": {"c": {"threshold": 90, "amount": 20, "quantity": 10**6,
+                                          "claim_rate": 0.6, "per_customer": limit}},
+                        "segments": {"few": {"share": 0.5, "customers": 150}, "many": {"share": 0.5}}})
+    runs = {e: simulate(sc, reps=150, seed=5, engine=e) for e in ("fast", "reference")}
+    for kpi in ("coupons_claimed", "orders", "coupon_cost"):
+        a, b = ([run_kpis(r, res.model)[kpi] for r in res.records] for res in runs.values())
+        p = ttest_ind(a, b, equal_var=False).pvalue
+        assert p > 0.01 / 3, f"{kpi}: fast {np.mean(a):.1f} vs reference {np.mean(b):.1f} (p = {p:.2g})"
