@@ -8,8 +8,10 @@ from rich.table import Table
 from simulator.results import Results
 
 MONEY = {"gmv", "net_sales", "refunds", "ad_spend", "fees", "commissions", "marketing_cost", "cogs",
-         "platform_fee", "shipping", "return_handling", "gross_profit", "aov", "spend"}
-RATES = {"conversion_rate", "sell_through"}
+         "platform_fee", "shipping", "return_handling", "gross_profit", "aov", "spend", "cost",
+         "coupon_cost", "reduction_cost", "platform_subsidy", "deposit_amount", "deposit_expansion",
+         "forfeited_amount"}
+RATES = {"conversion_rate", "sell_through", "sold_out_share"}
 
 
 def fmt(name: str, v) -> str:
@@ -57,6 +59,12 @@ def print_run(res: Results, summary: dict, out: str | None = None, console: Cons
     named = [(f"{sid} {res.scenario.skus[sid].name or ''}".strip(), k) for sid, k in top]
     con.print(_table("Top SKUs by GMV (means)", "sku",
                      ("units", "gmv", "lost_units", "stockout_minutes", "ending_stock", "sell_through"), named))
+    if summary.get("coupons"):
+        con.print(_table("Store coupons (店铺优惠券, means)", "coupon", ("claimed", "redeemed", "cost", "empty_minute"),
+                         summary["coupons"].items()))
+    if summary.get("flash_sales"):
+        con.print(_table("Flash sales (秒杀)", "sale", ("units", "sold_out_share", "sellout_minute"),
+                         summary["flash_sales"].items()))
     con.print(_table("Daily report (日报, means)", "date",
                      ("visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units"),
                      [(row["date"], row) for row in summary["daily"]]))

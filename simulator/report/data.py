@@ -20,10 +20,9 @@ import pandas as pd
 
 from simulator.report.errors import ReportError
 
-# Event kinds of store coupons and flash sales (秒杀) running out; `subject` is the coupon
-# or flash sale's name. The engine does not model them yet; the report draws them when
-# events.parquet holds them.
-POOL_KINDS = {"coupon_pool_empty": "coupon", "flash_sale_sellout": "flash sale"}
+# Event kinds of store coupons and flash sales (秒杀) running out (docs/promotions.md);
+# `subject` is the coupon or flash sale's name.
+POOL_KINDS = {"coupon_empty": "coupon", "flash_sellout": "flash sale"}
 NO_PHASE = "(none)"
 FLOWS = ("visits", "carts", "orders", "units", "gmv", "spend")
 

@@ -117,6 +117,12 @@ TILES = (
     ("aov", "AOV", "客单价", "money2"), ("add_to_carts", "Warm-up carts", "预热加购", "count"),
     ("lost_units", "Lost units", "缺货损失件数", "count"), ("stockout_minutes", "Stock-out minutes", "缺货分钟", "count"),
 )
+# Promotion tiles, shown only when the plan's promotion makes them non-zero (docs/promotions.md)
+PROMO_TILES = (
+    ("coupon_cost", "Coupon cost", "店铺券成本", "money"), ("reduction_cost", "Store's reduction share", "满减商家承担", "money"),
+    ("platform_subsidy", "Platform subsidy", "平台补贴", "money"), ("deposits", "Deposits", "定金订单", "count"),
+    ("deposit_forfeits", "Forfeited deposits", "定金未付尾款", "count"), ("oversold_units", "Oversold units", "超卖件数", "count"),
+)
 
 
 def _tile_value(v, kind: str) -> str:
@@ -129,7 +135,8 @@ def _tile_value(v, kind: str) -> str:
 def _tiles(d: D.ReportData) -> str:
     k = d.summary["kpis"]
     out = []
-    for key, en, zh, kind in TILES:
+    promo = [t for t in PROMO_TILES if (k.get(t[0]) or {}).get("mean")]
+    for key, en, zh, kind in (*TILES, *promo):
         q = k.get(key)
         if not q:
             continue

@@ -200,3 +200,29 @@ def test_per_customer_limit_matches_the_poisson_share():
     claims = np.array([r.coupons["c"]["claimed"] for r in recs])
     want = 200 * (1 - np.exp(-2.5))
     assert abs(claims.mean() - want) <= 4 * claims.std(ddof=1) / np.sqrt(claims.size), (claims.mean(), want)
+
+
+def test_returns_rise_with_the_depth_of_the_price_paid():
+    """A flash sale at half the list price with return_rate 0.05 and 0.3 per unit of depth:
+    its units come back with probability 0.05 + 0.3 × 0.5 = 0.2; full-price units with 0.05."""
+    sc = one_sku(stock=10**6, hours=4, tick_minutes=60, visits_per_hour=2000, base_conversion=0.1,
+                 sku={"return_rate": 0.05, "return_rate_per_discount": 0.3, "elasticity": -1.0},
+                 extra={"flash_sales": {"f": {"sku": "item", "price": 50, "quantity": 10**5,
+                                              "start": at(2), "end": at(4)}}})
+    _, recs = _runs(sc, 60)
+    for hours, p in ((slice(0, 2), 0.05), (slice(2, 4), 0.2)):
+        units = sum(r.by_sku["units"][hours, 0].sum() for r in recs)
+        returns = sum(r.by_sku["returns"][hours, 0].sum() for r in recs)
+        assert abs(returns / units - p) <= 4 * np.sqrt(p * (1 - p) / units), (returns / units, p)
+
+
+def test_the_platform_funds_its_share_of_every_reduction():
+    sc = one_sku(stock=10**6, hours=4, visits_per_hour=500, sku={"price": 160.0, "units_per_order": 2.0},
+                 extra={"platform_reduction": {"every": 300, "off": 50, "platform_share": 0.4}})
+    model, recs = _runs(sc, 5)
+    for r in recs:
+        k = run_kpis(r, model)
+        total = k["platform_subsidy"] + k["reduction_cost"]
+        assert total > 0 and np.isclose(k["platform_subsidy"], 0.4 * total)
+        assert total % 50 == 0 or np.isclose(total % 50, 0) or np.isclose(total % 50, 50)
+        assert np.isclose(k["net_sales"], k["gmv"] - k["reduction_cost"] - k["refunds"])

@@ -274,9 +274,9 @@ def test_pools_panel_is_drawn_when_coupon_or_flash_sale_events_exist(results, tm
     start = pd.Timestamp("2026-11-09 20:00", tz="Asia/Shanghai")
     rows = []
     for r in range(REPS):
-        rows.append((r, 1700 + r, "coupon_pool_empty", "满299减30 店铺券"))
+        rows.append((r, 1700 + r, "coupon_empty", "满299减30 店铺券"))
         if r < 2:
-            rows.append((r, 1500, "flash_sale_sellout", "秒杀 丝绒哑光口红 #999"))
+            rows.append((r, 1500, "flash_sellout", "秒杀 丝绒哑光口红 #999"))
     extra = pd.DataFrame(rows, columns=["replication", "tick", "kind", "subject"])
     extra.insert(2, "time", start + pd.to_timedelta(extra["tick"] * 10, unit="min"))
     extra["value"] = 0.0
