@@ -192,7 +192,7 @@ class FastEngine:
             buyers = buyers + ps.record_deposits(self, rng, rec, ch, out, deposit)
         if not warm or (reg is not None and deposit.any()):
             got = self._attribute(ch, rng, out.lines.take(sale), out.served[sale], out.served_n[sale],
-                                  out.direct[sale], [o for o in out.orders], pooled_pi)
+                                  out.direct[sale], out.orders, pooled_pi)
             buyers = buyers + got.buyers
             price = m.price[ch.phase] if reg is None else reg.price
             self._record_sales(ch, rng, rec, got, price, None if ps is None else ps.return_rates(price))
