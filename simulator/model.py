@@ -56,6 +56,9 @@ class Model:
     cpc: np.ndarray                   # (C,) cost per paid-search click, 0 elsewhere
     daily_budget: np.ndarray          # (C,) paid-search daily cap, inf when none
     total_budget: np.ndarray          # (C,) paid-search campaign cap, inf when none
+    pace_share: np.ndarray            # (T, C) pacing: share of the period's budget spendable by the end
+                                      #   of each tick (the day with a daily budget, else the campaign); inf: asap
+    carry_over: np.ndarray            # (C,) bool: a day's unspent daily budget adds to the next day's
     commission: np.ndarray            # (C,) commission rate on kept GMV
     reach: np.ndarray                 # (P, C, K*S) P(visit buys SKU k as segment s)
     buy_prob: np.ndarray              # (P, C) P(visit buys anything)
@@ -152,6 +155,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     media_spend = np.zeros((T, C))
     fees = np.zeros((T, C))
     cpc = np.zeros(C)
+    pace_share = np.full((T, C), np.inf)
+    carry_over = np.zeros(C, dtype=bool)
     daily_budget = np.full(C, np.inf)
     total_budget = np.full(C, np.inf)
     commission = np.zeros(C)
@@ -175,7 +180,9 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         elif isinstance(ch, Display):
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
-            kept = _cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events)
+            pace_share[:, ci] = _pace_share(ch, shape, grid)
+            kept = _cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events,
+                              pace_share[:, ci], ch.carry_over)
             traffic[:, ci] = _reached(imps * kept, ch.audience) * ch.ctr
             media_spend[:, ci] = spend * kept
         elif isinstance(ch, PaidSearch):
@@ -183,6 +190,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
             cpc[ci] = ch.cpc
             daily_budget[ci] = np.inf if ch.daily_budget is None else ch.daily_budget
             total_budget[ci] = np.inf if ch.total_budget is None else ch.total_budget
+            pace_share[:, ci] = _pace_share(ch, shape, grid)
+            carry_over[ci] = ch.carry_over
         else:
             traffic[:, ci] = ch.visits_per_hour * shape
             commission[ci] = getattr(ch, "commission_rate", 0.0)
@@ -244,7 +253,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         kinds=[scenario.channels[c].kind for c in channels], segments=segs, skus=skus,
         phases=names, warmup=warmup, phase_of_tick=phase_of_tick, traffic=traffic,
         media_spend=media_spend, fees=fees, cpc=cpc, daily_budget=daily_budget,
-        total_budget=total_budget, commission=commission, reach=reach,
+        total_budget=total_budget, pace_share=pace_share, carry_over=carry_over, commission=commission, reach=reach,
         buy_prob=reach.sum(axis=2), price=price, list_price=list_price,
         unit_cost=np.array([s.unit_cost for s in sku_objs]),
         return_rate=np.array([s.return_rate for s in sku_objs]),
@@ -267,30 +276,61 @@ def _reached(imps: np.ndarray, audience: float | None) -> np.ndarray:
     return np.diff(total, prepend=0.0)
 
 
-def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
-               name: str, events: list) -> np.ndarray:
-    """(T,) fraction of each tick's planned spend that budgets allow (1, a fraction, then 0).
+def _pace_share(ch, shape: np.ndarray, grid: TimeGrid) -> np.ndarray:
+    """(T,) share of the pacing period's budget spendable by the end of each tick: the local
+    day with a daily budget, else the campaign; inf for `asap` or a channel without a budget.
+    `even` weighs every tick alike, `launch_weighted` by the channel's traffic shape (T,)."""
+    T = grid.n_ticks
+    if ch.pacing == "asap" or (ch.daily_budget is None and ch.total_budget is None):
+        return np.full(T, np.inf)
+    w = np.ones(T) if ch.pacing == "even" else np.asarray(shape, float)
+    period = grid.day if ch.daily_budget is not None else np.zeros(T, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(period)) + 1]
+    total = np.add.reduceat(w, starts)[np.searchsorted(starts, np.arange(T), side="right") - 1]
+    cum = np.cumsum(w) - np.repeat(np.r_[0.0, np.cumsum(w)[starts[1:] - 1]], np.diff(np.r_[starts, T]))
+    return np.where(total > 0, cum / np.where(total > 0, total, 1.0), 1.0)
 
-    The daily cap resets at local midnight; the tick where a cap binds is prorated
-    so spend reaches the budget exactly.
+
+def paced(planned: np.ndarray, line: np.ndarray, start: float = 0.0) -> np.ndarray:
+    """(n,) cumulative spend S_t = min(S_{t−1} + planned_t, line_t) from S_{−1} = `start`:
+    spend follows the plan but never runs ahead of the pacing line (closed form with a
+    running minimum: S_t = X_t + min(start, min_{k≤t} (line_k − X_k)), X the cumulative plan)."""
+    X = np.cumsum(planned)
+    return X + np.minimum(start, np.minimum.accumulate(line - X))
+
+
+def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
+               name: str, events: list, share: np.ndarray, carry_over: bool) -> np.ndarray:
+    """(T,) fraction of each tick's planned spend that budgets and pacing allow.
+
+    The daily cap resets at local midnight (plus what the day before left, with carry-over);
+    cumulative spend never passes the pacing line (`share` × the period's budget; inf: asap);
+    the tick where a cap binds is prorated so spend reaches the budget exactly.
     """
     kept = np.ones_like(spend)
     left_total = np.inf if total is None else total
+    carried = 0.0
     ends = np.r_[day_starts[1:], spend.size]
     for a, b in zip(day_starts, ends):
-        allowed = min(np.inf if daily is None else daily, left_total)
-        cum = np.cumsum(spend[a:b])
-        if cum.size and cum[-1] > allowed:
-            i = int(np.searchsorted(cum, allowed, side="right"))
-            before = cum[i - 1] if i else 0.0
-            kept[a + i] = (allowed - before) / spend[a + i]
-            kept[a + i + 1:b] = 0.0
-            which = "total" if left_total <= (np.inf if daily is None else daily) else "daily"
-            events.append((a + i, "budget_exhausted", name, float(allowed)))
-            left_total -= allowed
-            if which == "total":
-                kept[b:] = 0.0
-                break
+        allowed = min((np.inf if daily is None else daily) + carried, left_total)
+        if allowed <= 0:
+            kept[a:b] = 0.0
+            continue
+        if daily is not None:                                   # the day's line: today's spend
+            line = np.minimum(allowed, allowed * share[a:b])
+        elif total is not None:                                 # the campaign's line: spend so far counts
+            line = np.minimum(left_total, total * share[a:b] - (total - left_total))
         else:
-            left_total -= cum[-1] if cum.size else 0.0
+            line = np.full(b - a, np.inf)
+        S = paced(spend[a:b], line)
+        S[S >= allowed * (1 - 1e-12)] = allowed                 # exactly the budget once it is reached
+        got = np.diff(S, prepend=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kept[a:b] = np.where(spend[a:b] > 0, np.clip(got / np.where(spend[a:b] > 0, spend[a:b], 1.0), 0.0, 1.0), 1.0)
+        cut = np.flatnonzero((kept[a:b] < 1 - 1e-12) & (S >= allowed * (1 - 1e-12)))
+        if cut.size:
+            events.append((a + int(cut[0]), "budget_exhausted", name, float(allowed)))
+        spent = float(S[-1]) if S.size else 0.0
+        left_total -= spent
+        carried = (allowed - spent) if carry_over and daily is not None else 0.0
     return kept

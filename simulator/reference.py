@@ -371,17 +371,31 @@ class _Campaign:
         """Visitors of one channel, tick by tick, at uniform random moments in the tick."""
         c = self.channels.index(name)
         day, spent_today, spent_total, exhausted, shown = None, 0.0, 0.0, False, 0.0
+        daily, total = _inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None))
+        share = self.pace_share(name, ch)
+        allowed = 0.0
         for tick in range(self.T):
             if self.local(tick).date() != day:
+                carried = allowed - spent_today if getattr(ch, "carry_over", False) and day is not None else 0.0
                 day, spent_today = self.local(tick).date(), 0.0
-                allowed = min(_inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None)) - spent_total)
+                allowed = min(daily + carried, total - spent_total)
                 exhausted = allowed <= 0
+
+            def room() -> float:
+                """What may still be spent in this tick: the budget, and the pacing line."""
+                left = allowed - spent_today
+                if share is None:
+                    return left
+                if math.isfinite(daily):
+                    return min(left, allowed * share[tick] - spent_today)
+                return min(left, total * share[tick] - spent_total)
+
             lam = self.volume(name, tick)
             if isinstance(ch, Display):
                 cost = lam * ch.cpm / 1000
-                room = allowed - spent_today
-                kept = 1.0 if cost <= room else max(room, 0.0) / cost
-                if kept < 1.0 and not exhausted:
+                r = room()
+                kept = 1.0 if cost <= r else max(r, 0.0) / cost
+                if kept < 1.0 and not exhausted and spent_today + cost * kept >= allowed * (1 - 1e-12):
                     self.rec.events.append((tick, "budget_exhausted", name, float(allowed)))
                     exhausted = True
                 spent_today += cost * kept
@@ -399,17 +413,35 @@ class _Campaign:
             for offset, sku in arrivals:
                 yield self.env.timeout(tick + offset - self.env.now)
                 if isinstance(ch, PaidSearch):
-                    room = allowed - spent_today
-                    if room < ch.cpc - 1e-9:
-                        continue                     # the budget cannot pay for this click
+                    if room() < ch.cpc - 1e-9:
+                        continue                     # the budget (or the pacing line) cannot pay for this click
                     spent_today += ch.cpc
                     spent_total += ch.cpc
                     self.rec.by_channel["ad_spend"][self.hour(tick), c] += ch.cpc
-                    room -= ch.cpc
-                    if room < ch.cpc - 1e-9:
+                    if allowed - spent_today < ch.cpc - 1e-9:
                         self.rec.events.append((tick, "budget_exhausted", name, spent_today))
                 self.env.process(self.visitor(name, tick, sku))
             yield self.env.timeout(tick + 1 - self.env.now)
+
+    def pace_share(self, name: str, ch) -> list[float] | None:
+        """Pacing (docs/pacing.md): per tick, the share of the period's budget that may be spent
+        by the tick's end — the local day with a daily budget, else the campaign; `even` counts
+        ticks, `launch_weighted` the channel's expected volume. None: `asap` or no budget."""
+        if getattr(ch, "pacing", "asap") == "asap" or (ch.daily_budget is None and ch.total_budget is None):
+            return None
+        w = [1.0 if ch.pacing == "even" else self.volume(name, t) for t in range(self.T)]
+        key = [self.local(t).date() if ch.daily_budget is not None else 0 for t in range(self.T)]
+        out, t = [0.0] * self.T, 0
+        while t < self.T:
+            end = t
+            while end < self.T and key[end] == key[t]:
+                end += 1
+            total, run = sum(w[t:end]), 0.0
+            for u in range(t, end):
+                run += w[u]
+                out[u] = run / total if total > 0 else 1.0
+            t = end
+        return out
 
     def crm(self, name: str, ch: CrmPush):
         """A push: fees at each send; openers visit over the response window."""

@@ -25,7 +25,7 @@ from simulator.engine.lines import POOLED, Lines
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
-from simulator.model import Chunk, Model
+from simulator.model import Chunk, Model, paced
 from simulator.record import RunRecord
 
 
@@ -35,6 +35,7 @@ class _Run:
     def __init__(self, model: Model):
         self.total_left = model.total_budget.copy()
         self.daily_left = model.daily_budget.copy()
+        self.day_allow = np.minimum(self.daily_left, self.total_left)   # (C,) the day's budget at its start
         self.spent_today = np.zeros_like(self.daily_left)
         self.day = -1
         self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
@@ -108,8 +109,10 @@ class FastEngine:
         m = self.m
         for ch in m.chunks:
             if ch.day != run.day:
+                left = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # carry-over of what is left
                 run.day = ch.day
-                run.daily_left = m.daily_budget.copy()
+                run.daily_left = m.daily_budget + left
+                run.day_allow = np.minimum(run.daily_left, run.total_left)
                 run.spent_today[:] = 0.0
             a = ch.start
             while a < ch.end:
@@ -297,6 +300,18 @@ class FastEngine:
         if allowed <= 0:                                               # exhausted earlier
             return np.zeros(lam.size, dtype=np.int64), -1
         visits = rng.traffic.poisson(lam)
+        share = m.pace_share[ch.start:ch.end, c]
+        if np.isfinite(share).all():                                   # pacing: never ahead of the line
+            cpc = float(m.cpc[c])
+            if np.isfinite(m.daily_budget[c]):
+                line = run.day_allow[c] * share - run.spent_today[c]
+            else:
+                line = m.total_budget[c] * share - (m.total_budget[c] - run.total_left[c])
+            cap = np.clip(np.floor(line / cpc + 1e-9), 0, allowed)
+            paid = paced(visits, cap).astype(np.int64)
+            kept = np.diff(paid, prepend=0)
+            cut = np.flatnonzero(paid >= allowed)                      # the last click the budget pays
+            return kept, (int(cut[0]) if cut.size else -1)
         cum = np.cumsum(visits)
         if cum[-1] < allowed:
             return visits, -1

@@ -188,10 +188,20 @@ class Recommendation(ChannelBase):
 
 
 class BudgetMixin(Strict):
-    """Media budgets: `daily_budget` resets at local midnight; `total_budget` caps the campaign."""
+    """Media budgets: `daily_budget` resets at local midnight; `total_budget` caps the campaign.
+
+    `pacing` spreads a budget over time (docs/pacing.md): `asap` spends as traffic comes until
+    the budget is gone; `even` lets cumulative spend reach at most budget × (ticks so far /
+    ticks of the day) — of the campaign for a total budget without a daily one; and
+    `launch_weighted` the same in proportion to the channel's own expected traffic (intraday,
+    phases and launch spikes), so launch moments get more. With `carry_over`, what a day leaves
+    of its daily budget is added to the next day's.
+    """
 
     daily_budget: NonNeg | None = None
     total_budget: NonNeg | None = None
+    pacing: Literal["asap", "even", "launch_weighted"] = "asap"
+    carry_over: bool = False
 
 
 class PaidSearch(ChannelBase, BudgetMixin):

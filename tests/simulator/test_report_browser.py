@@ -53,7 +53,7 @@ def test_report_loads_cleanly_with_every_image_shown(chromium, d11_report, capsy
     assert page.title.startswith("double11_beauty_flagship")
 
     pngs = sorted((d11_report.parent / "figures").glob("*.png"))
-    assert len(page.images) == len(pngs) == 6            # no coupon or flash-sale events in this plan
+    assert len(page.images) == len(pngs) == 7            # six panels and the coupon pools (they empty)
     sizes = {Image.open(p).size for p in pngs}
     for img in page.images:
         assert img["complete"] and img["src"].startswith("data:image/png;base64,"), img

@@ -1,0 +1,114 @@
+"""Pacing policies and carry-over (docs/pacing.md): the spend line, in both engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_ind
+
+from simulator.engine.fast import FastEngine
+from simulator.kpis import run_kpis
+from simulator.model import build_model, paced
+from simulator.runner import replication_seed, simulate
+from tests.helpers import at, one_sku
+
+
+def _paid(pacing: str, budget: float = 240.0, clicks: float = 400.0, hours: float = 48, **extra):
+    return one_sku(stock=10**6, hours=hours, tick_minutes=60, extra={"channels": {"organic": {"visits_per_hour": 0.0},
+                   "paid_search": {"kind": "paid_search", "cpc": 1.5, "clicks_per_hour": clicks,
+                                   "daily_budget": budget, "pacing": pacing, **extra}}})
+
+
+def test_paced_is_the_running_minimum_recursion():
+    rng = np.random.default_rng(0)
+    plan, line = rng.poisson(3.0, 200).astype(float), np.cumsum(rng.uniform(0, 5, 200))
+    s, want = 1.0, []
+    for p, cap in zip(plan, line):
+        s = min(s + p, cap)
+        want.append(s)
+    assert np.allclose(paced(plan, line, 1.0), want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_even_pacing_keeps_cumulative_spend_on_the_line(seed):
+    """Ample clicks, a daily budget of 240 at 1.5 a click: at the end of hour t the day's spend
+    is within one click of 240 × (t + 1) / 24, never above it."""
+    sc = _paid("even")
+    rec = FastEngine(build_model(sc)).run(replication_seed(seed, 0))
+    spend = rec.by_channel["ad_spend"][:, 1].reshape(2, 24)
+    line = 240.0 * np.arange(1, 25) / 24
+    for day in spend:
+        cum = np.cumsum(day)
+        assert np.all(cum <= line + 1e-9) and np.all(line - cum < 1.5 + 1e-9), (cum, line)
+
+
+def test_asap_spends_the_budget_in_the_first_hours_and_even_over_the_day():
+    asap = FastEngine(build_model(_paid("asap"))).run(1).by_channel["ad_spend"][:24, 1]
+    even = FastEngine(build_model(_paid("even"))).run(1).by_channel["ad_spend"][:24, 1]
+    assert np.isclose(asap.sum(), 240) and np.isclose(even.sum(), 240)
+    assert asap[0] == 240 and np.count_nonzero(even) == 24
+
+
+def test_launch_weighted_follows_the_traffic_shape():
+    """A launch spike at 20:00: the launch-weighted line gives each hour the budget's share of
+    the day's expected traffic, so the hours after the spike get the most (display: exact)."""
+    extra = {"calendar": {"spikes": [{"at": at(20), "amplitude": 5.0, "decay_minutes": 60}]},
+             "channels": {"organic": {"visits_per_hour": 0.0},
+                          "display": {"kind": "display", "cpm": 10.0, "impressions_per_hour": 20000, "ctr": 0.01,
+                                      "daily_budget": 1000.0, "pacing": "launch_weighted"}}}
+    model = build_model(one_sku(stock=10**6, hours=24, tick_minutes=60, extra=extra))
+    spend = FastEngine(model).run(0).by_channel["ad_spend"][:, 1]
+    traffic = model.traffic[:, 1]                       # ∝ planned impressions (no audience)
+    assert np.isclose(spend.sum(), 1000)               # 4 800 planned: the line binds all day
+    assert np.allclose(spend / spend.sum(), traffic / traffic.sum())
+    assert spend[20] > 3 * spend[12]
+
+
+def test_carry_over_adds_what_a_day_left_to_the_next():
+    """Day one's traffic buys only 48 of its 240 (24 h × 200 impressions × 10 / 1000); with
+    carry-over day two may spend 240 + 192, without it 240."""
+    def scenario(carry: bool):
+        return one_sku(stock=10**6, hours=48, tick_minutes=60, extra={
+            "calendar": {"phases": [{"name": "quiet", "start": at(0), "end": at(24), "traffic": {"display": 0.1}}]},
+            "channels": {"organic": {"visits_per_hour": 0.0},
+                         "display": {"kind": "display", "cpm": 10.0, "impressions_per_hour": 2000.0, "ctr": 0.01,
+                                     "daily_budget": 240.0, "carry_over": carry}}})
+    for carry, day2 in ((False, 240.0), (True, 240.0 + (240.0 - 48.0))):
+        spend = FastEngine(build_model(scenario(carry))).run(0).by_channel["ad_spend"][:, 1]
+        assert spend[:24].sum() == pytest.approx(48.0)
+        assert spend[24:].sum() == pytest.approx(day2)
+
+
+def test_carry_over_in_paid_search():
+    """Paid search, clicks for about 60 of 240 on day one: day two spends 240 + what was left."""
+    sc = _paid("asap", clicks=400.0, carry_over=True)
+    sc = sc.with_overrides({"calendar": {"phases": [{"name": "quiet", "start": at(0), "end": at(24),
+                                                     "traffic": {"paid_search": 0.004}}]}})
+    rec = FastEngine(build_model(sc)).run(2)
+    spend = rec.by_channel["ad_spend"][:, 1]
+    assert spend[:24].sum() < 240
+    assert spend[24:].sum() == pytest.approx(240 + (240 - spend[:24].sum()), abs=1.5)
+
+
+@pytest.mark.slow
+def test_pacing_agrees_with_the_reference_engine():
+    """Even-paced search with a binding daily budget and carry-over, launch-weighted display
+    with a total budget only: Welch per KPI under Holm at 1 %, 120 seeds each."""
+    sc = one_sku(stock=10**6, hours=36, tick_minutes=30, visits_per_hour=30, extra={
+        "calendar": {"spikes": [{"at": at(20), "amplitude": 4.0, "decay_minutes": 45}],
+                     "phases": [{"name": "quiet", "start": at(0), "end": at(12), "traffic": {"default": 0.3}}]},
+        "channels": {"paid_search": {"kind": "paid_search", "cpc": 2.0, "clicks_per_hour": 12.0,
+                                     "daily_budget": 260.0, "pacing": "even", "carry_over": True},
+                     "display": {"kind": "display", "cpm": 20.0, "impressions_per_hour": 3000, "ctr": 0.01,
+                                 "total_budget": 900.0, "pacing": "launch_weighted"}}})
+    kpis = ("visits", "orders", "ad_spend", "gmv")
+    runs = {e: simulate(sc, reps=120, seed=3, engine=e) for e in ("fast", "reference")}
+    p = []
+    for k in kpis:
+        a, b = ([run_kpis(r, res.model)[k] for r in res.records] for res in runs.values())
+        p.append((ttest_ind(a, b, equal_var=False).pvalue, k, np.mean(a), np.mean(b)))
+    hour_spend = {e: np.mean([r.by_channel["ad_spend"].sum(axis=1) for r in res.records], axis=0)
+                  for e, res in runs.items()}
+    low, k, fa, re = min(p)
+    assert low > 0.01 / len(p), f"{k}: fast {fa:.2f} vs reference {re:.2f} (p = {low:.2g})"
+    assert np.allclose(hour_spend["fast"], hour_spend["reference"], rtol=0.1, atol=8.0)
