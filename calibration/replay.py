@@ -183,6 +183,14 @@ class Replay:
         for ch in data["channels"].values():
             if ch.get("kind") == "crm_push":
                 ch["send_times"] = [x for x in (self._at(t) for t in ch["send_times"]) if x is not None]
+            if ch.get("kind") == "live_stream":             # sessions that start inside the replay, cut at its end
+                kept = []
+                for ses in ch["sessions"]:
+                    a = self._at(ses["start"])
+                    if a is not None:
+                        b = self._at(ses["end"])
+                        kept.append({**ses, "start": a, "end": b if b is not None and b > a else self._end()})
+                ch["sessions"] = kept or [{**ch["sessions"][0], "start": self.start, "end": self._end(), "viewers": 0.0}]
         for sid, sku in data["skus"].items():
             sku.update(discount=self.discounts[sid], stock=NO_LIMIT_STOCK, reorder=None, inbound=[])
         return Scenario.model_validate(data)

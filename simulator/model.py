@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.promotions import Promotions, build_promotions
-from simulator.scenario.schema import CrmPush, Display, PaidSearch, Scenario
+from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 from simulator.timegrid import TimeGrid
 
 # Page views by local hour (0–23), Asia/Shanghai, from the Taobao UserBehavior sample
@@ -107,6 +107,15 @@ def _decay_mass(grid: TimeGrid, at_minute: float, tau: float, window: float = np
     return mass / (1 - np.exp(-window / tau))
 
 
+def _session_mass(grid: TimeGrid, ses, a: int, b: int, at: float) -> np.ndarray:
+    """(T,) share of a live session's visits in each tick: its audience curve over [a, b)."""
+    if ses.curve == "flat":
+        out = np.zeros(grid.n_ticks)
+        out[a:b] = 1.0 / (b - a)
+        return out
+    return _decay_mass(grid, at, ses.decay_minutes, (b - a) * grid.tick_minutes)
+
+
 def _minute(scenario: Scenario, grid: TimeGrid, t) -> float:
     return (scenario.meta.local(t) - grid.start).total_seconds() / 60
 
@@ -142,7 +151,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     for sp in cal.spikes:
         at = _minute(scenario, grid, sp.at)
         bump = sp.amplitude * sp.decay_minutes * _decay_mass(grid, at, sp.decay_minutes) / m
-        targets = sp.channels or [c for c in channels if scenario.channels[c].kind != "crm_push"]
+        targets = sp.channels or [c for c in channels if scenario.channels[c].kind not in OWN_AUDIENCE]
         for c in targets:
             spike[:, channels.index(c)] += bump
         events.append((grid.tick_of(sp.at, meta), "launch", ",".join(sp.channels or ["all"]), sp.amplitude))
@@ -177,6 +186,14 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
                 tick = grid.tick_of(t, meta)
                 fees[tick, ci] += ch.audience * scale * ch.cost_per_message
                 events.append((tick, "crm_send", name, float(ch.audience * scale)))
+        elif isinstance(ch, LiveStream):
+            for ses in ch.sessions:
+                a, b = grid.tick_of(ses.start, meta), grid.tick_of(ses.end, meta)
+                share = _session_mass(grid, ses, a, b, _minute(scenario, grid, ses.start))
+                traffic[:, ci] += ses.viewers * scale * ses.visit_rate * share
+                fees[a, ci] += ses.fee
+                events.append((a, "live_start", name, float(ses.viewers * scale)))
+            commission[ci] = ch.commission_rate
         elif isinstance(ch, Display):
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
@@ -326,7 +343,8 @@ def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, t
         S[S >= allowed * (1 - 1e-12)] = allowed                 # exactly the budget once it is reached
         got = np.diff(S, prepend=0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            kept[a:b] = np.where(spend[a:b] > 0, np.clip(got / np.where(spend[a:b] > 0, spend[a:b], 1.0), 0.0, 1.0), 1.0)
+            frac = np.clip(got / np.where(spend[a:b] > 0, spend[a:b], 1.0), 0.0, 1.0)
+        kept[a:b] = np.where((spend[a:b] > 0) & (frac < 1 - 1e-12), frac, 1.0)   # a tick the line leaves alone keeps all
         cut = np.flatnonzero((kept[a:b] < 1 - 1e-12) & (S >= allowed * (1 - 1e-12)))
         if cut.size:
             events.append((a + int(cut[0]), "budget_exhausted", name, float(allowed)))

@@ -69,7 +69,7 @@ import numpy as np
 import simpy
 
 from simulator.record import RunRecord
-from simulator.scenario.schema import CrmPush, Display, PaidSearch, Scenario
+from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 
 TAOBAO_2017_SHAPE = [
     0.860, 0.212, 0.260, 0.109, 0.106, 0.109, 0.568, 0.664, 0.711, 0.568, 1.009, 0.762,
@@ -210,7 +210,7 @@ class _Campaign:
         lo, hi = tick * self.m, (tick + 1) * self.m
         spike = 1.0
         for sp in self.sc.calendar.spikes:
-            if name in (sp.channels or [c for c in self.channels if self.sc.channels[c].kind != "crm_push"]):
+            if name in (sp.channels or [c for c in self.channels if self.sc.channels[c].kind not in OWN_AUDIENCE]):
                 spike += sp.amplitude * sp.decay_minutes * self.mass(lo, hi, self.minute(sp.at), sp.decay_minutes) / self.m
         return getattr(ch, base) * self.m / 60 * self.intraday(tick) * mult * spike * self.scale
 
@@ -317,7 +317,8 @@ class _Campaign:
         env = self.env
         env.process(self.calendar())
         for name, ch in self.sc.channels.items():
-            env.process(self.crm(name, ch) if isinstance(ch, CrmPush) else self.channel(name, ch))
+            env.process(self.crm(name, ch) if isinstance(ch, CrmPush) else
+                        self.live(name, ch) if isinstance(ch, LiveStream) else self.channel(name, ch))
         for k, s in self.sc.skus.items():
             for sh in s.inbound:                      # on the shelf from the first tick at or after `at`
                 tick = math.ceil(self.minute(sh.at) / self.m - 1e-9)
@@ -454,6 +455,32 @@ class _Campaign:
             lam = sum(audience * ch.open_rate * self.mass(tick * self.m, (tick + 1) * self.m, self.minute(t),
                                                            ch.response_minutes, 10 * ch.response_minutes)
                       for t in ch.send_times)
+            arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
+            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
+            for offset, sku in arrivals:
+                yield self.env.timeout(tick + offset - self.env.now)
+                self.env.process(self.visitor(name, tick, sku))
+            yield self.env.timeout(tick + 1 - self.env.now)
+
+    def live(self, name: str, ch: LiveStream):
+        """Live-stream sessions: the slot's fee at its start; viewers × visit_rate visits spread
+        by the audience curve over the session (opening: an exponential from the start, cut at
+        the end; flat: evenly)."""
+        c = self.channels.index(name)
+        spans = []
+        for ses in ch.sessions:
+            a, b = self.tick_of(ses.start), self.tick_of(ses.end)
+            spans.append((a, b, ses))
+            self.rec.events.append((a, "live_start", name, float(ses.viewers * self.scale)))
+            self.rec.by_channel["fees"][self.hour(a), c] += ses.fee
+        for tick in range(self.T):
+            lam = 0.0
+            for a, b, ses in spans:
+                if a <= tick < b:
+                    share = (1.0 / (b - a) if ses.curve == "flat" else
+                             self.mass(tick * self.m, (tick + 1) * self.m, a * self.m, ses.decay_minutes,
+                                       (b - a) * self.m))
+                    lam += ses.viewers * self.scale * ses.visit_rate * share
             arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
             arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
             for offset, sku in arrivals:

@@ -245,6 +245,31 @@ class CrmPush(ChannelBase):
     response_minutes: float = Field(60.0, gt=0)
 
 
+class LiveSession(Strict):
+    """One live-stream session (直播): `viewers` people watch it in [start, end); a share
+    `visit_rate` of them visit the store, spread over the session by the audience curve —
+    `opening`: most come early, an exponential of mean `decay_minutes` from the start, cut at
+    the end; `flat`: evenly. `fee` is the fixed fee of the slot (坑位费), booked at its start."""
+
+    start: dt.datetime
+    end: dt.datetime
+    viewers: NonNeg
+    visit_rate: Prob = 0.1
+    fee: NonNeg = 0.0
+    curve: Literal["opening", "flat"] = "opening"
+    decay_minutes: float = Field(30.0, gt=0)
+
+
+class LiveStream(ChannelBase):
+    """Live-stream sessions (直播带货) with a host: visits come only in `sessions`; the host
+    takes `commission_rate` of the kept GMV it brings (commissions) besides each slot's fee.
+    Launch spikes and phase traffic multipliers do not apply: a session's audience is its own."""
+
+    kind: Literal["live_stream"]
+    sessions: list[LiveSession] = Field(min_length=1)
+    commission_rate: Prob = 0.0
+
+
 class Affiliate(ChannelBase):
     """CPS affiliates (淘宝客): no upfront cost, `commission_rate` on attributed GMV."""
 
@@ -254,10 +279,12 @@ class Affiliate(ChannelBase):
 
 
 Channel = Annotated[
-    Union[OrganicSearch, Recommendation, PaidSearch, Display, CrmPush, Affiliate],
+    Union[OrganicSearch, Recommendation, PaidSearch, Display, CrmPush, LiveStream, Affiliate],
     Field(discriminator="kind"),
 ]
-CHANNEL_KINDS = ("organic_search", "recommendation", "paid_search", "display", "crm_push", "affiliate")
+CHANNEL_KINDS = ("organic_search", "recommendation", "paid_search", "display", "crm_push", "live_stream",
+                 "affiliate")
+OWN_AUDIENCE = ("crm_push", "live_stream")   # kinds whose traffic is their own: no spikes, no phase multipliers
 
 
 # --------------------------------------------------------------------- SKUs
@@ -417,6 +444,19 @@ class Scenario(Strict):
                 for j, t in enumerate(ch.send_times):
                     if not (start <= m.local(t) < end):
                         raise _located(f"channels.{name}.send_times.{j}", f"send time {t} lies outside the campaign")
+            if isinstance(ch, LiveStream):
+                for j, ses in enumerate(ch.sessions):
+                    loc = f"channels.{name}.sessions.{j}"
+                    ss, se = m.local(ses.start), m.local(ses.end)
+                    if se <= ss:
+                        raise _located(f"{loc}.end", f"the session ends ({ses.end}) before it starts ({ses.start})")
+                    if ss < start or se > end:
+                        raise _located(loc, f"the session ({ses.start} – {ses.end}) lies outside the campaign "
+                                       f"({m.start} – {m.end})")
+                    for field, t in (("start", ss), ("end", se)):
+                        if ((t - start).total_seconds() / 60) % m.tick_minutes:
+                            raise _located(f"{loc}.{field}", f"the session {field}s at {t:%Y-%m-%d %H:%M}, off the "
+                                           f"grid of {m.tick_minutes}-minute ticks")
 
         for i, p in enumerate(phases):
             for j, sid in enumerate(p.promo):
