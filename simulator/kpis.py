@@ -34,7 +34,8 @@ PROMOTION_FLOWS = ("coupon_cost", "coupons_claimed", "coupons_redeemed", "reduct
                    "platform_subsidy", "deposits", "deposit_amount", "deposit_expansion",
                    "deposit_forfeits", "forfeited_amount", "oversold_units", "cancellations")
 CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", "fees",
-                "commissions", "spend", "roi", "conversion_rate")
+                "commissions", "spend", "roi", "conversion_rate", "budget", "impressions", "clicks",
+                "ctr", "cpc", "win_rate")
 SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units",
             "stockout_minutes", "inbound_units", "ending_stock", "sell_through",
             "coupon_cost", "oversold_units")
@@ -129,16 +130,32 @@ def _salvage(model: Model) -> np.ndarray:
 
 
 def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
-    """Per channel: visits, orders, attributed gmv, spend (ad_spend + fees + commissions), roi."""
+    """Per channel: visits, orders, attributed gmv, spend (ad_spend + fees + commissions), roi;
+    for media channels also budget (the total media budget: `total_budget`, else the daily
+    budget × days; None without one), clicks (= visits), impressions and ctr (display:
+    impressions bought; None where the model has no impressions, as for paid search without
+    an auction), cpc = ad_spend / clicks, win_rate (None until auctions are modelled)."""
     out = {}
+    days = len(model.grid.day_starts())
     for c, name in enumerate(model.channels):
         f = {k: float(v[:, c].sum()) for k, v in rec.by_channel.items()}
         spend = f["ad_spend"] + f["fees"] + f["commissions"]
+        ch = model.scenario.channels[name]
+        media = ch.kind in ("paid_search", "display")
+        impressions = f["ad_spend"] / ch.cpm * 1000 if ch.kind == "display" else None
+        budget = None
+        if media and ch.total_budget is not None:
+            budget = float(ch.total_budget)
+        elif media and ch.daily_budget is not None:
+            budget = float(ch.daily_budget) * days
         out[name] = {
             "visits": f["visits"], "add_to_carts": f["carts"], "orders": f["orders"],
             "units": f["units"], "gmv": f["gmv"], "ad_spend": f["ad_spend"], "fees": f["fees"],
             "commissions": f["commissions"], "spend": spend, "roi": ratio(f["gmv"], spend),
             "conversion_rate": ratio(f["orders"], f["visits"]),
+            "budget": budget, "impressions": impressions, "clicks": f["visits"] if media else None,
+            "ctr": ratio(f["visits"], impressions) if impressions else None,
+            "cpc": ratio(f["ad_spend"], f["visits"]) if media else None, "win_rate": None,
         }
     return out
 

@@ -112,3 +112,26 @@ def test_pacing_agrees_with_the_reference_engine():
     low, k, fa, re = min(p)
     assert low > 0.01 / len(p), f"{k}: fast {fa:.2f} vs reference {re:.2f} (p = {low:.2g})"
     assert np.allclose(hour_spend["fast"], hour_spend["reference"], rtol=0.1, atol=8.0)
+
+
+def test_media_channel_kpis():
+    """Paid search: clicks are its visits at the set cpc; display: impressions bought (spend /
+    cpm × 1000) and ctr; budgets: the total, else the daily budget × days; organic has none."""
+    from simulator.kpis import channel_kpis
+
+    sc = one_sku(stock=10**6, hours=48, tick_minutes=60, extra={"channels": {
+        "paid_search": {"kind": "paid_search", "cpc": 1.5, "clicks_per_hour": 40, "daily_budget": 240.0},
+        "display": {"kind": "display", "cpm": 10.0, "impressions_per_hour": 2000, "ctr": 0.02,
+                    "total_budget": 500.0, "pacing": "even"}}})
+    model = build_model(sc)
+    rec = FastEngine(model).run(0)
+    k = channel_kpis(rec, model)
+    assert k["paid_search"]["budget"] == 480.0 and k["display"]["budget"] == 500.0
+    assert k["organic"]["budget"] is None and k["organic"]["clicks"] is None and k["organic"]["cpc"] is None
+    assert k["paid_search"]["cpc"] == pytest.approx(1.5) and k["paid_search"]["clicks"] == k["paid_search"]["visits"]
+    assert k["paid_search"]["impressions"] is None and k["paid_search"]["win_rate"] is None
+    assert k["display"]["ad_spend"] == pytest.approx(500.0)          # 960 on offer, paced to the total
+    assert k["display"]["impressions"] == pytest.approx(50000)
+    assert k["display"]["ctr"] == pytest.approx(k["display"]["visits"] / 50000)
+    spend = rec.by_channel["ad_spend"][:, 2]
+    assert np.allclose(spend, 500 / 48)                              # even over the campaign
