@@ -75,6 +75,7 @@ class Model:
     chunks: list[Chunk]
     pay_start: dict[int, tuple[int, np.ndarray]]  # warm-up phase → (first pay tick, (W,) profile)
     cart_pay_through: float
+    boosted: list = field(default_factory=list)   # (channel index, SalesBoost): organic feedback
     promo: Promotions | None = None   # promotion mechanics (None: the plan has none)
     pay_phase: np.ndarray | None = None   # (P,) the sale phase whose prices a phase's buyers pay
     fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
@@ -198,7 +199,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
             pace_share[:, ci] = _pace_share(ch, shape, grid)
-            kept = _cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events,
+            kept = cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events,
                               pace_share[:, ci], ch.carry_over)
             traffic[:, ci] = _reached(imps * kept, ch.audience) * ch.ctr
             media_spend[:, ci] = spend * kept
@@ -280,6 +281,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         reorder_qty=np.array([s.reorder.quantity if s.reorder else 0 for s in sku_objs], dtype=np.int64),
         lead_ticks=lead, inbound=inbound, chunks=chunks, pay_start=pay_start,
         cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase,
+        boosted=[(ci, scenario.channels[c].sales_boost) for ci, c in enumerate(channels)
+                 if getattr(scenario.channels[c], "sales_boost", None) is not None],
         fixed_events=sorted(events, key=lambda e: e[0]),
     )
 
@@ -316,7 +319,7 @@ def paced(planned: np.ndarray, line: np.ndarray, start: float = 0.0) -> np.ndarr
     return X + np.minimum(start, np.minimum.accumulate(line - X))
 
 
-def _cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
+def cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
                name: str, events: list, share: np.ndarray, carry_over: bool) -> np.ndarray:
     """(T,) fraction of each tick's planned spend that budgets and pacing allow.
 

@@ -374,10 +374,12 @@ class _Campaign:
         day, spent_today, spent_total, exhausted, shown = None, 0.0, 0.0, False, 0.0
         daily, total = _inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None))
         share = self.pace_share(name, ch)
-        allowed = 0.0
+        allowed, boost = 0.0, 1.0
         for tick in range(self.T):
             if self.local(tick).date() != day:
                 carried = allowed - spent_today if getattr(ch, "carry_over", False) and day is not None else 0.0
+                if getattr(ch, "sales_boost", None) is not None and day is not None:
+                    boost = self.ranking(name, ch.sales_boost, tick)
                 day, spent_today = self.local(tick).date(), 0.0
                 allowed = min(daily + carried, total - spent_total)
                 exhausted = allowed <= 0
@@ -391,7 +393,7 @@ class _Campaign:
                     return min(left, allowed * share[tick] - spent_today)
                 return min(left, total * share[tick] - spent_total)
 
-            lam = self.volume(name, tick)
+            lam = self.volume(name, tick) * boost
             if isinstance(ch, Display):
                 cost = lam * ch.cpm / 1000
                 r = room()
@@ -423,6 +425,17 @@ class _Campaign:
                         self.rec.events.append((tick, "budget_exhausted", name, spent_today))
                 self.env.process(self.visitor(name, tick, sku))
             yield self.env.timeout(tick + 1 - self.env.now)
+
+    def ranking(self, name: str, sales_boost, tick: int) -> float:
+        """Organic feedback at a local midnight: the day's multiplier from the store's orders in
+        the 24 hours before (scaled to a day when fewer hours have passed); logged as `ranking`."""
+        hi = self.hour(tick)
+        per_day = 24 * 60 // self.period_minutes
+        lo = max(0, hi - per_day)
+        orders = float(self.rec.by_channel["orders"][lo:hi].sum()) * per_day / (hi - lo)
+        boost = sales_boost.multiplier(orders)
+        self.rec.events.append((tick, "ranking", name, boost))
+        return boost
 
     def pace_share(self, name: str, ch) -> list[float] | None:
         """Pacing (docs/pacing.md): per tick, the share of the period's budget that may be spent

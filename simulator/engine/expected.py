@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.model import Model
+from simulator.model import Model, cap_spend
 from simulator.record import RunRecord
 from simulator.scenario.errors import Issue, ScenarioError
 from simulator.scenario.schema import Scenario
@@ -64,6 +64,11 @@ class ExpectedEngine:
 
     def __init__(self, model: Model):
         refuse_promotions(model.scenario)
+        if model.boosted:
+            name = model.channels[model.boosted[0][0]]
+            raise ScenarioError([Issue("<scenario>", None, f"channels.{name}.sales_boost", (
+                "the expected engine (calibration's `method: least_squares`) does not model organic "
+                "feedback (sales_boost) yet; calibrate with replications (`method: tpe` or `cmaes`)"))])
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.n_periods = int(model.grid.period[-1]) + 1
@@ -133,25 +138,17 @@ class ExpectedEngine:
         return rec
 
     def _paid_budgets(self, rec: RunRecord) -> np.ndarray:
-        """(T, C) expected visits, with paid search stopped where expected spend meets a budget."""
+        """(T, C) expected visits, paid search held to its budgets and pacing line (docs/pacing.md)
+        as display is: expected spend follows the plan, never past the line, stopped at the budget."""
         m = self.m
         lam = m.traffic.copy()
+        day_starts = m.grid.day_starts()
         for c in np.flatnonzero(m.cpc > 0):
-            total_left = m.total_budget[c]
-            for day in np.unique(m.grid.day):
-                ticks = np.flatnonzero(m.grid.day == day)
-                allowed = min(m.daily_budget[c], total_left)
-                spend = lam[ticks, c] * m.cpc[c]
-                cum = np.cumsum(spend)
-                if np.isfinite(allowed) and cum.size and cum[-1] >= allowed:
-                    i = int(np.searchsorted(cum, allowed, side="left"))
-                    before = cum[i - 1] if i else 0.0
-                    lam[ticks[i], c] *= (allowed - before) / spend[i] if spend[i] else 0.0
-                    lam[ticks[i + 1:], c] = 0.0
-                    rec.events.append((int(ticks[i]), "budget_exhausted", m.channels[c], float(allowed)))
-                    total_left -= allowed
-                else:
-                    total_left -= cum[-1] if cum.size else 0.0
+            ch = m.scenario.channels[m.channels[c]]
+            if ch.daily_budget is None and ch.total_budget is None:
+                continue
+            lam[:, c] *= cap_spend(lam[:, c] * m.cpc[c], day_starts, ch.daily_budget, ch.total_budget,
+                                    m.channels[c], rec.events, m.pace_share[:, c], ch.carry_over)
         return lam
 
     def _stock(self, demand: np.ndarray, rec: RunRecord) -> np.ndarray:

@@ -41,6 +41,7 @@ class _Run:
         self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
         self.pending_carts = Lines.empty()
         self.promo = PromoState(model) if model.promo is not None else None
+        self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
 
 
 class FastEngine:
@@ -114,11 +115,26 @@ class FastEngine:
                 run.daily_left = m.daily_budget + left
                 run.day_allow = np.minimum(run.daily_left, run.total_left)
                 run.spent_today[:] = 0.0
+                self._rank(ch.start, run, rec)
             a = ch.start
             while a < ch.end:
                 a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
         if run.promo is not None:
             run.promo.finish(self, st, rec)
+
+    def _rank(self, tick: int, run: _Run, rec: RunRecord) -> None:
+        """Organic feedback at a local midnight: a boosted channel's traffic for the day follows
+        the store's orders of the 24 hours before (scaled to a day when fewer hours have passed)."""
+        m = self.m
+        if not m.boosted or tick == 0:
+            return
+        hi = int(m.grid.period[tick])
+        per_day = 24 * 60 // max(60, m.grid.tick_minutes)
+        lo = max(0, hi - per_day)
+        orders = float(rec.by_channel["orders"][lo:hi].sum()) * per_day / (hi - lo)
+        for c, boost in m.boosted:
+            run.boost[c] = boost.multiplier(orders)
+            rec.events.append((tick, "ranking", m.channels[c], run.boost[c]))
 
     def _stretch(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord, ch: Chunk):
         """Play ticks [ch.start, cut] of a chunk; returns the first tick not played."""
@@ -214,7 +230,7 @@ class FastEngine:
         `boost` (n, K): flash-sale surge of each SKU's visits from channels without a budget."""
         m, K, S, C = self.m, self.K, self.S, self.C
         n = ch.end - ch.start
-        lam = m.traffic[ch.start:ch.end].copy()
+        lam = m.traffic[ch.start:ch.end] * run.boost[None, :]
         J = 0 if reg is None else reg.W.shape[0] - 1
         parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
         for c in self.budgeted:                                        # drawn apart, budget first

@@ -173,18 +173,38 @@ class ChannelBase(Strict):
     segments: dict[str, NonNeg] | None = None
 
 
+class SalesBoost(Strict):
+    """Organic feedback (platforms rank by sales velocity): at every local midnight the
+    channel's traffic for the day is multiplied by (orders of the store in the 24 hours before
+    / `baseline_orders_per_day`) ** `elasticity`, kept within [`floor`, `cap`]; the first day,
+    with no 24 hours behind it, keeps 1. `elasticity: 0` switches it off."""
+
+    baseline_orders_per_day: float = Field(gt=0)
+    elasticity: NonNeg = 0.3
+    floor: float = Field(0.25, gt=0)
+    cap: float = Field(4.0, gt=0)
+
+    def multiplier(self, orders: float) -> float:
+        if self.elasticity == 0:
+            return 1.0
+        return float(min(self.cap, max(self.floor, (max(orders, 0.0) / self.baseline_orders_per_day) ** self.elasticity)))
+
+
 class OrganicSearch(ChannelBase):
-    """Free search traffic (自然搜索): `visits_per_hour` at intraday weight 1."""
+    """Free search traffic (自然搜索): `visits_per_hour` at intraday weight 1; optionally
+    lifted by recent sales (`sales_boost`)."""
 
     kind: Literal["organic_search"]
     visits_per_hour: NonNeg
+    sales_boost: SalesBoost | None = None
 
 
 class Recommendation(ChannelBase):
-    """Free recommendation-feed traffic (猜你喜欢 ...)."""
+    """Free recommendation-feed traffic (猜你喜欢 ...); optionally lifted by recent sales."""
 
     kind: Literal["recommendation"]
     visits_per_hour: NonNeg
+    sales_boost: SalesBoost | None = None
 
 
 class BudgetMixin(Strict):
