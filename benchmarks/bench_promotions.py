@@ -12,23 +12,15 @@ limits bind, so claims are tracked hour by hour). Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
+
+from bench_engine import best_of
 
 from simulator import load_scenario
 from simulator.engine import FastEngine
 from simulator.model import build_model
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def variants():

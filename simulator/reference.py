@@ -410,10 +410,7 @@ class _Campaign:
                     before = ch.audience * (1 - math.exp(-shown / ch.audience))
                     shown += lam * kept
                     lam = (ch.audience * (1 - math.exp(-shown / ch.audience)) - before) * ch.ctr
-            n = self.rng.poisson(lam)
-            arrivals = [(float(o), None) for o in np.sort(self.rng.random(n))]
-            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
-            for offset, sku in arrivals:
+            for offset, sku in self.arrivals(name, tick, lam):
                 yield self.env.timeout(tick + offset - self.env.now)
                 if isinstance(ch, PaidSearch):
                     if room() < ch.cpc - 1e-9:
@@ -468,12 +465,7 @@ class _Campaign:
             lam = sum(audience * ch.open_rate * self.mass(tick * self.m, (tick + 1) * self.m, self.minute(t),
                                                            ch.response_minutes, 10 * ch.response_minutes)
                       for t in ch.send_times)
-            arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
-            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
-            for offset, sku in arrivals:
-                yield self.env.timeout(tick + offset - self.env.now)
-                self.env.process(self.visitor(name, tick, sku))
-            yield self.env.timeout(tick + 1 - self.env.now)
+            yield from self.send(name, tick, lam)
 
     def live(self, name: str, ch: LiveStream):
         """Live-stream sessions: the slot's fee at its start; viewers × visit_rate visits spread
@@ -494,12 +486,20 @@ class _Campaign:
                              self.mass(tick * self.m, (tick + 1) * self.m, a * self.m, ses.decay_minutes,
                                        (b - a) * self.m))
                     lam += ses.viewers * self.scale * ses.visit_rate * share
-            arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
-            arrivals = sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
-            for offset, sku in arrivals:
-                yield self.env.timeout(tick + offset - self.env.now)
-                self.env.process(self.visitor(name, tick, sku))
-            yield self.env.timeout(tick + 1 - self.env.now)
+            yield from self.send(name, tick, lam)
+
+    def arrivals(self, name: str, tick: int, lam: float) -> list[tuple[float, str | None]]:
+        """Poisson(lam) visits at uniform moments of the tick, and a flash sale's surge visits
+        (their SKU fixed), in time order: (offset in the tick, SKU or None)."""
+        arrivals = [(float(o), None) for o in np.sort(self.rng.random(self.rng.poisson(lam)))]
+        return sorted(arrivals + self.surge(name, tick, lam), key=lambda a: a[0])
+
+    def send(self, name: str, tick: int, lam: float):
+        """The tick's visitors of a channel without a budget, each a process; then the tick ends."""
+        for offset, sku in self.arrivals(name, tick, lam):
+            yield self.env.timeout(tick + offset - self.env.now)
+            self.env.process(self.visitor(name, tick, sku))
+        yield self.env.timeout(tick + 1 - self.env.now)
 
     def visitor(self, channel: str, tick: int, sku: str | None = None):
         """One visit (docs/promotions.md, "A visit, step by step"): a segment and a SKU (a surge
