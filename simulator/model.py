@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.promotions import Promotions, build_promotions
+from simulator.promotions import Conversion, Promotions, build_promotions
 from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 from simulator.timegrid import TimeGrid
 
@@ -232,9 +232,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     rel = price[pay_phase] / list_price                                  # (P, K)
     lift = np.array([[s.promo_lift if j and phases[j - 1].on_promo(k) else 1.0
                       for k, s in zip(skus, sku_objs)] for j in range(P)])[pay_phase]   # (P, K)
-    conv = (base[None, :, None] * intent[:, None, None] * seg_conv[None, None, :] * lift[:, :, None]
-            * rel[:, :, None] ** (elast[None, :, None] * sens[None, None, :]))   # (P, K, S)
-    p_buy = np.minimum(1.0, quality[None, :, None, None] * conv[:, None, :, :])   # (P, C, K, S)
+    conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix)
+    p_buy = conversion.p_buy(intent, lift, rel)                          # (P, C, K, S)
     reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]
     reach = reach.reshape(P, C, K * S)
 
@@ -249,8 +248,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     caps = [t for t, kind, _, _ in events if kind == "budget_exhausted"]   # display caps: the
     promo = None
     if scenario.has_promotions:
-        promo = build_promotions(scenario, grid, names, pay_phase, warmup, intent,
-                                 lift, channels, segs, skus, quality, mix, base, elast, choice, list_price)
+        promo = build_promotions(scenario, grid, intent, lift, segs, skus, conversion, list_price)
     cuts = sorted(set([0, T, *day_starts.tolist(), *bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
                        *(promo.cuts if promo else [])]))
     chunks = [Chunk(a, b, int(phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]

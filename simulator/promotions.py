@@ -20,6 +20,27 @@ FLOOR = 0.05   # the effective price never falls below 5 % of the activity price
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """The purchase formula (DESIGN.md): P(a visit from channel c buys SKU k as segment s) =
+    min(1, quality_c × base_k × intent × segment conversion_s × lift_k × rel_k ** (elasticity_k
+    × price sensitivity_s)), rel = effective price / list price. Shapes: C, K, S."""
+
+    base: np.ndarray             # (K,)
+    seg_conv: np.ndarray         # (S,)
+    elast: np.ndarray            # (K,)
+    sens: np.ndarray             # (S,)
+    quality: np.ndarray          # (C,)
+    choice: np.ndarray           # (K,) where a visit lands
+    mix: np.ndarray              # (C, S) segment shares of each channel
+
+    def p_buy(self, intent: np.ndarray, lift: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        """(X, C, K, S) for X cases (phases, or coupon classes): intent (X,), lift and rel (X, K)."""
+        conv = (self.base[None, :, None] * intent[:, None, None] * self.seg_conv[None, None, :] * lift[:, :, None]
+                * rel[:, :, None] ** (self.elast[None, :, None] * self.sens[None, None, :]))   # (X, K, S)
+        return np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])
+
+
+@dataclass(frozen=True)
 class Flash:
     """A flash sale (秒杀) of SKU `k` in ticks [t0, t1)."""
 
@@ -77,16 +98,9 @@ class Promotions:
     payment_mode: bool
     oversell_ticks: int
     customers: np.ndarray        # (S,) people per segment (inf: every visit a new person)
-    # conversion building blocks (model.py's formula, kept apart so prices can change)
-    base: np.ndarray             # (K,)
+    conversion: "Conversion"     # the model's purchase formula, applied here to promotion prices
     intent: np.ndarray           # (P,)
-    seg_conv: np.ndarray         # (S,)
     lift: np.ndarray             # (P, K) promotion lift of the phase's pay phase
-    elast: np.ndarray            # (K,)
-    sens: np.ndarray             # (S,)
-    quality: np.ndarray          # (C,)
-    choice: np.ndarray           # (K,)
-    mix: np.ndarray              # (C, S)
     list_price: np.ndarray       # (K,)
     cuts: list[int] = field(default_factory=list)
 
@@ -115,12 +129,11 @@ class Promotions:
         activity price; `pools_open` (J,) bool; `deposit_skus` (K,) bool: in a deposit
         window; `balance_price` (K,) the price at each pre-sale's balance_from.
         """
-        J, K = self.J, len(self.base)
-        S = len(self.seg_conv)
+        J, K = self.J, len(self.list_price)
+        S = len(self.basket_units)
         W = np.zeros((J + 1, K, S))
-        claimable = np.array([self.live(self.claim[j], claim_tick) for j in range(J)], dtype=bool)
         for j in range(J):
-            if claimable[j]:
+            if self.live(self.claim[j], claim_tick):
                 W[j + 1] = self.applies[j][:, None] * self.share[j][None, :]
         W[1:, deposit_skus] = 0.0
         tot = W[1:].sum(axis=0)
@@ -143,20 +156,16 @@ class Promotions:
                 k = ps.skus[on]
                 pb = balance_price[k]
                 eff[:, k] = np.maximum(FLOOR * pb, pb * np.maximum(FLOOR, 1.0 - d_r[k]) - ps.deposit * (ps.multiplier - 1))
-        list_price = self.list_price
-        conv = (self.base[None, :, None] * self.intent[phase] * self.seg_conv[None, None, :]
-                * self.lift[phase][None, :, None]
-                * (eff / list_price)[:, :, None] ** (self.elast[None, :, None] * self.sens[None, None, :]))  # (G, K, S)
-        p_buy = np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])             # (G, C, K, S)
-        cell = self.choice[None, :, None] * self.mix[:, None, :]                                     # (C, K, S)
-        base = p_buy * cell[None]                                                                    # (G, C, K, S)
-        by_class = W[:, None, :, :] * base
-        return Regime(price=pay_price, W=W, p_buy=p_buy, base=base, nobuy=(1.0 - p_buy) * cell[None],
-                      by_class=by_class,
-                      reach=by_class.sum(axis=0).reshape(len(self.quality), K * S),
-                      red_depth=d_r, valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
+        G = J + 1
+        p_buy = self.conversion.p_buy(np.full(G, self.intent[phase]), np.repeat(self.lift[phase][None], G, axis=0),
+                                      eff / self.list_price)                                       # (G, C, K, S)
+        cell = self.conversion.choice[None, :, None] * self.conversion.mix[:, None, :]            # (C, K, S)
+        base = p_buy * cell[None]                                                                  # (G, C, K, S)
+        return Regime(price=pay_price, W=W, base=base, nobuy=(1.0 - p_buy) * cell[None],
+                      reach=(W[:, None, :, :] * base).sum(axis=0).reshape(cell.shape[0], K * S),
+                      valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
                       red_live=bool(self.red_every > 0 and self.live(self.red_window, pay_tick)),
-                      claimable=claimable, deposit=deposit_skus)
+                      deposit=deposit_skus)
 
 
 
@@ -166,15 +175,11 @@ class Regime:
 
     price: np.ndarray            # (K,) activity price at the pay tick
     W: np.ndarray                # (G, K, S) share of visits in each coupon class (no per-customer limit)
-    p_buy: np.ndarray            # (G, C, K, S) P(buy | class, channel, SKU, segment)
     base: np.ndarray             # (G, C, K, S) P(a visit lands on SKU k, segment s and buys | class g)
     nobuy: np.ndarray            # (G, C, K, S) P(a visit lands on SKU k, segment s and does not buy | class g)
-    by_class: np.ndarray         # (G, C, K, S) P(visit is a buyer of SKU k, segment s, class g)
-    reach: np.ndarray            # (C, K·S) Σ_g by_class
-    red_depth: np.ndarray        # (K,)
+    reach: np.ndarray            # (C, K·S) Σ_g W_g · base_g: P(a visit buys SKU k as segment s)
     valid: np.ndarray            # (J,) coupons valid at the pay tick
     red_live: bool
-    claimable: np.ndarray        # (J,) coupons claimable in the sub-chunk
     deposit: np.ndarray          # (K,) SKUs taking deposits
     Wt: np.ndarray | None = None  # (n, G, K, S) class shares per tick where per-customer limits bind
 
@@ -189,8 +194,8 @@ def under_limit(attempts_per_person: np.ndarray, limit: int) -> np.ndarray:
     return np.exp(-attempts_per_person) if limit == 1 else poisson.cdf(limit - 1, attempts_per_person)
 
 
-def build_promotions(scenario, grid, phases, pay_phase, warmup, intent, lift, channels, segs, skus,
-                     quality, mix, base, elast, choice, list_price) -> Promotions:
+def build_promotions(scenario, grid, intent, lift, segs, skus, conversion: Conversion,
+                     list_price) -> Promotions:
     """The promotion arrays of `scenario` on `grid` (see `Promotions`)."""
     meta = scenario.meta
     T, m = grid.n_ticks, grid.tick_minutes
@@ -256,9 +261,7 @@ def build_promotions(scenario, grid, phases, pay_phase, warmup, intent, lift, ch
         return_slope=np.array([scenario.skus[k].return_rate_per_discount for k in skus]),
         payment_mode=scenario.stock_deduction.mode == "payment",
         oversell_ticks=math.ceil(scenario.stock_deduction.payment_minutes / m - 1e-9),
-        customers=customers, base=base, intent=intent, seg_conv=np.array([s.conversion for s in seg_objs]),
-        lift=lift, elast=elast, sens=np.array([s.price_sensitivity for s in seg_objs]), quality=quality,
-        choice=choice, mix=mix, list_price=list_price,
+        customers=customers, conversion=conversion, intent=intent, lift=lift, list_price=list_price,
     )
     promo.cuts = sorted({c for c in cuts if 0 < c < T})
     return promo

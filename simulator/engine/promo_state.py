@@ -132,7 +132,7 @@ class PromoState:
         b = np.ones((n, len(self.m.skus))) if boost is None else boost
         finite = np.isfinite(p.customers)
         per_person = np.where(finite, 1.0 / np.where(finite, p.customers, 1.0), 0.0)       # (S,)
-        rate = ((lam @ p.mix)[:, None, :] * np.einsum("tk,jks->tjs", b * p.choice, reg.W[1:], optimize=True)
+        rate = ((lam @ p.conversion.mix)[:, None, :] * np.einsum("tk,jks->tjs", b * p.conversion.choice, reg.W[1:], optimize=True)
                 * per_person)                                                                 # (n, J, S)
         a = self.attempts[None] + np.cumsum(rate, axis=0) - rate / 2
         Wt = np.repeat(reg.W[None], n, axis=0)

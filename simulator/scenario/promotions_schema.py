@@ -37,7 +37,16 @@ class Baskets(_Strict):
     topup_probability: Prob = 0.0
 
 
-class Coupon(_Strict):
+class _ForSkus(_Strict):
+    """A promotion on a list of `skus` (`"*"`: all of them)."""
+
+    skus: list[str] = Field(default_factory=lambda: ["*"])
+
+    def applies_to(self, sku: str) -> bool:
+        return "*" in self.skus or sku in self.skus
+
+
+class Coupon(_ForSkus):
     """A store coupon (店铺优惠券): `amount` off a basket of at least `threshold` (after the
     SKU discount).
 
@@ -59,7 +68,6 @@ class Coupon(_Strict):
     claim_to: dt.datetime | None = None
     valid_from: dt.datetime | None = None
     valid_to: dt.datetime | None = None
-    skus: list[str] = Field(default_factory=lambda: ["*"])
 
     @model_validator(mode="after")
     def _amount_below_threshold(self) -> "Coupon":
@@ -68,11 +76,8 @@ class Coupon(_Strict):
                              "a coupon takes part of a basket off, not all of it")
         return self
 
-    def applies_to(self, sku: str) -> bool:
-        return "*" in self.skus or sku in self.skus
 
-
-class PlatformReduction(_Strict):
+class PlatformReduction(_ForSkus):
     """The platform's cross-store full reduction (跨店每满减): `off` for every full `every`
     of a basket (after the SKU discount) of the listed `skus`, in [start, end) (unset: the
     whole campaign). `platform_share` of each reduction is funded by the platform
@@ -83,7 +88,6 @@ class PlatformReduction(_Strict):
     platform_share: Prob = 0.0
     start: dt.datetime | None = None
     end: dt.datetime | None = None
-    skus: list[str] = Field(default_factory=lambda: ["*"])
 
     @model_validator(mode="after")
     def _off_below_every(self) -> "PlatformReduction":
@@ -91,9 +95,6 @@ class PlatformReduction(_Strict):
             raise ValueError(f"off ({self.off:g}) must be less than every ({self.every:g}): the reduction "
                              "takes part of each full `every` off, not all of it")
         return self
-
-    def applies_to(self, sku: str) -> bool:
-        return "*" in self.skus or sku in self.skus
 
 
 class Surge(_Strict):
