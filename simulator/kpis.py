@@ -129,12 +129,14 @@ def _salvage(model: Model) -> np.ndarray:
                      for k, c in zip(model.skus, model.unit_cost)])
 
 
-def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
+def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
     """Per channel: visits, orders, attributed gmv, spend (ad_spend + fees + commissions), roi;
     for media channels also budget (the total media budget: `total_budget`, else the daily
-    budget × days; None without one), clicks (= visits), impressions and ctr (display:
-    impressions bought; None where the model has no impressions, as for paid search without
-    an auction), cpc = ad_spend / clicks, win_rate (None until auctions are modelled)."""
+    budget × days, summed over ad groups that have their own; None when any part is
+    unbounded), clicks (= visits), impressions and ctr (display: impressions bought; auctions:
+    impressions won; None for paid search at a flat cpc), cpc = ad_spend / clicks and win_rate
+    (auctions: impressions / auctions taken part in). A paid-search channel with auctions adds
+    `ad_groups` (`ad_group_kpis`)."""
     out = {}
     days = len(model.grid.day_starts())
     for c, name in enumerate(model.channels):
@@ -142,20 +144,59 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | No
         spend = f["ad_spend"] + f["fees"] + f["commissions"]
         ch = model.scenario.channels[name]
         media = ch.kind in ("paid_search", "display")
-        impressions = f["ad_spend"] / ch.cpm * 1000 if ch.kind == "display" else None
-        budget = None
-        if media and ch.total_budget is not None:
-            budget = float(ch.total_budget)
-        elif media and ch.daily_budget is not None:
-            budget = float(ch.daily_budget) * days
+        book = rec.ad_groups.get(name)
+        impressions = (f["ad_spend"] / ch.cpm * 1000 if ch.kind == "display" else
+                       float(book["impressions"].sum()) if book is not None else None)
         out[name] = {
             "visits": f["visits"], "add_to_carts": f["carts"], "orders": f["orders"],
             "units": f["units"], "gmv": f["gmv"], "ad_spend": f["ad_spend"], "fees": f["fees"],
             "commissions": f["commissions"], "spend": spend, "roi": ratio(f["gmv"], spend),
             "conversion_rate": ratio(f["orders"], f["visits"]),
-            "budget": budget, "impressions": impressions, "clicks": f["visits"] if media else None,
+            "budget": _budget(ch, days) if media else None, "impressions": impressions,
+            "clicks": f["visits"] if media else None,
             "ctr": ratio(f["visits"], impressions) if impressions else None,
-            "cpc": ratio(f["ad_spend"], f["visits"]) if media else None, "win_rate": None,
+            "cpc": ratio(f["ad_spend"], f["visits"]) if media else None,
+            "win_rate": ratio(impressions, float(book["auctions"].sum())) if book is not None else None,
+        }
+        if book is not None:
+            out[name]["ad_groups"] = ad_group_kpis(rec, model, c, name, days)
+    return out
+
+
+def _budget(spec, days: int) -> float | None:
+    """The total media budget of a channel or ad group (None: unbounded)."""
+    groups = getattr(spec, "ad_groups", None)
+    if groups and any(g.has_budget for g in groups.values()):
+        parts = [_budget(g, days) for g in groups.values()]
+        return None if any(p is None for p in parts) else float(sum(parts))
+    if spec.total_budget is not None:
+        return float(spec.total_budget)
+    if spec.daily_budget is not None:
+        return float(spec.daily_budget) * days
+    return None
+
+
+def ad_group_kpis(rec: RunRecord, model: Model, c: int, name: str, days: int) -> dict[str, dict]:
+    """Per ad group of an auction channel: auctions, impressions, clicks, ctr, cpc, win_rate,
+    ad_spend, budget, and the orders and gmv of its clicks — the channel's of each hour in
+    proportion to the group's clicks (a channel's clicks convert alike, whichever keyword
+    brought them) — and roi = gmv / ad_spend."""
+    book = rec.ad_groups[name]
+    groups = model.scenario.channels[name].ad_groups
+    clicks = book["clicks"]                                              # (H, G)
+    per_hour = clicks.sum(axis=1, keepdims=True)
+    share = np.divide(clicks, per_hour, out=np.zeros_like(clicks), where=per_hour > 0)
+    orders = share.T @ rec.by_channel["orders"][:, c]
+    gmv = share.T @ rec.by_channel["gmv"][:, c]
+    out = {}
+    for g, group in enumerate(groups):
+        f = {k: float(v[:, g].sum()) for k, v in book.items()}
+        out[group] = {
+            "auctions": f["auctions"], "impressions": f["impressions"], "clicks": f["clicks"],
+            "ctr": ratio(f["clicks"], f["impressions"]), "cpc": ratio(f["ad_spend"], f["clicks"]),
+            "win_rate": ratio(f["impressions"], f["auctions"]), "ad_spend": f["ad_spend"],
+            "budget": _budget(groups[group], days), "orders": float(orders[g]), "gmv": float(gmv[g]),
+            "roi": ratio(float(gmv[g]), f["ad_spend"]),
         }
     return out
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.auctions import AuctionChannel, build_auctions
+from simulator.pacing import cap_spend
+from simulator.pacing import pace_share as share_line
 from simulator.promotions import Conversion, Promotions, build_promotions
 from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 from simulator.timegrid import TimeGrid
@@ -77,6 +80,7 @@ class Model:
     cart_pay_through: float
     boosted: list = field(default_factory=list)   # (channel index, SalesBoost): organic feedback
     promo: Promotions | None = None   # promotion mechanics (None: the plan has none)
+    auctions: list[AuctionChannel] = field(default_factory=list)   # paid search with ad groups
     pay_phase: np.ndarray | None = None   # (P,) the sale phase whose prices a phase's buyers pay
     fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
 
@@ -174,6 +178,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     mix = np.zeros((C, S))
     shares = np.array([scenario.segments[s].share for s in segs])
     day_starts = grid.day_starts()
+    shapes: dict[str, np.ndarray] = {}
     for ci, name in enumerate(channels):
         ch = scenario.channels[name]
         quality[ci] = ch.quality
@@ -198,21 +203,27 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         elif isinstance(ch, Display):
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
-            pace_share[:, ci] = _pace_share(ch, shape, grid)
+            pace_share[:, ci] = share_line(ch.pacing, ch.daily_budget, ch.total_budget, shape, grid)
             kept = cap_spend(spend, day_starts, ch.daily_budget, ch.total_budget, name, events,
                               pace_share[:, ci], ch.carry_over)
             traffic[:, ci] = _reached(imps * kept, ch.audience) * ch.ctr
             media_spend[:, ci] = spend * kept
+        elif isinstance(ch, PaidSearch) and ch.auctions:
+            shapes[name] = shape                                # clicks follow from the auctions below
         elif isinstance(ch, PaidSearch):
             traffic[:, ci] = ch.clicks_per_hour * shape
             cpc[ci] = ch.cpc
             daily_budget[ci] = np.inf if ch.daily_budget is None else ch.daily_budget
             total_budget[ci] = np.inf if ch.total_budget is None else ch.total_budget
-            pace_share[:, ci] = _pace_share(ch, shape, grid)
+            pace_share[:, ci] = share_line(ch.pacing, ch.daily_budget, ch.total_budget, shape, grid)
             carry_over[ci] = ch.carry_over
         else:
             traffic[:, ci] = ch.visits_per_hour * shape
             commission[ci] = getattr(ch, "commission_rate", 0.0)
+
+    auctions = build_auctions(scenario, grid, channels, names, shapes)
+    for au in auctions:                                         # expected clicks before budgets
+        traffic[:, au.c] = (au.rate * au.expected_clicks()[phase_of_tick]).sum(axis=1)
 
     # SKUs: prices per phase, conversion, reach
     sku_objs = [scenario.skus[k] for k in skus]
@@ -278,7 +289,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         reorder_point=np.array([s.reorder.point if s.reorder else -1 for s in sku_objs], dtype=np.int64),
         reorder_qty=np.array([s.reorder.quantity if s.reorder else 0 for s in sku_objs], dtype=np.int64),
         lead_ticks=lead, inbound=inbound, chunks=chunks, pay_start=pay_start,
-        cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase,
+        cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase, auctions=auctions,
         boosted=[(ci, scenario.channels[c].sales_boost) for ci, c in enumerate(channels)
                  if getattr(scenario.channels[c], "sales_boost", None) is not None],
         fixed_events=sorted(events, key=lambda e: e[0]),
@@ -292,64 +303,3 @@ def _reached(imps: np.ndarray, audience: float | None) -> np.ndarray:
         return imps
     total = audience * -np.expm1(-np.cumsum(imps) / audience)
     return np.diff(total, prepend=0.0)
-
-
-def _pace_share(ch, shape: np.ndarray, grid: TimeGrid) -> np.ndarray:
-    """(T,) share of the pacing period's budget spendable by the end of each tick: the local
-    day with a daily budget, else the campaign; inf for `asap` or a channel without a budget.
-    `even` weighs every tick alike, `launch_weighted` by the channel's traffic shape (T,)."""
-    T = grid.n_ticks
-    if ch.pacing == "asap" or (ch.daily_budget is None and ch.total_budget is None):
-        return np.full(T, np.inf)
-    w = np.ones(T) if ch.pacing == "even" else np.asarray(shape, float)
-    period = grid.day if ch.daily_budget is not None else np.zeros(T, dtype=np.int64)
-    starts = np.r_[0, np.flatnonzero(np.diff(period)) + 1]
-    total = np.add.reduceat(w, starts)[np.searchsorted(starts, np.arange(T), side="right") - 1]
-    cum = np.cumsum(w) - np.repeat(np.r_[0.0, np.cumsum(w)[starts[1:] - 1]], np.diff(np.r_[starts, T]))
-    return np.where(total > 0, cum / np.where(total > 0, total, 1.0), 1.0)
-
-
-def paced(planned: np.ndarray, line: np.ndarray, start: float = 0.0) -> np.ndarray:
-    """(n,) cumulative spend S_t = min(S_{t−1} + planned_t, line_t) from S_{−1} = `start`:
-    spend follows the plan but never runs ahead of the pacing line (closed form with a
-    running minimum: S_t = X_t + min(start, min_{k≤t} (line_k − X_k)), X the cumulative plan)."""
-    X = np.cumsum(planned)
-    return X + np.minimum(start, np.minimum.accumulate(line - X))
-
-
-def cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, total: float | None,
-               name: str, events: list, share: np.ndarray, carry_over: bool) -> np.ndarray:
-    """(T,) fraction of each tick's planned spend that budgets and pacing allow.
-
-    The daily cap resets at local midnight (plus what the day before left, with carry-over);
-    cumulative spend never passes the pacing line (`share` × the period's budget; inf: asap);
-    the tick where a cap binds is prorated so spend reaches the budget exactly.
-    """
-    kept = np.ones_like(spend)
-    left_total = np.inf if total is None else total
-    carried = 0.0
-    ends = np.r_[day_starts[1:], spend.size]
-    for a, b in zip(day_starts, ends):
-        allowed = min((np.inf if daily is None else daily) + carried, left_total)
-        if allowed <= 0:
-            kept[a:b] = 0.0
-            continue
-        if daily is not None:                                   # the day's line: today's spend
-            line = np.minimum(allowed, allowed * share[a:b])
-        elif total is not None:                                 # the campaign's line: spend so far counts
-            line = np.minimum(left_total, total * share[a:b] - (total - left_total))
-        else:
-            line = np.full(b - a, np.inf)
-        S = paced(spend[a:b], line)
-        S[S >= allowed * (1 - 1e-12)] = allowed                 # exactly the budget once it is reached
-        got = np.diff(S, prepend=0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.clip(got / np.where(spend[a:b] > 0, spend[a:b], 1.0), 0.0, 1.0)
-        kept[a:b] = np.where((spend[a:b] > 0) & (frac < 1 - 1e-12), frac, 1.0)   # a tick the line leaves alone keeps all
-        cut = np.flatnonzero((kept[a:b] < 1 - 1e-12) & (S >= allowed * (1 - 1e-12)))
-        if cut.size:
-            events.append((a + int(cut[0]), "budget_exhausted", name, float(allowed)))
-        spent = float(S[-1]) if S.size else 0.0
-        left_total -= spent
-        carried = (allowed - spent) if carry_over and daily is not None else 0.0
-    return kept

@@ -18,6 +18,7 @@ SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_unit
              "coupons_claimed", "coupons_redeemed", "coupon_cost", "reduction_cost", "platform_subsidy",
              "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
              "oversold_units", "cancellations")
+AD_GROUP_FLOWS = ("auctions", "impressions", "clicks", "ad_spend")   # per auction channel: (H, G)
 # taken: units off the shelf (sales and deposits); released: reserved units back on the shelf
 # (forfeited deposits). Stock at the end of a period = initial + Σ (inbound + released − taken).
 
@@ -26,7 +27,8 @@ SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_unit
 class RunRecord:
     """Flows of one run. `by_channel[f]` is (H, C), `by_sku[f]` is (H, K); `stock` is
     (H, K) units on hand at the end of each period; `events` rows are
-    (tick, kind, subject, value). `coupons[name]` and `flash[name]` hold per-promotion
+    (tick, kind, subject, value). `ad_groups[channel][f]` is (H, G) for a paid-search
+    channel with auctions. `coupons[name]` and `flash[name]` hold per-promotion
     totals (an `empty_tick`/`sellout_tick` of −1: never)."""
 
     by_channel: dict[str, np.ndarray]
@@ -36,10 +38,12 @@ class RunRecord:
     events: list[tuple[int, str, str, float]] = field(default_factory=list)
     coupons: dict[str, dict[str, float]] = field(default_factory=dict)   # name → claimed, redeemed, cost, empty_tick
     flash: dict[str, dict[str, float]] = field(default_factory=dict)     # name → units, sold_out, sellout_tick
+    ad_groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)   # auction channel → flow → (H, G)
 
     @classmethod
     def empty(cls, n_periods: int, n_channels: int, n_skus: int, initial_stock: np.ndarray,
-              coupons=(), flash_sales=()) -> "RunRecord":
+              coupons=(), flash_sales=(), ad_groups: dict[str, int] | None = None) -> "RunRecord":
+        """Zero flows; `ad_groups` maps each auction channel to its number of ad groups."""
         return cls(
             by_channel={f: np.zeros((n_periods, n_channels)) for f in CHANNEL_FLOWS},
             by_sku={f: np.zeros((n_periods, n_skus)) for f in SKU_FLOWS},
@@ -47,6 +51,7 @@ class RunRecord:
             initial_stock=np.asarray(initial_stock, dtype=float).copy(),
             coupons={c: {"claimed": 0.0, "redeemed": 0.0, "cost": 0.0, "empty_tick": -1.0} for c in coupons},
             flash={f: {"units": 0.0, "sold_out": 0.0, "sellout_tick": -1.0} for f in flash_sales},
+            ad_groups={c: {f: np.zeros((n_periods, G)) for f in AD_GROUP_FLOWS} for c, G in (ad_groups or {}).items()},
         )
 
     @property

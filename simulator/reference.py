@@ -108,7 +108,9 @@ class _Campaign:
         self.segments = list(sc.segments)
         self.rec = RunRecord.empty(self.H, len(self.channels), len(self.skus),
                                    [sc.skus[k].stock for k in self.skus],
-                                   coupons=list(sc.coupons), flash_sales=list(sc.flash_sales))
+                                   coupons=list(sc.coupons), flash_sales=list(sc.flash_sales),
+                                   ad_groups={n: len(c.ad_groups) for n, c in sc.channels.items()
+                                              if getattr(c, "ad_groups", None) is not None})
         self.phases = sorted(sc.calendar.phases, key=lambda p: meta.local(p.start))
         self.env = simpy.Environment()
         self.stock = {k: simpy.Container(self.env, init=sc.skus[k].stock) for k in self.skus}
@@ -202,9 +204,11 @@ class _Campaign:
         return p / p.sum()
 
     def volume(self, name: str, tick: int) -> float:
-        """Expected visits of a non-CRM channel in `tick` before budgets (impressions for display)."""
+        """Expected visits of a non-CRM channel in `tick` before budgets (impressions for display;
+        for paid search with ad groups, auctions per unit of `auctions_per_hour`)."""
         ch = self.sc.channels[name]
         base = {"paid_search": "clicks_per_hour", "display": "impressions_per_hour"}.get(ch.kind, "visits_per_hour")
+        base = 1.0 if getattr(ch, "ad_groups", None) is not None else getattr(ch, base)
         i = self.phase_at[tick]
         mult = 1.0 if i is None else self.phases[i].traffic.get(name, self.phases[i].traffic.get("default", 1.0))
         lo, hi = tick * self.m, (tick + 1) * self.m
@@ -212,7 +216,7 @@ class _Campaign:
         for sp in self.sc.calendar.spikes:
             if name in (sp.channels or [c for c in self.channels if self.sc.channels[c].kind not in OWN_AUDIENCE]):
                 spike += sp.amplitude * sp.decay_minutes * self.mass(lo, hi, self.minute(sp.at), sp.decay_minutes) / self.m
-        return getattr(ch, base) * self.m / 60 * self.intraday(tick) * mult * spike * self.scale
+        return base * self.m / 60 * self.intraday(tick) * mult * spike * self.scale
 
     def surge(self, name: str, tick: int, lam: float) -> list[tuple[float, str]]:
         """Step 1: extra visits (offset in the tick, flash SKU) of a channel without a budget.
@@ -318,7 +322,9 @@ class _Campaign:
         env.process(self.calendar())
         for name, ch in self.sc.channels.items():
             env.process(self.crm(name, ch) if isinstance(ch, CrmPush) else
-                        self.live(name, ch) if isinstance(ch, LiveStream) else self.channel(name, ch))
+                        self.live(name, ch) if isinstance(ch, LiveStream) else
+                        self.auctions(name, ch) if getattr(ch, "ad_groups", None) is not None else
+                        self.channel(name, ch))
         for k, s in self.sc.skus.items():
             for sh in s.inbound:                      # on the shelf from the first tick at or after `at`
                 tick = math.ceil(self.minute(sh.at) / self.m - 1e-9)
@@ -373,7 +379,7 @@ class _Campaign:
         c = self.channels.index(name)
         day, spent_today, spent_total, exhausted, shown = None, 0.0, 0.0, False, 0.0
         daily, total = _inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None))
-        share = self.pace_share(name, ch)
+        share = self.pace_share(name, ch.pacing, daily, total) if isinstance(ch, (PaidSearch, Display)) else None
         allowed, boost = 0.0, 1.0
         for tick in range(self.T):
             if self.local(tick).date() != day:
@@ -434,14 +440,15 @@ class _Campaign:
         self.rec.events.append((tick, "ranking", name, boost))
         return boost
 
-    def pace_share(self, name: str, ch) -> list[float] | None:
+    def pace_share(self, name: str, pacing: str, daily: float, total: float) -> list[float] | None:
         """Pacing (docs/pacing.md): per tick, the share of the period's budget that may be spent
         by the tick's end — the local day with a daily budget, else the campaign; `even` counts
-        ticks, `launch_weighted` the channel's expected volume. None: `asap` or no budget."""
-        if getattr(ch, "pacing", "asap") == "asap" or (ch.daily_budget is None and ch.total_budget is None):
+        ticks, `launch_weighted` the channel's expected volume. None: `asap` or no budget
+        (budgets given as inf when unset)."""
+        if pacing == "asap" or (math.isinf(daily) and math.isinf(total)):
             return None
-        w = [1.0 if ch.pacing == "even" else self.volume(name, t) for t in range(self.T)]
-        key = [self.local(t).date() if ch.daily_budget is not None else 0 for t in range(self.T)]
+        w = [1.0 if pacing == "even" else self.volume(name, t) for t in range(self.T)]
+        key = [self.local(t).date() if math.isfinite(daily) else 0 for t in range(self.T)]
         out, t = [0.0] * self.T, 0
         while t < self.T:
             end = t
@@ -453,6 +460,81 @@ class _Campaign:
                 out[u] = run / total if total > 0 else 1.0
             t = end
         return out
+
+    def auctions(self, name: str, ch: PaidSearch):
+        """Search-ad auctions one by one (docs/auctions.md). Each ad group's auctions come at
+        uniform moments of the tick; a group whose budget (or pacing line) has no room left sits
+        the auction out. Otherwise its rivals' ranks are drawn, it is shown at position 1 + (rivals
+        above it) if that is a slot and its bid reaches the reserve, a click follows with the
+        position's CTR, and the click pays the highest rival rank below it over its quality score
+        (at least the reserve) — or only what is left of the room, which then closes."""
+        c = self.channels.index(name)
+        groups = list(ch.ad_groups)
+        shared = ch.daily_budget is not None or ch.total_budget is not None
+        specs = [ch] if shared else [a for a in ch.ad_groups.values() if a.has_budget]
+        subject = [name] if shared else [f"{name}/{g}" for g, a in ch.ad_groups.items() if a.has_budget]
+        owner = [0 if shared else (subject.index(f"{name}/{g}") if f"{name}/{g}" in subject else -1) for g in groups]
+        daily = [_inf(s.daily_budget) for s in specs]
+        total = [_inf(s.total_budget) for s in specs]
+        share = [self.pace_share(name, ch.pacing, d, t) for d, t in zip(daily, total)]
+        O = len(specs)
+        spent_today, spent_total, allowed, exhausted = [0.0] * O, [0.0] * O, [0.0] * O, [False] * O
+        book = self.rec.ad_groups[name]
+        slots = len(ch.ctr_by_position)
+        day = None
+
+        def room(o: int, tick: int) -> float:
+            left = allowed[o] - spent_today[o]
+            if share[o] is None:
+                return left
+            if math.isfinite(daily[o]):
+                return min(left, allowed[o] * share[o][tick] - spent_today[o])
+            return min(left, total[o] * share[o][tick] - spent_total[o])
+
+        for tick in range(self.T):
+            if self.local(tick).date() != day:
+                for o in range(O):
+                    carried = allowed[o] - spent_today[o] if ch.carry_over and day is not None else 0.0
+                    allowed[o] = min(daily[o] + carried, total[o] - spent_total[o])
+                    spent_today[o], exhausted[o] = 0.0, allowed[o] <= 0
+                day = self.local(tick).date()
+            i = self.phase_at[tick]
+            phase = None if i is None else self.phases[i].name
+            unit = self.volume(name, tick)
+            events = sorted((float(o), g) for g, grp in enumerate(ch.ad_groups.values())
+                            for o in self.rng.random(self.rng.poisson(unit * grp.auctions_per_hour)))
+            h = self.hour(tick)
+            for offset, g in events:
+                yield self.env.timeout(tick + offset - self.env.now)
+                o, grp = owner[g], ch.ad_groups[groups[g]]
+                if o >= 0 and room(o, tick) <= 1e-9:
+                    continue                                  # no room: the group sits this auction out
+                book["auctions"][h, g] += 1
+                riv = grp.rivals_in(phase)
+                ranks = (self.rng.lognormal(math.log(riv.median), riv.sigma, riv.count) if riv.sigma > 0
+                         else np.full(riv.count, riv.median))
+                rank = grp.bid * grp.quality_score
+                above = int((ranks > rank).sum())
+                if grp.bid < ch.reserve_price or above >= slots:
+                    continue                                  # not shown
+                book["impressions"][h, g] += 1
+                if self.rng.random() >= ch.ctr_by_position[above]:
+                    continue
+                below = ranks[ranks <= rank]
+                price = min(grp.bid, max(ch.reserve_price, below.max() / grp.quality_score) if below.size
+                            else ch.reserve_price)
+                if o >= 0:
+                    price = min(price, room(o, tick))
+                    spent_today[o] += price
+                    spent_total[o] += price
+                    if not exhausted[o] and allowed[o] - spent_today[o] <= 1e-9 * max(1.0, allowed[o]):
+                        self.rec.events.append((tick, "budget_exhausted", subject[o], spent_today[o]))
+                        exhausted[o] = True
+                book["clicks"][h, g] += 1
+                book["ad_spend"][h, g] += price
+                self.rec.by_channel["ad_spend"][h, c] += price
+                self.env.process(self.visitor(name, tick))
+            yield self.env.timeout(tick + 1 - self.env.now)
 
     def crm(self, name: str, ch: CrmPush):
         """A push: fees at each send; openers visit over the response window."""

@@ -159,9 +159,11 @@ def _flash(per_run: list[dict[str, dict]]) -> dict[str, dict]:
 
 
 def _means(per_run: list[dict[str, dict]]) -> dict[str, dict]:
-    """Mean of each KPI over runs, per key (None values skipped)."""
+    """Mean of each KPI over runs, per key (None values skipped; nested tables such as a
+    channel's `ad_groups` averaged the same way)."""
     out = {}
     for name in per_run[0] if per_run else []:
-        out[name] = {k: quantiles([r[name][k] for r in per_run])["mean"] for k in per_run[0][name]}
+        out[name] = {k: _means([r[name][k] for r in per_run]) if isinstance(per_run[0][name][k], dict)
+                     else quantiles([r[name][k] for r in per_run])["mean"] for k in per_run[0][name]}
     return out
 

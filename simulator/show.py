@@ -10,8 +10,8 @@ from simulator.results import Results
 MONEY = {"gmv", "net_sales", "refunds", "ad_spend", "fees", "commissions", "marketing_cost", "cogs",
          "platform_fee", "shipping", "return_handling", "gross_profit", "aov", "spend", "cost",
          "coupon_cost", "reduction_cost", "platform_subsidy", "deposit_amount", "deposit_expansion",
-         "forfeited_amount"}
-RATES = {"conversion_rate", "sell_through", "sold_out_share"}
+         "forfeited_amount", "cpc"}
+RATES = {"conversion_rate", "sell_through", "sold_out_share", "win_rate", "ctr"}
 
 
 def fmt(name: str, v) -> str:
@@ -55,6 +55,12 @@ def print_run(res: Results, summary: dict, out: str | None = None, console: Cons
     con.print(_table("Channels (means)", "channel",
                      ("visits", "orders", "gmv", "spend", "roi", "conversion_rate"),
                      summary["channels"].items()))
+    for name, kpis in summary["channels"].items():
+        if kpis.get("ad_groups"):
+            groups = sorted(kpis["ad_groups"].items(), key=lambda kv: -(kv[1]["ad_spend"] or 0))
+            title = f"Ad groups of {name} (means{', top 10 by spend' if len(groups) > 10 else ''})"
+            con.print(_table(title, "ad group", ("impressions", "win_rate", "clicks", "ctr", "cpc", "ad_spend",
+                                                 "orders", "gmv", "roi"), groups[:10]))
     top = sorted(summary["skus"].items(), key=lambda kv: -(kv[1]["gmv"] or 0))[:10]
     named = [(f"{sid} {res.scenario.skus[sid].name or ''}".strip(), k) for sid, k in top]
     con.print(_table("Top SKUs by GMV (means)", "sku",

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.model import Model, cap_spend
+from simulator.model import Model
+from simulator.pacing import cap_spend
 from simulator.record import RunRecord
 from simulator.scenario.errors import Issue, ScenarioError
 from simulator.scenario.schema import Scenario
@@ -69,6 +70,12 @@ class ExpectedEngine:
             raise ScenarioError([Issue("<scenario>", None, f"channels.{name}.sales_boost", (
                 "the expected engine (calibration's `method: least_squares`) does not model organic "
                 "feedback (sales_boost) yet; calibrate with replications (`method: tpe` or `cmaes`)"))])
+        if model.auctions:
+            name = model.auctions[0].name
+            raise ScenarioError([Issue("<scenario>", None, f"channels.{name}.ad_groups", (
+                "the expected engine (calibration's `method: least_squares`) does not model search-ad "
+                "auctions yet; calibrate with replications (`method: tpe` or `cmaes`), or give the "
+                "channel a flat `cpc` and `clicks_per_hour`"))])
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.n_periods = int(model.grid.period[-1]) + 1

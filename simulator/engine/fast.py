@@ -20,12 +20,14 @@ import numpy as np
 import simpy
 
 from simulator.engine.attribution import attribute
+from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions
 from simulator.engine.baskets import order_sizes, split_classes, top_up
 from simulator.engine.lines import POOLED, Lines
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
-from simulator.model import Chunk, Model, paced
+from simulator.model import Chunk, Model
+from simulator.pacing import paced
 from simulator.record import RunRecord
 
 
@@ -42,6 +44,7 @@ class _Run:
         self.pending_carts = Lines.empty()
         self.promo = PromoState(model) if model.promo is not None else None
         self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
+        self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
 
 
 class FastEngine:
@@ -56,6 +59,8 @@ class FastEngine:
         self.budgeted = [c for c in range(self.C) if model.cpc[c] > 0 and (
             np.isfinite(model.daily_budget[c]) or np.isfinite(model.total_budget[c]))]
         self.n_periods = int(model.grid.period[-1]) + 1
+        self.auctions = {au.c: au for au in model.auctions}
+        self.paid = self.budgeted + list(self.auctions)              # drawn apart from the pooled channels
 
     # ------------------------------------------------------------------ run
     def run(self, seed) -> RunRecord:
@@ -68,7 +73,8 @@ class FastEngine:
                         np.zeros(self.K, dtype=bool), [], env.event(),
                         oversell_ticks=promo.oversell_ticks if promo is not None and promo.payment_mode else -1)
         rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock,
-                              coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales)
+                              coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
+                              ad_groups={au.name: au.G for au in m.auctions})
         env.process(self._announce(env, rec))
         for tick, k, units in m.inbound:
             env.process(self._deliver(env, st, rec, tick, k, units, "inbound"))
@@ -115,6 +121,8 @@ class FastEngine:
                 run.daily_left = m.daily_budget + left
                 run.day_allow = np.minimum(run.daily_left, run.total_left)
                 run.spent_today[:] = 0.0
+                for b in run.auction_budgets.values():
+                    b.new_day()
                 self._rank(ch.start, run, rec)
             a = ch.start
             while a < ch.end:
@@ -189,7 +197,7 @@ class FastEngine:
         elif warm:
             cart_lines, lines = lines, Lines.empty()
             deposit = np.zeros(0, dtype=bool)
-        self._commit_budgets(ch, run, rec, draw)
+        self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         if reg is None:
             extra = m.extra_units[lines.k]
@@ -235,12 +243,17 @@ class FastEngine:
         parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
         for c in self.budgeted:                                        # drawn apart, budget first
             paid[c] = self._paid_visits(ch, rng, run, c, lam[:, c])
+        auctions = {}
+        for c, au in self.auctions.items():                            # ad groups in auctions
+            auctions[c] = draw_auctions(au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
+                                        rng.auctions, rng.auction_detail, run.auction_budgets[c])
+            paid[c] = (auctions[c].clicks, -1)
         if reg is not None:                                            # per-customer limits: shares per tick
             clicks = lam.copy()
             for c, (visits, _) in paid.items():
                 clicks[:, c] = visits
             run.promo.limit_weights(reg, clicks, boost)
-        for c in self.budgeted:
+        for c in self.paid:
             lam[:, c] = 0.0
             lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, paid[c][0], reach[c], reg)
             parts.append(lines)
@@ -304,7 +317,7 @@ class FastEngine:
         w = alpha[:, None] * reach                                     # (C, K·S)
         tot = w.sum(axis=0)
         pooled_pi = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / C).T
-        return Draw(Lines.concat(parts), nonbuy, pooled_pi, alpha, claims, paid, lam)
+        return Draw(Lines.concat(parts), nonbuy, pooled_pi, alpha, claims, paid, lam, auctions)
 
     def _paid_visits(self, ch: Chunk, rng: Streams, run: _Run, c: int, lam: np.ndarray):
         """(n,) clicks of a budgeted paid channel, stopped at the exact tick its daily or total
@@ -336,10 +349,15 @@ class FastEngine:
         visits[i + 1:] = 0
         return visits, i
 
-    def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw") -> None:
-        """Book the paid clicks of the ticks kept (budget state and exhaustion events)."""
+    def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:
+        """Book the paid clicks of the ticks kept, [ch.start, cut): budget state, exhaustion
+        events, and the auctions' spend and ad-group counts."""
         m = self.m
+        for c, d in draw.auctions.items():
+            commit_auctions(self.auctions[c], d, run.auction_budgets[c], rng.auction_detail, rec, cut - ch.start)
         for c, (visits, stop) in draw.paid.items():
+            if c in self.auctions:
+                continue
             spent = float(visits.sum() * m.cpc[c])
             if 0 <= stop < visits.size:
                 rec.events.append((ch.start + stop, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))

@@ -9,7 +9,7 @@ stand. Shapes: n ticks of a stretch, C channels, J coupons, K SKUs, S segments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Draw:
     claims: np.ndarray
     paid: dict
     lam: np.ndarray
+    auctions: dict = field(default_factory=dict)   # auction channel → AuctionDraw
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks."""
@@ -37,6 +38,8 @@ class Draw:
         self.claims = self.claims[:keep]
         self.lam = self.lam[:keep]
         self.paid = {c: (v[:keep], stop if stop < keep else -1) for c, (v, stop) in self.paid.items()}
+        for d in self.auctions.values():
+            d.truncate(keep)
 
 
 def _book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None:

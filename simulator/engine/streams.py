@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# New sources go last: the others keep their streams. auctions: only the one uniform per cell
+# and ad group that sets impressions (so plans on one seed stay coupled); auction_detail:
+# positions, clicks, moments and prices.
 SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout", "returns",
-           "claims", "baskets", "presale")   # new sources go last: the others keep their streams
+           "claims", "baskets", "presale", "auctions", "auction_detail")
 
 
 class Streams:

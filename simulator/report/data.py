@@ -206,6 +206,7 @@ def channels(d: ReportData) -> pd.DataFrame:
     """Per channel (means over replications): visits, orders, gmv, spend, roi,
     conversion_rate; sorted by GMV, largest first. roi is NaN without spend."""
     df = pd.DataFrame.from_dict(d.summary["channels"], orient="index")
+    df = df.drop(columns=["ad_groups"], errors="ignore")       # per-keyword tables: `ad_groups`
     df.index.name = "channel"
     df = df.astype(float)
     return df.sort_values("gmv", ascending=False)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from calibration.spec import Calibrate, CalibrateError, check_calibrate
+from simulator.scenario.auction_schema import AdGroup
 from simulator.scenario.naming import did_you_mean
 from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
 from simulator.scenario.promotions_schema import (Baskets, Coupon, FlashSale, LocatedPromotionError,
@@ -225,14 +226,43 @@ class BudgetMixin(Strict):
 
 
 class PaidSearch(ChannelBase, BudgetMixin):
-    """Search ads (直通车) as a simple cost per click: each visit is a paid click.
-
-    `clicks_per_hour` is the click volume available at `cpc` (RMB per click).
+    """Search ads (直通车): either a simple cost per click — `clicks_per_hour` at `cpc` —
+    or auctions: `ad_groups` bid in generalized second-price auctions with a reserve
+    (`reserve_price`, money per click); a won auction shows the ad at a position and a click
+    follows with `ctr_by_position` (its length is the number of ad slots). Budgets sit on the
+    channel (shared by its ad groups) or on each group, not both; pacing and carry-over apply
+    to every budget (docs/auctions.md).
     """
 
     kind: Literal["paid_search"]
-    cpc: float = Field(gt=0)
-    clicks_per_hour: NonNeg
+    cpc: float | None = Field(None, gt=0)
+    clicks_per_hour: NonNeg | None = None
+    ad_groups: dict[str, AdGroup] | None = None
+    ctr_by_position: list[Prob] = Field(default_factory=lambda: [0.05, 0.03, 0.02, 0.012], min_length=1, max_length=20)
+    reserve_price: float = Field(0.05, gt=0)
+
+    @property
+    def auctions(self) -> bool:
+        return self.ad_groups is not None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "PaidSearch":
+        if self.ad_groups is None:
+            if self.cpc is None or self.clicks_per_hour is None:
+                missing = "cpc" if self.cpc is None else "clicks_per_hour"
+                raise ValueError(f"paid search needs `cpc` and `clicks_per_hour`, or `ad_groups` for auctions: "
+                                 f"{missing} is missing")
+            return self
+        if self.cpc is not None or self.clicks_per_hour is not None:
+            raise ValueError("paid search with `ad_groups` has no `cpc` or `clicks_per_hour`: the auctions set "
+                             "prices and clicks")
+        if not self.ad_groups:
+            raise ValueError("ad_groups: at least one ad group is needed")
+        own = [g for g, a in self.ad_groups.items() if a.has_budget]
+        if own and (self.daily_budget is not None or self.total_budget is not None):
+            raise ValueError(f"budgets sit on the channel or on its ad groups, not both: ad group {own[0]!r} has one "
+                             f"and so does the channel")
+        return self
 
 
 class Display(ChannelBase, BudgetMixin):
@@ -460,6 +490,12 @@ class Scenario(Strict):
                 tot = sum(ch.segments.values())
                 if abs(tot - 1) > 1e-6:
                     raise _located(f"channels.{name}.segments", f"segment shares must add up to 1, they add up to {tot:g}")
+            if isinstance(ch, PaidSearch) and ch.ad_groups:
+                for g, grp in ch.ad_groups.items():
+                    for ph in grp.rivals_by_phase:
+                        if ph not in names:
+                            raise _located(f"channels.{name}.ad_groups.{g}.rivals_by_phase.{ph}",
+                                           f"unknown phase {ph!r}{did_you_mean(ph, names)}")
             if isinstance(ch, CrmPush):
                 for j, t in enumerate(ch.send_times):
                     if not (start <= m.local(t) < end):

@@ -8,7 +8,8 @@ from scipy.stats import ttest_ind
 
 from simulator.engine.fast import FastEngine
 from simulator.kpis import run_kpis
-from simulator.model import build_model, paced
+from simulator.model import build_model
+from simulator.pacing import paced
 from simulator.runner import replication_seed, simulate
 from tests.helpers import at, one_sku
 

@@ -1,0 +1,121 @@
+"""Search-ad auctions, seed-independent (docs/auctions.md): what both engines share.
+
+An ad group of rank r = bid × quality_score meets `count` rivals whose ad ranks are iid
+lognormal(median, sigma). With A rivals above it (A ~ Binomial(count, 1 − F(r))) it is
+shown at position A + 1 if that is one of the slots and its bid reaches the reserve. A
+click at a position pays, by the generalized second price, the highest rival rank below r
+divided by its quality score, at least the reserve — the reserve alone with no rival below.
+
+Shapes: T ticks, P phases, G ad groups of one channel, J slots, O budget owners (the
+channel, or each ad group with a budget of its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from simulator.pacing import pace_share
+
+
+@dataclass
+class AuctionChannel:
+    """One `paid_search` channel with ad groups (see module docstring for shapes)."""
+
+    c: int                      # the channel's index
+    name: str
+    groups: list[str]           # (G,)
+    bid: np.ndarray             # (G,) money per click
+    quality: np.ndarray         # (G,) quality scores
+    rate: np.ndarray            # (T, G) expected auctions per tick
+    shape: np.ndarray           # (T,) the channel's calendar shape (auctions ∝ shape)
+    median: np.ndarray          # (P, G) rivals' median rank
+    sigma: np.ndarray           # (P, G)
+    count: np.ndarray           # (P, G) int
+    below: np.ndarray           # (P, G) F(r): P(a rival ranks at or below the group)
+    shown: np.ndarray           # (P, G, J) P(an auction shows the ad at position j)
+    ctr: np.ndarray             # (J,)
+    reserve: float
+    owner: np.ndarray           # (G,) budget owner of each group, −1: none
+    owners: list[str]           # (O,) event subjects: the channel, or "channel/group"
+    daily: np.ndarray           # (O,) daily budgets, inf when none
+    total: np.ndarray           # (O,) total budgets, inf when none
+    pace: np.ndarray            # (T, O) pacing share of the period's budget by each tick's end; inf: asap
+    carry_over: bool
+
+    @property
+    def G(self) -> int:
+        return len(self.groups)
+
+    def expected_clicks(self) -> np.ndarray:
+        """(P, G) expected clicks per auction."""
+        return self.shown @ self.ctr
+
+    def price(self, phase: int, g: np.ndarray, pos: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(N,) price of clicks of groups `g` at 0-based positions `pos`, from uniforms `v`:
+        the highest of the count − pos rivals below r (its CDF (F(y)/F(r))^m, drawn by the
+        inverse) over the quality score, at least the reserve; the reserve when m = 0."""
+        m = self.count[phase, g] - pos
+        rank = np.full(g.shape, self.reserve)
+        some = m > 0
+        if some.any():
+            gs = g[some]
+            u = self.below[phase, gs] * v[some] ** (1.0 / m[some])
+            sig, med = self.sigma[phase, gs], self.median[phase, gs]
+            y = med * np.exp(sig * special.ndtri(np.clip(u, 1e-300, 1.0)))
+            rank[some] = np.maximum(self.reserve, np.where(sig > 0, y, med) / self.quality[gs])
+        return np.minimum(rank, self.bid[g])
+
+
+def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: np.ndarray,
+              count: np.ndarray, slots: int, reserve: float) -> tuple[np.ndarray, np.ndarray]:
+    """F(r) (…,) and P(shown at position j) (…, J) for ranks r = bid × quality against
+    lognormal rivals (ties go to the group; sigma 0: every rival at the median)."""
+    r = bid * quality
+    with np.errstate(divide="ignore"):
+        z = np.where(sigma > 0, (np.log(r) - np.log(median)) / np.where(sigma > 0, sigma, 1.0), 0.0)
+    below = np.where(sigma > 0, special.ndtr(z), (median <= r).astype(float))
+    above = stats.binom.pmf(np.arange(slots), count[..., None], (1.0 - below)[..., None])   # A = j rivals above
+    shown = np.where((bid >= reserve)[..., None], above, 0.0)
+    return below, shown
+
+
+def build_auctions(scenario, grid, channels: list[str], phases: list[str], shapes: dict[str, np.ndarray]
+                   ) -> list[AuctionChannel]:
+    """The auction channels of a scenario; `shapes[name]` (T,) is a channel's calendar shape
+    (intraday × phase multiplier × spikes × tick hours × scale)."""
+    out = []
+    for ci, name in enumerate(channels):
+        ch = scenario.channels[name]
+        if getattr(ch, "ad_groups", None) is None:
+            continue
+        groups = list(ch.ad_groups)
+        grp = [ch.ad_groups[g] for g in groups]
+        bid = np.array([a.bid for a in grp])
+        quality = np.array([a.quality_score for a in grp])
+        riv = [[a.rivals_in(None if j == 0 else phases[j]) for a in grp] for j in range(len(phases))]
+        median = np.array([[r.median for r in row] for row in riv])
+        sigma = np.array([[r.sigma for r in row] for row in riv])
+        count = np.array([[r.count for r in row] for row in riv], dtype=np.int64)
+        below, shown = win_table(bid[None, :], quality[None, :], median, sigma, count,
+                                 len(ch.ctr_by_position), ch.reserve_price)
+        shape = shapes[name]
+        if ch.daily_budget is not None or ch.total_budget is not None:
+            owner, owners, specs = np.zeros(len(groups), dtype=np.int64), [name], [ch]
+        else:
+            own = [g for g, a in zip(groups, grp) if a.has_budget]
+            owner = np.array([own.index(g) if g in own else -1 for g in groups], dtype=np.int64)
+            owners, specs = [f"{name}/{g}" for g in own], [ch.ad_groups[g] for g in own]
+        daily = np.array([np.inf if s.daily_budget is None else s.daily_budget for s in specs])
+        total = np.array([np.inf if s.total_budget is None else s.total_budget for s in specs])
+        pace = np.stack([pace_share(ch.pacing, s.daily_budget, s.total_budget, shape, grid) for s in specs],
+                        axis=1) if specs else np.zeros((grid.n_ticks, 0))
+        out.append(AuctionChannel(
+            c=ci, name=name, groups=groups, bid=bid, quality=quality,
+            rate=shape[:, None] * np.array([a.auctions_per_hour for a in grp])[None, :], shape=shape,
+            median=median, sigma=sigma, count=count, below=below, shown=shown,
+            ctr=np.asarray(ch.ctr_by_position, float), reserve=float(ch.reserve_price), owner=owner, owners=owners,
+            daily=daily, total=total, pace=pace, carry_over=bool(ch.carry_over)))
+    return out
