@@ -53,20 +53,34 @@ class AuctionChannel:
         """(P, G) expected clicks per auction."""
         return self.shown @ self.ctr
 
-    def price(self, phase: int, g: np.ndarray, pos: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """(N,) price of clicks of groups `g` at 0-based positions `pos`, from uniforms `v`:
-        the highest of the count − pos rivals below r (its CDF (F(y)/F(r))^m, drawn by the
-        inverse) over the quality score, at least the reserve; the reserve when m = 0."""
-        m = self.count[phase, g] - pos
-        rank = np.full(g.shape, self.reserve)
-        some = m > 0
-        if some.any():
-            gs = g[some]
-            u = self.below[phase, gs] * v[some] ** (1.0 / m[some])
-            sig, med = self.sigma[phase, gs], self.median[phase, gs]
-            y = med * np.exp(sig * special.ndtri(np.clip(u, 1e-300, 1.0)))
-            rank[some] = np.maximum(self.reserve, np.where(sig > 0, y, med) / self.quality[gs])
-        return np.minimum(rank, self.bid[g])
+    def price_table(self, phase: int) -> tuple[np.ndarray, ...]:
+        """Per click class (ad group g, 0-based position j; index g·J + j) in `phase`, each
+        (G·J,): the exponent 1/m for the m = count − j rivals below, F(r), sigma, log(median /
+        quality score) and the bid. A class with no rival below gets F(r) ≈ 0 and a log rank of
+        −1000, so its price comes out as the reserve."""
+        J = self.ctr.size
+        m = self.count[phase][:, None] - np.arange(J)[None, :]
+        none = (m <= 0).ravel()
+        rep = lambda a: np.repeat(a, J)   # noqa: E731
+        inv_m = np.where(none, 0.0, 1.0 / np.maximum(m, 1).ravel())
+        below = np.where(none, 1e-300, rep(self.below[phase]))
+        log_rank = np.where(none, -1000.0, rep(np.log(self.median[phase] / self.quality)))
+        return inv_m, below, rep(self.sigma[phase]), log_rank, rep(self.bid)
+
+    def price(self, table: tuple[np.ndarray, ...], cls: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(N,) price of clicks of classes `cls` (see `price_table`) from uniforms `v` in (0, 1]:
+        the highest of the m rivals below r (its CDF (F(y)/F(r))^m, drawn by the inverse) over
+        the quality score, at least the reserve, at most the bid; the reserve when m = 0."""
+        inv_m, below, sigma, log_rank, bid = table
+        z = np.power(v, inv_m[cls])
+        z *= below[cls]
+        z = special.ndtri(z)
+        np.clip(z, -40.0, 40.0, out=z)
+        z *= sigma[cls]
+        z += log_rank[cls]
+        np.exp(z, out=z)
+        np.maximum(z, self.reserve, out=z)
+        return np.minimum(z, bid[cls], out=z)
 
 
 def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: np.ndarray,

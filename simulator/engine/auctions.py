@@ -90,106 +90,155 @@ class AuctionDraw:
     """One stretch of one auction channel: served clicks, spend, and per-cell counts."""
 
     start: int
+    n: int                      # ticks drawn
     clicks: np.ndarray          # (n,) served clicks per tick
     spend: np.ndarray           # (n,) money per tick
     t: np.ndarray               # (N,) served clicks: relative tick
     g: np.ndarray               # (N,) ad group
     charge: np.ndarray          # (N,) money paid
     S: np.ndarray               # (n, O) cumulative spend per owner
-    keep: np.ndarray            # (n, G) share of each tick a group takes part in
-    cell: np.ndarray            # (n,) cell of each tick
+    keep: np.ndarray | None     # (n, G) share of each tick a group takes part in (None: all of it)
+    starts: np.ndarray          # (H',) first relative tick of each cell
     period0: int                # reporting period of cell 0
     nonclick: np.ndarray        # (H', G) impressions without a click
     lost: np.ndarray            # (H', G) auctions not won
     exhausted: list             # (relative tick, owner, the period's spend) budgets reached
+    by_cell: tuple | None       # ((H', G) clicks, (H', G) spend) while every drawn click is served
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks (the rest is drawn again)."""
+        if keep >= self.clicks.size:
+            return
         mine = self.t < keep
         self.t, self.g, self.charge = self.t[mine], self.g[mine], self.charge[mine]
         self.clicks, self.spend, self.S = self.clicks[:keep], self.spend[:keep], self.S[:keep]
-        self.keep = self.keep.copy()
-        self.keep[keep:] = 0.0
+        kept = np.ones((self.n, self.nonclick.shape[1])) if self.keep is None else self.keep.copy()
+        kept[keep:] = 0.0
+        self.keep = kept
         self.exhausted = [e for e in self.exhausted if e[0] < keep]
+        self.by_cell = None
 
 
 def draw_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: np.ndarray,
                   volume_rng: np.random.Generator, rng: np.random.Generator, budgets: AuctionBudgets) -> AuctionDraw:
     """The auctions of ticks [start, end) (one phase); `period` (n,) the reporting period of
     each tick. Budget state is read, not changed (`commit_auctions` books the ticks kept)."""
-    n, G = end - start, au.G
+    n, G, J = end - start, au.G, au.ctr.size
     shape = au.shape[start:end]
     starts = np.r_[0, np.flatnonzero(np.diff(period)) + 1]
-    cell = np.cumsum(np.isin(np.arange(n), starts)) - 1
+    widths = np.diff(np.r_[starts, n])
     lam = np.add.reduceat(au.rate[start:end], starts, axis=0)                 # (H', G) auctions
     shown = au.shown[phase]                                                    # (G, J)
     w = shown.sum(axis=1)
     imps = poisson_quantile(volume_rng.random(lam.shape), lam * w[None, :])   # (H', G)
     lost = rng.poisson(lam * np.clip(1.0 - w, 0.0, 1.0)[None, :])
-    pos_p = np.where(w[:, None] > 0, shown / np.where(w > 0, w, 1.0)[:, None], 1.0 / shown.shape[1])
-    by_pos = rng.multinomial(imps, np.broadcast_to(pos_p, imps.shape + pos_p.shape[1:]))   # (H', G, J)
+    pos_p = np.where(w[:, None] > 0, shown / np.where(w > 0, w, 1.0)[:, None], 1.0 / J)
+    by_pos = rng.multinomial(imps, np.broadcast_to(pos_p, imps.shape + (J,)))   # (H', G, J)
     clicks = rng.binomial(by_pos, au.ctr)
     nonclick = imps - clicks.sum(axis=2)
 
-    # each click: a cell, group and position; a tick by the calendar shape; a price
-    flat = clicks.ravel()
-    idx = np.repeat(np.arange(flat.size), flat)
-    h, rest = np.divmod(idx, G * clicks.shape[2])
-    g, j = np.divmod(rest, clicks.shape[2])
-    cum = np.r_[0.0, np.cumsum(shape)]
-    ends = np.r_[starts[1:], n]
-    lo, hi = cum[starts[h]], cum[ends[h]]
-    x = lo + rng.random(idx.size) * (hi - lo)
-    t = np.clip(np.searchsorted(cum, x, side="right") - 1, starts[h], ends[h] - 1)
-    offset = np.clip((x - cum[t]) / np.where(shape[t] > 0, shape[t], 1.0), 0.0, 1.0)
-    price = au.price(phase, g, j, rng.random(idx.size))
+    # each click: a cell and class (group, position); a tick by the calendar shape; a price
+    GJ = G * J
+    idx = np.repeat(np.arange(clicks.size), clicks.ravel())
+    h = idx // GJ
+    cls = idx - h * GJ
+    t = _place(shape, starts, widths, h, rng.random(idx.size))
+    price = au.price(au.price_table(phase), cls, 1.0 - rng.random(idx.size))
 
     # budgets: the closed-form line per owner, then the ticks where it binds, click by click
     O = len(au.owners)
-    owner = au.owner[g]
-    charge = price.copy()
-    served = np.ones(idx.size, dtype=bool)
-    keep_o = np.ones((n, O))
     S = np.zeros((n, O))
-    exhausted = []
+    keep, exhausted, charge, served, g = None, [], price, None, None
     if O:
-        mine = owner >= 0
-        planned = np.bincount(t[mine] * O + owner[mine], weights=price[mine], minlength=n * O).reshape(n, O)
+        owner = au.owner[cls // J] if O > 1 or (au.owner < 0).any() else None   # None: one owner, every group
+        key = t if owner is None else np.where(owner >= 0, t * O + owner, -1)
+        mine = slice(None) if owner is None else key >= 0
+        planned = np.bincount(key[mine], weights=price[mine], minlength=n * O).reshape(n, O)
         line, allowed = budgets.lines(start, end)
         S = np.maximum(paced(planned, line), 0.0)
         before = np.vstack([np.zeros((1, O)), S[:-1]])
         room = line - before                                                    # at each tick's start
         allowance = S - before
         binding = allowance < planned - EPS * np.maximum(1.0, planned)
-        keep_o = np.where(room <= EPS, 0.0, 1.0)
-        hit = np.flatnonzero(mine & binding[t, np.maximum(owner, 0)])
-        if hit.size:
-            order = hit[np.lexsort((offset[hit], t[hit], owner[hit]))]
-            key = t[order] * O + owner[order]
-            cs = np.cumsum(price[order])
-            first = np.r_[True, key[1:] != key[:-1]]
-            base = np.maximum.accumulate(np.where(first, cs - price[order], 0.0))
-            excl = cs - price[order] - base                                     # spent in the tick before it
-            room_t = allowance[t[order], owner[order]]
-            ok = excl < room_t - EPS
-            served[order] = ok
-            charge[order] = np.where(ok, np.minimum(price[order], room_t - excl), 0.0)
-            tb, ob = np.nonzero(binding & (room > EPS))
-            keep_o[tb, ob] = 0.0                                                # no click served: out at once
-            last = np.flatnonzero(ok & np.r_[~ok[1:] | (key[1:] != key[:-1]), True])
-            keep_o[t[order[last]], owner[order[last]]] = offset[order[last]]   # out after the crossing click
+        closed = room <= EPS
+        if binding.any() or closed.any():
+            keep_o = np.where(closed | binding, 0.0, 1.0)
+            hit = np.flatnonzero(binding.ravel()[np.maximum(key, 0)] & (key >= 0))
+            charge = price.copy()
+            served = np.ones(idx.size, dtype=bool)
+            if hit.size:
+                keep_o.ravel()[:] = _serve(rng, hit, key, price, allowance.ravel(), served, charge, keep_o.ravel())
+            keep = np.ones((n, G))
+            has = au.owner >= 0
+            keep[:, has] = keep_o[:, au.owner[has]]
         for o in np.flatnonzero(np.isfinite(allowed) & (allowed > 0)):
             reached = np.flatnonzero(S[:, o] >= allowed[o] * (1 - 1e-12))
             if reached.size:
                 exhausted.append((int(reached[0]), int(o), float(budgets.spent_today[o] + allowed[o])))
-    keep = np.ones((n, G))
-    has = au.owner >= 0
-    keep[:, has] = keep_o[:, au.owner[has]]
-    t, g, charge = t[served], g[served], charge[served]
+    by_cell = None
+    if served is None:
+        g = cls // J
+        by_cell = (clicks.sum(axis=2), np.bincount(idx // J, weights=price, minlength=lam.size).reshape(lam.shape))
+    else:
+        t, g, charge = t[served], cls[served] // J, charge[served]
     return AuctionDraw(
-        start=start, clicks=np.bincount(t, minlength=n).astype(np.int64),
+        start=start, n=n, clicks=np.bincount(t, minlength=n).astype(np.int64),
         spend=np.bincount(t, weights=charge, minlength=n), t=t, g=g, charge=charge, S=S, keep=keep,
-        cell=cell, period0=int(period[0]), nonclick=nonclick, lost=lost, exhausted=exhausted)
+        starts=starts, period0=int(period[0]), nonclick=nonclick, lost=lost, exhausted=exhausted, by_cell=by_cell)
+
+
+def _place(shape: np.ndarray, starts: np.ndarray, widths: np.ndarray, h: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(N,) relative tick of clicks of cells `h`, from uniforms `u`: tick τ of a cell with
+    probability shape_τ / Σ_cell shape. Exact by a mixture: the cell's least weight spread evenly
+    (a floor, no search) and the rest — a launch spike's excess — by its inverse CDF."""
+    n = shape.size
+    cell = np.repeat(np.arange(starts.size), widths)
+    least = np.minimum.reduceat(shape, starts)
+    mass = np.add.reduceat(shape, starts)
+    p_flat = np.where(mass > 0, least * widths / np.where(mass > 0, mass, 1.0), 1.0)
+    scale = widths / np.maximum(p_flat, 1e-300)                               # u < p_flat: even, u·w/p_flat
+    step = (u * scale[h]).astype(np.int64)
+    last = widths - 1
+    t = starts[h] + np.minimum(step, last[h])
+    rest = np.flatnonzero(step > last[h]) if (p_flat < 1.0 - 1e-12).any() else np.zeros(0, dtype=np.int64)
+    if rest.size:                                                              # the spike's excess
+        hr = h[rest]
+        pr = p_flat[hr]
+        ur = (u[rest] - pr) / (1.0 - pr)
+        cum = np.r_[0.0, np.cumsum(shape - least[cell])]
+        a, b = cum[starts[hr]], cum[starts[hr] + widths[hr]]
+        found = np.searchsorted(cum, a + ur * (b - a), side="right") - 1
+        t[rest] = np.clip(found, starts[hr], np.minimum(starts[hr] + widths[hr], n) - 1)
+    return t
+
+
+def _serve(rng: np.random.Generator, hit: np.ndarray, key: np.ndarray, price: np.ndarray,
+           allowance: np.ndarray, served: np.ndarray, charge: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Clicks `hit` fall in ticks where a line binds (`key`: tick × owners + owner): in a
+    random order (a permutation, then a stable sort by key) each is served while the tick's
+    `allowance` lasts, the crossing one paying only what is left. Fills `served` and `charge`;
+    returns `keep` with, per binding key, the moment the owner stopped: the crossing click's —
+    the i-th of c uniform moments, Beta(i, c − i + 1) — or 0 when no click was served."""
+    perm = hit[rng.permutation(hit.size)]
+    k = key[perm]
+    small = k.max() < 2 ** 16
+    order = perm[np.argsort(k.astype(np.uint16) if small else k, kind="stable")]
+    k = key[order]
+    p = price[order]
+    cs = np.cumsum(p)
+    first = np.r_[True, k[1:] != k[:-1]]
+    seg = np.cumsum(first) - 1
+    base = (cs - p)[first][seg]
+    excl = cs - p - base                                                    # spent in the tick before it
+    room = allowance[k]
+    ok = excl < room - EPS
+    served[order] = ok
+    charge[order] = np.where(ok, np.minimum(p, room - excl), 0.0)
+    pos = np.arange(k.size) - np.flatnonzero(first)[seg]                   # 0-based rank in its tick
+    size = np.bincount(seg)[seg]
+    last = np.flatnonzero(ok & np.r_[~ok[1:] | (k[1:] != k[:-1]), True])   # the crossing click of each tick
+    keep[k[last]] = rng.beta(pos[last] + 1, size[last] - pos[last])
+    return keep
 
 
 def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets, rng: np.random.Generator,
@@ -197,8 +246,7 @@ def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets,
     """Book the first `keep` ticks of a draw: budgets, spend, events, ad-group counts
     (impressions without a click and lost auctions of a cell are thinned by the share of the
     cell's auctions that fell while the group took part)."""
-    if keep < d.clicks.size:
-        d.truncate(keep)
+    d.truncate(keep)
     if d.S.shape[1] and keep:
         spent = d.S[keep - 1]
         budgets.spent_today += spent
@@ -206,19 +254,26 @@ def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets,
         budgets.total_left -= spent
     for rel, o, value in d.exhausted:
         rec.events.append((d.start + rel, "budget_exhausted", au.owners[o], value))
-    Hc = d.nonclick.shape[0]
-    shape = au.shape[d.start:d.start + d.cell.size]
-    mass = np.bincount(d.cell, weights=shape, minlength=Hc)
-    took = np.stack([np.bincount(d.cell, weights=shape * d.keep[:, g], minlength=Hc) for g in range(au.G)], axis=1)
-    frac = np.clip(np.where(mass[:, None] > 0, took / np.where(mass > 0, mass, 1.0)[:, None], 0.0), 0.0, 1.0)
-    used = slice(0, int(d.cell[keep - 1]) + 1 if keep else 0)
-    nonclick = rng.binomial(d.nonclick[used], frac[used])
-    lost = rng.binomial(d.lost[used], frac[used])
-    rows = d.period0 + np.arange(nonclick.shape[0])
+    if not keep:
+        return
+    used = int(np.searchsorted(d.starts, keep - 1, side="right"))          # cells touched by the kept ticks
+    nonclick, lost = d.nonclick[:used], d.lost[:used]
+    if d.keep is not None:                                                  # thin by the share taken part in
+        shape = au.shape[d.start:d.start + d.n]
+        mass = np.add.reduceat(shape, d.starts)[:used]
+        took = np.add.reduceat(shape[:, None] * d.keep, d.starts, axis=0)[:used]
+        frac = np.clip(took / np.where(mass > 0, mass, 1.0)[:, None], 0.0, 1.0)
+        nonclick = rng.binomial(nonclick, frac)
+        lost = rng.binomial(lost, frac)
+    if d.by_cell is not None:
+        clicks, spend = d.by_cell[0][:used], d.by_cell[1][:used]
+    else:
+        Hc = d.starts.size
+        cell_t = np.searchsorted(d.starts, d.t, side="right") - 1
+        clicks = np.bincount(cell_t * au.G + d.g, minlength=Hc * au.G).reshape(Hc, au.G)[:used]
+        spend = np.bincount(cell_t * au.G + d.g, weights=d.charge, minlength=Hc * au.G).reshape(Hc, au.G)[:used]
+    rows = slice(d.period0, d.period0 + used)
     book = rec.ad_groups[au.name]
-    cell_t = d.cell[d.t]
-    clicks = np.bincount(cell_t * au.G + d.g, minlength=Hc * au.G).reshape(Hc, au.G)[used]
-    spend = np.bincount(cell_t * au.G + d.g, weights=d.charge, minlength=Hc * au.G).reshape(Hc, au.G)[used]
     book["clicks"][rows] += clicks
     book["impressions"][rows] += clicks + nonclick
     book["auctions"][rows] += clicks + nonclick + lost

@@ -21,5 +21,6 @@ class Streams:
 
     def __init__(self, seed: int | np.random.SeedSequence):
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        for name, child in zip(SOURCES, ss.spawn(len(SOURCES))):
+        ss = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key, pool_size=ss.pool_size)   # spawn() counts
+        for name, child in zip(SOURCES, ss.spawn(len(SOURCES))):   # on its object: a copy keeps runs repeatable
             setattr(self, name, np.random.Generator(np.random.PCG64(child)))

@@ -1,6 +1,6 @@
 """The fast engine agrees with the reference engine (every visitor a SimPy process).
 
-Six small scenarios, each stressing one mechanism, run on both engines over N = 200
+Seven small scenarios, each stressing one mechanism, run on both engines over N = 200
 replications. For every KPI and event time listed below, two hypotheses of "no
 difference" are tested: the means (Welch z from the two standard errors) and the whole
 distributions (two-sample Kolmogorov–Smirnov; conservative for discrete data). The
@@ -33,7 +33,8 @@ N = 200
 SEED = 2026
 HERE = Path(__file__).resolve().parents[1] / "scenarios" / "equivalence"
 
-# metric: a run KPI name, ("sku"|"channel", name, kpi), or ("first"|"last", event kind, subject)
+# metric: a run KPI name, ("sku"|"channel", name, kpi), ("ad_group", channel, group, kpi), or
+# ("first"|"last", event kind, subject)
 SPEC = {
     "stockout": ["visits", "orders", "units", "gmv", "lost_units", "stockout_minutes", "returns",
                  ("first", "stockout", "hero")],
@@ -49,6 +50,12 @@ SPEC = {
     "channels": ["orders", "gmv", "commissions", "returns", ("channel", "organic_search", "visits"),
                  ("channel", "display", "visits"), ("channel", "crm_push", "visits"),
                  ("channel", "affiliate", "orders")],
+    "auctions": ["visits", "orders", "gmv", "ad_spend", ("channel", "paid_search", "win_rate"),
+                 *[("ad_group", "paid_search", g, k) for g in ("brand", "category", "long_tail")
+                   for k in ("auctions", "impressions", "clicks", "ad_spend")],
+                 ("first", "budget_exhausted", "paid_search/brand"),
+                 ("last", "budget_exhausted", "paid_search/brand"),
+                 ("first", "budget_exhausted", "paid_search/category")],
 }
 
 
@@ -65,6 +72,8 @@ def metrics(model, records) -> dict[str, np.ndarray]:
                 value = sk[spec[1]][spec[2]]
             elif spec[0] == "channel":
                 value = ch[spec[1]][spec[2]]
+            elif spec[0] == "ad_group":
+                value = ch[spec[1]]["ad_groups"][spec[2]][spec[3]]
             else:
                 ticks = [t for t, kind, subject, _ in rec.sorted_events() if kind == spec[1] and subject == spec[2]]
                 value = (ticks[0] if spec[0] == "first" else ticks[-1]) if ticks else model.n_ticks
