@@ -12,7 +12,7 @@ channel, or each ad group with a budget of its own).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special, stats
@@ -44,6 +44,7 @@ class AuctionChannel:
     total: np.ndarray           # (O,) total budgets, inf when none
     pace: np.ndarray            # (T, O) pacing share of the period's budget by each tick's end; inf: asap
     carry_over: bool
+    pacing: str = "asap"
 
     @property
     def G(self) -> int:
@@ -81,6 +82,15 @@ class AuctionChannel:
         np.exp(z, out=z)
         np.maximum(z, self.reserve, out=z)
         return np.minimum(z, bid[cls], out=z)
+
+
+def with_bid(au: AuctionChannel, g: int, bid: float) -> AuctionChannel:
+    """A copy of `au` where ad group `g` bids `bid` (win and position tables redone)."""
+    new = np.array(au.bid, dtype=float)
+    new[g] = bid
+    below, shown = win_table(new[None, :], au.quality[None, :], au.median, au.sigma, au.count,
+                             au.ctr.size, au.reserve)
+    return replace(au, bid=new, below=below, shown=shown)
 
 
 def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: np.ndarray,
@@ -131,5 +141,5 @@ def build_auctions(scenario, grid, channels: list[str], phases: list[str], shape
             rate=shape[:, None] * np.array([a.auctions_per_hour for a in grp])[None, :], shape=shape,
             median=median, sigma=sigma, count=count, below=below, shown=shown,
             ctr=np.asarray(ch.ctr_by_position, float), reserve=float(ch.reserve_price), owner=owner, owners=owners,
-            daily=daily, total=total, pace=pace, carry_over=bool(ch.carry_over)))
+            daily=daily, total=total, pace=pace, carry_over=bool(ch.carry_over), pacing=ch.pacing))
     return out

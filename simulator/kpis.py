@@ -28,7 +28,7 @@ RUN_KPIS = (
     "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
     "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
     "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
-    "oversold_units", "cancellations",
+    "oversold_units", "cancellations", "rule_firings",
 )
 PROMOTION_FLOWS = ("coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost",
                    "platform_subsidy", "deposits", "deposit_amount", "deposit_expansion",
@@ -98,6 +98,7 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "ending_stock": float(rec.ending_stock.sum()),
         "sell_through": ratio(units_k.sum(), available),
         **promo,
+        "rule_firings": float(sum(1 for e in rec.events if e[1] == "rule_fired")),
     }
 
 
@@ -152,7 +153,7 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
             "units": f["units"], "gmv": f["gmv"], "ad_spend": f["ad_spend"], "fees": f["fees"],
             "commissions": f["commissions"], "spend": spend, "roi": ratio(f["gmv"], spend),
             "conversion_rate": ratio(f["orders"], f["visits"]),
-            "budget": _budget(ch, days) if media else None, "impressions": impressions,
+            "budget": _budget(ch, f"channels.{name}", rec, model) if media else None, "impressions": impressions,
             "clicks": f["visits"] if media else None,
             "ctr": ratio(f["visits"], impressions) if impressions else None,
             "cpc": ratio(f["ad_spend"], f["visits"]) if media else None,
@@ -163,17 +164,29 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
     return out
 
 
-def _budget(spec, days: int) -> float | None:
-    """The total media budget of a channel or ad group (None: unbounded)."""
+def _budget(spec, path: str, rec: RunRecord, model: Model) -> float | None:
+    """The effective total media budget of a channel or ad group at `path`, after rules
+    (None: unbounded): the total budget in force at the end, else Σ over local days of the
+    daily budget in force at each day's end — the smaller of the two when both are set."""
     groups = getattr(spec, "ad_groups", None)
     if groups and any(g.has_budget for g in groups.values()):
-        parts = [_budget(g, days) for g in groups.values()]
+        parts = [_budget(g, f"{path}.ad_groups.{name}", rec, model) for name, g in groups.items()]
         return None if any(p is None for p in parts) else float(sum(parts))
-    if spec.total_budget is not None:
-        return float(spec.total_budget)
-    if spec.daily_budget is not None:
-        return float(spec.daily_budget) * days
-    return None
+    day_of = model.grid.day
+    n_days = len(model.grid.day_starts())
+
+    def in_force(which: str) -> list:
+        values = [getattr(spec, which)] * n_days
+        for tick, p, v in sorted(rec.plan_changes, key=lambda e: e[0]):
+            if p == f"{path}.{which}":
+                values[int(day_of[tick]):] = [v] * (n_days - int(day_of[tick]))
+        return values
+
+    daily, total = in_force("daily_budget"), in_force("total_budget")[-1]
+    by_day = float(sum(v for v in daily if v is not None)) if any(v is not None for v in daily) else None
+    if total is None:
+        return by_day
+    return float(total) if by_day is None else min(float(total), by_day)
 
 
 def ad_group_kpis(rec: RunRecord, model: Model, c: int, name: str, days: int) -> dict[str, dict]:
@@ -195,7 +208,8 @@ def ad_group_kpis(rec: RunRecord, model: Model, c: int, name: str, days: int) ->
             "auctions": f["auctions"], "impressions": f["impressions"], "clicks": f["clicks"],
             "ctr": ratio(f["clicks"], f["impressions"]), "cpc": ratio(f["ad_spend"], f["clicks"]),
             "win_rate": ratio(f["impressions"], f["auctions"]), "ad_spend": f["ad_spend"],
-            "budget": _budget(groups[group], days), "orders": float(orders[g]), "gmv": float(gmv[g]),
+            "budget": _budget(groups[group], f"channels.{name}.ad_groups.{group}", rec, model),
+            "orders": float(orders[g]), "gmv": float(gmv[g]),
             "roi": ratio(float(gmv[g]), f["ad_spend"]),
         }
     return out

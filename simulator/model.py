@@ -16,6 +16,7 @@ from simulator.auctions import AuctionChannel, build_auctions
 from simulator.pacing import cap_spend
 from simulator.pacing import pace_share as share_line
 from simulator.promotions import Conversion, Promotions, build_promotions
+from simulator.rules.snapshot import evaluation_ticks, refuse_unexecuted
 from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 from simulator.timegrid import TimeGrid
 
@@ -260,8 +261,9 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     promo = None
     if scenario.has_promotions:
         promo = build_promotions(scenario, grid, intent, lift, segs, skus, conversion, list_price)
+    refuse_unexecuted(scenario)
     cuts = sorted(set([0, T, *day_starts.tolist(), *bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
-                       *(promo.cuts if promo else [])]))
+                       *(promo.cuts if promo else []), *evaluation_ticks(scenario, grid)]))
     chunks = [Chunk(a, b, int(phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]
 
     # warm-up carts pay from the first tick of the next sale phase

@@ -39,6 +39,7 @@ class RunRecord:
     coupons: dict[str, dict[str, float]] = field(default_factory=dict)   # name → claimed, redeemed, cost, empty_tick
     flash: dict[str, dict[str, float]] = field(default_factory=dict)     # name → units, sold_out, sellout_tick
     ad_groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)   # auction channel → flow → (H, G)
+    plan_changes: list[tuple[int, str, float | str]] = field(default_factory=list)   # rules: (tick, path, value)
 
     @classmethod
     def empty(cls, n_periods: int, n_channels: int, n_skus: int, initial_stock: np.ndarray,

@@ -69,6 +69,7 @@ import numpy as np
 import simpy
 
 from simulator.record import RunRecord
+from simulator.rules.snapshot import RuleRunner
 from simulator.scenario.schema import OWN_AUDIENCE, CrmPush, Display, LiveStream, PaidSearch, Scenario
 
 TAOBAO_2017_SHAPE = [
@@ -124,6 +125,9 @@ class _Campaign:
         self.phase_at = [self.phase_index(t) for t in range(self.T)]
         self.carts: list[tuple] = []   # (warm-up phase index, channel, sku, segment, coupon)
         self.due: dict[int, list[tuple[str, int, bool]]] = {}   # tick → deliveries (sku, units, reorder)
+        self.budgets: dict[str, _Budget] = {}          # channel or "channel/ad group" → its budget
+        self.bids: dict[str, dict[str, float]] = {}    # auction channel → ad group → bid in force
+        self.rules = RuleRunner(sc) if sc.rules else None
 
         # stock deduction: in payment mode the shelf keeps taking orders for a while after it runs empty
         self.payment_mode = sc.stock_deduction.mode == "payment"
@@ -331,6 +335,8 @@ class _Campaign:
                 if tick < self.T:
                     self.due.setdefault(tick, []).append((k, sh.quantity, False))
         env.process(self.mornings())
+        if self.rules is not None:
+            env.process(self.rule_moments())
         for i, p in enumerate(self.phases):
             if p.kind == "warmup":
                 env.process(self.pay_carts(i))
@@ -377,38 +383,26 @@ class _Campaign:
     def channel(self, name: str, ch):
         """Visitors of one channel, tick by tick, at uniform random moments in the tick."""
         c = self.channels.index(name)
-        day, spent_today, spent_total, exhausted, shown = None, 0.0, 0.0, False, 0.0
-        daily, total = _inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None))
-        share = self.pace_share(name, ch.pacing, daily, total) if isinstance(ch, (PaidSearch, Display)) else None
-        allowed, boost = 0.0, 1.0
+        day, shown = None, 0.0
+        b = self.budgets[name] = _Budget(_inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None)),
+                                         getattr(ch, "pacing", "asap"))
+        b.share = self.pace_share(name, b.pacing, b.daily, b.total) if isinstance(ch, (PaidSearch, Display)) else None
+        boost = 1.0
         for tick in range(self.T):
             if self.local(tick).date() != day:
-                carried = allowed - spent_today if getattr(ch, "carry_over", False) and day is not None else 0.0
                 if getattr(ch, "sales_boost", None) is not None and day is not None:
                     boost = self.ranking(name, ch.sales_boost, tick)
-                day, spent_today = self.local(tick).date(), 0.0
-                allowed = min(daily + carried, total - spent_total)
-                exhausted = allowed <= 0
-
-            def room() -> float:
-                """What may still be spent in this tick: the budget, and the pacing line."""
-                left = allowed - spent_today
-                if share is None:
-                    return left
-                if math.isfinite(daily):
-                    return min(left, allowed * share[tick] - spent_today)
-                return min(left, total * share[tick] - spent_total)
-
+                b.new_day(getattr(ch, "carry_over", False) and day is not None)
+                day = self.local(tick).date()
             lam = self.volume(name, tick) * boost
             if isinstance(ch, Display):
                 cost = lam * ch.cpm / 1000
-                r = room()
+                r = b.room(tick)
                 kept = 1.0 if cost <= r else max(r, 0.0) / cost
-                if kept < 1.0 and not exhausted and spent_today + cost * kept >= allowed * (1 - 1e-12):
-                    self.rec.events.append((tick, "budget_exhausted", name, float(allowed)))
-                    exhausted = True
-                spent_today += cost * kept
-                spent_total += cost * kept
+                if kept < 1.0 and not b.exhausted and b.spent_today + cost * kept >= b.allowed * (1 - 1e-12):
+                    self.rec.events.append((tick, "budget_exhausted", name, float(b.allowed)))
+                    b.exhausted = True
+                b.spend(cost * kept)
                 self.rec.by_channel["ad_spend"][self.hour(tick), c] += cost * kept
                 if ch.audience is None:
                     lam = lam * kept * ch.ctr
@@ -419,13 +413,12 @@ class _Campaign:
             for offset, sku in self.arrivals(name, tick, lam):
                 yield self.env.timeout(tick + offset - self.env.now)
                 if isinstance(ch, PaidSearch):
-                    if room() < ch.cpc - 1e-9:
+                    if b.room(tick) < ch.cpc - 1e-9:
                         continue                     # the budget (or the pacing line) cannot pay for this click
-                    spent_today += ch.cpc
-                    spent_total += ch.cpc
+                    b.spend(ch.cpc)
                     self.rec.by_channel["ad_spend"][self.hour(tick), c] += ch.cpc
-                    if allowed - spent_today < ch.cpc - 1e-9:
-                        self.rec.events.append((tick, "budget_exhausted", name, spent_today))
+                    if b.allowed - b.spent_today < ch.cpc - 1e-9:
+                        self.rec.events.append((tick, "budget_exhausted", name, b.spent_today))
                 self.env.process(self.visitor(name, tick, sku))
             yield self.env.timeout(tick + 1 - self.env.now)
 
@@ -474,29 +467,18 @@ class _Campaign:
         specs = [ch] if shared else [a for a in ch.ad_groups.values() if a.has_budget]
         subject = [name] if shared else [f"{name}/{g}" for g, a in ch.ad_groups.items() if a.has_budget]
         owner = [0 if shared else (subject.index(f"{name}/{g}") if f"{name}/{g}" in subject else -1) for g in groups]
-        daily = [_inf(s.daily_budget) for s in specs]
-        total = [_inf(s.total_budget) for s in specs]
-        share = [self.pace_share(name, ch.pacing, d, t) for d, t in zip(daily, total)]
-        O = len(specs)
-        spent_today, spent_total, allowed, exhausted = [0.0] * O, [0.0] * O, [0.0] * O, [False] * O
+        budgets = [_Budget(_inf(s.daily_budget), _inf(s.total_budget), ch.pacing) for s in specs]
+        for bg in budgets:
+            bg.share = self.pace_share(name, bg.pacing, bg.daily, bg.total)
+        self.budgets.update(zip(subject, budgets))
+        bids = self.bids[name] = {g: a.bid for g, a in ch.ad_groups.items()}
         book = self.rec.ad_groups[name]
         slots = len(ch.ctr_by_position)
         day = None
-
-        def room(o: int, tick: int) -> float:
-            left = allowed[o] - spent_today[o]
-            if share[o] is None:
-                return left
-            if math.isfinite(daily[o]):
-                return min(left, allowed[o] * share[o][tick] - spent_today[o])
-            return min(left, total[o] * share[o][tick] - spent_total[o])
-
         for tick in range(self.T):
             if self.local(tick).date() != day:
-                for o in range(O):
-                    carried = allowed[o] - spent_today[o] if ch.carry_over and day is not None else 0.0
-                    allowed[o] = min(daily[o] + carried, total[o] - spent_total[o])
-                    spent_today[o], exhausted[o] = 0.0, allowed[o] <= 0
+                for bg in budgets:
+                    bg.new_day(ch.carry_over and day is not None)
                 day = self.local(tick).date()
             i = self.phase_at[tick]
             phase = None if i is None else self.phases[i].name
@@ -507,34 +489,63 @@ class _Campaign:
             for offset, g in events:
                 yield self.env.timeout(tick + offset - self.env.now)
                 o, grp = owner[g], ch.ad_groups[groups[g]]
-                if o >= 0 and room(o, tick) <= 1e-9:
+                bg = budgets[o] if o >= 0 else None
+                if bg is not None and bg.room(tick) <= 1e-9:
                     continue                                  # no room: the group sits this auction out
                 book["auctions"][h, g] += 1
                 riv = grp.rivals_in(phase)
                 ranks = (self.rng.lognormal(math.log(riv.median), riv.sigma, riv.count) if riv.sigma > 0
                          else np.full(riv.count, riv.median))
-                rank = grp.bid * grp.quality_score
+                bid = bids[groups[g]]
+                rank = bid * grp.quality_score
                 above = int((ranks > rank).sum())
-                if grp.bid < ch.reserve_price or above >= slots:
+                if bid < ch.reserve_price or above >= slots:
                     continue                                  # not shown
                 book["impressions"][h, g] += 1
                 if self.rng.random() >= ch.ctr_by_position[above]:
                     continue
                 below = ranks[ranks <= rank]
-                price = min(grp.bid, max(ch.reserve_price, below.max() / grp.quality_score) if below.size
+                price = min(bid, max(ch.reserve_price, below.max() / grp.quality_score) if below.size
                             else ch.reserve_price)
-                if o >= 0:
-                    price = min(price, room(o, tick))
-                    spent_today[o] += price
-                    spent_total[o] += price
-                    if not exhausted[o] and allowed[o] - spent_today[o] <= 1e-9 * max(1.0, allowed[o]):
-                        self.rec.events.append((tick, "budget_exhausted", subject[o], spent_today[o]))
-                        exhausted[o] = True
+                if bg is not None:
+                    price = min(price, bg.room(tick))
+                    bg.spend(price)
+                    if not bg.exhausted and bg.allowed - bg.spent_today <= 1e-9 * max(1.0, bg.allowed):
+                        self.rec.events.append((tick, "budget_exhausted", subject[o], bg.spent_today))
+                        bg.exhausted = True
                 book["clicks"][h, g] += 1
                 book["ad_spend"][h, g] += price
                 self.rec.by_channel["ad_spend"][h, c] += price
                 self.env.process(self.visitor(name, tick))
             yield self.env.timeout(tick + 1 - self.env.now)
+
+    def rule_moments(self):
+        """Mid-campaign rules (docs/rules.md): at each evaluation moment, before the tick's
+        visitors, the rules read the record so far; what fires changes budgets, bids or pacing
+        from this tick on."""
+        for tick in self.rules.ticks:
+            yield self.env.timeout(tick - self.env.now)
+            yield self.env.timeout(0)                     # after every channel has started the tick (a new day)
+            for path, value in self.rules.fire(tick, self.rec).items():
+                parts = path.split(".")
+                name = parts[1]
+                ch = self.sc.channels[name]
+                if len(parts) == 5 and parts[4] == "bid":
+                    self.bids[name][parts[3]] = float(value)
+                    continue
+                key = f"{name}/{parts[3]}" if len(parts) == 5 else name
+                targets = ([self.budgets[key]] if parts[-1] != "pacing" else
+                           [bg for k, bg in self.budgets.items() if k == name or k.startswith(name + "/")])
+                for bg in targets:
+                    if parts[-1] == "daily_budget":
+                        bg.daily = float(value)
+                    elif parts[-1] == "total_budget":
+                        bg.total = float(value)
+                    else:
+                        bg.pacing = value
+                    bg.share = self.pace_share(name, bg.pacing, bg.daily, bg.total) if isinstance(
+                        ch, (PaidSearch, Display)) else None
+                    bg.reset_day()
 
     def crm(self, name: str, ch: CrmPush):
         """A push: fees at each send; openers visit over the response window."""
@@ -900,6 +911,41 @@ class _Campaign:
         rec.stock[:] = level
         on_hand = [self.stock[k].level + self.held[k] for k in self.skus]
         assert np.array_equal(level[-1], on_hand), "stock flows do not add up"
+
+
+class _Budget:
+    """One budget of a channel (or of an ad group) in the reference engine: the budgets in
+    force, the pacing line, and spend today and so far."""
+
+    def __init__(self, daily: float, total: float, pacing: str):
+        self.daily, self.total, self.pacing = daily, total, pacing
+        self.share: list[float] | None = None
+        self.allowed = self.spent_today = self.spent_total = self.carried = 0.0
+        self.exhausted = False
+
+    def new_day(self, carry: bool) -> None:
+        """Local midnight: the day's budget (plus what yesterday left, with carry-over)."""
+        self.carried = self.allowed - self.spent_today if carry else 0.0
+        self.spent_today = 0.0
+        self.reset_day()
+
+    def reset_day(self) -> None:
+        """The day's budget from the budgets in force (spend so far today counts)."""
+        self.allowed = min(self.daily + self.carried, self.total - (self.spent_total - self.spent_today))
+        self.exhausted = self.allowed - self.spent_today <= 1e-9 * max(1.0, abs(self.allowed))
+
+    def room(self, tick: int) -> float:
+        """What may still be spent in this tick: the budget, and the pacing line."""
+        left = self.allowed - self.spent_today
+        if self.share is None:
+            return left
+        if math.isfinite(self.daily):
+            return min(left, self.allowed * self.share[tick] - self.spent_today)
+        return min(left, self.total * self.share[tick] - self.spent_total)
+
+    def spend(self, amount: float) -> None:
+        self.spent_today += amount
+        self.spent_total += amount
 
 
 def _inf(x: float | None) -> float:

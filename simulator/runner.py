@@ -18,7 +18,6 @@ from simulator.engine import ENGINES
 from simulator.engine.expected import refuse_promotions
 from simulator.model import build_model
 from simulator.results import Results
-from simulator.scenario.errors import Issue, ScenarioError
 from simulator.scenario.schema import Scenario
 
 
@@ -58,10 +57,6 @@ def simulate(
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
-    if scenario.rules:
-        raise ScenarioError([Issue("<scenario>", None, "rules", (
-            "mid-campaign rules are checked but not yet executed by the engines; "
-            "remove `rules:` to run this scenario (docs/rules.md)"))])
     if engine == "expected":
         refuse_promotions(scenario)          # here too, so worker processes never hide it
     seed = scenario.meta.seed if seed is None else int(seed)

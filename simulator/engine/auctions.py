@@ -61,15 +61,24 @@ class AuctionBudgets:
         self.daily_left = au.daily.copy()
         self.day_allow = np.minimum(self.daily_left, self.total_left)
         self.spent_today = np.zeros_like(self.daily_left)
+        self.spent_total = np.zeros_like(self.daily_left)
+        self.carried = np.zeros_like(self.daily_left)
         self.started = False
 
     def new_day(self) -> None:
         """Local midnight: the daily budget resets (plus what the day before left, with carry-over)."""
-        left = self.daily_left if self.au.carry_over and self.started else 0.0
-        self.daily_left = self.au.daily + left
+        self.carried = self.daily_left if self.au.carry_over and self.started else np.zeros_like(self.daily_left)
+        self.daily_left = self.au.daily + self.carried
         self.day_allow = np.minimum(self.daily_left, self.total_left)
         self.spent_today[:] = 0.0
         self.started = True
+
+    def set_budget(self, o: int, daily: float, total: float) -> None:
+        """A rule sets owner `o`'s budgets now: today's budget is measured against the new one,
+        spend so far today (and in the campaign) counting."""
+        self.daily_left[o] = daily + self.carried[o] - self.spent_today[o]
+        self.total_left[o] = total - self.spent_total[o]
+        self.day_allow[o] = min(daily + self.carried[o], self.total_left[o] + self.spent_today[o])
 
     def lines(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """(n, O) how much each owner may have spent by the end of each tick from now, and the
@@ -250,6 +259,7 @@ def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets,
     if d.S.shape[1] and keep:
         spent = d.S[keep - 1]
         budgets.spent_today += spent
+        budgets.spent_total += spent
         budgets.daily_left -= spent
         budgets.total_left -= spent
     for rel, o, value in d.exhausted:

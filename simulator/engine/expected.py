@@ -70,6 +70,10 @@ class ExpectedEngine:
             raise ScenarioError([Issue("<scenario>", None, f"channels.{name}.sales_boost", (
                 "the expected engine (calibration's `method: least_squares`) does not model organic "
                 "feedback (sales_boost) yet; calibrate with replications (`method: tpe` or `cmaes`)"))])
+        if model.scenario.rules:
+            raise ScenarioError([Issue("<scenario>", None, "rules", (
+                "the expected engine (calibration's `method: least_squares`) does not execute "
+                "mid-campaign rules; calibrate with replications (`method: tpe` or `cmaes`)"))])
         if model.auctions:
             name = model.auctions[0].name
             raise ScenarioError([Issue("<scenario>", None, f"channels.{name}.ad_groups", (

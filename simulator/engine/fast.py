@@ -28,23 +28,32 @@ from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.pacing import paced
+from simulator.engine.plan_changes import apply_changes
 from simulator.record import RunRecord
+from simulator.rules.snapshot import RuleRunner
 
 
 class _Run:
     """Mutable state of one replication besides stock: budgets, carts and promotions."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, rules: RuleRunner | None = None):
+        self.daily_budget = model.daily_budget.copy()  # (C,) budgets in force (rules change them)
+        self.total_budget = model.total_budget.copy()
+        self.pace_share = model.pace_share             # (T, C), copied by the first rule that changes it
         self.total_left = model.total_budget.copy()
         self.daily_left = model.daily_budget.copy()
         self.day_allow = np.minimum(self.daily_left, self.total_left)   # (C,) the day's budget at its start
         self.spent_today = np.zeros_like(self.daily_left)
+        self.spent_total = np.zeros_like(self.daily_left)
+        self.carried = np.zeros_like(self.daily_left)  # (C,) what yesterday left, added to today's budget
+        self.pacing: dict[int, str] = {}               # channel → pacing set by a rule
         self.day = -1
         self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
         self.pending_carts = Lines.empty()
         self.promo = PromoState(model) if model.promo is not None else None
         self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
         self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
+        self.rules = RuleRunner(model.scenario, model.grid, rules) if rules is not None else None
 
 
 class FastEngine:
@@ -56,11 +65,10 @@ class FastEngine:
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.G = 1 if model.promo is None else model.promo.G
-        self.budgeted = [c for c in range(self.C) if model.cpc[c] > 0 and (
-            np.isfinite(model.daily_budget[c]) or np.isfinite(model.total_budget[c]))]
+        self.flat_paid = [c for c in range(self.C) if model.cpc[c] > 0]   # paid search at a flat cpc
         self.n_periods = int(model.grid.period[-1]) + 1
-        self.auctions = {au.c: au for au in model.auctions}
-        self.paid = self.budgeted + list(self.auctions)              # drawn apart from the pooled channels
+        self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
+        self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
 
     # ------------------------------------------------------------------ run
     def run(self, seed) -> RunRecord:
@@ -78,7 +86,7 @@ class FastEngine:
         env.process(self._announce(env, rec))
         for tick, k, units in m.inbound:
             env.process(self._deliver(env, st, rec, tick, k, units, "inbound"))
-        env.process(self._campaign(env, rng, st, _Run(m), rec))
+        env.process(self._campaign(env, rng, st, _Run(m, self.rules), rec))
         env.run()
         return rec
 
@@ -116,14 +124,16 @@ class FastEngine:
         m = self.m
         for ch in m.chunks:
             if ch.day != run.day:
-                left = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # carry-over of what is left
+                run.carried = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # what is left
                 run.day = ch.day
-                run.daily_left = m.daily_budget + left
+                run.daily_left = run.daily_budget + run.carried
                 run.day_allow = np.minimum(run.daily_left, run.total_left)
                 run.spent_today[:] = 0.0
                 for b in run.auction_budgets.values():
                     b.new_day()
                 self._rank(ch.start, run, rec)
+            if ch.start in self.rule_ticks:                  # mid-campaign rules, before the tick's visitors
+                apply_changes(self, run, run.rules.fire(ch.start, rec))
             a = ch.start
             while a < ch.end:
                 a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
@@ -241,10 +251,12 @@ class FastEngine:
         lam = m.traffic[ch.start:ch.end] * run.boost[None, :]
         J = 0 if reg is None else reg.W.shape[0] - 1
         parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
-        for c in self.budgeted:                                        # drawn apart, budget first
+        budgeted = [c for c in self.flat_paid if np.isfinite(run.daily_budget[c]) or np.isfinite(run.total_budget[c])]
+        for c in budgeted:                                             # drawn apart, budget first
             paid[c] = self._paid_visits(ch, rng, run, c, lam[:, c])
         auctions = {}
-        for c, au in self.auctions.items():                            # ad groups in auctions
+        for c, b in run.auction_budgets.items():                       # ad groups in auctions
+            au = b.au
             auctions[c] = draw_auctions(au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
                                         rng.auctions, rng.auction_detail, run.auction_budgets[c])
             paid[c] = (auctions[c].clicks, -1)
@@ -253,7 +265,7 @@ class FastEngine:
             for c, (visits, _) in paid.items():
                 clicks[:, c] = visits
             run.promo.limit_weights(reg, clicks, boost)
-        for c in self.paid:
+        for c in paid:
             lam[:, c] = 0.0
             lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, paid[c][0], reach[c], reg)
             parts.append(lines)
@@ -329,13 +341,13 @@ class FastEngine:
         if allowed <= 0:                                               # exhausted earlier
             return np.zeros(lam.size, dtype=np.int64), -1
         visits = rng.traffic.poisson(lam)
-        share = m.pace_share[ch.start:ch.end, c]
+        share = run.pace_share[ch.start:ch.end, c]
         if np.isfinite(share).all():                                   # pacing: never ahead of the line
             cpc = float(m.cpc[c])
-            if np.isfinite(m.daily_budget[c]):
+            if np.isfinite(run.daily_budget[c]):
                 line = run.day_allow[c] * share - run.spent_today[c]
             else:
-                line = m.total_budget[c] * share - (m.total_budget[c] - run.total_left[c])
+                line = run.total_budget[c] * share - run.spent_total[c]
             cap = np.clip(np.floor(line / cpc + 1e-9), 0, allowed)
             paid = paced(visits, cap).astype(np.int64)
             kept = np.diff(paid, prepend=0)
@@ -354,9 +366,10 @@ class FastEngine:
         events, and the auctions' spend and ad-group counts."""
         m = self.m
         for c, d in draw.auctions.items():
-            commit_auctions(self.auctions[c], d, run.auction_budgets[c], rng.auction_detail, rec, cut - ch.start)
+            b = run.auction_budgets[c]
+            commit_auctions(b.au, d, b, rng.auction_detail, rec, cut - ch.start)
         for c, (visits, stop) in draw.paid.items():
-            if c in self.auctions:
+            if c in draw.auctions:
                 continue
             spent = float(visits.sum() * m.cpc[c])
             if 0 <= stop < visits.size:
@@ -364,6 +377,7 @@ class FastEngine:
             run.spent_today[c] += spent
             run.daily_left[c] -= spent
             run.total_left[c] -= spent
+            run.spent_total[c] += spent
 
     def _paid_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, reach: np.ndarray, reg):
         """Split each tick's paid visitors into non-buyers and buyers of SKU × segment

@@ -130,6 +130,12 @@ def compile_rule(rule, scenario, env: Environment | None = None) -> CompiledRule
         raise RuleCompileError(rule.name, "every",
                                f"every {rule.every} is not a whole number of ticks of "
                                f"{tick} minutes")
+    period = max(60, tick)
+    if minutes % period:
+        raise RuleCompileError(rule.name, "every",
+                               f"every {rule.every}: rules are evaluated on whole reporting periods "
+                               f"of {period} minutes (the engines read the record hour by hour); "
+                               f"use a multiple, such as {'1h' if period == 60 else f'{period}min'}")
     try:
         condition = parse_condition(rule.when)
         check_condition(condition, env)

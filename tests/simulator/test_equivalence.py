@@ -1,6 +1,6 @@
 """The fast engine agrees with the reference engine (every visitor a SimPy process).
 
-Seven small scenarios, each stressing one mechanism, run on both engines over N = 200
+Eight small scenarios, each stressing one mechanism, run on both engines over N = 200
 replications. For every KPI and event time listed below, two hypotheses of "no
 difference" are tested: the means (Welch z from the two standard errors) and the whole
 distributions (two-sample Kolmogorov–Smirnov; conservative for discrete data). The
@@ -56,6 +56,12 @@ SPEC = {
                  ("first", "budget_exhausted", "paid_search/brand"),
                  ("last", "budget_exhausted", "paid_search/brand"),
                  ("first", "budget_exhausted", "paid_search/category")],
+    "rules": ["visits", "orders", "ad_spend", "rule_firings", ("channel", "ads", "ad_spend"),
+              ("channel", "ads", "budget"), ("channel", "paid_search", "ad_spend"),
+              ("ad_group", "paid_search", "kw", "impressions"), ("ad_group", "paid_search", "kw", "clicks"),
+              ("first", "rule_fired", "top_up"), ("last", "rule_fired", "top_up"),
+              ("first", "rule_fired", "bid_up"), ("first", "rule_fired", "evening_asap"),
+              ("first", "budget_exhausted", "ads"), ("first", "budget_exhausted", "paid_search")],
 }
 
 
