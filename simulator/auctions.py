@@ -28,6 +28,10 @@ class AuctionChannel:
     name: str
     groups: list[str]           # (G,)
     bid: np.ndarray             # (G,) money per click
+    cap: np.ndarray             # (P, G) the bid each phase bids: the bid, or under roi_target at most
+                                #   the expected GMV of a click / the target
+    worth: np.ndarray | None    # (P,) expected GMV of a click (roi_target), None otherwise
+    roi_target: float | None
     quality: np.ndarray         # (G,) quality scores
     rate: np.ndarray            # (T, G) expected auctions per tick
     shape: np.ndarray           # (T,) the channel's calendar shape (auctions ∝ shape)
@@ -66,7 +70,7 @@ class AuctionChannel:
         inv_m = np.where(none, 0.0, 1.0 / np.maximum(m, 1).ravel())
         below = np.where(none, 1e-300, rep(self.below[phase]))
         log_rank = np.where(none, -1000.0, rep(np.log(self.median[phase] / self.quality)))
-        return inv_m, below, rep(self.sigma[phase]), log_rank, rep(self.bid)
+        return inv_m, below, rep(self.sigma[phase]), log_rank, rep(self.cap[phase])
 
     def price(self, table: tuple[np.ndarray, ...], cls: np.ndarray, v: np.ndarray) -> np.ndarray:
         """(N,) price of clicks of classes `cls` (see `price_table`) from uniforms `v` in (0, 1]:
@@ -88,9 +92,18 @@ def with_bid(au: AuctionChannel, g: int, bid: float) -> AuctionChannel:
     """A copy of `au` where ad group `g` bids `bid` (win and position tables redone)."""
     new = np.array(au.bid, dtype=float)
     new[g] = bid
-    below, shown = win_table(new[None, :], au.quality[None, :], au.median, au.sigma, au.count,
+    cap = bid_caps(new, au.worth, au.roi_target, au.median.shape[0])
+    below, shown = win_table(cap, au.quality[None, :], au.median, au.sigma, au.count,
                              au.ctr.size, au.reserve)
-    return replace(au, bid=new, below=below, shown=shown)
+    return replace(au, bid=new, cap=cap, below=below, shown=shown)
+
+
+def bid_caps(bid: np.ndarray, worth: np.ndarray | None, target: float | None, P: int) -> np.ndarray:
+    """(P, G) the bid in each phase: `bid` (G,), or under roi_target at most worth_p / target —
+    a click priced at or below it returns at least the target in expectation."""
+    if worth is None:
+        return np.broadcast_to(bid[None, :], (P, bid.size)).copy()
+    return np.minimum(bid[None, :], worth[:, None] / target)
 
 
 def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: np.ndarray,
@@ -106,10 +119,11 @@ def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: n
     return below, shown
 
 
-def build_auctions(scenario, grid, channels: list[str], phases: list[str], shapes: dict[str, np.ndarray]
-                   ) -> list[AuctionChannel]:
+def build_auctions(scenario, grid, channels: list[str], phases: list[str], shapes: dict[str, np.ndarray],
+                   value: np.ndarray) -> list[AuctionChannel]:
     """The auction channels of a scenario; `shapes[name]` (T,) is a channel's calendar shape
-    (intraday × phase multiplier × spikes × tick hours × scale)."""
+    (intraday × phase multiplier × spikes × tick hours × scale); `value` (P, C) the expected
+    GMV of a visit, which caps the bids under `roi_target` pacing."""
     out = []
     for ci, name in enumerate(channels):
         ch = scenario.channels[name]
@@ -123,7 +137,9 @@ def build_auctions(scenario, grid, channels: list[str], phases: list[str], shape
         median = np.array([[r.median for r in row] for row in riv])
         sigma = np.array([[r.sigma for r in row] for row in riv])
         count = np.array([[r.count for r in row] for row in riv], dtype=np.int64)
-        below, shown = win_table(bid[None, :], quality[None, :], median, sigma, count,
+        worth = value[:, ci] if ch.pacing == "roi_target" else None
+        cap = bid_caps(bid, worth, ch.roi_target, len(phases))
+        below, shown = win_table(cap, quality[None, :], median, sigma, count,
                                  len(ch.ctr_by_position), ch.reserve_price)
         shape = shapes[name]
         if ch.daily_budget is not None or ch.total_budget is not None:
@@ -137,7 +153,7 @@ def build_auctions(scenario, grid, channels: list[str], phases: list[str], shape
         pace = np.stack([pace_share(ch.pacing, s.daily_budget, s.total_budget, shape, grid) for s in specs],
                         axis=1) if specs else np.zeros((grid.n_ticks, 0))
         out.append(AuctionChannel(
-            c=ci, name=name, groups=groups, bid=bid, quality=quality,
+            c=ci, name=name, groups=groups, bid=bid, cap=cap, worth=worth, roi_target=ch.roi_target, quality=quality,
             rate=shape[:, None] * np.array([a.auctions_per_hour for a in grp])[None, :], shape=shape,
             median=median, sigma=sigma, count=count, below=below, shown=shown,
             ctr=np.asarray(ch.ctr_by_position, float), reserve=float(ch.reserve_price), owner=owner, owners=owners,

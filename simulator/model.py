@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.auctions import AuctionChannel, build_auctions
-from simulator.pacing import cap_spend
+from simulator.pacing import cap_spend, roi_kept
 from simulator.pacing import pace_share as share_line
 from simulator.promotions import Conversion, Promotions, build_promotions
 from simulator.rules.snapshot import evaluation_ticks, refuse_unexecuted
@@ -82,6 +82,7 @@ class Model:
     boosted: list = field(default_factory=list)   # (channel index, SalesBoost): organic feedback
     promo: Promotions | None = None   # promotion mechanics (None: the plan has none)
     auctions: list[AuctionChannel] = field(default_factory=list)   # paid search with ad groups
+    value: np.ndarray | None = None   # (P, C) expected GMV of a visit (roi_target pacing weighs by it)
     pay_phase: np.ndarray | None = None   # (P,) the sale phase whose prices a phase's buyers pay
     fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
 
@@ -201,6 +202,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
                 fees[a, ci] += ses.fee
                 events.append((a, "live_start", name, float(ses.viewers * scale)))
             commission[ci] = ch.commission_rate
+        elif isinstance(ch, Display) and ch.pacing == "roi_target":
+            shapes[name] = shape                                # bought below, once the value of a visit is known
         elif isinstance(ch, Display):
             imps = ch.impressions_per_hour * shape
             spend = imps * ch.cpm / 1000
@@ -221,10 +224,6 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         else:
             traffic[:, ci] = ch.visits_per_hour * shape
             commission[ci] = getattr(ch, "commission_rate", 0.0)
-
-    auctions = build_auctions(scenario, grid, channels, names, shapes)
-    for au in auctions:                                         # expected clicks before budgets
-        traffic[:, au.c] = (au.rate * au.expected_clicks()[phase_of_tick]).sum(axis=1)
 
     # SKUs: prices per phase, conversion, reach
     sku_objs = [scenario.skus[k] for k in skus]
@@ -247,7 +246,25 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix)
     p_buy = conversion.p_buy(intent, lift, rel)                          # (P, C, K, S)
     reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]
+    # the expected GMV of a visit (P, C): what roi_target weighs a click or an impression by
+    unit_value = price[pay_phase] * np.array([s.units_per_order for s in sku_objs])[None, :]   # (P, K)
+    value = np.einsum("pcks,pk->pc", reach.reshape(P, C, K, S), unit_value)
     reach = reach.reshape(P, C, K * S)
+    for ci, name in enumerate(channels):
+        ch = scenario.channels[name]
+        if ch.kind not in ("paid_search", "display") or ch.pacing != "roi_target":
+            continue
+        if isinstance(ch, Display):                             # impressions while their marginal return holds
+            imps = ch.impressions_per_hour * shapes[name]
+            kept = roi_kept(imps, ch.cpm / 1000, ch.ctr * value[phase_of_tick, ci], ch.audience, ch.roi_target,
+                            day_starts, ch.daily_budget, ch.total_budget, ch.carry_over, name, events)
+            traffic[:, ci] = _reached(imps * kept, ch.audience) * ch.ctr
+            media_spend[:, ci] = imps * kept * ch.cpm / 1000
+        elif not ch.auctions:                                   # a flat cpc: buy in the phases that return enough
+            traffic[:, ci] *= (value[:, ci] >= ch.roi_target * ch.cpc)[phase_of_tick]
+    auctions = build_auctions(scenario, grid, channels, names, shapes, value)
+    for au in auctions:                                         # expected clicks before budgets
+        traffic[:, au.c] = (au.rate * au.expected_clicks()[phase_of_tick]).sum(axis=1)
 
     # inventory
     lead = np.array([max(1, math.ceil(s.reorder.lead_time_hours * 60 / m)) if s.reorder else 1 for s in sku_objs])
@@ -291,7 +308,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         reorder_point=np.array([s.reorder.point if s.reorder else -1 for s in sku_objs], dtype=np.int64),
         reorder_qty=np.array([s.reorder.quantity if s.reorder else 0 for s in sku_objs], dtype=np.int64),
         lead_ticks=lead, inbound=inbound, chunks=chunks, pay_start=pay_start,
-        cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase, auctions=auctions,
+        cart_pay_through=cal.cart_pay_through, promo=promo, pay_phase=pay_phase, auctions=auctions, value=value,
         boosted=[(ci, scenario.channels[c].sales_boost) for ci, c in enumerate(channels)
                  if getattr(scenario.channels[c], "sales_boost", None) is not None],
         fixed_events=sorted(events, key=lambda e: e[0]),

@@ -88,14 +88,16 @@ class ReferenceEngine:
     def __init__(self, model):
         self.sc: Scenario = model.scenario
         self.scale = model.scale
+        self.value = model.value
 
     def run(self, seed) -> RunRecord:
-        return _Campaign(self.sc, self.scale, seed).play()
+        return _Campaign(self.sc, self.scale, seed, self.value).play()
 
 
 class _Campaign:
-    def __init__(self, sc: Scenario, scale: float, seed):
+    def __init__(self, sc: Scenario, scale: float, seed, value: np.ndarray | None = None):
         self.sc, self.scale = sc, scale
+        self.value = value            # (P, C) expected GMV of a visit by phase (0: none), for roi_target
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rng = np.random.Generator(np.random.PCG64(ss))
         meta = sc.meta
@@ -395,16 +397,26 @@ class _Campaign:
                 b.new_day(getattr(ch, "carry_over", False) and day is not None)
                 day = self.local(tick).date()
             lam = self.volume(name, tick) * boost
+            roi = getattr(ch, "pacing", None) == "roi_target"
+            if roi and isinstance(ch, PaidSearch) and self.worth(name, tick) < ch.roi_target * ch.cpc:
+                lam = 0.0                            # a click would not return the target in this phase
             if isinstance(ch, Display):
                 cost = lam * ch.cpm / 1000
                 r = b.room(tick)
                 kept = 1.0 if cost <= r else max(r, 0.0) / cost
-                if kept < 1.0 and not b.exhausted and b.spent_today + cost * kept >= b.allowed * (1 - 1e-12):
+                by_budget = kept
+                if roi:                              # impressions while the next one returns the target
+                    ratio = ch.ctr * self.worth(name, tick) / (ch.roi_target * ch.cpm / 1000)
+                    cap = 0.0 if ratio <= 1 else (ch.audience * math.log(ratio) if ch.audience else math.inf)
+                    kept = min(kept, max(0.0, cap - shown) / lam if lam > 0 else 1.0)
+                if kept < 1.0 and kept >= by_budget and not b.exhausted and \
+                        b.spent_today + cost * kept >= b.allowed * (1 - 1e-12):
                     self.rec.events.append((tick, "budget_exhausted", name, float(b.allowed)))
                     b.exhausted = True
                 b.spend(cost * kept)
                 self.rec.by_channel["ad_spend"][self.hour(tick), c] += cost * kept
                 if ch.audience is None:
+                    shown += lam * kept
                     lam = lam * kept * ch.ctr
                 else:                                # only newly reached people click
                     before = ch.audience * (1 - math.exp(-shown / ch.audience))
@@ -438,7 +450,7 @@ class _Campaign:
         by the tick's end — the local day with a daily budget, else the campaign; `even` counts
         ticks, `launch_weighted` the channel's expected volume. None: `asap` or no budget
         (budgets given as inf when unset)."""
-        if pacing == "asap" or (math.isinf(daily) and math.isinf(total)):
+        if pacing in ("asap", "roi_target") or (math.isinf(daily) and math.isinf(total)):
             return None
         w = [1.0 if pacing == "even" else self.volume(name, t) for t in range(self.T)]
         key = [self.local(t).date() if math.isfinite(daily) else 0 for t in range(self.T)]
@@ -497,6 +509,8 @@ class _Campaign:
                 ranks = (self.rng.lognormal(math.log(riv.median), riv.sigma, riv.count) if riv.sigma > 0
                          else np.full(riv.count, riv.median))
                 bid = bids[groups[g]]
+                if ch.pacing == "roi_target":                 # at most what a click returns / the target
+                    bid = min(bid, self.worth(name, tick) / ch.roi_target)
                 rank = bid * grp.quality_score
                 above = int((ranks > rank).sum())
                 if bid < ch.reserve_price or above >= slots:
@@ -518,6 +532,11 @@ class _Campaign:
                 self.rec.by_channel["ad_spend"][h, c] += price
                 self.env.process(self.visitor(name, tick))
             yield self.env.timeout(tick + 1 - self.env.now)
+
+    def worth(self, name: str, tick: int) -> float:
+        """Expected GMV of a visit of channel `name` in the phase of `tick` (roi_target)."""
+        i = self.phase_at[tick]
+        return float(self.value[0 if i is None else i + 1, self.channels.index(name)])
 
     def rule_moments(self):
         """Mid-campaign rules (docs/rules.md): at each evaluation moment, before the tick's

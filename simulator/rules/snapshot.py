@@ -174,6 +174,11 @@ def refuse_unexecuted(scenario) -> None:
                     problem = (f"sets a budget on {'ad group ' + repr(parts[3]) if len(parts) == 5 else 'channel'} "
                                f"of {parts[1]!r}, which has none in the scenario: an auction channel keeps its "
                                "budgets where the scenario puts them (the channel or its groups)")
+            if parts[-1] == "pacing":
+                new = getattr(rule.action_trees[j].value, "value", None)
+                if new == "roi_target" or getattr(ch, "pacing", None) == "roi_target":
+                    problem = (f"switches channel {parts[1]!r} to or from roi_target pacing, which the engines "
+                               "set up before the run; give the channel `pacing: roi_target` in the scenario")
             if problem:
                 part = "then" if isinstance(scenario.rules[i].then, str) else f"then.{j}"
                 raise ScenarioError([Issue("<scenario>", None, f"rules.{i}.{part}", f"rule {rule.name!r} {problem}")])

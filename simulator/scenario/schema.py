@@ -216,13 +216,25 @@ class BudgetMixin(Strict):
     ticks of the day) — of the campaign for a total budget without a daily one; and
     `launch_weighted` the same in proportion to the channel's own expected traffic (intraday,
     phases and launch spikes), so launch moments get more. With `carry_over`, what a day leaves
-    of its daily budget is added to the next day's.
+    of its daily budget is added to the next day's. `roi_target` (with `roi_target: R`) spends
+    as traffic comes but only while the marginal return holds: a click or impression is bought
+    only if its expected GMV is at least R × its cost (docs/pacing.md).
     """
 
     daily_budget: NonNeg | None = None
     total_budget: NonNeg | None = None
-    pacing: Literal["asap", "even", "launch_weighted"] = "asap"
+    pacing: Literal["asap", "even", "launch_weighted", "roi_target"] = "asap"
+    roi_target: float | None = Field(None, gt=0)
     carry_over: bool = False
+
+    @model_validator(mode="after")
+    def _roi_target(self):
+        if self.pacing == "roi_target" and self.roi_target is None:
+            raise ValueError("pacing: roi_target needs `roi_target`: the least GMV per unit of spend "
+                             "the next click or impression must still return")
+        if self.roi_target is not None and self.pacing != "roi_target":
+            raise ValueError(f"roi_target is set but pacing is {self.pacing!r}: set `pacing: roi_target`")
+        return self
 
 
 class PaidSearch(ChannelBase, BudgetMixin):

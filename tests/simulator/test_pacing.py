@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import ttest_ind
@@ -10,6 +12,7 @@ from simulator.engine.fast import FastEngine
 from simulator.kpis import run_kpis
 from simulator.model import build_model
 from simulator.pacing import paced
+from simulator.reference import ReferenceEngine
 from simulator.runner import replication_seed, simulate
 from tests.helpers import at, one_sku
 
@@ -136,3 +139,56 @@ def test_media_channel_kpis():
     assert k["display"]["ctr"] == pytest.approx(k["display"]["visits"] / 50000)
     spend = rec.by_channel["ad_spend"][:, 2]
     assert np.allclose(spend, 500 / 48)                              # even over the campaign
+
+
+# ------------------------------------------------------------------ roi_target
+def _roi_scenario(channels: dict, phases=None) -> object:
+    extra = {"channels": channels}
+    if phases:
+        extra["calendar"] = {"intraday": "flat", "phases": phases}
+    return one_sku(stock=10**9, hours=24, base_conversion=0.05, extra=extra)
+
+
+def test_roi_target_buys_flat_clicks_only_in_phases_that_return_the_target():
+    """Price 100, conversion 5 % (× intent): a visit is worth 5 in the first phase and 10 in the
+    second (intent 2); at cpc 2 and target 3 only the second phase buys clicks."""
+    phases = [{"name": "quiet", "start": "2026-11-10 00:00", "end": "2026-11-10 12:00"},
+              {"name": "hot", "start": "2026-11-10 12:00", "end": "2026-11-11 00:00", "intent": 2.0}]
+    sc = _roi_scenario({"ads": {"kind": "paid_search", "cpc": 2.0, "clicks_per_hour": 50.0, "pacing": "roi_target",
+                                "roi_target": 3.0}}, phases)
+    model = build_model(sc)
+    assert model.value[1:, 1] == pytest.approx([5.0, 10.0])
+    for engine in (FastEngine, ReferenceEngine):
+        rec = engine(model).run(replication_seed(2, 0))
+        visits = rec.by_channel["visits"][:, 1]
+        assert visits[:12].sum() == 0 and visits[12:].sum() > 400
+
+
+def test_roi_target_caps_an_ad_groups_bid_at_what_a_click_returns():
+    """A visit is worth 5; target 4: the group bids at most 1.25 instead of 3, so it shows less
+    often (never more, on one seed) and no hour's mean price passes 1.25."""
+    group = {"bid": 3.0, "auctions_per_hour": 800, "rivals": {"median": 1.2, "sigma": 0.6, "count": 2}}
+    base = {"kind": "paid_search", "ctr_by_position": [0.2, 0.1], "ad_groups": {"kw": group}}
+    free = build_model(_roi_scenario({"search": base}))
+    capped = build_model(_roi_scenario({"search": {**base, "pacing": "roi_target", "roi_target": 4.0}}))
+    assert capped.auctions[0].cap[:, 0] == pytest.approx(1.25)
+    for i in range(3):
+        a = FastEngine(free).run(replication_seed(6, i)).ad_groups["search"]
+        b = FastEngine(capped).run(replication_seed(6, i)).ad_groups["search"]
+        assert np.all(b["impressions"] <= a["impressions"]) and b["impressions"].sum() < a["impressions"].sum()
+        assert np.all(b["ad_spend"][:, 0] <= 1.25 * b["clicks"][:, 0] + 1e-9)
+
+
+def test_roi_target_stops_display_where_the_next_impression_returns_the_target():
+    """Reach saturates over an audience of 20 000: the k-th impression reaches someone new with
+    probability exp(−I/A). A visit is worth 5, ctr 2 %, cpm 10: the first impression returns
+    0.1 / 0.01 = 10; with target 2 buying stops at I* = A ln 5, exactly, in both engines."""
+    sc = _roi_scenario({"feed": {"kind": "display", "cpm": 10.0, "impressions_per_hour": 20000.0, "ctr": 0.02,
+                                 "audience": 20000.0, "pacing": "roi_target", "roi_target": 2.0}})
+    model = build_model(sc)
+    want = 20000.0 * math.log(5.0)
+    for engine in (FastEngine, ReferenceEngine):
+        rec = engine(model).run(replication_seed(1, 0))
+        spend = rec.by_channel["ad_spend"][:, 1]
+        assert spend.sum() / 10.0 * 1000 == pytest.approx(want, rel=1e-9)
+        assert spend[0] > 0 and spend[-1] == 0
