@@ -400,7 +400,9 @@ class FastEngine:
             probs = np.concatenate([np.maximum(0.0, 1.0 - buy.sum(axis=1) - claim_p.sum(axis=1))[:, None],
                                     claim_p, buy], axis=1)
         probs = probs / probs.sum(axis=1, keepdims=True)
-        draws = rng.split.multinomial(visits[rows], probs if probs.shape[0] > 1 else probs[0])   # (rows, 1 + J + K·S)
+        if probs.shape[0] == 1:                                        # one split for every tick: buyers first
+            return self._split_buyers(ch, rng, c, visits, rows, probs[0], J)
+        draws = rng.split.multinomial(visits[rows], probs)             # (rows, 1 + J + K·S)
         nonbuy[rows] = draws[:, :1 + J].sum(axis=1)
         claims[rows] = draws[:, 1:1 + J]
         r, ks = np.nonzero(draws[:, 1 + J:])
@@ -410,6 +412,37 @@ class FastEngine:
         return (Lines(t[order] + ch.start, k[order], s[order], np.full(r.size, c),
                       draws[r, ks + 1 + J][order].astype(np.int64)), nonbuy, claims)
 
+    def _split_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, rows: np.ndarray,
+                      probs: np.ndarray, J: int):
+        """The multinomial split of `_paid_buyers` when every tick has the same probabilities
+        (1 + J + K·S,), drawn in its exact sequential form: buyers per tick ~ Binomial(visits,
+        P(buy)), each buyer's SKU × segment from the buy probabilities (an inverse CDF), the
+        non-buyers over "no claim" and the J claims by a multinomial."""
+        S = self.S
+        p_buy = probs[1 + J:]
+        total = float(p_buy.sum())
+        n_rows = visits[rows]
+        buyers = rng.split.binomial(n_rows, min(total, 1.0))
+        nonbuy = np.zeros(visits.size, dtype=np.int64)
+        claims = np.zeros((visits.size, J), dtype=np.int64)
+        rest = n_rows - buyers
+        if J:
+            stay = probs[:1 + J] / max(float(probs[:1 + J].sum()), 1e-300)
+            split = rng.split.multinomial(rest, stay)                  # (rows, 1 + J)
+            claims[rows] = split[:, 1:]
+        nonbuy[rows] = rest
+        if not buyers.any():
+            return Lines.empty(), nonbuy, claims
+        t = np.repeat(rows, buyers)
+        cum = np.cumsum(p_buy / total)
+        ks = np.minimum(np.searchsorted(cum, rng.split.random(t.size), side="right"), p_buy.size - 1)
+        key, n = np.unique((ks * visits.size + t), return_counts=True)   # sorted by SKU·segment, then tick
+        ks, t = np.divmod(key, visits.size)
+        k, s = np.divmod(ks, S)
+        order = np.lexsort((s, t, k))
+        return (Lines(t[order] + ch.start, k[order], s[order], np.full(key.size, c), n[order].astype(np.int64)),
+                nonbuy, claims)
+
     def _own_channels(self, lam: np.ndarray) -> list[int]:
         """Channels whose traffic is not proportional to the chunk's common shape (the
         largest channel's): split off each cell rather than pooled."""
@@ -418,9 +451,11 @@ class FastEngine:
             return []
         base = lam[:, max(active, key=lambda c: lam[:, c].sum())]
         own = []
+        scale = base.max()
         for c in active:
             ratio = lam[:, c].sum() / base.sum()
-            if not np.allclose(lam[:, c], ratio * base, rtol=1e-9, atol=1e-12 * base.max()):
+            gap = np.abs(lam[:, c] - ratio * base) - 1e-9 * ratio * np.abs(base)   # allclose, rtol 1e-9
+            if gap.max() > 1e-12 * scale:
                 own.append(c)
         return own
 
