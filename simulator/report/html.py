@@ -201,6 +201,30 @@ def _pools_table(d: D.ReportData, pl: pd.DataFrame) -> str:
     return _table(header, rows)
 
 
+def _ad_group_table(d: D.ReportData, groups: dict, top: int = 15) -> str:
+    """An auction channel's ad groups (means), most spend first."""
+    header = [("Ad group", "推广单元", "l"), ("Impressions", "展现量", "r"), ("Win rate", "竞得率", "r"),
+              ("Clicks", "点击量", "r"), ("CTR", "点击率", "r"), (f"CPC ({d.currency})", "平均点击花费", "r"),
+              (f"Spend ({d.currency})", "花费", "r"), (f"GMV ({d.currency})", "成交额", "r"), ("ROI", "投产比", "r")]
+    ranked = sorted(groups.items(), key=lambda kv: -(kv[1].get("ad_spend") or 0))[:top]
+    rows = [[name, _count(g["impressions"]), _pct(g["win_rate"], 1), _count(g["clicks"]), _pct(g["ctr"]),
+             _money(g["cpc"]), _money(g["ad_spend"]), _money(g["gmv"]), _ratio(g["roi"])] for name, g in ranked]
+    return _table(header, rows)
+
+
+def _rules_table(d: D.ReportData) -> str:
+    """Mid-campaign rules: how often each fired, and when (over replications)."""
+    ev = d.events[d.events["kind"] == "rule_fired"]
+    header = [("Rule", "规则", "l"), ("Fired in", "触发", "r"), ("Firings per run", "每次运行", "r"),
+              ("Earliest", "最早", "r"), ("Median", "中位", "r"), ("Latest", "最晚", "r")]
+    rows = []
+    for name, g in ev.groupby("subject", sort=False):
+        t = g["time"].sort_values()
+        rows.append([name, f"{g['replication'].nunique()} of {d.reps} replications", _ratio(len(g) / d.reps),
+                     f"{t.iloc[0]:%m-%d %H:%M}", f"{t.iloc[len(t) // 2]:%m-%d %H:%M}", f"{t.iloc[-1]:%m-%d %H:%M}"])
+    return _table(header, rows)
+
+
 def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
     header = [("Date", "日期", "l"), ("Visits", "访客数", "r"), ("Carts", "加购件数", "r"), ("Orders", "支付订单数", "r"),
               ("Conversion", "支付转化率", "r"), (f"GMV ({d.currency})", "支付金额", "r"), ("AOV", "客单价", "r"),
@@ -253,6 +277,14 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
     fig("heatmap_gmv", "When the money comes in: GMV by day and hour")
     fig("heatmap_visits", "When shoppers come: visits by day and hour")
     fig("channels", "Channels · 渠道", _channel_table(d, ch))
+    for name, kpis in d.summary.get("channels", {}).items():
+        if kpis.get("ad_groups"):
+            sections.append(f"<h2>{_h(name)}: ad groups · 推广单元</h2>{_ad_group_table(d, kpis['ad_groups'])}"
+                            "<p class=\"note\">Means over replications, the 15 ad groups with the most spend. "
+                            "Win rate = impressions ÷ auctions taken part in; a group's orders and GMV are its "
+                            "channel's of each hour in proportion to its clicks (docs/auctions.md).</p>")
+    if (d.events["kind"] == "rule_fired").any():
+        sections.append(f"<h2>Mid-campaign rules · 追加预算规则</h2>{_rules_table(d)}")
     fig("funnel", "Funnel by phase · 分阶段转化", _funnel_table(d, fn))
     fig("stock", "Stock · 库存", "<h3 class=\"note\">Top SKUs by GMV</h3>" + _sku_table(d, sk))
     pl = D.pools(d)

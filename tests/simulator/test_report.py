@@ -376,6 +376,22 @@ def test_run_report_flag(tmp_path, capsys):
         main(["run", str(SCENARIOS / "valid_minimal.yaml"), "--report"])
 
 
+def test_ad_groups_and_rule_firings_have_their_tables(tmp_path):
+    """An auction channel's ad groups (most spend first) and the rules that fired, with how
+    often and when, read from summary.json and events."""
+    from tests.simulator.test_equivalence import HERE
+
+    out = tmp_path / "res"
+    simulate(parse_scenario((HERE / "rules.yaml").read_text(), "rules.yaml"), reps=2, seed=1).write(out)
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "paid_search: ad groups · 推广单元" in page and "追加预算规则" in page
+    table = page[page.index("推广单元"):page.index("追加预算规则")]
+    assert table.index("kw") < table.index("tail")                   # kw spends more
+    rules = page[page.index("追加预算规则"):]
+    assert "top_up" in rules and "2 of 2 replications" in rules
+
+
 # ------------------------------------------------------------------------------- schema
 def test_meta_targets_gmv_is_validated():
     base = "meta: {name: t, start: 2026-11-11 00:00, end: 2026-11-12 00:00, targets: %s}\n" \
