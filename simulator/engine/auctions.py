@@ -1,6 +1,7 @@
 """Search-ad auctions in the fast engine (docs/auctions.md), one stretch of ticks at a time.
 
-Per reporting period inside the stretch ("cell") and ad group, with Λ the expected auctions:
+Per chunk (drawn once at its start: `plan_auctions`), reporting period inside it ("cell") and ad
+group, with Λ the expected auctions:
   * impressions ~ Poisson(Λ · P(shown)) drawn by the inverse CDF of one uniform per cell
     (`streams.auctions`, nothing else drawn from it), so the same seed couples plans and
     impressions never fall when the bid rises;
@@ -95,43 +96,64 @@ class AuctionBudgets:
 
 
 @dataclass
-class AuctionDraw:
-    """One stretch of one auction channel: served clicks, spend, and per-cell counts."""
+class AuctionPlan:
+    """The auctions of one chunk [start, start + n) as they would go with no budget: drawn once
+    at the chunk's start and served stretch by stretch (auctions do not depend on the store, so
+    a stretch cut short takes up the same plan where it stopped). Cells: the chunk's
+    reporting periods; `left_*` what a cell still holds for the ticks not yet booked."""
 
     start: int
-    n: int                      # ticks drawn
+    n: int
+    G: int
+    starts: np.ndarray          # (H',) first relative tick of each cell
+    period0: int                # reporting period of cell 0
+    t: np.ndarray               # (N,) each click's relative tick
+    cls: np.ndarray             # (N,) its class: ad group × J + position
+    price: np.ndarray           # (N,) its second price
+    J: int
+    left_nonclick: np.ndarray   # (H', G) impressions without a click not yet booked
+    left_lost: np.ndarray       # (H', G) auctions lost not yet booked
+    left_mass: np.ndarray       # (H',) calendar weight of the cell's ticks not yet booked
+
+    @property
+    def cell(self) -> np.ndarray:
+        """(n,) the cell of each relative tick."""
+        return np.repeat(np.arange(self.starts.size), np.diff(np.r_[self.starts, self.n]))
+
+
+@dataclass
+class AuctionDraw:
+    """One stretch [start, start + n) of one auction channel: the plan's clicks from `start`
+    on, served under the budgets in force."""
+
+    start: int
+    n: int                      # ticks of the stretch
     clicks: np.ndarray          # (n,) served clicks per tick
     spend: np.ndarray           # (n,) money per tick
-    t: np.ndarray               # (N,) served clicks: relative tick
+    t: np.ndarray               # (N,) served clicks: tick relative to `start`
     g: np.ndarray               # (N,) ad group
     charge: np.ndarray          # (N,) money paid
     S: np.ndarray               # (n, O) cumulative spend per owner
     keep: np.ndarray | None     # (n, G) share of each tick a group takes part in (None: all of it)
-    starts: np.ndarray          # (H',) first relative tick of each cell
-    period0: int                # reporting period of cell 0
-    nonclick: np.ndarray        # (H', G) impressions without a click
-    lost: np.ndarray            # (H', G) auctions not won
     exhausted: list             # (relative tick, owner, the period's spend) budgets reached
-    by_cell: tuple | None       # ((H', G) clicks, (H', G) spend) while every drawn click is served
 
     def truncate(self, keep: int) -> None:
-        """Keep the first `keep` ticks (the rest is drawn again)."""
+        """Keep the first `keep` ticks (the plan serves the rest again)."""
         if keep >= self.clicks.size:
             return
         mine = self.t < keep
         self.t, self.g, self.charge = self.t[mine], self.g[mine], self.charge[mine]
         self.clicks, self.spend, self.S = self.clicks[:keep], self.spend[:keep], self.S[:keep]
-        kept = np.ones((self.n, self.nonclick.shape[1])) if self.keep is None else self.keep.copy()
-        kept[keep:] = 0.0
-        self.keep = kept
+        if self.keep is not None:
+            self.keep = self.keep.copy()
+            self.keep[keep:] = 0.0
         self.exhausted = [e for e in self.exhausted if e[0] < keep]
-        self.by_cell = None
 
 
-def draw_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: np.ndarray,
-                  volume_rng: np.random.Generator, rng: np.random.Generator, budgets: AuctionBudgets) -> AuctionDraw:
-    """The auctions of ticks [start, end) (one phase); `period` (n,) the reporting period of
-    each tick. Budget state is read, not changed (`commit_auctions` books the ticks kept)."""
+def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: np.ndarray,
+                  volume_rng: np.random.Generator, rng: np.random.Generator) -> AuctionPlan:
+    """The auctions of ticks [start, end) (one phase, one chunk); `period` (n,) the reporting
+    period of each tick."""
     n, G, J = end - start, au.G, au.ctr.size
     shape = au.shape[start:end]
     starts = np.r_[0, np.flatnonzero(np.diff(period)) + 1]
@@ -144,20 +166,31 @@ def draw_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     pos_p = np.where(w[:, None] > 0, shown / np.where(w > 0, w, 1.0)[:, None], 1.0 / J)
     by_pos = rng.multinomial(imps, np.broadcast_to(pos_p, imps.shape + (J,)))   # (H', G, J)
     clicks = rng.binomial(by_pos, au.ctr)
-    nonclick = imps - clicks.sum(axis=2)
-
-    # each click: a cell and class (group, position); a tick by the calendar shape; a price
     GJ = G * J
-    idx = np.repeat(np.arange(clicks.size), clicks.ravel())
+    idx = np.repeat(np.arange(clicks.size), clicks.ravel())                   # each click: cell, class
     h = idx // GJ
     cls = idx - h * GJ
     t = _place(shape, starts, widths, h, rng.random(idx.size))
     price = au.price(au.price_table(phase), cls, 1.0 - rng.random(idx.size))
+    return AuctionPlan(start=start, n=n, G=G, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
+                       J=J, left_nonclick=imps - clicks.sum(axis=2), left_lost=lost,
+                       left_mass=np.add.reduceat(shape, starts).astype(float))
 
-    # budgets: the closed-form line per owner, then the ticks where it binds, click by click
+
+def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
+                  budgets: AuctionBudgets, rng: np.random.Generator) -> AuctionDraw:
+    """Serve the plan's clicks of ticks [start, end) under the budgets in force: the
+    closed-form line per owner, then the ticks where it binds, click by click. Budget state is
+    read, not changed (`commit_auctions` books the ticks kept)."""
+    n, G, J = end - start, au.G, plan.J
+    r0 = start - plan.start
+    mine_t = plan.t >= r0
+    t = plan.t[mine_t] - r0 if r0 else plan.t
+    cls = plan.cls[mine_t] if r0 else plan.cls
+    price = plan.price[mine_t] if r0 else plan.price
     O = len(au.owners)
     S = np.zeros((n, O))
-    keep, exhausted, charge, served, g = None, [], price, None, None
+    keep, exhausted, charge, served = None, [], price, None
     if O:
         owner = au.owner[cls // J] if O > 1 or (au.owner < 0).any() else None   # None: one owner, every group
         key = t if owner is None else np.where(owner >= 0, t * O + owner, -1)
@@ -174,7 +207,7 @@ def draw_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
             keep_o = np.where(closed | binding, 0.0, 1.0)
             hit = np.flatnonzero(binding.ravel()[np.maximum(key, 0)] & (key >= 0))
             charge = price.copy()
-            served = np.ones(idx.size, dtype=bool)
+            served = np.ones(t.size, dtype=bool)
             if hit.size:
                 keep_o.ravel()[:] = _serve(rng, hit, key, price, allowance.ravel(), served, charge, keep_o.ravel())
             keep = np.ones((n, G))
@@ -184,16 +217,12 @@ def draw_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
             reached = np.flatnonzero(S[:, o] >= allowed[o] * (1 - 1e-12))
             if reached.size:
                 exhausted.append((int(reached[0]), int(o), float(budgets.spent_today[o] + allowed[o])))
-    by_cell = None
-    if served is None:
-        g = cls // J
-        by_cell = (clicks.sum(axis=2), np.bincount(idx // J, weights=price, minlength=lam.size).reshape(lam.shape))
-    else:
-        t, g, charge = t[served], cls[served] // J, charge[served]
+    if served is not None:
+        t, cls, charge = t[served], cls[served], charge[served]
     return AuctionDraw(
         start=start, n=n, clicks=np.bincount(t, minlength=n).astype(np.int64),
-        spend=np.bincount(t, weights=charge, minlength=n), t=t, g=g, charge=charge, S=S, keep=keep,
-        starts=starts, period0=int(period[0]), nonclick=nonclick, lost=lost, exhausted=exhausted, by_cell=by_cell)
+        spend=np.bincount(t, weights=charge, minlength=n), t=t, g=cls // J, charge=charge, S=S, keep=keep,
+        exhausted=exhausted)
 
 
 def _place(shape: np.ndarray, starts: np.ndarray, widths: np.ndarray, h: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -250,11 +279,13 @@ def _serve(rng: np.random.Generator, hit: np.ndarray, key: np.ndarray, price: np
     return keep
 
 
-def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets, rng: np.random.Generator,
-                    rec, keep: int) -> None:
-    """Book the first `keep` ticks of a draw: budgets, spend, events, ad-group counts
-    (impressions without a click and lost auctions of a cell are thinned by the share of the
-    cell's auctions that fell while the group took part)."""
+def commit_auctions(au: AuctionChannel, plan: AuctionPlan, d: AuctionDraw, budgets: AuctionBudgets,
+                    rng: np.random.Generator, rec, keep: int) -> None:
+    """Book the first `keep` ticks of a stretch: budgets, spend, events, ad-group counts. A
+    cell's impressions without a click and lost auctions are shared out over its ticks by the
+    calendar weight: of what the cell still holds, the booked ticks take the share of the
+    weight that fell while the group took part, the ticks after them keep theirs, and the
+    rest (the group sat out) is gone."""
     d.truncate(keep)
     if d.S.shape[1] and keep:
         spent = d.S[keep - 1]
@@ -266,26 +297,30 @@ def commit_auctions(au: AuctionChannel, d: AuctionDraw, budgets: AuctionBudgets,
         rec.events.append((d.start + rel, "budget_exhausted", au.owners[o], value))
     if not keep:
         return
-    used = int(np.searchsorted(d.starts, keep - 1, side="right"))          # cells touched by the kept ticks
-    nonclick, lost = d.nonclick[:used], d.lost[:used]
-    if d.keep is not None:                                                  # thin by the share taken part in
-        shape = au.shape[d.start:d.start + d.n]
-        mass = np.add.reduceat(shape, d.starts)[:used]
-        took = np.add.reduceat(shape[:, None] * d.keep, d.starts, axis=0)[:used]
-        frac = np.clip(took / np.where(mass > 0, mass, 1.0)[:, None], 0.0, 1.0)
-        nonclick = rng.binomial(nonclick, frac)
-        lost = rng.binomial(lost, frac)
-    if d.by_cell is not None:
-        clicks, spend = d.by_cell[0][:used], d.by_cell[1][:used]
-    else:
-        Hc = d.starts.size
-        cell_t = np.searchsorted(d.starts, d.t, side="right") - 1
-        clicks = np.bincount(cell_t * au.G + d.g, minlength=Hc * au.G).reshape(Hc, au.G)[:used]
-        spend = np.bincount(cell_t * au.G + d.g, weights=d.charge, minlength=Hc * au.G).reshape(Hc, au.G)[:used]
-    rows = slice(d.period0, d.period0 + used)
+    r0 = d.start - plan.start
+    cell = plan.cell[r0:r0 + keep]                                         # (keep,) cell of each booked tick
+    c0, c1 = int(cell[0]), int(cell[-1]) + 1
+    shape = au.shape[d.start:d.start + keep]
+    bounds = np.r_[0, np.flatnonzero(np.diff(cell)) + 1]
+    used = np.add.reduceat(shape, bounds)                                   # (cells,) weight booked
+    took = (np.add.reduceat(shape[:, None] * d.keep[:keep], bounds, axis=0) if d.keep is not None
+            else np.repeat(used[:, None], au.G, axis=1))                    # (cells, G) of it taken part in
+    left = plan.left_mass[c0:c1]
+    p_take = np.clip(took / np.where(left > 0, left, 1.0)[:, None], 0.0, 1.0)
+    rest = np.clip((left - used)[:, None] / np.maximum(left[:, None] - took, 1e-300), 0.0, 1.0)
+    booked = {}
+    for name, held in (("nonclick", plan.left_nonclick), ("lost", plan.left_lost)):
+        now = rng.binomial(held[c0:c1], p_take)
+        held[c0:c1] = rng.binomial(held[c0:c1] - now, rest)                # what the later ticks keep
+        booked[name] = now
+    plan.left_mass[c0:c1] = np.maximum(left - used, 0.0)
+    cell_t = cell[d.t] - c0 if d.t.size else np.zeros(0, dtype=np.int64)
+    clicks = np.bincount(cell_t * au.G + d.g, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
+    spend = np.bincount(cell_t * au.G + d.g, weights=d.charge, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
+    rows = slice(plan.period0 + c0, plan.period0 + c1)
     book = rec.ad_groups[au.name]
     book["clicks"][rows] += clicks
-    book["impressions"][rows] += clicks + nonclick
-    book["auctions"][rows] += clicks + nonclick + lost
+    book["impressions"][rows] += clicks + booked["nonclick"]
+    book["auctions"][rows] += clicks + booked["nonclick"] + booked["lost"]
     book["ad_spend"][rows] += spend
     rec.by_channel["ad_spend"][rows, au.c] += spend.sum(axis=1)

@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from simulator.engine.attribution import attribute
-from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions
+from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.baskets import order_sizes, split_classes, top_up
 from simulator.engine.lines import POOLED, Lines
 from simulator.engine.promo_state import Draw, PromoState
@@ -53,6 +53,7 @@ class _Run:
         self.promo = PromoState(model) if model.promo is not None else None
         self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
         self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
+        self.auction_plans: dict = {}                  # auction channel → the chunk's AuctionPlan
         self.rules = RuleRunner(model.scenario, model.grid, rules) if rules is not None else None
 
 
@@ -134,6 +135,9 @@ class FastEngine:
                 self._rank(ch.start, run, rec)
             if ch.start in self.rule_ticks:                  # mid-campaign rules, before the tick's visitors
                 apply_changes(self, run, run.rules.fire(ch.start, rec))
+            run.auction_plans = {c: plan_auctions(b.au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
+                                                  rng.auctions, rng.auction_detail)
+                                 for c, b in run.auction_budgets.items()}
             a = ch.start
             while a < ch.end:
                 a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
@@ -257,8 +261,7 @@ class FastEngine:
         auctions = {}
         for c, b in run.auction_budgets.items():                       # ad groups in auctions
             au = b.au
-            auctions[c] = draw_auctions(au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
-                                        rng.auctions, rng.auction_detail, run.auction_budgets[c])
+            auctions[c] = draw_auctions(au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
             paid[c] = (auctions[c].clicks, -1)
         if reg is not None:                                            # per-customer limits: shares per tick
             clicks = lam.copy()
@@ -367,7 +370,7 @@ class FastEngine:
         m = self.m
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
-            commit_auctions(b.au, d, b, rng.auction_detail, rec, cut - ch.start)
+            commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
         for c, (visits, stop) in draw.paid.items():
             if c in draw.auctions:
                 continue
