@@ -49,7 +49,7 @@ def main() -> None:
     best = {label: float("inf") for label, _ in engines}
     for _ in range(args.repeat):                                     # interleaved: drift hits every variant alike
         for label, eng in engines:
-            best[label] = min(best[label], best_of(lambda: eng.run(1), 1))
+            best[label] = min(best[label], best_of(lambda eng=eng: eng.run(1), 1))
     base = best[engines[0][0]]
     rows = [(label, best[label], best[label] / base, len(eng.m.chunks)) for label, eng in engines]
     print("| Double 11 | s per replication | × flat cpc | chunks |")

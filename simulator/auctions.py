@@ -66,7 +66,7 @@ class AuctionChannel:
         J = self.ctr.size
         m = self.count[phase][:, None] - np.arange(J)[None, :]
         none = (m <= 0).ravel()
-        rep = lambda a: np.repeat(a, J)   # noqa: E731
+        rep = lambda a: np.repeat(a, J)
         inv_m = np.where(none, 0.0, 1.0 / np.maximum(m, 1).ravel())
         below = np.where(none, 1e-300, rep(self.below[phase]))
         log_rank = np.where(none, -1000.0, rep(np.log(self.median[phase] / self.quality)))

@@ -1,4 +1,4 @@
-"""Search-ad auctions in the fast engine (docs/auctions.md), one stretch of ticks at a time.
+"""Search-ad auctions in the fast engine (docs/auctions.md): drawn per chunk, served per stretch.
 
 Per chunk (drawn once at its start: `plan_auctions`), reporting period inside it ("cell") and ad
 group, with Λ the expected auctions:
@@ -104,7 +104,6 @@ class AuctionPlan:
 
     start: int
     n: int
-    G: int
     starts: np.ndarray          # (H',) first relative tick of each cell
     period0: int                # reporting period of cell 0
     t: np.ndarray               # (N,) each click's relative tick
@@ -172,7 +171,7 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     cls = idx - h * GJ
     t = _place(shape, starts, widths, h, rng.random(idx.size))
     price = au.price(au.price_table(phase), cls, 1.0 - rng.random(idx.size))
-    return AuctionPlan(start=start, n=n, G=G, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
+    return AuctionPlan(start=start, n=n, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
                        J=J, left_nonclick=imps - clicks.sum(axis=2), left_lost=lost,
                        left_mass=np.add.reduceat(shape, starts).astype(float))
 

@@ -30,14 +30,13 @@ def apply_changes(engine, run, changes: dict) -> None:
 
 def _flat(m, run, c: int, field: str, value) -> None:
     """A paid-search channel at a flat cpc."""
-    ch = m.scenario.channels[m.channels[c]]
     if field == "pacing":
         run.pacing[c] = value
-    pacing = run.pacing.get(c, ch.pacing)
-    if field == "daily_budget":
+    elif field == "daily_budget":
         run.daily_budget[c] = value
-    elif field == "total_budget":
+    else:
         run.total_budget[c] = value
+    pacing = run.pacing.get(c, m.scenario.channels[m.channels[c]].pacing)
     daily, total = run.daily_budget[c], run.total_budget[c]
     run.total_left[c] = total - run.spent_total[c]
     run.daily_left[c] = daily + run.carried[c] - run.spent_today[c]

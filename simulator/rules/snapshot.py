@@ -69,9 +69,8 @@ class RecordMetrics:
         if window in self.windows and head == "roi":
             spend = self._flow("spend", window, subject)
             return self._flow("gmv", window, subject) / spend if spend else None
-        budgeted = [c for c in self.channels if self._left(c) is not None]
         if name in ("budget_left", "budget_left_share"):
-            parts = [self._left(c) for c in ([subject] if subject else budgeted)]
+            parts = [self._left(c) for c in ([subject] if subject else self.channels)]
             parts = [x for x in parts if x is not None]
             left, base = sum(x[0] for x in parts), sum(x[1] for x in parts)
             return left if name == "budget_left" else (left / base if base else None)
@@ -117,7 +116,7 @@ class RuleRunner:
     events into `rec` and returns the changed plan values {path: value}, applied from `tick`
     on. `changes` keeps every change as (tick, path, value)."""
 
-    def __init__(self, scenario, grid: TimeGrid | None = None, compiled: "RuleRunner | None" = None):
+    def __init__(self, scenario, grid: TimeGrid | None = None, compiled: RuleRunner | None = None):
         """`compiled`: another runner of the same scenario whose compiled rules and ticks to reuse."""
         self.sc = scenario
         self.grid = grid or TimeGrid.from_meta(scenario.meta)

@@ -86,7 +86,7 @@ def test_three_rivals_two_slots_match_the_position_closed_form():
         m = count - j
         if m == 0:
             return res
-        surv = lambda z: 1 - (F(z * qs) / F(r)) ** m if z * qs < r else 0.0   # noqa: E731
+        surv = lambda z: 1 - (F(z * qs) / F(r)) ** m if z * qs < r else 0.0
         return res + integrate.quad(surv, res, bid, limit=200)[0]
 
     weight = [shown[j] * ctr[j] for j in range(len(ctr))]
