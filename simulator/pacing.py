@@ -59,7 +59,8 @@ def cap_spend(spend: np.ndarray, day_starts: np.ndarray, daily: float | None, to
         else:
             line = np.full(b - a, np.inf)
         S = paced(spend[a:b], line)
-        S[S >= allowed * (1 - 1e-12)] = allowed                 # exactly the budget once it is reached
+        tol = 1e-12 * max(allowed, float(spend[a:b].sum()))     # X + (line − X) loses the last bits of X
+        S[S >= allowed - tol] = allowed                         # exactly the budget once it is reached
         got = np.diff(S, prepend=0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = np.clip(got / np.where(spend[a:b] > 0, spend[a:b], 1.0), 0.0, 1.0)

@@ -197,6 +197,8 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
         planned = np.bincount(key[mine], weights=price[mine], minlength=n * O).reshape(n, O)
         line, allowed = budgets.lines(start, end)
         S = np.maximum(paced(planned, line), 0.0)
+        tol = 1e-12 * np.maximum(np.where(np.isfinite(allowed), allowed, 0.0), planned.sum(axis=0))
+        S = np.where(np.isfinite(allowed) & (S >= allowed - tol), allowed, S)   # the budget exactly, once reached
         before = np.vstack([np.zeros((1, O)), S[:-1]])
         room = line - before                                                    # at each tick's start
         allowance = S - before
@@ -213,7 +215,7 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
             has = au.owner >= 0
             keep[:, has] = keep_o[:, au.owner[has]]
         for o in np.flatnonzero(np.isfinite(allowed) & (allowed > 0)):
-            reached = np.flatnonzero(S[:, o] >= allowed[o] * (1 - 1e-12))
+            reached = np.flatnonzero(S[:, o] >= allowed[o])
             if reached.size:
                 exhausted.append((int(reached[0]), int(o), float(budgets.spent_today[o] + allowed[o])))
     if served is not None:

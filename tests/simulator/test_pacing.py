@@ -192,3 +192,15 @@ def test_roi_target_stops_display_where_the_next_impression_returns_the_target()
         spend = rec.by_channel["ad_spend"][:, 1]
         assert spend.sum() / 10.0 * 1000 == pytest.approx(want, rel=1e-9)
         assert spend[0] > 0 and spend[-1] == 0
+
+
+def test_a_budget_spent_at_once_leaves_nothing_for_later_days():
+    """Found by the property test: a total budget of 0.0312 spent in the first tick of a day
+    with 1 024 of impressions on offer. S = X + (line − X) lost the last bits, left ~1e-13 of
+    budget, and the next day spent it; the budget now snaps to exactly spent."""
+    sc = one_sku(stock=0, hours=27, tick_minutes=1, visits_per_hour=0.0, extra={"channels": {"feed": {
+        "kind": "display", "total_budget": 0.0312, "cpm": 5.0, "impressions_per_hour": 8534.0, "ctr": 0.0}}})
+    model = build_model(sc)
+    spend = model.media_spend[:, 1]
+    assert np.flatnonzero(spend).tolist() == [0] and spend.sum() == 0.0312
+    assert [e[0] for e in model.fixed_events if e[1] == "budget_exhausted"] == [0]
