@@ -31,6 +31,18 @@ def best_of(fn, repeat: int) -> float:
     return min(times)
 
 
+def interleaved_best(engines: list, repeat: int) -> dict[str, float]:
+    """Best seconds of one replication per (label, engine), the engines run in turn round by
+    round (after one warm-up run each), so that a machine's drift hits them alike."""
+    for _, eng in engines:
+        eng.run(0)
+    best = {label: float("inf") for label, _ in engines}
+    for _ in range(repeat):
+        for label, eng in engines:
+            best[label] = min(best[label], best_of(lambda eng=eng: eng.run(1), 1))
+    return best
+
+
 def peak_mib(fn) -> float:
     tracemalloc.start()
     fn()

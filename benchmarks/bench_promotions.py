@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench_engine import best_of
+from bench_engine import interleaved_best
 
 from simulator import load_scenario
 from simulator.engine import FastEngine
@@ -45,12 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     engines = [(label, FastEngine(build_model(sc))) for label, sc in zip(("no promotions", "every mechanism on"),
                                                                           variants())]
-    for _, eng in engines:
-        eng.run(0)                                                   # warm caches
-    best = {label: float("inf") for label, _ in engines}
-    for _ in range(args.repeat):                                     # interleaved: drift hits both alike
-        for label, eng in engines:
-            best[label] = min(best[label], best_of(lambda eng=eng: eng.run(1), 1))
+    best = interleaved_best(engines, args.repeat)
     base = best["no promotions"]
     rows = [(label, best[label], best[label] / base, len(eng.m.chunks)) for label, eng in engines]
     print("| Double 11 | s per replication | × no promotions | chunks |")
