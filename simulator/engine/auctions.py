@@ -21,36 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from simulator.auctions import AuctionChannel
+from simulator.engine.poisson import poisson_quantile
 from simulator.pacing import paced
 
 EPS = 1e-9
-
-
-def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Inverse CDF of Poisson(lam) at u (same shapes): the least k with P(X ≤ k) ≥ u.
-    A Cornish–Fisher start, then exact steps on the CDF (`scipy.special.pdtr`); monotone in
-    lam for a fixed u, which is what couples plans on one seed."""
-    u, lam = np.broadcast_arrays(np.asarray(u, float), np.asarray(lam, float))
-    out = np.zeros(u.shape, dtype=np.int64)
-    live = lam > 0
-    if not live.any():
-        return out
-    lv, uv = lam[live], u[live]
-    z = special.ndtri(uv)
-    k = np.maximum(0, np.floor(lv + np.sqrt(lv) * z + (z * z - 1) / 6)).astype(np.int64)
-    up = special.pdtr(k, lv) < uv
-    while up.any():                                            # F(k) < u: step up
-        k[up] += 1
-        up[up] = special.pdtr(k[up], lv[up]) < uv[up]
-    down = (k > 0) & (special.pdtr(np.maximum(k - 1, 0), lv) >= uv)
-    while down.any():                                          # F(k − 1) ≥ u: step down
-        k[down] -= 1
-        down[down] = (k[down] > 0) & (special.pdtr(np.maximum(k[down] - 1, 0), lv[down]) >= uv[down])
-    out[live] = k
-    return out
 
 
 class AuctionBudgets:
@@ -113,11 +89,7 @@ class AuctionPlan:
     left_nonclick: np.ndarray   # (H', G) impressions without a click not yet booked
     left_lost: np.ndarray       # (H', G) auctions lost not yet booked
     left_mass: np.ndarray       # (H',) calendar weight of the cell's ticks not yet booked
-
-    @property
-    def cell(self) -> np.ndarray:
-        """(n,) the cell of each relative tick."""
-        return np.repeat(np.arange(self.starts.size), np.diff(np.r_[self.starts, self.n]))
+    cell: np.ndarray            # (n,) the cell of each relative tick
 
 
 @dataclass
@@ -173,7 +145,8 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     price = au.price(au.price_table(phase), cls, 1.0 - rng.random(idx.size))
     return AuctionPlan(start=start, n=n, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
                        J=J, left_nonclick=imps - clicks.sum(axis=2), left_lost=lost,
-                       left_mass=np.add.reduceat(shape, starts).astype(float))
+                       left_mass=np.add.reduceat(shape, starts).astype(float),
+                       cell=np.repeat(np.arange(starts.size), widths))
 
 
 def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
@@ -183,13 +156,13 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
     read, not changed (`commit_auctions` books the ticks kept)."""
     n, G, J = end - start, au.G, plan.J
     r0 = start - plan.start
-    mine_t = plan.t >= r0
-    t = plan.t[mine_t] - r0 if r0 else plan.t
-    cls = plan.cls[mine_t] if r0 else plan.cls
-    price = plan.price[mine_t] if r0 else plan.price
+    t, cls, price = plan.t, plan.cls, plan.price
+    if r0:                                                                     # taken up after a cut
+        mine_t = t >= r0
+        t, cls, price = t[mine_t] - r0, cls[mine_t], price[mine_t]
     O = len(au.owners)
     S = np.zeros((n, O))
-    keep, exhausted, charge, served = None, [], price, None
+    keep, exhausted, charge, served, owner = None, [], price, None, None
     if O:
         owner = au.owner[cls // J] if O > 1 or (au.owner < 0).any() else None   # None: one owner, every group
         key = t if owner is None else np.where(owner >= 0, t * O + owner, -1)
@@ -220,10 +193,11 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
                 exhausted.append((int(reached[0]), int(o), float(budgets.spent_today[o] + allowed[o])))
     if served is not None:
         t, cls, charge = t[served], cls[served], charge[served]
+    one_line = served is None and O == 1 and owner is None                   # every click paid as planned
+    spend = planned[:, 0] if one_line else np.bincount(t, weights=charge, minlength=n)
     return AuctionDraw(
         start=start, n=n, clicks=np.bincount(t, minlength=n).astype(np.int64),
-        spend=np.bincount(t, weights=charge, minlength=n), t=t, g=cls // J, charge=charge, S=S, keep=keep,
-        exhausted=exhausted)
+        spend=spend, t=t, g=cls // J, charge=charge, S=S, keep=keep, exhausted=exhausted)
 
 
 def _place(shape: np.ndarray, starts: np.ndarray, widths: np.ndarray, h: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -315,9 +289,9 @@ def commit_auctions(au: AuctionChannel, plan: AuctionPlan, d: AuctionDraw, budge
         held[c0:c1] = rng.binomial(held[c0:c1] - now, rest)                # what the later ticks keep
         booked[name] = now
     plan.left_mass[c0:c1] = np.maximum(left - used, 0.0)
-    cell_t = cell[d.t] - c0 if d.t.size else np.zeros(0, dtype=np.int64)
-    clicks = np.bincount(cell_t * au.G + d.g, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
-    spend = np.bincount(cell_t * au.G + d.g, weights=d.charge, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
+    key = (cell[d.t] - c0) * au.G + d.g                                   # (N,) booked cell × ad group
+    clicks = np.bincount(key, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
+    spend = np.bincount(key, weights=d.charge, minlength=(c1 - c0) * au.G).reshape(c1 - c0, au.G)
     rows = slice(plan.period0 + c0, plan.period0 + c1)
     book = rec.ad_groups[au.name]
     book["clicks"][rows] += clicks

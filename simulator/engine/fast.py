@@ -23,12 +23,13 @@ from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.baskets import order_sizes, split_classes, top_up
 from simulator.engine.lines import POOLED, Lines
+from simulator.engine.plan_changes import apply_changes
+from simulator.engine.poisson import sparse_poisson
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.pacing import paced
-from simulator.engine.plan_changes import apply_changes
 from simulator.record import RunRecord
 from simulator.rules.snapshot import RuleRunner
 
@@ -190,7 +191,7 @@ class FastEngine:
                 cart_lines = lines.take(~deposit)
                 lines = lines.take(deposit)
                 deposit = deposit[deposit]
-            order = np.lexsort((lines.t, lines.k))
+            order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
             lines, deposit = lines.take(order), deposit[order]
             sizes = order_sizes(rng.units, lines, m.extra_units, ps.promo.basket_units)
             sizes = top_up(rng.baskets, lines, sizes, reg.price, reg, ps.promo, ~deposit)
@@ -282,11 +283,9 @@ class FastEngine:
             rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
         if boost is not None:
             rate *= boost.T[:, :, None]
-        counts = rng.orders.poisson(rate)
-        idx = np.flatnonzero(counts)                                   # by SKU, tick, segment
+        idx, remaining = sparse_poisson(rng.orders, rate)             # non-empty cells by SKU, tick, segment
         k, rest = np.divmod(idx, n * S)
         t, s = np.divmod(rest, S)
-        remaining = counts.ravel()[idx]
         left = rate.ravel()[idx]
         for c in own:
             live = lam[t, c] > 0                                       # the channel's own ticks only
@@ -311,10 +310,11 @@ class FastEngine:
         if reg is None:
             nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
         else:                                                          # non-buyers: claimers of each coupon, and the rest
-            b = np.ones((n, K)) if boost is None else boost
-            if reg.Wt is None:                                         # (n, G, C) shares that do not buy
-                stay = np.einsum("tk,gkc->tgc", b, np.einsum("gks,gcks->gkc", reg.W, reg.nobuy), optimize=True)
+            if reg.Wt is None:                                         # (n or 1, G, C) shares that do not buy
+                per_sku = np.einsum("gks,gcks->gkc", reg.W, reg.nobuy)
+                stay = per_sku.sum(axis=1)[None] if boost is None else np.einsum("tk,gkc->tgc", boost, per_sku)
             else:
+                b = np.ones((n, K)) if boost is None else boost
                 stay = np.einsum("tk,tgks,gcks->tgc", b, reg.Wt, reg.nobuy, optimize=True)
             nonbuy = rng.traffic.poisson(np.maximum(lam * stay[:, 0], 0.0))
             if J and reg.W[1:].any():
@@ -439,12 +439,12 @@ class FastEngine:
         t = np.repeat(rows, buyers)
         cum = np.cumsum(p_buy / total)
         ks = np.minimum(np.searchsorted(cum, rng.split.random(t.size), side="right"), p_buy.size - 1)
-        key, n = np.unique((ks * visits.size + t), return_counts=True)   # sorted by SKU·segment, then tick
-        ks, t = np.divmod(key, visits.size)
         k, s = np.divmod(ks, S)
-        order = np.lexsort((s, t, k))
-        return (Lines(t[order] + ch.start, k[order], s[order], np.full(key.size, c), n[order].astype(np.int64)),
-                nonbuy, claims)
+        cells = np.bincount((k * visits.size + t) * S + s, minlength=p_buy.size * visits.size)
+        key = np.flatnonzero(cells)                                    # by SKU, tick, segment
+        kt, s = np.divmod(key, S)
+        k, t = np.divmod(kt, visits.size)
+        return Lines(t + ch.start, k, s, np.full(key.size, c), cells[key]), nonbuy, claims
 
     def _own_channels(self, lam: np.ndarray) -> list[int]:
         """Channels whose traffic is not proportional to the chunk's common shape (the
@@ -532,18 +532,18 @@ class FastEngine:
         p_tick = self.m.grid.period[ch.start:ch.end]
         n = ch.end - ch.start
         lines = out.lines
-        sold = np.bincount(lines.k * n + (lines.t - ch.start), weights=out.served,
-                           minlength=self.K * n).reshape(self.K, n)
-        over = np.bincount(lines.k * n + (lines.t - ch.start), weights=out.oversold,
-                           minlength=self.K * n).reshape(self.K, n)
-        rec.by_sku["lost_units"][lo:hi] += _by_period((out.demand - sold - over).T, p_tick)
-        rec.by_sku["stockout_ticks"][lo:hi] += _by_period(out.out_ticks.T, p_tick)
-        rec.by_sku["inbound"][lo:hi] += _by_period(out.arrivals.T, p_tick)
-        rec.by_sku["taken"][lo:hi] += _by_period(sold.T, p_tick)
-        rec.by_sku["released"][lo:hi] += _by_period(out.released.T, p_tick)
-        level = out.start_stock[:, None] + np.cumsum(out.arrivals + out.released - sold, axis=1)   # (K, n)
-        last = np.r_[np.flatnonzero(np.diff(p_tick)), n - 1]
-        rec.stock[p_tick[last]] = level[:, last].T
+        key = lines.k * n + (lines.t - ch.start)
+        sold = np.bincount(key, weights=out.served, minlength=self.K * n).reshape(self.K, n)
+        over = np.bincount(key, weights=out.oversold, minlength=self.K * n).reshape(self.K, n)
+        ends = np.flatnonzero(np.diff(p_tick))
+        starts = np.r_[0, ends + 1]
+        per = {}
+        for name, flow in (("lost_units", out.demand - sold - over), ("stockout_ticks", out.out_ticks),
+                           ("inbound", out.arrivals), ("taken", sold), ("released", out.released)):
+            per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
+            rec.by_sku[name][lo:hi] += per[name]
+        net = per["inbound"] + per["released"] - per["taken"]               # whole units: exact in floats
+        rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
 
 
 def _by_period(x: np.ndarray, p_tick: np.ndarray) -> np.ndarray:

@@ -44,9 +44,16 @@ class Draw:
 
 def _book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None:
     """flow[rows, cols] += weights, repeated indices adding up (a bincount over the flat index)."""
-    H, W = flow.shape
-    w = np.broadcast_to(np.asarray(weights, dtype=float), np.shape(rows))
-    flow += np.bincount(rows * W + cols, weights=w, minlength=H * W).reshape(H, W)
+    if not np.size(rows):
+        return
+    W = flow.shape[1]
+    lo, hi = int(rows.min()), int(rows.max()) + 1                   # only the periods touched
+    key = (rows - lo) * W + cols
+    if np.ndim(weights) == 0:
+        add = np.bincount(key, minlength=(hi - lo) * W) * float(weights)
+    else:
+        add = np.bincount(key, weights=weights, minlength=(hi - lo) * W)
+    flow[lo:hi] += add.reshape(hi - lo, W)
 
 
 class PromoState:

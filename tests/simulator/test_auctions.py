@@ -20,7 +20,6 @@ import pytest
 from scipy import integrate, stats
 
 from simulator.engine import FastEngine
-from simulator.engine.auctions import poisson_quantile
 from simulator.kpis import channel_kpis
 from simulator.model import build_model
 from simulator.runner import replication_seed
@@ -106,14 +105,6 @@ def test_a_bid_below_the_reserve_never_shows():
     assert group_sums(recs, "impressions", 1).min() > 0
     # the rival ranks below the reserve: every click pays the reserve
     assert np.allclose(group_sums(recs, "ad_spend", 1) / group_sums(recs, "clicks", 1), 0.3)
-
-
-def test_poisson_quantile_is_the_exact_inverse_cdf():
-    rng = np.random.default_rng(3)
-    lam = np.r_[0.0, 1e-4, rng.uniform(0, 3, 300), rng.uniform(3, 60, 300), rng.uniform(60, 5e4, 300)]
-    u = rng.random(lam.size)
-    want = np.where(lam > 0, stats.poisson.ppf(u, np.where(lam > 0, lam, 1.0)), 0)
-    assert np.array_equal(poisson_quantile(u, lam), want.astype(np.int64))
 
 
 # ---------------------------------------------------------------- budgets
