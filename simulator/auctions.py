@@ -73,9 +73,10 @@ class AuctionChannel:
         return inv_m, below, rep(self.sigma[phase]), log_rank, rep(self.cap[phase])
 
     def price(self, table: tuple[np.ndarray, ...], cls: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """(N,) price of clicks of classes `cls` (see `price_table`) from uniforms `v` in (0, 1]:
+        """(N,) price of clicks of classes `cls` (see `price_table`) from uniforms `v` in [0, 1]:
         the highest of the m rivals below r (its CDF (F(y)/F(r))^m, drawn by the inverse) over
-        the quality score, at least the reserve, at most the bid; the reserve when m = 0."""
+        the quality score, at least the reserve, at most the bid; the reserve when m = 0 (and
+        at v = 0, the lowest price)."""
         inv_m, below, sigma, log_rank, bid = table
         z = np.power(v, inv_m[cls])
         z *= below[cls]

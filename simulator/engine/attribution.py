@@ -36,32 +36,29 @@ def attribute(rng: np.random.Generator, lines: Lines, served: np.ndarray, served
     `orders` lists (t, k, s, labels, got) for pooled lines served order by order."""
     shape = (n_hours, K, S, C)
     size = n_hours * K * S * C
-    fixed = lines.c != POOLED
-    cell = ((hour * K + lines.k) * S + lines.s) * C
+    n_ks = K * S
+    hks = (hour * K + lines.k) * S + lines.s                          # (L,) hour × SKU × segment
+    fixed = np.flatnonzero(lines.c != POOLED)
+    c_fixed = lines.c[fixed]
+    at = hks[fixed] * C + c_fixed % C                                 # carts (c ≥ C) → their channel
+    visiting = c_fixed < C
+    buyers = np.bincount(at[visiting], weights=lines.n[fixed][visiting], minlength=size).reshape(shape)
+    sold = np.bincount(at, weights=served_n[fixed], minlength=size).reshape(shape)
+    units = np.bincount(at, weights=served[fixed], minlength=size).reshape(shape)
 
-    def cube(sel, weights, c):
-        return np.bincount(cell[sel] + c, weights=weights, minlength=size).reshape(shape)
-
-    channel = lines.c % C                                             # carts (c ≥ C) → their channel
-    visiting = fixed & (lines.c < C)
-    buyers = cube(visiting, lines.n[visiting], channel[visiting])
-    sold = cube(fixed, served_n[fixed], channel[fixed])
-    units = cube(fixed, served[fixed], channel[fixed])
-
-    pooled = ~fixed & ~direct
-    if pooled.any():
-        hks = cell[pooled] // C                                       # (hour, k, s) index
-        n_hks = n_hours * K * S
-        s_n = np.bincount(hks, weights=served_n[pooled], minlength=n_hks).astype(np.int64)
-        s_u = np.bincount(hks, weights=served[pooled], minlength=n_hks).astype(np.int64)
-        lost = np.bincount(hks, weights=lines.n[pooled] - served_n[pooled], minlength=n_hks).astype(np.int64)
-        pi = np.broadcast_to(pooled_pi.reshape(1, K * S, C), (n_hours, K * S, C)).reshape(n_hks, C)
+    pooled = np.flatnonzero((lines.c == POOLED) & ~direct)
+    if pooled.size:
+        h_p = hks[pooled]
+        n_hks = n_hours * n_ks
+        s_n = np.bincount(h_p, weights=served_n[pooled], minlength=n_hks).astype(np.int64)
+        s_u = np.bincount(h_p, weights=served[pooled], minlength=n_hks).astype(np.int64)
+        lost = np.bincount(h_p, weights=lines.n[pooled], minlength=n_hks).astype(np.int64) - s_n
         flat_b = buyers.reshape(n_hks, C)
         flat_o = sold.reshape(n_hks, C)
         flat_u = units.reshape(n_hks, C)
         rows = np.flatnonzero(s_n)
         if rows.size:
-            o = rng.multinomial(s_n[rows], pi[rows])                  # (rows, C)
+            o = rng.multinomial(s_n[rows], pooled_pi[rows % n_ks])      # (rows, C)
             flat_o[rows] += o
             flat_b[rows] += o
             flat_u[rows] += o
@@ -71,7 +68,7 @@ def attribute(rng: np.random.Generator, lines: Lines, served: np.ndarray, served
                 flat_u[rows[more]] += rng.multinomial(extra[more], o[more] / s_n[rows[more], None])
         rows = np.flatnonzero(lost)
         if rows.size:
-            flat_b[rows] += rng.multinomial(lost[rows], pi[rows])
+            flat_b[rows] += rng.multinomial(lost[rows], pooled_pi[rows % n_ks])
     for t, k, s, labels, got in orders:
         h = hour_of_tick(t)
         np.add.at(buyers[h, k, s], labels, 1)

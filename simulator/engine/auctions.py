@@ -142,7 +142,7 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     h = idx // GJ
     cls = idx - h * GJ
     t = _place(shape, starts, widths, h, rng.random(idx.size))
-    price = au.price(au.price_table(phase), cls, 1.0 - rng.random(idx.size))
+    price = au.price(au.price_table(phase), cls, rng.random(idx.size))
     return AuctionPlan(start=start, n=n, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
                        J=J, left_nonclick=imps - clicks.sum(axis=2), left_lost=lost,
                        left_mass=np.add.reduceat(shape, starts).astype(float),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.engine.lines import POOLED, Lines
+from simulator.engine.poisson import sparse_poisson
 from simulator.promotions import Promotions, Regime
 
 
@@ -53,20 +54,29 @@ def split_classes(rng: np.random.Generator, lines: Lines, reg: Regime, alpha: np
 
 
 def order_sizes(rng: np.random.Generator, lines: Lines, extra: np.ndarray, basket_units: np.ndarray) -> np.ndarray:
-    """(O,) units of each order: 1 + Poisson((units_per_order − 1) × the segment's basket_units)."""
+    """(O,) units of each order: 1 + Poisson((units_per_order − 1) × the segment's basket_units)
+    (most orders hold one unit: `sparse_poisson`)."""
     mean = np.repeat(extra[lines.k] * basket_units[lines.s], lines.n)
-    return 1 + rng.poisson(mean)
+    sizes = np.ones(mean.size, dtype=np.int64)
+    more, x = sparse_poisson(rng, mean)
+    sizes[more] += x
+    return sizes
+
+
+def order_lines(lines: Lines) -> np.ndarray:
+    """(O,) the line of each order (orders grouped by line, in line order)."""
+    return np.repeat(np.arange(lines.size), lines.n)
 
 
 def top_up(rng: np.random.Generator, lines: Lines, sizes: np.ndarray, price: np.ndarray, reg: Regime,
-           promo: Promotions, eligible: np.ndarray) -> np.ndarray:
+           promo: Promotions, eligible: np.ndarray, line: np.ndarray) -> np.ndarray:
     """凑单: an order whose basket lies just below a usable threshold reaches it.
 
-    `eligible` (L,) bool: lines whose orders may top up (not deposits). Returns new sizes.
+    `eligible` (L,) bool: lines whose orders may top up (not deposits); `line` (O,) the line of
+    each order (`order_lines`). Returns new sizes.
     """
     if promo.topup_probability <= 0 or not sizes.size:
         return sizes
-    line = np.repeat(np.arange(lines.size), lines.n)
     k = lines.k[line]
     p = price[k]
     v = sizes * p
@@ -91,11 +101,11 @@ def top_up(rng: np.random.Generator, lines: Lines, sizes: np.ndarray, price: np.
     return out
 
 
-def order_money(lines: Lines, got: np.ndarray, price: np.ndarray, reg: Regime, promo: Promotions):
-    """Per order of `lines` with `got` (O,) units: (coupon class redeemed, 0: none) and the
-    platform reduction R = ⌊basket / every⌋ × off (0 where it does not apply)."""
-    line = np.repeat(np.arange(lines.size), lines.n)
-    k = lines.k[line]
+def order_money(lines: Lines, got: np.ndarray, price: np.ndarray, reg: Regime, promo: Promotions,
+                line: np.ndarray, k: np.ndarray):
+    """Per order of `lines` with `got` (O,) units — `line` (O,) its line, `k` (O,) its SKU: (coupon
+    class redeemed, 0: none) and the platform reduction R = ⌊basket / every⌋ × off (0 where it
+    does not apply)."""
     v = got * price[k]
     g = lines.cls[line]
     redeemed = np.zeros(got.size, dtype=np.int64)

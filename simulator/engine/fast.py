@@ -21,7 +21,7 @@ import simpy
 
 from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
-from simulator.engine.baskets import order_sizes, split_classes, top_up
+from simulator.engine.baskets import order_lines, order_sizes, split_classes, top_up
 from simulator.engine.lines import POOLED, Lines
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.poisson import sparse_poisson
@@ -71,6 +71,8 @@ class FastEngine:
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
+        self._own: dict[tuple, list[int]] = {}                       # (start, end, active) → own channels
+        self._spans = {(c.start, c.end) for c in model.chunks}
 
     # ------------------------------------------------------------------ run
     def run(self, seed) -> RunRecord:
@@ -194,9 +196,9 @@ class FastEngine:
             order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
             lines, deposit = lines.take(order), deposit[order]
             sizes = order_sizes(rng.units, lines, m.extra_units, ps.promo.basket_units)
-            sizes = top_up(rng.baskets, lines, sizes, reg.price, reg, ps.promo, ~deposit)
-            lines.units = np.bincount(np.repeat(np.arange(lines.size), lines.n), weights=sizes,
-                                      minlength=lines.size).astype(np.int64)
+            o_line = order_lines(lines)
+            sizes = top_up(rng.baskets, lines, sizes, reg.price, reg, ps.promo, ~deposit, o_line)
+            lines.units = np.bincount(o_line, weights=sizes, minlength=lines.size).astype(np.int64)
             flash_cut = ps.flash_cut(ch, st, lines)
             if flash_cut < cut:
                 cut = flash_cut
@@ -233,13 +235,16 @@ class FastEngine:
         if reg is not None and deposit.any():
             buyers = buyers + ps.record_deposits(self, rng, rec, ch, out, deposit)
         if not warm or (reg is not None and deposit.any()):
-            got = self._attribute(ch, rng, out.lines.take(sale), out.served[sale], out.served_n[sale],
-                                  out.direct[sale], out.orders, pooled_pi)
+            every = bool(sale.all())
+            sold = out.lines if every else out.lines.take(sale)
+            got = self._attribute(ch, rng, sold, out.served if every else out.served[sale],
+                                  out.served_n if every else out.served_n[sale],
+                                  out.direct if every else out.direct[sale], out.orders, pooled_pi)
             buyers = buyers + got.buyers
             price = m.price[ch.phase] if reg is None else reg.price
             self._record_sales(ch, rng, rec, got, price, None if ps is None else ps.return_rates(price))
             if reg is not None:
-                ps.record_orders(self, rec, ch, out, sale, reg)
+                ps.record_orders(self, rec, ch, out, sale, sold, reg)
         self._record_traffic(ch, rec, nonbuy, buyers)
         self._record_stock(ch, rec, out)
         if ps is not None:
@@ -273,14 +278,14 @@ class FastEngine:
             lam[:, c] = 0.0
             lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, paid[c][0], reach[c], reg)
             parts.append(lines)
-        own = self._own_channels(lam)
+        own = self._own_channels(ch, lam)
         if reg is not None and reg.Wt is not None:                     # Σ_g shares(t) × (lam @ base_g)
             per_class = np.stack([(lam @ reg.base[g].reshape(C, K * S)).reshape(n, K, S)
                                   for g in range(reg.W.shape[0])], axis=1)         # (n, G, K, S)
             rate = np.einsum("tgks,tgks->tks", reg.Wt, per_class)
             rate = np.ascontiguousarray(rate.transpose(1, 0, 2))
         else:
-            rate = np.ascontiguousarray((lam @ reach).reshape(n, K, S).transpose(1, 0, 2))   # (K, n, S)
+            rate = np.matmul(lam[None], reach.reshape(C, K, S).transpose(1, 0, 2))   # (K, n, S)
         if boost is not None:
             rate *= boost.T[:, :, None]
         idx, remaining = sparse_poisson(rng.orders, rate)             # non-empty cells by SKU, tick, segment
@@ -446,10 +451,21 @@ class FastEngine:
         k, t = np.divmod(kt, visits.size)
         return Lines(t + ch.start, k, s, np.full(key.size, c), cells[key]), nonbuy, claims
 
-    def _own_channels(self, lam: np.ndarray) -> list[int]:
-        """Channels whose traffic is not proportional to the chunk's common shape (the
-        largest channel's): split off each cell rather than pooled."""
-        active = [c for c in range(self.C) if lam[:, c].any()]
+    def _own_channels(self, ch: Chunk, lam: np.ndarray) -> list[int]:
+        """Channels whose traffic `lam` (n, C) is not proportional to the stretch's common shape
+        (the largest channel's): split off each cell rather than pooled. Scaling a channel (the
+        day's organic boost) keeps proportions, so the answer is kept per stretch and set of
+        active channels."""
+        active = tuple(int(c) for c in np.flatnonzero(lam.any(axis=0)))
+        key = (ch.start, ch.end, active)
+        if key in self._own:
+            return self._own[key]
+        own = self._find_own(lam, list(active))
+        if (ch.start, ch.end) in self._spans:                         # whole chunks only: a bounded cache
+            self._own[key] = own
+        return own
+
+    def _find_own(self, lam: np.ndarray, active: list[int]) -> list[int]:
         if not active:
             return []
         base = lam[:, max(active, key=lambda c: lam[:, c].sum())]

@@ -17,8 +17,8 @@ def sparse_poisson(rng: np.random.Generator, rate: np.ndarray) -> tuple[np.ndarr
     are empty: one exponential (a ziggurat draw) per cell, a Poisson draw only where E ≤ rate.
     """
     e = rng.standard_exponential(rate.size)
-    e -= rate.ravel()                                   # E − rate: ≤ 0 where an arrival falls in
-    idx = np.flatnonzero(e <= 0.0)
+    e -= rate.ravel()                                   # E − rate < 0 where an arrival falls in
+    idx = np.flatnonzero(e < 0.0)                       # (strict: a zero rate never counts)
     rest = e[idx]
     np.negative(rest, out=rest)
     return idx, 1 + rng.poisson(rest)

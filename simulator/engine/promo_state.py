@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.baskets import order_money
+from simulator.engine.baskets import order_lines, order_money
 from simulator.engine.lines import POOLED, Lines
 from simulator.promotions import under_limit
 
@@ -290,21 +290,20 @@ class PromoState:
         return eng._attribute(ch, rng, dl, out.served[deposit], out.served_n[deposit],
                               np.zeros(dl.size, dtype=bool), [], none).buyers
 
-    def record_orders(self, eng, rec, ch, out, sale: np.ndarray, reg) -> None:
+    def record_orders(self, eng, rec, ch, out, sale: np.ndarray, sl, reg) -> None:
         """Coupons redeemed, the platform's reduction, oversold units and flash units of the
-        stretch's sale orders (the lines' money itself is booked by the engine)."""
+        stretch's sale orders, `sl` = out.lines.take(sale) (the lines' money itself is booked
+        by the engine)."""
         p, m = self.promo, self.m
         lines = out.lines
         per = m.grid.period
         h_line = per[lines.t]
         _book(rec.by_sku["oversold_units"], h_line, lines.k, out.oversold)
         _book(rec.by_sku["cancellations"], h_line, lines.k, out.cancelled)
-        sl = lines.take(sale)
-        o_mask = np.repeat(sale, lines.n)
-        got = out.order_got[o_mask]
-        redeemed, red = order_money(sl, got, reg.price, reg, p)
-        o_line = np.repeat(np.arange(sl.size), sl.n)
+        got = out.order_got if sl is lines else out.order_got[np.repeat(sale, lines.n)]
+        o_line = order_lines(sl)
         h, k = per[sl.t[o_line]], sl.k[o_line]
+        redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
         use = redeemed > 0
         if use.any():
             j = redeemed[use] - 1
@@ -315,8 +314,10 @@ class PromoState:
                 rec.coupons[name]["redeemed"] += float(mine.sum())
                 rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
         if red.any():
-            _book(rec.by_sku["platform_subsidy"], h, k, red * p.red_platform)
-            _book(rec.by_sku["reduction_cost"], h, k, red * (1 - p.red_platform))
+            total = np.zeros_like(rec.by_sku["platform_subsidy"])
+            _book(total, h, k, red)
+            rec.by_sku["platform_subsidy"] += total * p.red_platform
+            rec.by_sku["reduction_cost"] += total * (1 - p.red_platform)
         for i, f in enumerate(p.flash):
             if self.flash_status[i] in ("live", "sold_out"):
                 rec.flash[f.name]["units"] += float(out.served[sale][sl.k == f.k].sum())
@@ -386,17 +387,21 @@ class PromoState:
         self.pending_sellout = []
         if not p.J:
             return
-        ol = draw.lines.take(draw.lines.t < ch.end)              # every fresh buyer: sales, carts, deposits
-        fresh = (ol.c < eng.C) & (ol.cls > 0)
+        dl = draw.lines                                          # every fresh buyer: sales, carts, deposits
+        if dl.g is None:
+            held = np.zeros(0, dtype=np.int64)
+        else:
+            held = np.flatnonzero((dl.t < ch.end) & (dl.c < eng.C) & (dl.g > 0))   # holding a coupon
+        t_h, k_h, n_h, g_h = dl.t[held], dl.k[held], dl.n[held], dl.cls[held]
         lo = per[ch.start]
         hours = per[ch.end - 1] + 1 - lo
         n = ch.end - ch.start
         h_tick = per[ch.start:ch.end] - lo
         for j in range(p.J):
-            mine = fresh & (ol.cls == j + 1)
-            _book(rec.by_sku["coupons_claimed"], per[ol.t[mine]], ol.k[mine], ol.n[mine])
+            mine = g_h == j + 1
+            _book(rec.by_sku["coupons_claimed"], per[t_h[mine]], k_h[mine], n_h[mine])
             nb = draw.claims[:n, :, j].sum(axis=1)
-            got = int(ol.n[mine].sum() + nb.sum())
+            got = int(n_h[mine].sum() + nb.sum())
             if not got:
                 continue
             self.left[j] -= got

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from simulator.engine.baskets import top_up
+from simulator.engine.baskets import order_lines, top_up
 from simulator.engine.fast import FastEngine
 from simulator.engine.lines import Lines
 from simulator.kpis import run_kpis
@@ -75,7 +75,7 @@ def test_top_up_moves_mass_from_below_to_above_the_threshold():
     sizes = 1 + rng.poisson(2.0, n)
     lines = Lines(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
                   np.zeros(1, dtype=np.int64), np.array([n]))
-    after = top_up(rng, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool))
+    after = top_up(rng, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool), order_lines(lines))
     for below, above in ((2, 3), (4, 5)):
         p_below = np.mean(sizes == below)
         moved = np.mean((sizes == below) & (after == above))
