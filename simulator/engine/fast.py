@@ -445,11 +445,10 @@ class FastEngine:
         cum = np.cumsum(p_buy / total)
         ks = np.minimum(np.searchsorted(cum, rng.split.random(t.size), side="right"), p_buy.size - 1)
         k, s = np.divmod(ks, S)
-        cells = np.bincount((k * visits.size + t) * S + s, minlength=p_buy.size * visits.size)
-        key = np.flatnonzero(cells)                                    # by SKU, tick, segment
+        key, n = np.unique((k * visits.size + t) * S + s, return_counts=True)   # by SKU, tick, segment
         kt, s = np.divmod(key, S)
         k, t = np.divmod(kt, visits.size)
-        return Lines(t + ch.start, k, s, np.full(key.size, c), cells[key]), nonbuy, claims
+        return Lines(t + ch.start, k, s, np.full(key.size, c), n.astype(np.int64)), nonbuy, claims
 
     def _own_channels(self, ch: Chunk, lam: np.ndarray) -> list[int]:
         """Channels whose traffic `lam` (n, C) is not proportional to the stretch's common shape

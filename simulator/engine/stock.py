@@ -127,6 +127,16 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             ev = min(ev, r)
         return min(ev, n)
 
+    def next_events() -> np.ndarray:
+        """(K,) `next_event` of every SKU at once: counts of the cumulated demand at or below
+        the stock (and below the reorder need) instead of one search per SKU."""
+        base = cum[np.arange(K), done]
+        ev = (cum <= (base + st.on_hand)[:, None]).sum(axis=1) - 1
+        need = st.on_hand + st.held + st.on_order - m.reorder_point
+        r = np.where(need <= 0, done, (cum < (base + need)[:, None]).sum(axis=1) - 1)
+        ev = np.where(m.reorder_point >= 0, np.minimum(ev, r), ev)
+        return np.where(st.on_hand == 0, n, np.minimum(ev, n))
+
     def advance(k, to):
         """Consume SKU k's demand in [done, to): served while stock lasts (no event inside)."""
         x = done[k]
@@ -199,7 +209,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     if a == 0:                                    # a SKU that starts at or below its reorder point
         for k in range(K):
             engine.reorder(env, st, rec, k, 0)
-    nxt = np.array([next_event(k) for k in range(K)])
+    nxt = next_events()
     while True:
         target = min(a + int(nxt.min()), b)
         yield env.timeout(target - env.now) | st.signal
@@ -214,7 +224,13 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         for k in np.flatnonzero(a + nxt == now):
             event_at(k, now - a)
             nxt[k] = next_event(k)
-    for k in range(K):
+    quiet = (st.on_hand > 0) & (done < n)                     # the rest of the chunk served from stock
+    take = cum[:, n] - cum[np.arange(K), done]
+    if pay_mode:
+        quiet &= take < st.on_hand                            # running out exactly sets zero_at: one by one
+    st.on_hand[quiet] -= take[quiet]
+    done[quiet] = n
+    for k in np.flatnonzero(done < n):
         advance(k, n)
     return out
 
