@@ -2,7 +2,9 @@
 its 50 search ad groups in auctions and its mid-campaign rule, against the same plan with
 paid search bought at a flat cpc (the same clicks per hour and price per click, no auctions)
 and without the rule, in this process, the variants interleaved round by round (best of
-`--repeat` rounds), so that a machine's drift hits them alike. Prints a Markdown table.
+`--repeat` rounds), so that a machine's drift hits them alike. The engine benchmark's
+Poisson floor runs in the same rounds: a time ÷ the floor, × the floor recorded on the engine
+benchmark's machine, gives the time there. Prints a Markdown table.
 
     python benchmarks/bench_auctions.py [--repeat 3]
 """
@@ -10,7 +12,10 @@ and without the rule, in this process, the variants interleaved round by round (
 from __future__ import annotations
 
 import argparse
+import platform
 from pathlib import Path
+
+import numpy as np
 
 from bench_engine import interleaved_best
 
@@ -20,6 +25,8 @@ from simulator.kpis import channel_kpis
 from simulator.model import build_model
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
+FLOOR = "Poisson floor"
+REFERENCE_FLOOR = 0.042     # s: the floor on the machine of the engine benchmark (RESULTS.md, 2026-11-23)
 
 
 def variants():
@@ -39,18 +46,35 @@ def variants():
             ("50 ad groups and the rule (bundled)", sc)]
 
 
+class Floor:
+    """The engine benchmark's floor, run like an engine: one Poisson draw per tick × SKU ×
+    segment at the scenario's buyer rates (`bench_engine.py`), the yardstick that carries a
+    time from one machine to another."""
+
+    def __init__(self, model):
+        self.rates = np.concatenate([model.traffic[c.start:c.end] @ model.reach[c.phase] for c in model.chunks])
+        self.m = model
+
+    def run(self, seed: int):
+        return np.random.default_rng(seed).poisson(self.rates)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     engines = [(label, FastEngine(build_model(sc))) for label, sc in variants()]
-    best = interleaved_best(engines, args.repeat)
-    base = best[engines[0][0]]
-    rows = [(label, best[label], best[label] / base, len(eng.m.chunks)) for label, eng in engines]
-    print("| Double 11 | s per replication | × flat cpc | chunks |")
-    print("|---|---:|---:|---:|")
-    for label, s, r, c in rows:
-        print(f"| {label} | {s:.3f} | {r:.2f} | {c} |")
+    floor = Floor(engines[-1][1].m)
+    best = interleaved_best(engines + [(FLOOR, floor)], args.repeat)
+    base, f = best[engines[0][0]], best[FLOOR]
+    print(f"machine: {platform.machine()}, python {platform.python_version()}, numpy {np.__version__}; "
+          f"the Poisson floor ({floor.rates.size:,} draws): {f:.3f} s here, {REFERENCE_FLOOR} s on the "
+          "engine benchmark's machine (2026-11-23)\n")
+    print("| Double 11 | s per replication | × flat cpc | × floor | at the reference floor, s | chunks |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, eng in engines:
+        s = best[label]
+        print(f"| {label} | {s:.3f} | {s / base:.2f} | {s / f:.1f} | {s / f * REFERENCE_FLOOR:.3f} | {len(eng.m.chunks)} |")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ group, with Λ the expected auctions:
   * impressions ~ Poisson(Λ · P(shown)) drawn by the inverse CDF of one uniform per cell
     (`streams.auctions`, nothing else drawn from it), so the same seed couples plans and
     impressions never fall when the bid rises;
-  * impressions split over positions (multinomial), clicks per position (binomial), and the
-    auctions not won (Poisson) for the win rate;
+  * impressions split into clicks at each position and impressions without a click (one
+    multinomial), and the auctions not won (Poisson) for the win rate;
   * each click placed in a tick by the channel's calendar shape, with a uniform moment in it,
     and priced by the generalized second price (`AuctionChannel.price`).
 Budgets and pacing: per budget owner, cumulative spend S_t = min(S_{t−1} + planned_t, line_t)
@@ -135,8 +135,10 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     imps = poisson_quantile(volume_rng.random(lam.shape), lam * w[None, :])   # (H', G)
     lost = rng.poisson(lam * np.clip(1.0 - w, 0.0, 1.0)[None, :])
     pos_p = np.where(w[:, None] > 0, shown / np.where(w > 0, w, 1.0)[:, None], 1.0 / J)
-    by_pos = rng.multinomial(imps, np.broadcast_to(pos_p, imps.shape + (J,)))   # (H', G, J)
-    clicks = rng.binomial(by_pos, au.ctr)
+    click_p = pos_p * au.ctr[None, :]                                          # (G, J) click at j
+    p = np.concatenate([click_p, np.clip(1.0 - click_p.sum(axis=1, keepdims=True), 0.0, 1.0)], axis=1)
+    split = rng.multinomial(imps, np.broadcast_to(p, imps.shape + (J + 1,)))   # (H', G, J + 1)
+    clicks = split[..., :J]                                                    # the last: shown, no click
     GJ = G * J
     idx = np.repeat(np.arange(clicks.size), clicks.ravel())                   # each click: cell, class
     h = idx // GJ
@@ -144,7 +146,7 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     t = _place(shape, starts, widths, h, rng.random(idx.size))
     price = au.price(au.price_table(phase), cls, rng.random(idx.size))
     return AuctionPlan(start=start, n=n, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
-                       J=J, left_nonclick=imps - clicks.sum(axis=2), left_lost=lost,
+                       J=J, left_nonclick=split[..., J], left_lost=lost,
                        left_mass=np.add.reduceat(shape, starts).astype(float),
                        cell=np.repeat(np.arange(starts.size), widths))
 
