@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_engine import interleaved_best
+from bench_engine import FLOOR, REFERENCE_FLOOR, Floor, interleaved_best
 
 from simulator import load_scenario
 from simulator.engine import FastEngine
@@ -25,8 +25,6 @@ from simulator.kpis import channel_kpis
 from simulator.model import build_model
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
-FLOOR = "Poisson floor"
-REFERENCE_FLOOR = 0.042     # s: the floor on the machine of the engine benchmark (RESULTS.md, 2026-11-23)
 
 
 def variants():
@@ -44,19 +42,6 @@ def variants():
     return [("paid search at a flat cpc, no rule", type(sc).model_validate(flat_plan)),
             ("50 ad groups in auctions, no rule", type(sc).model_validate(no_rules)),
             ("50 ad groups and the rule (bundled)", sc)]
-
-
-class Floor:
-    """The engine benchmark's floor, run like an engine: one Poisson draw per tick × SKU ×
-    segment at the scenario's buyer rates (`bench_engine.py`), the yardstick that carries a
-    time from one machine to another."""
-
-    def __init__(self, model):
-        self.rates = np.concatenate([model.traffic[c.start:c.end] @ model.reach[c.phase] for c in model.chunks])
-        self.m = model
-
-    def run(self, seed: int):
-        return np.random.default_rng(seed).poisson(self.rates)
 
 
 def main() -> None:
