@@ -85,9 +85,8 @@ def main() -> None:
         rec = eng.run(0)
         orders = rec.by_channel["orders"].sum()
         # the floor: one Poisson draw per tick × SKU × segment at this scenario's rates
-        rates = np.concatenate([model.traffic[c.start:c.end] @ model.reach[c.phase] for c in model.chunks])
-        rng = np.random.default_rng(0)
-        floor = best_of(lambda: rng.poisson(rates), args.repeat)
+        floor_draw = Floor(model)
+        floor = best_of(lambda: floor_draw.run(0), args.repeat)
         if scale == 1:
             floor_s = floor
             mem = peak_mib(lambda: eng.run(0))
