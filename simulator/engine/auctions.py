@@ -7,13 +7,15 @@ group, with Λ the expected auctions:
     impressions never fall when the bid rises;
   * impressions split into clicks at each position and impressions without a click (one
     multinomial), and the auctions not won (Poisson) for the win rate;
-  * each click placed in a tick by the channel's calendar shape, with a uniform moment in it,
-    and priced by the generalized second price (`AuctionChannel.price`).
+  * clicks of groups without a budget placed in a tick by the channel's calendar shape and
+    priced by the generalized second price (`AuctionChannel.price`); those of budgeted groups
+    go to a `ClickPool`, which draws them tick by tick as far as a budget can use them.
 Budgets and pacing: per budget owner, cumulative spend S_t = min(S_{t−1} + planned_t, line_t)
-in closed form (`paced`). In a tick where the line (or the budget) binds, clicks are served in
-time order until the room is used: the click that crosses pays only what is left, so spend
-reaches the line exactly, and the owner sits out the rest of that tick. Cost grows with
-clicks and cells, not with auctions.
+(`paced`), made exact with the clicks drawn so far (`_settle`). In a tick where the line (or
+the budget) binds, clicks are served in time order until the room is used: the click that
+crosses pays only what is left, so spend reaches the line exactly, and the owner sits out the
+rest of that tick. Cost grows with cells and the clicks bought, not with auctions, nor with
+the clicks a binding budget leaves on offer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.auctions import AuctionChannel
+from simulator.engine.click_pool import ClickPool
 from simulator.engine.poisson import poisson_quantile
 from simulator.pacing import paced
 
@@ -82,9 +85,10 @@ class AuctionPlan:
     n: int
     starts: np.ndarray          # (H',) first relative tick of each cell
     period0: int                # reporting period of cell 0
-    t: np.ndarray               # (N,) each click's relative tick
-    cls: np.ndarray             # (N,) its class: ad group × J + position
-    price: np.ndarray           # (N,) its second price
+    t: np.ndarray               # (N,) clicks of groups without a budget: relative tick
+    cls: np.ndarray             # (N,) their class: ad group × J + position
+    price: np.ndarray           # (N,) their second price
+    pool: ClickPool | None      # the budgeted groups' clicks, drawn as far as needed
     J: int
     left_nonclick: np.ndarray   # (H', G) impressions without a click not yet booked
     left_lost: np.ndarray       # (H', G) auctions lost not yet booked
@@ -100,7 +104,6 @@ class AuctionDraw:
     start: int
     n: int                      # ticks of the stretch
     clicks: np.ndarray          # (n,) served clicks per tick
-    spend: np.ndarray           # (n,) money per tick
     t: np.ndarray               # (N,) served clicks: tick relative to `start`
     g: np.ndarray               # (N,) ad group
     charge: np.ndarray          # (N,) money paid
@@ -114,7 +117,7 @@ class AuctionDraw:
             return
         mine = self.t < keep
         self.t, self.g, self.charge = self.t[mine], self.g[mine], self.charge[mine]
-        self.clicks, self.spend, self.S = self.clicks[:keep], self.spend[:keep], self.S[:keep]
+        self.clicks, self.S = self.clicks[:keep], self.S[:keep]
         if self.keep is not None:
             self.keep = self.keep.copy()
             self.keep[keep:] = 0.0
@@ -139,14 +142,17 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
     p = np.concatenate([click_p, np.clip(1.0 - click_p.sum(axis=1, keepdims=True), 0.0, 1.0)], axis=1)
     split = rng.multinomial(imps, np.broadcast_to(p, imps.shape + (J + 1,)))   # (H', G, J + 1)
     clicks = split[..., :J]                                                    # the last: shown, no click
+    owned = au.owner >= 0
+    free = np.where(owned[None, :, None], 0, clicks)                           # groups without a budget
     GJ = G * J
-    idx = np.repeat(np.arange(clicks.size), clicks.ravel())                   # each click: cell, class
+    idx = np.repeat(np.arange(free.size), free.ravel())                       # each click: cell, class
     h = idx // GJ
     cls = idx - h * GJ
     t = _place(shape, starts, widths, h, rng.random(idx.size))
     price = au.price(au.price_table(phase), cls, rng.random(idx.size))
+    pool = ClickPool(au, phase, clicks, starts, widths, shape, rng) if owned.any() else None
     return AuctionPlan(start=start, n=n, starts=starts, period0=int(period[0]), t=t, cls=cls, price=price,
-                       J=J, left_nonclick=split[..., J], left_lost=lost,
+                       pool=pool, J=J, left_nonclick=split[..., J], left_lost=lost,
                        left_mass=np.add.reduceat(shape, starts).astype(float),
                        cell=np.repeat(np.arange(starts.size), widths))
 
@@ -154,38 +160,43 @@ def plan_auctions(au: AuctionChannel, phase: int, start: int, end: int, period: 
 def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
                   budgets: AuctionBudgets, rng: np.random.Generator) -> AuctionDraw:
     """Serve the plan's clicks of ticks [start, end) under the budgets in force: the
-    closed-form line per owner, then the ticks where it binds, click by click. Budget state is
-    read, not changed (`commit_auctions` books the ticks kept)."""
+    closed-form line per owner (`_settle`), then the ticks where it binds, click by click in
+    their order. Budget state is read, not changed (`commit_auctions` books the ticks kept)."""
     n, G, J = end - start, au.G, plan.J
     r0 = start - plan.start
-    t, cls, price = plan.t, plan.cls, plan.price
+    t, cls, charge = plan.t, plan.cls, plan.price                              # groups without a budget
     if r0:                                                                     # taken up after a cut
-        mine_t = t >= r0
-        t, cls, price = t[mine_t] - r0, cls[mine_t], price[mine_t]
+        mine = t >= r0
+        t, cls, charge = t[mine] - r0, cls[mine], charge[mine]
     O = len(au.owners)
     S = np.zeros((n, O))
-    keep, exhausted, charge, served, owner = None, [], price, None, None
-    if O:
-        owner = au.owner[cls // J] if O > 1 or (au.owner < 0).any() else None   # None: one owner, every group
-        key = t if owner is None else np.where(owner >= 0, t * O + owner, -1)
-        mine = slice(None) if owner is None else key >= 0
-        planned = np.bincount(key[mine], weights=price[mine], minlength=n * O).reshape(n, O)
+    keep, exhausted = None, []
+    pool = plan.pool
+    if pool is not None:
         line, allowed = budgets.lines(start, end)
-        S = np.maximum(paced(planned, line), 0.0)
+        planned, S = _settle(au, pool, r0, line, rng)
         tol = 1e-12 * np.maximum(np.where(np.isfinite(allowed), allowed, 0.0), planned.sum(axis=0))
         S = np.where(np.isfinite(allowed) & (S >= allowed - tol), allowed, S)   # the budget exactly, once reached
         before = np.vstack([np.zeros((1, O)), S[:-1]])
         room = line - before                                                    # at each tick's start
         allowance = S - before
-        binding = allowance < planned - EPS * np.maximum(1.0, planned)
         closed = room <= EPS
-        if binding.any() or closed.any():
-            keep_o = np.where(closed | binding, 0.0, 1.0)
-            hit = np.flatnonzero(binding.ravel()[np.maximum(key, 0)] & (key >= 0))
-            charge = price.copy()
-            served = np.ones(t.size, dtype=bool)
-            if hit.size:
-                keep_o.ravel()[:] = _serve(rng, hit, key, price, allowance.ravel(), served, charge, keep_o.ravel())
+        binding = np.where(pool.complete(r0), allowance < planned - EPS * np.maximum(1.0, planned), ~closed)
+        keep_o = np.where(closed | binding, 0.0, 1.0)
+        key, slot, pcls, price = pool.key, pool.slot, pool.cls, pool.price
+        if r0:
+            mine = key >= r0 * O
+            key, slot, pcls, price = key[mine] - r0 * O, slot[mine], pcls[mine], price[mine]
+        whole = ~(binding | closed).ravel()[key]                                # every click served as drawn
+        hit = np.flatnonzero(binding.ravel()[key])
+        ts, cs, ps = _serve(rng, key[hit], slot[hit], pcls[hit], price[hit],
+                            allowance.ravel(), pool.c[r0:].ravel(), keep_o.ravel())
+        if not hit.size and whole.all():
+            whole = slice(None)
+        t = np.concatenate([t, key[whole] // O, ts // O])
+        cls = np.concatenate([cls, pcls[whole], cs])
+        charge = np.concatenate([charge, price[whole], ps])
+        if (keep_o < 1.0).any():
             keep = np.ones((n, G))
             has = au.owner >= 0
             keep[:, has] = keep_o[:, au.owner[has]]
@@ -193,13 +204,40 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
             reached = np.flatnonzero(S[:, o] >= allowed[o])
             if reached.size:
                 exhausted.append((int(reached[0]), int(o), float(budgets.spent_today[o] + allowed[o])))
-    if served is not None:
-        t, cls, charge = t[served], cls[served], charge[served]
-    one_line = served is None and O == 1 and owner is None                   # every click paid as planned
-    spend = planned[:, 0] if one_line else np.bincount(t, weights=charge, minlength=n)
-    return AuctionDraw(
-        start=start, n=n, clicks=np.bincount(t, minlength=n).astype(np.int64),
-        spend=spend, t=t, g=cls // J, charge=charge, S=S, keep=keep, exhausted=exhausted)
+    return AuctionDraw(start=start, n=n, clicks=np.bincount(t, minlength=n).astype(np.int64),
+                       t=t, g=cls // J, charge=charge, S=S, keep=keep, exhausted=exhausted)
+
+
+def _settle(au: AuctionChannel, pool: ClickPool, r0: int, line: np.ndarray, rng: np.random.Generator):
+    """Draw the pool's clicks of ticks r0… until S_t = min(S_{t−1} + planned_t, line_t) is
+    exact; returns the (n, O) money of the clicks drawn per tick and S.
+
+    A tick where not every click is drawn keeps a prefix of its order whose money passes its
+    room: S is then line_t whatever the rest holds. Drawn money never exceeds the true plan,
+    so S from it is at most the true S and each room at least the true one: a prefix that
+    passes it passes the true room, and a tick whose prefix does not is drawn further, until
+    none is left (each round only adds clicks). The first round guesses each tick's need from
+    the clicks' mean price (about 1.25 × what the room buys), the rounds after it double."""
+    c, mean = pool.c[r0:], pool.mean[r0:]
+    k, planned = pool.k[r0:], pool.sums[r0:]
+    guess = planned + (c - k) * mean
+    room = line - np.vstack([np.zeros((1, c.shape[1])), paced(guess, line)[:-1]])
+    want = np.where(guess <= room, c, np.where(room > EPS, k + _more(room - planned, mean, c - k), k))
+    while True:
+        pool.grow(r0, want, au, rng)
+        k, planned = pool.k[r0:], pool.sums[r0:]
+        S = np.maximum(paced(planned, line), 0.0)
+        room = line - np.vstack([np.zeros((1, c.shape[1])), S[:-1]])
+        short = (k < c) & (planned <= room) & (room > EPS)
+        if not short.any():
+            return planned, S
+        want = np.where(short, k + np.maximum(np.minimum(k, c - k), _more(room - planned, mean, c - k)), k)
+
+
+def _more(money: np.ndarray, mean: np.ndarray, most: np.ndarray) -> np.ndarray:
+    """Clicks to draw for `money` still to cover at `mean` a click: 1.25 × its worth, plus
+    one, at most `most`."""
+    return np.minimum(np.ceil(np.maximum(money, 0.0) / mean * 1.25) + 1.0, most).astype(np.int64)
 
 
 def _place(shape: np.ndarray, starts: np.ndarray, widths: np.ndarray, h: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -227,19 +265,17 @@ def _place(shape: np.ndarray, starts: np.ndarray, widths: np.ndarray, h: np.ndar
     return t
 
 
-def _serve(rng: np.random.Generator, hit: np.ndarray, key: np.ndarray, price: np.ndarray,
-           allowance: np.ndarray, served: np.ndarray, charge: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Clicks `hit` fall in ticks where a line binds (`key`: tick × owners + owner): in a
-    random order (a permutation, then a stable sort by key) each is served while the tick's
-    `allowance` lasts, the crossing one paying only what is left. Fills `served` and `charge`;
-    returns `keep` with, per binding key, the moment the owner stopped: the crossing click's —
-    the i-th of c uniform moments, Beta(i, c − i + 1) — or 0 when no click was served."""
-    perm = hit[rng.permutation(hit.size)]
-    k = key[perm]
-    small = k.max() < 2 ** 16
-    order = perm[np.argsort(k.astype(np.uint16) if small else k, kind="stable")]
-    k = key[order]
-    p = price[order]
+def _serve(rng: np.random.Generator, key: np.ndarray, slot: np.ndarray, cls: np.ndarray, price: np.ndarray,
+           allowance: np.ndarray, count: np.ndarray, keep: np.ndarray):
+    """Drawn clicks of ticks where a line binds (`key`: tick × owners + owner, `slot`: rank in
+    the tick's order): each is served in order while the tick's `allowance` lasts, the
+    crossing one paying only what is left. Returns the served clicks' (key, class, charge), and
+    sets in `keep`, per binding key, the moment the owner stopped: the crossing click's — the
+    i-th of the tick's `count` uniform moments, Beta(i, c − i + 1) — (0 when none was served)."""
+    if not key.size:
+        return key, cls, price
+    order = np.lexsort((slot, key))
+    k, p = key[order], price[order]
     cs = np.cumsum(p)
     first = np.r_[True, k[1:] != k[:-1]]
     seg = np.cumsum(first) - 1
@@ -247,13 +283,11 @@ def _serve(rng: np.random.Generator, hit: np.ndarray, key: np.ndarray, price: np
     excl = cs - p - base                                                    # spent in the tick before it
     room = allowance[k]
     ok = excl < room - EPS
-    served[order] = ok
-    charge[order] = np.where(ok, np.minimum(p, room - excl), 0.0)
-    pos = np.arange(k.size) - np.flatnonzero(first)[seg]                   # 0-based rank in its tick
-    size = np.bincount(seg)[seg]
+    charge = np.minimum(p, room - excl)
     last = np.flatnonzero(ok & np.r_[~ok[1:] | (k[1:] != k[:-1]), True])   # the crossing click of each tick
-    keep[k[last]] = rng.beta(pos[last] + 1, size[last] - pos[last])
-    return keep
+    rank = slot[order][last]
+    keep[k[last]] = rng.beta(rank + 1, count[k[last]] - rank)
+    return k[ok], cls[order][ok], charge[ok]
 
 
 def commit_auctions(au: AuctionChannel, plan: AuctionPlan, d: AuctionDraw, budgets: AuctionBudgets,
