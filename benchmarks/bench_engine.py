@@ -52,7 +52,6 @@ class Floor:
 
     def __init__(self, model):
         self.rates = np.concatenate([model.traffic[c.start:c.end] @ model.reach[c.phase] for c in model.chunks])
-        self.m = model
 
     def run(self, seed: int):
         return np.random.default_rng(seed).poisson(self.rates)

@@ -62,7 +62,25 @@ class AuctionChannel:
         """Per click class (ad group g, 0-based position j; index g·J + j) in `phase`, each
         (G·J,): the exponent 1/m for the m = count − j rivals below, F(r), sigma, log(median /
         quality score) and the bid. A class with no rival below gets F(r) ≈ 0 and a log rank of
-        −1000, so its price comes out as the reserve."""
+        −1000, so its price comes out as the reserve. Kept per phase on this object (a plan
+        change makes a new one, `dataclasses.replace`)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        if phase not in cache:
+            cache[phase] = self._price_table(phase)
+        return cache[phase]
+
+    def mean_price(self, phase: int, points: int = 8) -> np.ndarray:
+        """(G·J,) a click's mean price per class in `phase`, by the midpoint rule over `points`
+        uniforms (a guess, for how many clicks a budget's room needs); kept like `price_table`."""
+        cache = self.__dict__.setdefault("_means", {})
+        if phase not in cache:
+            GJ = self.G * self.ctr.size
+            v = (np.arange(points) + 0.5) / points
+            cache[phase] = self.price(self.price_table(phase), np.repeat(np.arange(GJ), points),
+                                      np.tile(v, GJ)).reshape(GJ, points).mean(axis=1)
+        return cache[phase]
+
+    def _price_table(self, phase: int) -> tuple[np.ndarray, ...]:
         J = self.ctr.size
         m = self.count[phase][:, None] - np.arange(J)[None, :]
         none = (m <= 0).ravel()

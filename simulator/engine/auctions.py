@@ -193,9 +193,12 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
                             allowance.ravel(), pool.c[r0:].ravel(), keep_o.ravel())
         if not hit.size and whole.all():
             whole = slice(None)
-        t = np.concatenate([t, key[whole] // O, ts // O])
-        cls = np.concatenate([cls, pcls[whole], cs])
-        charge = np.concatenate([charge, price[whole], ps])
+        tick = np.concatenate([key[whole], ts])                                 # keys, then ticks
+        if O > 1:
+            tick //= O
+        t, cls, charge = ((np.concatenate([a, b]) if a.size else b) for a, b in
+                          ((t, tick), (cls, np.concatenate([pcls[whole], cs])),
+                           (charge, np.concatenate([price[whole], ps]))))
         if (keep_o < 1.0).any():
             keep = np.ones((n, G))
             has = au.owner >= 0

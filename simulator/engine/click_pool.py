@@ -18,8 +18,6 @@ import numpy as np
 
 from simulator.auctions import AuctionChannel
 
-QUADRATURE = 8                  # uniforms per class for the mean price (a guess of clicks needed)
-
 
 class ClickPool:
     """Owned clicks of one chunk of n ticks and O owners (see module docstring)."""
@@ -33,7 +31,7 @@ class ClickPool:
         groups = groups[np.argsort(au.owner[groups], kind="stable")]
         counts = clicks[:, groups, :].reshape(H, -1)                             # (H', E) entries by owner
         self.O = O
-        self.entry_cls = (groups[:, None] * J + np.arange(J)[None, :]).ravel()   # (E,) class of an entry
+        self.entry_cls = np.tile((groups[:, None] * J + np.arange(J)[None, :]).ravel(), H)   # (H'·E,) entry → class
         pool = (np.arange(H)[:, None] * O + np.repeat(au.owner[groups], J)[None, :]).ravel()
         self.size = np.bincount(pool, weights=counts.ravel(), minlength=H * O).astype(np.int64)
         self.off = np.r_[0, np.cumsum(self.size)[:-1]]                           # (H'·O,) first position
@@ -56,11 +54,8 @@ class ClickPool:
         self.cls = np.zeros(0, dtype=np.int64)                                   #   class,
         self.price = np.zeros(0)                                                 #   second price
         self.table = au.price_table(phase)
-        GJ = au.G * J
-        v = (np.arange(QUADRATURE) + 0.5) / QUADRATURE
-        mean_cls = au.price(self.table, np.repeat(np.arange(GJ), QUADRATURE), np.tile(v, GJ))
-        mean_cls = mean_cls.reshape(GJ, QUADRATURE).mean(axis=1)
-        money = np.bincount(pool, weights=(counts * mean_cls[self.entry_cls][None, :]).ravel(), minlength=H * O)
+        mean_cls = au.mean_price(phase)
+        money = np.bincount(pool, weights=counts.ravel() * mean_cls[self.entry_cls], minlength=H * O)
         mean_pool = np.where(self.size > 0, money / np.maximum(self.size, 1), 1.0)
         self.mean = np.maximum(mean_pool.reshape(H, O)[self.cell], 1e-12)       # (n, O) a click's mean price
 
@@ -85,7 +80,7 @@ class ClickPool:
         key = np.repeat(keys, m)
         first = np.r_[0, np.cumsum(m)[:-1]]
         slot = self.k.ravel()[keys].repeat(m) + np.arange(key.size) - np.repeat(first, m)
-        cls = self.entry_cls[entry % self.entry_cls.size]
+        cls = self.entry_cls[entry]
         price = au.price(self.table, cls, rng.random(cls.size))
         self.k.ravel()[keys] += m
         self.sums += np.bincount(key, weights=price, minlength=self.sums.size).reshape(self.sums.shape)
@@ -98,7 +93,7 @@ class ClickPool:
         """Entries of `need` (pools,) further clicks per pool, pool by pool, each pool's in the
         order of a uniformly random permutation of what it has not drawn. A pool that wants
         half or more of what is left orders all of it; the others draw positions with
-        replacement and keep the first sighting of each one not yet drawn."""
+        replacement and keep those not yet drawn and sighted once."""
         need = need.copy()
         got = []
         while need.any():
@@ -155,8 +150,11 @@ class ClickPool:
         return x[order], entry[order], pool[order]
 
     def _sample(self, pools: np.ndarray, need: np.ndarray, rng: np.random.Generator):
-        """Positions drawn with replacement, a few more than `need` of `pools` asks; each kept
-        where not drawn before, at its first sighting, in the order drawn; with its entry."""
+        """Positions drawn with replacement, a few more than `need` of `pools` asks, in the
+        order drawn, with their entries; kept where not drawn before and sighted once only.
+        Dropping every position sighted twice treats all positions alike, so what is kept is
+        still a uniformly random order of distinct positions (the law of the draws does not
+        change when the positions are relabelled)."""
         size, left = self.size[pools], self.left[pools]
         draws = np.ceil(need[pools] * size / left * 1.1).astype(np.int64) + 4
         pool = np.repeat(pools, draws)
@@ -164,10 +162,11 @@ class ClickPool:
         np.minimum(x, self.off[pool] + self.size[pool] - 1, out=x)
         free = ~self.taken[x]
         x, pool = x[free], pool[free]
-        _, first = np.unique(x, return_index=True)
-        first.sort()
-        x = x[first]
-        return x, np.searchsorted(self.cum, x, side="right"), pool[first]
+        if x.size:
+            lo = x.min()
+            once = np.bincount(x - lo)[x - lo] == 1
+            x, pool = x[once], pool[once]
+        return x, np.searchsorted(self.cum, x, side="right"), pool
 
 
 def _by_pool(pool: np.ndarray) -> np.ndarray:

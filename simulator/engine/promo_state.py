@@ -56,6 +56,15 @@ def _book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None
     flow[lo:hi] += add.reshape(hi - lo, W)
 
 
+def _book_reduction(rec, rows: np.ndarray, skus: np.ndarray, red: np.ndarray, platform: float) -> None:
+    """Book the full reduction `red` of orders in periods `rows` of SKUs `skus`, split into the
+    platform's subsidy (share `platform`) and the store's cost."""
+    total = np.zeros_like(rec.by_sku["platform_subsidy"])
+    _book(total, rows, skus, red)
+    rec.by_sku["platform_subsidy"] += total * platform
+    rec.by_sku["reduction_cost"] += total * (1 - platform)
+
+
 class PromoState:
     """Coupon pools, claims, flash sales and deposits of one replication."""
 
@@ -300,7 +309,7 @@ class PromoState:
         h_line = per[lines.t]
         _book(rec.by_sku["oversold_units"], h_line, lines.k, out.oversold)
         _book(rec.by_sku["cancellations"], h_line, lines.k, out.cancelled)
-        got = out.order_got if sl is lines else out.order_got[np.repeat(sale, lines.n)]
+        got = out.order_got if sl.size == lines.size else out.order_got[np.repeat(sale, lines.n)]
         o_line = order_lines(sl)
         h, k = per[sl.t[o_line]], sl.k[o_line]
         redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
@@ -314,10 +323,7 @@ class PromoState:
                 rec.coupons[name]["redeemed"] += float(mine.sum())
                 rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
         if red.any():
-            total = np.zeros_like(rec.by_sku["platform_subsidy"])
-            _book(total, h, k, red)
-            rec.by_sku["platform_subsidy"] += total * p.red_platform
-            rec.by_sku["reduction_cost"] += total * (1 - p.red_platform)
+            _book_reduction(rec, h, k, red, p.red_platform)
         for i, f in enumerate(p.flash):
             if self.flash_status[i] in ("live", "sold_out"):
                 rec.flash[f.name]["units"] += float(out.served[sale][sl.k == f.k].sum())
@@ -348,8 +354,7 @@ class PromoState:
         if p.red_every > 0:
             live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
             red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
-            _book(rec.by_sku["platform_subsidy"], h, k, red * p.red_platform)
-            _book(rec.by_sku["reduction_cost"], h, k, red * (1 - p.red_platform))
+            _book_reduction(rec, h, k, red, p.red_platform)
 
     def _forfeit(self, rec, i: int, tick: int, st) -> None:
         """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""
