@@ -193,7 +193,7 @@ def draw_auctions(au: AuctionChannel, plan: AuctionPlan, start: int, end: int,
                             allowance.ravel(), pool.c[r0:].ravel(), keep_o.ravel())
         if not hit.size and whole.all():
             whole = slice(None)
-        tick = np.concatenate([key[whole], ts])                                 # keys, then ticks
+        tick = np.concatenate([key[whole], ts])                                 # tick·O + owner: to ticks
         if O > 1:
             tick //= O
         t, cls, charge = ((np.concatenate([a, b]) if a.size else b) for a, b in
