@@ -42,6 +42,20 @@ def channel(groups: int = 1, slots: int = 1, own_budgets: bool = False):
     return build_model(sc).auctions[0]
 
 
+@pytest.fixture
+def pools(monkeypatch) -> list:
+    """Every ClickPool the engine makes while the test runs."""
+    made = []
+    real_init = ClickPool.__init__
+
+    def keep_pool(self, *a, **kw):
+        real_init(self, *a, **kw)
+        made.append(self)
+
+    monkeypatch.setattr(ClickPool, "__init__", keep_pool)
+    return made
+
+
 def drawn_classes(pool: ClickPool, key: int, first: int) -> np.ndarray:
     """Classes at ranks 0…first−1 of one (tick, owner) key."""
     mine = np.flatnonzero((pool.key == key) & (pool.slot < first))
@@ -109,22 +123,13 @@ def test_a_ticks_first_clicks_are_a_sample_without_replacement(size, rounds):
     assert abs(first1.mean() - 0.3) <= Z * se, first1.mean()
 
 
-def test_drawing_a_binding_ticks_prefix_changes_no_law(monkeypatch):
+def test_drawing_a_binding_ticks_prefix_changes_no_law(monkeypatch, pools):
     """Even pacing on 15-minute ticks, the line binding in most ticks and not in some: the
     engine as it is against the engine drawing every click of every open tick."""
     sc = search({"kw": {"bid": 2.0, "auctions_per_hour": 900, "rivals": {"median": 1.0, "sigma": 0.5, "count": 2}},
                  "kw2": {"bid": 1.0, "auctions_per_hour": 600, "rivals": {"median": 0.8, "sigma": 0.3, "count": 1}}},
                 hours=48, tick_minutes=15, daily_budget=300.0, pacing="even")
     model = build_model(sc)
-    pools = []
-    real_init = ClickPool.__init__
-
-    def keep_pool(self, *a, **kw):
-        real_init(self, *a, **kw)
-        pools.append(self)
-
-    monkeypatch.setattr(ClickPool, "__init__", keep_pool)
-
     def sample(seed: int, n: int = 40):
         eng = FastEngine(model)
         recs = [eng.run(replication_seed(seed, i)) for i in range(n)]
@@ -145,22 +150,13 @@ def test_drawing_a_binding_ticks_prefix_changes_no_law(monkeypatch):
         assert abs(a.mean() - b.mean()) <= Z * se + 1e-9 * b.mean(), (what, a.mean(), b.mean(), se)
 
 
-def test_a_hard_binding_budget_draws_only_what_it_buys():
+def test_a_hard_binding_budget_draws_only_what_it_buys(pools):
     """Ten times the auctions the budget can pay for: spend reaches the budget exactly each
     day, and about a tenth of the clicks on offer are ever drawn."""
     sc = search({"kw": {"bid": 2.0, "auctions_per_hour": 20000, "rivals": {"median": 1.0, "sigma": 0.5, "count": 2}}},
                 hours=48, tick_minutes=5, daily_budget=1000.0, pacing="even")
     model = build_model(sc)
-    pools = []
-    real_init = ClickPool.__init__
-
-    def keep_pool(self, *a, **kw):
-        real_init(self, *a, **kw)
-        pools.append(self)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ClickPool, "__init__", keep_pool)
-        rec = FastEngine(model).run(replication_seed(3, 0))
+    rec = FastEngine(model).run(replication_seed(3, 0))
     spend = rec.ad_groups["search"]["ad_spend"][:, 0]
     assert np.bincount(np.repeat(np.arange(2), 24), weights=spend) == pytest.approx([1000.0, 1000.0], abs=1e-6)
     planned = sum(p.c.sum() for p in pools)
