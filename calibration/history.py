@@ -44,7 +44,7 @@ from calibration.history_schema import (
     PeriodUnit,
     check_column_name,
 )
-from simulator.scenario.errors import Issue
+from simulator.scenario.errors import InputError, Issue
 from simulator.scenario.naming import did_you_mean
 
 MAX_ISSUES = 20
@@ -73,7 +73,7 @@ class HistoryIssue(Issue):
         return super().__str__()
 
 
-class HistoryError(ValueError):
+class HistoryError(InputError):
     """A history that cannot be used; `issues` lists every problem found (at most
     `MAX_ISSUES`, the last one saying how many more there are)."""
 

@@ -19,21 +19,13 @@ The scenario's `calibrate:` block (`calibration.spec.Calibrate`) holds one.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from simulator.scenario.naming import did_you_mean
-
-
-class Strict(BaseModel):
-    """Unknown fields rejected, values frozen — like the scenario's models. Defined here, not
-    imported from `simulator.scenario.schema`, because the scenario's `calibrate:` block holds
-    a `HistorySpec` (the schema imports this module)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from simulator.scenario.numbers import Strict, When
 
 KEYS = ("period", "sku", "channel")
 """Columns that say where a row belongs; (period, sku[, channel]) is unique."""
@@ -84,7 +76,7 @@ class PeriodSpec(Strict):
     """
 
     unit: PeriodUnit = "day"
-    start: dt.datetime | None = None
+    start: When | None = None
     index_base: Literal[0, 1] = 1
 
 

@@ -29,10 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from calibration.history_schema import TARGETS, HistorySpec
 from simulator.scenario.naming import did_you_mean
+from simulator.scenario.numbers import Finite, Replications, Seed, Trials, bounded
+from simulator.scenario.numbers import Strict as _Strict
 
 SIMULATED = ("visits", "add_to_carts", "orders", "units", "revenue", "returns", "ad_spend", "clicks")
 """History targets the simulation produces. `impressions` has no simulated flow (display
@@ -55,20 +57,16 @@ REPLAYED = {
 """Paths the replay of the history sets itself, with the reason a parameter cannot fit them."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Parameter(_Strict):
     """One unknown: a range `low`–`high`, searched on a log scale with `log: true` (for
     volumes and rates that span orders of magnitude). `each`: one parameter per match of a
     wildcard path. `start`: where the search starts (default: the value in the scenario)."""
 
-    low: float
-    high: float
+    low: Finite
+    high: Finite
     log: bool = False
     each: bool = False
-    start: float | None = None
+    start: Finite | None = None
 
     @model_validator(mode="after")
     def _range(self) -> Parameter:
@@ -91,13 +89,13 @@ class Calibrate(_Strict):
 
     history: HistorySpec = Field(default_factory=HistorySpec)
     parameters: dict[str, Parameter] = Field(default_factory=dict)
-    targets: dict[str, float] = Field(default_factory=lambda: {"units": 1.0})
+    targets: dict[str, bounded(gt=0, le=1e6, unit="a weight")] = Field(default_factory=lambda: {"units": 1.0})
     loss: Literal["log_scaled", "msm"] = "log_scaled"
     method: Literal["least_squares", "tpe", "cmaes"] = "least_squares"
     engine: Literal["expected", "fast"] | None = None
-    replications: int = Field(8, gt=0, description="replications per candidate (engine fast)")
-    seed: int | None = Field(None, ge=0, description="base seed of the replications (default: meta.seed)")
-    trials: int = Field(200, gt=0, description="candidates an Optuna calibrator evaluates")
+    replications: Replications = Field(8, description="replications per candidate (engine fast)")
+    seed: Seed | None = Field(None, description="base seed of the replications (default: meta.seed)")
+    trials: Trials = Field(200, description="candidates an Optuna calibrator evaluates")
 
     @field_validator("targets")
     @classmethod

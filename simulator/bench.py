@@ -41,6 +41,7 @@ import numpy as np
 
 from simulator.files import json_safe
 from simulator.kpis import RUN_KPIS
+from simulator.scenario.errors import InputError
 from simulator.scenario.naming import did_you_mean
 
 FORMAT = 1
@@ -52,7 +53,7 @@ ABOUT = ("promosim bench baseline: every KPI of every scenario on its fixed seed
 STATS = ("mean", "std", "n", "p5", "p50", "p95")
 
 
-class BaselineError(ValueError):
+class BaselineError(InputError):
     """A baseline file, tolerance or scenario folder that cannot be used (exit code 2)."""
 
 

@@ -1,14 +1,33 @@
-"""The `promosim` command line. Each command lives in `simulator/commands/`."""
+"""The `promosim` command line. Each command lives in `simulator/commands/`.
+
+Exit codes: 0 done; 1 done, with a verdict the caller must see (a bench regression, no
+feasible plan); 2 bad input — a file, a value, an option or a folder that cannot be used,
+said in one message (file:line: field: what was expected, what was found, a hint), never a
+traceback; 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM). An interrupted
+command stops its workers and leaves every output as it was or complete.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+from contextlib import contextmanager
 
 from simulator import __version__
 from simulator.commands import COMMANDS
-from simulator.scenario import ScenarioError
+from simulator.scenario.errors import InputError
+
+BAD_INPUT = 2
+INTERRUPTED = 130
+TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (workers stopped, partial
+    outputs removed)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,15 +39,56 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler, `timeout`) raises `Terminated` in the main thread while a command
+    runs; the previous handler is restored after."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:                      # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)          # a bad option: argparse's message, exit 2
     args.argv = argv
-    try:
-        return args.func(args)
-    except ScenarioError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    with _sigterm_as_interrupt():
+        try:
+            return args.func(args)
+        except InputError as e:
+            _say(str(e))
+            return BAD_INPUT
+        except Terminated:
+            _say(f"promosim {args.command}: terminated (SIGTERM); outputs were left as they were")
+            return TERMINATED
+        except KeyboardInterrupt:
+            _say(f"promosim {args.command}: interrupted; outputs were left as they were")
+            return INTERRUPTED
+        except BrokenPipeError:               # `promosim run --json | head`: the reader left
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
+        except OSError as e:                  # a path the user named that cannot be used
+            where = f"{e.filename}: " if e.filename else ""
+            _say(f"promosim {args.command}: {where}{e.strerror or e}")
+            return BAD_INPUT
+        except MemoryError:
+            _say(f"promosim {args.command}: out of memory: the plan is too large for this machine; "
+                 "shorten the campaign, coarsen tick_minutes or run fewer replications")
+            return BAD_INPUT
 
 
 if __name__ == "__main__":

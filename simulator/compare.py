@@ -37,11 +37,12 @@ import pandas as pd
 
 from simulator.files import json_safe
 from simulator.kpis import RUN_KPIS
+from simulator.scenario.errors import InputError
 
 RESULT_FILES = ("run.json", "kpis.parquet | kpis.csv")
 
 
-class CompareError(ValueError):
+class CompareError(InputError):
     """Two plans that cannot be compared (different seeds, a folder that is not a result)."""
 
 

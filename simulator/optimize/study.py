@@ -35,14 +35,14 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from simulator.optimize.evaluate import Evaluator, PairedPruner
 from simulator.optimize.spec import Spec
 from simulator.optimize.trials import COUNTED
-from simulator.scenario.errors import ScenarioError
+from simulator.scenario.errors import InputError, ScenarioError
 from simulator.scenario.schema import Scenario
 
 ATTR = "promosim"                    # study user attribute: the plan's fingerprint and settings
 MAX_FAILS_IN_A_ROW = 10
 
 
-class StudyMismatch(RuntimeError):
+class StudyMismatch(InputError):
     """The study in the storage was started with another plan, replications or seed."""
 
 

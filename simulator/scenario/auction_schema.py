@@ -8,15 +8,19 @@ Prices follow the generalized second price with a reserve; clicks follow CTR by 
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from simulator.scenario.numbers import (
+    Budget,
+    LogSpread,
+    PositiveFactor,
+    PositiveUnitMoney,
+    Volume,
+    bounded,
+)
+from simulator.scenario.numbers import Strict as _Strict
 
-NonNeg = Annotated[float, Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+RivalCount = bounded(ge=1, le=50, unit="rivals", whole=True)
 
 
 class Rivals(_Strict):
@@ -24,18 +28,18 @@ class Rivals(_Strict):
     (money per click, quality-adjusted) and log-standard deviation `sigma` (0: every rival at
     the median). With `count: 1` the highest competing rank is the lognormal itself."""
 
-    median: float = Field(gt=0)
-    sigma: NonNeg = 0.5
-    count: int = Field(1, ge=1, le=50)
+    median: PositiveUnitMoney
+    sigma: LogSpread = 0.5
+    count: RivalCount = 1
 
 
 class RivalsChange(_Strict):
     """A phase's change to a group's rivals (fiercer on launch days): unset fields keep the
     group's values."""
 
-    median: float | None = Field(None, gt=0)
-    sigma: NonNeg | None = None
-    count: int | None = Field(None, ge=1, le=50)
+    median: PositiveUnitMoney | None = None
+    sigma: LogSpread | None = None
+    count: RivalCount | None = None
 
 
 class AdGroup(_Strict):
@@ -44,13 +48,13 @@ class AdGroup(_Strict):
     follow the channel's calendar: intraday, phases, launch spikes), its rivals, and optional
     budgets of its own (then the channel has none)."""
 
-    bid: float = Field(gt=0)
-    quality_score: float = Field(1.0, gt=0)
-    auctions_per_hour: NonNeg
+    bid: PositiveUnitMoney
+    quality_score: PositiveFactor = 1.0
+    auctions_per_hour: Volume
     rivals: Rivals
     rivals_by_phase: dict[str, RivalsChange] = Field(default_factory=dict)
-    daily_budget: NonNeg | None = None
-    total_budget: NonNeg | None = None
+    daily_budget: Budget | None = None
+    total_budget: Budget | None = None
 
     def rivals_in(self, phase: str | None) -> Rivals:
         """The rivals in `phase` (None: outside any declared phase)."""

@@ -25,7 +25,13 @@ class Issue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ScenarioError(ValueError):
+class InputError(ValueError):
+    """Input that cannot be used — a file, a value, an option, a folder. Its message says
+    where, what was expected, what was found and what to do; the command line prints it and
+    exits 2 (never a traceback)."""
+
+
+class ScenarioError(InputError):
     """A scenario that cannot be used; `issues` lists every problem found."""
 
     def __init__(self, issues: list[Issue]):
@@ -112,15 +118,75 @@ _EXPECT = {
     "datetime_from_date_parsing": "expected a date-time such as 2026-11-11 00:00",
     "datetime_type": "expected a date-time such as 2026-11-11 00:00",
     "too_short": "expected at least {min_length} item(s)",
+    "too_long": "expected at most {max_length} item(s)",
+    "finite_number": "expected a finite number",
+    "int_parsing_size": "expected a whole number",
+    "string_too_short": "expected text of at least {min_length} character(s)",
+    "string_too_long": "expected text of at most {max_length} character(s)",
+    "bool_type": "expected true or false",
+    "date_from_datetime_parsing": "expected a date such as 2026-11-11",
+    "date_parsing": "expected a date such as 2026-11-11",
+    "datetime_object_invalid": "expected a date-time such as 2026-11-11 00:00",
+    "enum": "expected one of {expected}",
 }
+
+_NUMERIC = {
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "float_parsing", "float_type",
+    "int_parsing", "int_type", "int_from_float", "int_parsing_size", "finite_number", "wrong_scalar",
+}
+"""Errors of a number field: the message states the field's range and what it means."""
+
+
+def _range_at(root: type[BaseModel], loc: tuple):
+    """(Range, bounds, whole) of the number field at `loc` — a field, or an item of a list
+    or mapping field — or None."""
+    from simulator.scenario.numbers import field_range
+
+    for cut in (1, 2):
+        if len(loc) < cut:
+            break
+        model = root if len(loc) == cut else model_at(root, loc[:-cut])
+        name = loc[-cut]
+        if model is not None and isinstance(name, str) and name in model.model_fields:
+            return field_range(model.model_fields[name])
+    return None
+
+
+def _shown(got) -> str:
+    if isinstance(got, bool):
+        return str(got).lower()
+    if isinstance(got, str) and len(got) > 60:
+        return repr(got[:57] + "...")
+    return repr(got)
 
 
 def _is_member_step(step) -> bool:
-    """A step pydantic adds for a union member (`constrained-float`, `dict[str,...]`, ...)."""
+    """A step pydantic adds for a union member (`constrained-float`, `dict[str,...]`, a
+    model's class name such as `Objective`, ...)."""
     return isinstance(step, str) and (
-        step.startswith(("function-", "dict[", "list[", "union[", "literal[", "constrained-"))
-        or step in ("float", "int", "str", "bool")
+        step.startswith(("function-", "dict[", "list[", "union[", "literal[", "constrained-", "json-or-python["))
+        or step in ("float", "int", "str", "bool", "datetime")
+        or step in _model_names()
     )
+
+
+def _model_names() -> frozenset[str]:
+    """Class names of the scenario's models (a union member's step in an error location)."""
+    global _MODEL_NAMES
+    if _MODEL_NAMES is None:
+        from simulator.scenario.numbers import Strict
+
+        seen, todo = set(), list(Strict.__subclasses__())
+        while todo:
+            c = todo.pop()
+            if c.__name__ not in seen:
+                seen.add(c.__name__)
+                todo.extend(c.__subclasses__())
+        _MODEL_NAMES = frozenset(seen)
+    return _MODEL_NAMES
+
+
+_MODEL_NAMES: frozenset[str] | None = None
 
 
 def _clean_loc(loc: tuple, root: type[BaseModel]) -> tuple:
@@ -180,10 +246,32 @@ def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
             return tuple(getattr(exc, "loc", None) or _split(exc.path)), exc.message
         text = str(exc) if exc is not None else err["msg"]
         return _field_named_first(root, loc, text)
+    if kind in _NUMERIC:
+        raw = tuple(step for step in err["loc"] if not _is_member_step(step))
+        found = _range_at(root, raw) or _range_at(root, loc)
+        if found is not None and not (kind == "wrong_scalar" and "date-time" in str(ctx.get("what"))):
+            from simulator.scenario.numbers import describe_range
+
+            note, bounds, whole = found
+            if isinstance(got, dict | list):
+                return loc, describe_range(note, bounds, whole)
+            if isinstance(got, str) and len(got) > 60:
+                got = got[:57] + "..."
+            return loc, describe_range(note, bounds, whole, got)
+        if kind == "wrong_scalar":
+            return loc, f"expected {ctx['what']}, got {ctx['got']}"
     if kind in _EXPECT:
         text = _EXPECT[kind].format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()})
-        return loc, f"{text}, got {got!r}" if not isinstance(got, dict | list) else text
-    return loc, err["msg"]
+        return loc, f"{text}, got {_shown(got)}" if not isinstance(got, dict | list) else text
+    return loc, _plain_message(err["msg"])
+
+
+def _plain_message(msg: str) -> str:
+    """pydantic's own wording made to read like ours ("Input should be …" → "expected …")."""
+    for prefix, ours in (("Input should be ", "expected "), ("Value error, ", ""), ("Assertion failed, ", "")):
+        if msg.startswith(prefix):
+            return ours + msg[len(prefix):]
+    return msg
 
 
 def _field_named_first(root: type[BaseModel], loc: tuple, text: str) -> tuple[tuple, str]:

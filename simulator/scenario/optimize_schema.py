@@ -29,20 +29,17 @@ exist. The decisions themselves (`resolve`) are plain data shared by the validat
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from simulator.scenario.naming import did_you_mean
+from simulator.scenario.numbers import Finite, Replications, Seed, Trials, When, bounded
+from simulator.scenario.numbers import Strict as _Strict
 
 Scalar = bool | int | float | str
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Variable(_Strict):
@@ -50,9 +47,9 @@ class Variable(_Strict):
     list of `choices`. `each`: one decision per match of a wildcard path (default: one tied
     decision). `scale`: the decision multiplies the value each match has in the plan."""
 
-    low: float | None = None
-    high: float | None = None
-    step: float | None = Field(None, gt=0)
+    low: Finite | None = None
+    high: Finite | None = None
+    step: bounded(gt=0, le=1e15, unit="a grid step") | None = None
     log: bool = False
     choices: list[Scalar] | None = None
     each: bool = False
@@ -87,7 +84,7 @@ class Split(_Strict):
     """A fixed `total` shared between `paths` (e.g. a media budget between channels): the
     optimizer chooses the shares, the values always add up to `total`."""
 
-    total: float = Field(gt=0)
+    total: bounded(gt=0, le=1e15, unit="the total shared")
     paths: Annotated[list[str], Field(min_length=2)]
 
 
@@ -97,7 +94,7 @@ class Objective(_Strict):
 
     kpi: str = "gross_profit"
     measure: Literal["mean", "cvar"] = "mean"
-    alpha: float = Field(0.1, gt=0, le=1)
+    alpha: bounded(gt=0, le=1, unit="the share of worst replications") = 0.1
     direction: Literal["maximize", "minimize"] = "maximize"
 
 
@@ -108,9 +105,9 @@ class Constraint(_Strict):
     runs out before `before` (default: the end of the campaign)."""
 
     kpi: str
-    min: float | None = None
-    max: float | None = None
-    before: dt.datetime | None = None
+    min: Finite | None = None
+    max: Finite | None = None
+    before: When | None = None
     skus: list[str] | None = None
 
     @model_validator(mode="after")
@@ -132,13 +129,15 @@ class Optimize(_Strict):
     splits: list[Split] = Field(default_factory=list)
     objective: str | Objective | Annotated[list[str | Objective], Field(min_length=1)] = "gross_profit"
     constraints: list[Constraint] = Field(default_factory=list)
-    replications: int = Field(8, gt=0, description="replications per trial (the same seeds for every trial)")
-    trials: int = Field(100, gt=0, description="trials per run of `promosim optimize` (`--trials`)")
-    seed: int | None = Field(None, ge=0, description="base seed of the trials (default: meta.seed)")
+    replications: Replications = Field(8, description="replications per trial (the same seeds for every trial)")
+    trials: Trials = Field(100, description="trials per run of `promosim optimize` (`--trials`)")
+    seed: Seed | None = Field(None, description="base seed of the trials (default: meta.seed)")
     sampler: Literal["tpe", "random", "nsga2"] = "tpe"
     prune: bool = True
-    prune_after: int = Field(2, ge=2, description="replications before a trial can be pruned")
-    compare_replications: int = Field(20, ge=2, description="fresh replications comparing best and start")
+    prune_after: bounded(ge=2, le=1_000_000, unit="replications", whole=True) = Field(
+        2, description="replications before a trial can be pruned")
+    compare_replications: bounded(ge=2, le=1_000_000, unit="replications", whole=True) = Field(
+        20, description="fresh replications comparing best and start")
 
     @property
     def objectives(self) -> list[Objective]:

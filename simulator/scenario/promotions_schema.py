@@ -14,18 +14,22 @@ called once by the scenario's validator.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from simulator.scenario.naming import did_you_mean
-
-NonNeg = Annotated[float, Field(ge=0)]
-Prob = Annotated[float, Field(ge=0, le=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from simulator.scenario.numbers import (
+    Factor,
+    Minutes,
+    NonNegMinutes,
+    PositiveCount,
+    PositiveUnitMoney,
+    Prob,
+    When,
+    bounded,
+)
+from simulator.scenario.numbers import Strict as _Strict
 
 
 class Baskets(_Strict):
@@ -33,7 +37,7 @@ class Baskets(_Strict):
     most `topup_reach` × the threshold adds units of its SKU to reach it, with probability
     `topup_probability`."""
 
-    topup_reach: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    topup_reach: bounded(ge=0, lt=1, unit="a share of the threshold") = 0.2
     topup_probability: Prob = 0.0
 
 
@@ -59,15 +63,15 @@ class Coupon(_ForSkus):
     window's start to the campaign's end (validity).
     """
 
-    threshold: float = Field(gt=0)
-    amount: float = Field(gt=0)
-    quantity: int = Field(gt=0)
-    per_customer: int = Field(1, gt=0)
+    threshold: PositiveUnitMoney
+    amount: PositiveUnitMoney
+    quantity: PositiveCount
+    per_customer: PositiveCount = 1
     claim_rate: Prob
-    claim_from: dt.datetime | None = None
-    claim_to: dt.datetime | None = None
-    valid_from: dt.datetime | None = None
-    valid_to: dt.datetime | None = None
+    claim_from: When | None = None
+    claim_to: When | None = None
+    valid_from: When | None = None
+    valid_to: When | None = None
 
     @model_validator(mode="after")
     def _amount_below_threshold(self) -> "Coupon":
@@ -83,11 +87,11 @@ class PlatformReduction(_ForSkus):
     whole campaign). `platform_share` of each reduction is funded by the platform
     (`platform_subsidy`); the store pays the rest."""
 
-    every: float = Field(gt=0)
-    off: float = Field(gt=0)
+    every: PositiveUnitMoney
+    off: PositiveUnitMoney
     platform_share: Prob = 0.0
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    start: When | None = None
+    end: When | None = None
 
     @model_validator(mode="after")
     def _off_below_every(self) -> "PlatformReduction":
@@ -100,8 +104,8 @@ class PlatformReduction(_ForSkus):
 class Surge(_Strict):
     """Extra visits to the flash SKU at the sale's start: × (1 + amplitude·exp(−Δt / decay_minutes))."""
 
-    amplitude: NonNeg
-    decay_minutes: float = Field(gt=0)
+    amplitude: Factor
+    decay_minutes: Minutes
 
 
 class FlashSale(_Strict):
@@ -114,10 +118,10 @@ class FlashSale(_Strict):
     """
 
     sku: str
-    price: float = Field(gt=0)
-    start: dt.datetime
-    end: dt.datetime
-    quantity: int = Field(gt=0)
+    price: PositiveUnitMoney
+    start: When
+    end: When
+    quantity: PositiveCount
     surge: Surge | None = None
     after_sellout: Literal["lost", "regular"] = "lost"
 
@@ -134,14 +138,14 @@ class Presale(_Strict):
     """
 
     skus: list[str] = Field(min_length=1)
-    deposit: float = Field(gt=0)
-    multiplier: float = 1.0
-    deposit_from: dt.datetime
-    deposit_to: dt.datetime
-    balance_from: dt.datetime
-    balance_to: dt.datetime
+    deposit: PositiveUnitMoney
+    multiplier: Factor = 1.0
+    deposit_from: When
+    deposit_to: When
+    balance_from: When
+    balance_to: When
     pay_through: Prob = 0.85
-    pay_minutes: float = Field(120.0, gt=0)
+    pay_minutes: Minutes = 120.0
 
     @model_validator(mode="after")
     def _multiplier_at_least_one(self) -> "Presale":
@@ -160,7 +164,7 @@ class StockDeduction(_Strict):
     """
 
     mode: Literal["order", "payment"] = "order"
-    payment_minutes: NonNeg = 5.0
+    payment_minutes: NonNegMinutes = 5.0
 
 
 class LocatedPromotionError(ValueError):

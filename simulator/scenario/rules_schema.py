@@ -18,16 +18,13 @@ The language reference is docs/rules.md.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class _Strict(BaseModel):
-    # the same settings as `schema.Strict` (imported from there it would be circular)
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from simulator.scenario.numbers import Strict as _Strict
+from simulator.scenario.numbers import When, bounded
 
 
 def every_minutes(text) -> int:
@@ -49,8 +46,8 @@ class ActiveWindow(_Strict):
     """When a rule is live: evaluation moments t with `start` ≤ t < `end` (either may be
     left out)."""
 
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    start: When | None = None
+    end: When | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> "ActiveWindow":
@@ -72,7 +69,7 @@ class Rule(_Strict):
     every: str = "1h"
     when: str
     then: str | Annotated[list[str], Field(min_length=1)]
-    max_firings: int | None = Field(None, gt=0)
+    max_firings: bounded(gt=0, le=1_000_000, unit="firings", whole=True) | None = None
     once_per_day: bool = False
     active: ActiveWindow | None = None
     phases: Annotated[list[str], Field(min_length=1)] | None = None

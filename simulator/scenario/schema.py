@@ -16,33 +16,61 @@ import datetime as dt
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from calibration.spec import Calibrate, CalibrateError, check_calibrate
 from simulator.scenario.auction_schema import AdGroup
 from simulator.scenario.naming import did_you_mean
+from simulator.scenario.numbers import (
+    Budget,
+    Count,
+    Discount,
+    Elasticity,
+    Exponent,
+    Factor,
+    Hours,
+    Minutes,
+    OrdersPerDay,
+    People,
+    PositiveCount,
+    PositiveFactor,
+    PositiveMoney,
+    PositivePeople,
+    PositiveUnitMoney,
+    PositiveWeight,
+    PositiveWholePeople,
+    Prob,
+    Replications,
+    Seed,
+    Share,
+    Strict,
+    TickMinutes,
+    UnitMoney,
+    UnitsPerOrder,
+    Volume,
+    Weight,
+    When,
+    WholePeople,
+)
 from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
-from simulator.scenario.promotions_schema import (Baskets, Coupon, FlashSale, LocatedPromotionError,
-                                                  PlatformReduction, Presale, StockDeduction,
-                                                  check_promotions)
+from simulator.scenario.promotions_schema import (
+    Baskets,
+    Coupon,
+    FlashSale,
+    LocatedPromotionError,
+    PlatformReduction,
+    Presale,
+    StockDeduction,
+    check_promotions,
+)
 from simulator.scenario.rules_schema import Rule, check_rules
-
-NonNeg = Annotated[float, Field(ge=0)]
-Prob = Annotated[float, Field(ge=0, le=1)]
-Share = Annotated[float, Field(ge=0, le=1)]
-
-
-class Strict(BaseModel):
-    """Base for every scenario model: unknown fields rejected, values frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------- meta
 class Targets(Strict):
     """The plan's targets (目标), drawn in the report: `gmv` in `meta.currency`."""
 
-    gmv: float | None = Field(None, gt=0)
+    gmv: PositiveMoney | None = None
 
 
 class Meta(Strict):
@@ -55,15 +83,15 @@ class Meta(Strict):
 
     name: str
     timezone: str = "Asia/Shanghai"
-    start: dt.datetime
-    end: dt.datetime
-    tick_minutes: int = Field(1, gt=0)
+    start: When
+    end: When
+    tick_minutes: TickMinutes = 1
     currency: str = "CNY"
     platform_fee_rate: Prob = 0.0
-    shipping_cost_per_order: NonNeg = 0.0
-    return_cost_per_unit: NonNeg = 0.0
-    seed: int = Field(0, ge=0)
-    replications: int = Field(10, gt=0)
+    shipping_cost_per_order: UnitMoney = 0.0
+    return_cost_per_unit: UnitMoney = 0.0
+    seed: Seed = 0
+    replications: Replications = 10
     targets: Targets | None = None
 
     @field_validator("timezone")
@@ -112,11 +140,11 @@ class Phase(Strict):
     """
 
     name: str
-    start: dt.datetime
-    end: dt.datetime
+    start: When
+    end: When
     kind: Literal["sale", "warmup"] = "sale"
-    intent: NonNeg = 1.0
-    traffic: dict[str, NonNeg] = Field(default_factory=dict)
+    intent: Factor = 1.0
+    traffic: dict[str, Factor] = Field(default_factory=dict)
     promo: list[str] = Field(default_factory=list)
 
     def on_promo(self, sku: str) -> bool:
@@ -127,9 +155,9 @@ class Phase(Strict):
 class Spike(Strict):
     """A launch moment: traffic × (1 + amplitude·exp(−Δt / decay_minutes)) after `at`."""
 
-    at: dt.datetime
-    amplitude: NonNeg
-    decay_minutes: float = Field(gt=0)
+    at: When
+    amplitude: Factor
+    decay_minutes: Minutes
     channels: list[str] | None = None
 
 
@@ -146,10 +174,10 @@ class Calendar(Strict):
     """
 
     phases: list[Phase] = Field(default_factory=list)
-    intraday: Literal["taobao_2017", "flat"] | list[NonNeg] = "taobao_2017"
+    intraday: Literal["taobao_2017", "flat"] | list[Weight] = "taobao_2017"
     spikes: list[Spike] = Field(default_factory=list)
     cart_pay_through: Prob = 0.5
-    cart_pay_minutes: float = Field(30.0, gt=0)
+    cart_pay_minutes: Minutes = 30.0
 
     @field_validator("intraday")
     @classmethod
@@ -170,8 +198,8 @@ class ChannelBase(Strict):
     overrides the scenario's segment shares for this channel.
     """
 
-    quality: NonNeg = 1.0
-    segments: dict[str, NonNeg] | None = None
+    quality: Factor = 1.0
+    segments: dict[str, Share] | None = None
 
 
 class SalesBoost(Strict):
@@ -180,10 +208,10 @@ class SalesBoost(Strict):
     / `baseline_orders_per_day`) ** `elasticity`, kept within [`floor`, `cap`]; the first day,
     with no 24 hours behind it, keeps 1. `elasticity: 0` switches it off."""
 
-    baseline_orders_per_day: float = Field(gt=0)
-    elasticity: NonNeg = 0.3
-    floor: float = Field(0.25, gt=0)
-    cap: float = Field(4.0, gt=0)
+    baseline_orders_per_day: OrdersPerDay
+    elasticity: Exponent = 0.3
+    floor: PositiveFactor = 0.25
+    cap: PositiveFactor = 4.0
 
     def multiplier(self, orders: float) -> float:
         if self.elasticity == 0:
@@ -196,7 +224,7 @@ class OrganicSearch(ChannelBase):
     lifted by recent sales (`sales_boost`)."""
 
     kind: Literal["organic_search"]
-    visits_per_hour: NonNeg
+    visits_per_hour: Volume
     sales_boost: SalesBoost | None = None
 
 
@@ -204,7 +232,7 @@ class Recommendation(ChannelBase):
     """Free recommendation-feed traffic (猜你喜欢 ...); optionally lifted by recent sales."""
 
     kind: Literal["recommendation"]
-    visits_per_hour: NonNeg
+    visits_per_hour: Volume
     sales_boost: SalesBoost | None = None
 
 
@@ -221,10 +249,10 @@ class BudgetMixin(Strict):
     only if its expected GMV is at least R × its cost (docs/pacing.md).
     """
 
-    daily_budget: NonNeg | None = None
-    total_budget: NonNeg | None = None
+    daily_budget: Budget | None = None
+    total_budget: Budget | None = None
     pacing: Literal["asap", "even", "launch_weighted", "roi_target"] = "asap"
-    roi_target: float | None = Field(None, gt=0)
+    roi_target: PositiveFactor | None = None
     carry_over: bool = False
 
     @model_validator(mode="after")
@@ -247,11 +275,11 @@ class PaidSearch(ChannelBase, BudgetMixin):
     """
 
     kind: Literal["paid_search"]
-    cpc: float | None = Field(None, gt=0)
-    clicks_per_hour: NonNeg | None = None
+    cpc: PositiveUnitMoney | None = None
+    clicks_per_hour: Volume | None = None
     ad_groups: dict[str, AdGroup] | None = None
     ctr_by_position: list[Prob] = Field(default_factory=lambda: [0.05, 0.03, 0.02, 0.012], min_length=1, max_length=20)
-    reserve_price: float = Field(0.05, gt=0)
+    reserve_price: PositiveUnitMoney = 0.05
 
     @property
     def auctions(self) -> bool:
@@ -287,10 +315,10 @@ class Display(ChannelBase, BudgetMixin):
     """
 
     kind: Literal["display"]
-    cpm: float = Field(gt=0)
-    impressions_per_hour: NonNeg
+    cpm: PositiveUnitMoney
+    impressions_per_hour: Volume
     ctr: Prob
-    audience: float | None = Field(None, gt=0)
+    audience: PositivePeople | None = None
 
 
 class CrmPush(ChannelBase):
@@ -300,11 +328,11 @@ class CrmPush(ChannelBase):
     """
 
     kind: Literal["crm_push"]
-    audience: int = Field(ge=0)
+    audience: WholePeople
     open_rate: Prob
-    send_times: list[dt.datetime]
-    cost_per_message: NonNeg = 0.0
-    response_minutes: float = Field(60.0, gt=0)
+    send_times: list[When]
+    cost_per_message: UnitMoney = 0.0
+    response_minutes: Minutes = 60.0
 
 
 class LiveSession(Strict):
@@ -313,13 +341,13 @@ class LiveSession(Strict):
     `opening`: most come early, an exponential of mean `decay_minutes` from the start, cut at
     the end; `flat`: evenly. `fee` is the fixed fee of the slot (坑位费), booked at its start."""
 
-    start: dt.datetime
-    end: dt.datetime
-    viewers: NonNeg
+    start: When
+    end: When
+    viewers: People
     visit_rate: Prob = 0.1
-    fee: NonNeg = 0.0
+    fee: Budget = 0.0
     curve: Literal["opening", "flat"] = "opening"
-    decay_minutes: float = Field(30.0, gt=0)
+    decay_minutes: Minutes = 30.0
 
 
 class LiveStream(ChannelBase):
@@ -336,7 +364,7 @@ class Affiliate(ChannelBase):
     """CPS affiliates (淘宝客): no upfront cost, `commission_rate` on attributed GMV."""
 
     kind: Literal["affiliate"]
-    visits_per_hour: NonNeg
+    visits_per_hour: Volume
     commission_rate: Prob
 
 
@@ -354,16 +382,16 @@ class Reorder(Strict):
     """(s, Q) replenishment: when stock on hand plus on order falls to `point`,
     order `quantity`, which arrives `lead_time_hours` later."""
 
-    point: int = Field(ge=0)
-    quantity: int = Field(gt=0)
-    lead_time_hours: NonNeg
+    point: Count
+    quantity: PositiveCount
+    lead_time_hours: Hours
 
 
 class Inbound(Strict):
     """A scheduled inbound shipment of `quantity` units at `at`."""
 
-    at: dt.datetime
-    quantity: int = Field(gt=0)
+    at: When
+    quantity: PositiveCount
 
 
 class Sku(Strict):
@@ -380,20 +408,20 @@ class Sku(Strict):
     """
 
     name: str | None = None
-    price: float = Field(gt=0)
-    unit_cost: NonNeg
-    discount: Annotated[float, Field(ge=0, lt=1)] | dict[str, Annotated[float, Field(ge=0, lt=1)]] = 0.0
+    price: PositiveUnitMoney
+    unit_cost: UnitMoney
+    discount: Discount | dict[str, Discount] = 0.0
     base_conversion: Prob
-    elasticity: float = Field(-2.0, lt=0)
-    attractiveness: float = Field(1.0, gt=0)
-    units_per_order: float = Field(1.0, ge=1)
-    stock: int = Field(ge=0)
+    elasticity: Elasticity = -2.0
+    attractiveness: PositiveWeight = 1.0
+    units_per_order: UnitsPerOrder = 1.0
+    stock: Count
     reorder: Reorder | None = None
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
-    return_rate_per_discount: NonNeg = 0.0
-    salvage_value: NonNeg | None = None
-    promo_lift: NonNeg = 1.0
+    return_rate_per_discount: Factor = 0.0
+    salvage_value: UnitMoney | None = None
+    promo_lift: Factor = 1.0
 
     def discount_in(self, phase: str | None) -> float:
         """The discount (fraction off list price) in `phase` (None: outside any phase)."""
@@ -414,11 +442,11 @@ class Segment(Strict):
     """
 
     share: Share
-    conversion: NonNeg = 1.0
-    price_sensitivity: NonNeg = 1.0
-    coupon_use: NonNeg = 1.0
-    basket_units: NonNeg = 1.0
-    customers: int | None = Field(None, gt=0)
+    conversion: Factor = 1.0
+    price_sensitivity: Factor = 1.0
+    coupon_use: Factor = 1.0
+    basket_units: Factor = 1.0
+    customers: PositiveWholePeople | None = None
 
 
 # ----------------------------------------------------------------- scenario

@@ -65,8 +65,8 @@ def test_invalid_value_names_the_path(minimal):
         minimal.with_overrides({"skus.lipstick.discount": 1.5})
     [issue] = info.value.issues
     assert issue.path == "skus.lipstick.discount"
-    assert "expected a number < 1, got 1.5" in issue.message
-    assert "skus.lipstick.discount: expected a number < 1" in str(info.value)
+    assert "expected a number from 0 up to but not including 1 (a fraction off the list price), got 1.5" in issue.message
+    assert "skus.lipstick.discount: expected a number from 0 up to but not including 1" in str(info.value)
     assert minimal.skus["lipstick"].discount == 0.1
 
 
