@@ -97,7 +97,7 @@ class CalibrationResult:
             "scenario": self.scenario.meta.name,
             "history": {"source": h.source, "unit": h.unit, "periods": len(h.periods),
                         "missing": len(h.missing), "missing_summary": h.missing_summary(),
-                        "fitted_periods": int(self.mask[~np.isin(h.periods, h.missing)].sum())},
+                        "fitted_periods": int(self.mask[~h.periods.isin(h.missing)].sum())},
             "parameters": params,
             "fit": {"method": f.method, "engine": f.engine, "loss": self.loss.name, "value": f.loss,
                     "start_value": f.loss_start, "evaluations": f.evaluations, "seconds": round(f.seconds, 3),
@@ -159,7 +159,7 @@ def calibrate(
         history_file = Path(history) if history is not None else (base_dir / spec.file if spec.file else None)
         history = load_history(history, spec, list(scenario.skus), list(scenario.channels), strict,
                                timezone=scenario.meta.timezone, base_dir=base_dir, spec_file=where)
-    warnings: list[str] = []
+    warnings: list[str] = list(history.warnings)
     if "channel" in history.frame.index.names:
         history = _by_sku(history)
         warnings.append("the history has channel rows: they are summed per period and SKU")
@@ -208,7 +208,7 @@ def calibrate(
     seed = seed if seed is not None else (cal.seed if cal.seed is not None else scenario.meta.seed)
     model = SimModel(replay, unknowns, plain_data(scenario), list(targets), engine, reps, seed)
     x0 = [starts[u.name] for u in unknowns]
-    say(f"calibrating {len(unknowns)} parameter(s) on {int(mask[~np.isin(history.periods, history.missing)].sum())} "
+    say(f"calibrating {len(unknowns)} parameter(s) on {int(mask[~history.periods.isin(history.missing)].sum())} "
         f"{history.unit}s with {method} on the {engine} engine" + (f" ({reps} replications)" if engine == "fast" else ""))
     if method == "least_squares":
         fit = fit_least_squares(model, loss, x0, progress=progress)

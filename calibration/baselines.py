@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.history import History, history_from_frame
+from simulator.scenario.errors import InputError
 
 # ------------------------------------------------------------------ metrics
 
@@ -280,17 +281,25 @@ BASELINES: dict[str, Callable[..., Forecast]] = {
 
 
 # ------------------------------------------------------------------ holdout
+class HoldoutError(InputError):
+    """A holdout that cannot split the history: not a fraction or a date, or leaving no
+    period with data on one side."""
+
+
 def parse_holdout(text: str) -> float | pd.Timestamp:
     """The CLI's `--holdout`: a fraction in (0, 1) (`0.2`) or a date (`1996-01-01`)."""
     try:
         value = float(text)
     except ValueError:
         try:
-            return pd.Timestamp(text)
-        except ValueError:
-            raise ValueError(f"--holdout: expected a fraction such as 0.2 or a date such as 1996-01-01, got {text!r}") from None
+            t = pd.Timestamp(text)
+            if pd.isna(t):
+                raise ValueError(text)
+            return t
+        except (ValueError, TypeError):
+            raise HoldoutError(f"--holdout: expected a fraction such as 0.2 or a date such as 1996-01-01, got {text!r}") from None
     if not 0 < value < 1:
-        raise ValueError(f"--holdout: a fraction must lie strictly between 0 and 1, got {text}")
+        raise HoldoutError(f"--holdout: a fraction must lie strictly between 0 and 1, got {text}")
     return value
 
 
@@ -305,19 +314,22 @@ def split_holdout(history: History, holdout: float | str | dt.date | pd.Timestam
     observed = history.observed
     if isinstance(holdout, float | int) and not isinstance(holdout, bool):
         if not 0 < holdout < 1:
-            raise ValueError(f"holdout: a fraction must lie strictly between 0 and 1, got {holdout}")
+            raise HoldoutError(f"holdout: a fraction must lie strictly between 0 and 1, got {holdout}")
         n_test = max(1, math.floor(holdout * len(observed) + 0.5))
         if n_test >= len(observed):
-            raise ValueError(f"holdout {holdout} leaves no training period ({len(observed)} periods with data)")
+            raise HoldoutError(f"holdout {holdout} leaves no training period ({len(observed)} periods with data, "
+                               f"{n_test} held out); hold out a smaller fraction")
         cut = observed[len(observed) - n_test]
     else:
         t = pd.Timestamp(holdout)
         t = t.tz_localize(history.timezone) if t.tzinfo is None else t.tz_convert(history.timezone)
         cut = history.grid.at([math.floor(history.grid.offsets(pd.DatetimeIndex([t]))[0] + 1e-9)])[0]
         if not (observed < cut).any():
-            raise ValueError(f"holdout {t:%Y-%m-%d}: no period with data before it to train on")
+            raise HoldoutError(f"holdout {t:%Y-%m-%d}: no period with data before it to train on (the history "
+                               f"runs {observed[0]:%Y-%m-%d} – {observed[-1]:%Y-%m-%d})")
         if not (observed >= cut).any():
-            raise ValueError(f"holdout {t:%Y-%m-%d}: no period with data from it on to hold out")
+            raise HoldoutError(f"holdout {t:%Y-%m-%d}: no period with data from it on to hold out (the history "
+                               f"runs {observed[0]:%Y-%m-%d} – {observed[-1]:%Y-%m-%d})")
     return history.between(None, cut), history.between(cut, None)
 
 

@@ -22,6 +22,7 @@ period that other SKUs have is a *gap*. Both are reported and left out of fits; 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -46,6 +47,11 @@ from calibration.history_schema import (
 )
 from simulator.scenario.errors import InputError, Issue
 from simulator.scenario.naming import did_you_mean
+from simulator.scenario.source import MiB, Unreadable, check_regular, decode, read_bytes
+
+FAR_APART = 10
+"""Rows separated from the rest by a gap of more than this many times the periods with data
+(and at least 100 periods) are taken for mistyped dates (`_Validator.outliers`)."""
 
 MAX_ISSUES = 20
 """A `HistoryError` lists at most this many problems, then says how many more there are."""
@@ -177,6 +183,7 @@ class History:
     index_base: int | None = None
     columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     # -- shape
     @property
@@ -269,14 +276,16 @@ class History:
             frame=frame, unit=self.unit, timezone=self.timezone, grid=self.grid,
             periods=periods, missing=self.missing[self.missing.isin(periods)], gaps=gaps,
             source=self.source, index_base=self.index_base, columns=self.columns,
-            ignored_columns=self.ignored_columns,
+            ignored_columns=self.ignored_columns, warnings=self.warnings,
         )
 
 
 def _runs(grid: PeriodGrid, ts: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
     if len(ts) == 0:
         return []
-    pos = grid.positions(ts)
+    # periods of the grid itself (missing ones, gaps): rounded, since a day that starts at 01:00
+    # because a daylight-saving change skips its midnight is still one whole day from the last
+    pos = np.rint(grid.offsets(ts)).astype(np.int64)
     out = []
     start = 0
     for i in range(1, len(pos) + 1):
@@ -336,12 +345,22 @@ class _Raw:
         return f"line {int(self.lines[i])}" if self.lines is not None else f"row {int(self.rows[i])}"
 
 
+MAX_CSV_BYTES = 512 * MiB
+"""A CSV history is at most this large (ten years of daily rows for 10,000 SKUs)."""
+
+MAX_PARQUET_BYTES = 1024 * MiB
+
+_CSV = "a history CSV (a header line period,sku,units,... and a row per period and SKU)"
+
+
 def _read(path: Path, shown: str) -> _Raw:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise HistoryError([Issue(shown, None, "", f"expected a .csv or .parquet file, got {suffix or 'no extension'!r}")])
-    if not path.exists():
-        raise HistoryError([Issue(shown, None, "", "no such file")])
+    try:
+        check_regular(path, _CSV if suffix == ".csv" else "a history Parquet file")
+    except Unreadable as e:
+        raise HistoryError([Issue(shown, None, "", e.message)]) from None
     if suffix == ".csv":
         return _read_csv(path, shown)
     return _read_parquet(path, shown)
@@ -349,11 +368,9 @@ def _read(path: Path, shown: str) -> _Raw:
 
 def _read_csv(path: Path, shown: str) -> _Raw:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise HistoryError([Issue(shown, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
-    except OSError as e:
-        raise HistoryError([Issue(shown, None, "", f"cannot read: {e.strerror}")]) from None
+        text = decode(read_bytes(path, _CSV, MAX_CSV_BYTES), _CSV)
+    except Unreadable as e:
+        raise HistoryError([Issue(shown, e.line, "", e.message)]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -362,6 +379,13 @@ def _read_csv(path: Path, shown: str) -> _Raw:
     except csv.Error as e:
         raise HistoryError([Issue(shown, 1, "", f"malformed CSV: {e}")]) from None
     header = [h.strip() for h in header]
+    if len(header) == 1:
+        sep = next((d for d in (";", "\t", "|") if d in header[0]), None)
+        if sep is not None:
+            name = {";": "semicolons", "\t": "tabs", "|": "'|'"}[sep]
+            raise HistoryError([Issue(shown, 1, "", (
+                f"the header is one column with {name} in it: the file separates its values with {name}; "
+                "expected commas (save it as comma-separated CSV: period,sku,units)"))])
     issues = _header_issues(header, shown, 1)
     records: list[list[str]] = []
     lines: list[int] = []
@@ -395,9 +419,14 @@ def _read_parquet(path: Path, shown: str) -> _Raw:
     import pyarrow.parquet as pq
 
     try:
+        if path.stat().st_size > MAX_PARQUET_BYTES:
+            raise HistoryError([Issue(shown, None, "", f"is {path.stat().st_size / MiB:,.0f} MiB; expected a "
+                                      f"history Parquet file of at most {MAX_PARQUET_BYTES // MiB} MiB")])
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:
-        raise HistoryError([Issue(shown, None, "", f"cannot read as Parquet: {e}")]) from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise HistoryError([Issue(shown, None, "", f"cannot read it as Parquet ({first}); expected a "
+                                  "complete Parquet file (a truncated copy, or another format named .parquet?)")]) from None
     names = [str(n).strip() for n in table.column_names]
     issues = _header_issues(names, shown, None)
     if issues:
@@ -519,7 +548,7 @@ class _Validator:
         if not any(t in self.source for t in TARGETS) and not any(t in self.spec.columns for t in TARGETS):
             header.append(self.raw.issue(None, "",
                 f"no target column: expected at least one of {', '.join(TARGETS)} "
-                f"(the file has {', '.join(present)})"))
+                f"({_columns_text(present)})"))
         if header:
             raise HistoryError(_capped(header))
         used = set(self.source.values())
@@ -602,7 +631,14 @@ class _Validator:
         off = grid.offsets(ts)
         on = np.isclose(off, np.rint(off), rtol=0, atol=1e-9)
         for i in np.flatnonzero(~on & ~ts.isna()):
-            self.add(int(i), "period", f"{ts[i]:%Y-%m-%d %H:%M} is off the {_UNIT_WORD[unit]} grid: {grid.describe()}")
+            texts = self.text("period")
+            hint = ""
+            if isinstance(texts[i], str) and _OFFSET.search(texts[i]):
+                hint = (f"; it is written as {texts[i]!r}, with a UTC offset that puts it at "
+                        f"{ts[i]:%H:%M} in {self.tz}: write every period in one time zone (or without an "
+                        "offset, as wall-clock times in the history's time zone)")
+            self.add(int(i), "period", f"{ts[i]:%Y-%m-%d %H:%M} is off the {_UNIT_WORD[unit]} grid: "
+                     f"{grid.describe()}{hint}")
         return ts.where(on, pd.NaT), grid
 
     def _parse_times(self, col: pd.Series) -> pd.DatetimeIndex:
@@ -618,7 +654,9 @@ class _Validator:
             if texts[i] in ("", "NaT"):
                 self.add(int(i), "period", "missing period")
             else:
-                self.add(int(i), "period", f"cannot read {texts[i]!r} as a date or date-time")
+                year = re.match(r"\s*(\d{5,})-", texts[i])
+                hint = " (years run to 9999: a mistyped year?)" if year else ""
+                self.add(int(i), "period", f"cannot read {_cell(texts[i])} as a date or date-time{hint}")
         return out
 
     def _parse_text_times(self, texts: np.ndarray) -> pd.DatetimeIndex:
@@ -682,7 +720,12 @@ class _Validator:
             if ours == "promo":
                 bad &= ~low.isin(("true", "false")).to_numpy()
             for i in np.flatnonzero(bad):
-                self.add(int(i), ours, f"expected a number, got {texts[i]!r}")
+                hint = ""
+                if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", texts[i]):
+                    hint = f" (write numbers without thousands separators: {texts[i].replace(',', '')})"
+                elif re.fullmatch(r"[+-]?\d+,\d+", texts[i]):
+                    hint = f" (a decimal comma? write {texts[i].replace(',', '.')})"
+                self.add(int(i), ours, f"expected a number, got {_cell(texts[i])}{hint}")
             vals[bad | empty] = np.nan
         self._check_range(ours, vals)
         return vals
@@ -745,7 +788,47 @@ class _Validator:
             raise HistoryError(_capped(_ordered(self.issues)))
         return self.build(ts, skus, channels, measures)
 
+    def outliers(self, ts: pd.DatetimeIndex) -> tuple[np.ndarray, list[str]]:
+        """Rows far apart in time from all the others — a mistyped year (1826 among 2026s) would
+        make the history span centuries of missing periods. A gap of missing periods longer than
+        `FAR_APART` × the periods with data (and at least 100) splits the history; the rows on the
+        side with fewer periods are left out, with a warning (an error with `strict`)."""
+        keep = np.ones(len(ts), dtype=bool)
+        notes: list[str] = []
+        pos = np.rint(self.grid.offsets(ts)).astype(np.int64)
+        unit = self.spec.period.unit
+        for _ in range(3):
+            uniq = np.unique(pos[keep])
+            if len(uniq) < 2:
+                break
+            gaps = np.diff(uniq) - 1
+            j = int(np.argmax(gaps))
+            if gaps[j] <= max(100, FAR_APART * len(uniq)):
+                break
+            left, right = uniq[: j + 1], uniq[j + 1:]
+            out = keep & ((pos <= left[-1]) if len(right) >= len(left) else (pos >= right[0]))
+            rows = np.flatnonzero(out)
+            first = int(rows[np.argmin(pos[rows])]) if len(right) >= len(left) else int(rows[np.argmax(pos[rows])])
+            when = f"{ts[first]:%Y-%m-%d}" if unit != "hour" else f"{ts[first]:%Y-%m-%d %H:%M}"
+            note = (f"{len(rows)} row(s) lie {int(gaps[j]):,} {unit}s apart from the other {int(keep.sum()) - len(rows)} "
+                    f"(the first on {self.raw.where(first)}: {when}): a mistyped date? They are left out; "
+                    "correct them, or set strict: true to make this an error")
+            if self.strict:
+                self.issues.append(self.raw.issue(first, self.source["period"], note.replace(
+                    "They are left out; correct them, or set strict: true to make this an error",
+                    "correct them (strict)")))
+            notes.append(f"{self.raw.shown}: {note}")
+            keep &= ~out
+        return keep, notes
+
     def build(self, ts, skus, channels, measures) -> History:
+        keep, notes = self.outliers(ts)
+        if self.issues:
+            raise HistoryError(_capped(_ordered(self.issues)))
+        if not keep.all():
+            ts, skus = ts[keep], skus[keep]
+            channels = channels[keep] if channels is not None else None
+            measures = {k: v[keep] for k, v in measures.items()}
         data = {"period": ts, "sku": skus.astype(str)}
         if channels is not None:
             data["channel"] = channels.astype(str)
@@ -758,6 +841,8 @@ class _Validator:
             index_base=self.spec.period.index_base if self.spec.period.start is not None else None,
             columns=dict(self.source), ignored=self.ignored,
         )
+        if notes:
+            history = dataclasses.replace(history, warnings=tuple(notes))
         if self.strict and (len(history.missing) or len(history.gaps)):
             raise HistoryError(_capped(self._strict_issues(history)))
         return history
@@ -825,6 +910,19 @@ def history_from_frame(frame: pd.DataFrame, unit: PeriodUnit, source: str = "") 
 
 
 _OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _cell(text: str) -> str:
+    """A cell as quoted in a message: at most 40 characters."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _columns_text(present: list[str]) -> str:
+    """The file's columns for a message — or, when they do not look like column names (a
+    file that is not a history table), what was expected instead of an echo of its first line."""
+    if len(present) <= 30 and all(0 < len(c) <= 40 and c.isprintable() for c in present):
+        return f"the file has {', '.join(present)}"
+    return "the first line does not look like a header of column names; expected one such as period,sku,units"
 
 
 def _all_small_integers(texts: np.ndarray) -> bool:

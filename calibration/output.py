@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.files import atomic_write_bytes, atomic_write_text
+from simulator.files import atomic_write_bytes, atomic_write_text, table_bytes
 
 
 def calibrated_text(result, out_dir: Path) -> str:
@@ -81,20 +81,24 @@ def fit_frame(result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_outputs(result, out: Path, *, plots: bool = True) -> dict[str, str]:
-    """calibrated.yaml, fit.json, fit.csv and (with `plots`) the PNG plots in `out`."""
+def write_outputs(result, out: Path, *, plots: bool = True, final: Path | None = None) -> dict[str, str]:
+    """calibrated.yaml, fit.json, fit.csv and (with `plots`) the PNG plots in `out`. `final`:
+    the folder `out` will become (`promosim calibrate` writes into a fresh folder beside it
+    and swaps it in), which the listed paths name."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    shown = Path(final) if final is not None else out
     files = {"scenario": str(write_calibrated(result, out / "calibrated.yaml"))}
     payload = result.to_json()
     frame = fit_frame(result)
-    atomic_write_bytes(out / "fit.csv", frame.to_csv(index=False).encode("utf-8"))
+    atomic_write_bytes(out / "fit.csv", table_bytes(frame, "csv"))
     files["table"] = str(out / "fit.csv")
     if plots:
         from calibration.plots import write_plots
 
         files.update(write_plots(result, frame, out))
-    payload["files"] = dict(files, fit=str(out / "fit.json"))
+    files = {k: str(shown / Path(v).name) for k, v in files.items()}
+    payload["files"] = dict(files, fit=str(shown / "fit.json"))
     atomic_write_text(out / "fit.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    files["fit"] = str(out / "fit.json")
+    files["fit"] = str(shown / "fit.json")
     return files

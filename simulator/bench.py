@@ -205,9 +205,13 @@ def new_baseline() -> dict[str, Any]:
 def load_baseline(path: str | Path) -> dict[str, Any]:
     """Read and check a baseline file (tolerances and entries); `BaselineError` names the problem."""
     path = Path(path)
+    from simulator.scenario.source import Unreadable, read_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        data = json.loads(read_text(path, "a bench baseline (JSON)", 256 << 20))
+    except Unreadable as e:
+        if e.message != "no such file":
+            raise BaselineError(f"{path}: {e.message}") from None
         raise BaselineError(f"{path}: no such baseline file; create it with "
                             f"`promosim bench SCENARIO_DIR --baseline {path} --update`") from None
     except json.JSONDecodeError as e:
@@ -432,8 +436,12 @@ def run_bench(
     reps: int | None = None,
     workers: int = 1,
     progress=None,
+    force: bool = True,
 ) -> BenchReport:
     """Run every scenario under `paths` and check it against `baseline`.
+
+    `force` False: a scenario above the run-size limits (`simulator.size`) is an error of its
+    own instead of a run (the command line, without --force).
 
     `update`: write the baseline from this run (atomically; tolerances and the entries of
     scenarios not run here are kept, `prune` drops entries whose file is not among `paths`).
@@ -441,6 +449,7 @@ def run_bench(
     `simulator.progress.Progress` (replications across all scenarios, a line per scenario).
     Raises `BaselineError` for an unusable baseline file or folder.
     """
+    from simulator import size
     from simulator.files import atomic_write_text
     from simulator.runner import simulate
     from simulator.scenario import ScenarioError, load_scenario
@@ -464,6 +473,10 @@ def run_bench(
             scen = None
         if scen is not None:
             r.scenario, r.seed, r.reps = scen.meta.name, scen.meta.seed, reps or scen.meta.replications
+            try:
+                size.check(scen, r.reps, force=force)
+            except size.RunTooLarge as e:
+                r.error = str(e)
             if f.name not in data["scenarios"] and not update:
                 r.error = (f"no baseline entry for {f.name} in {baseline}: record it with "
                            f"`promosim bench {f.parent} --baseline {baseline} --update` and commit {baseline.name}")

@@ -12,22 +12,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
-from contextlib import contextmanager
 
 from simulator import __version__
 from simulator.commands import COMMANDS
 from simulator.scenario.errors import InputError
+from simulator.signals import Terminated, terminate_as_interrupt
 
 BAD_INPUT = 2
 INTERRUPTED = 130
 TERMINATED = 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (workers stopped, partial
-    outputs removed)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,24 +33,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a scheduler, `timeout`) raises `Terminated` in the main thread while a command
-    runs; the previous handler is restored after."""
-    def handler(signum, frame):
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:                      # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -65,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)          # a bad option: argparse's message, exit 2
     args.argv = argv
-    with _sigterm_as_interrupt():
+    with terminate_as_interrupt():
         try:
             return args.func(args)
         except InputError as e:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -128,33 +129,50 @@ def is_result_folder(path: str | Path) -> bool:
 
 def read_result_folder(path: str | Path) -> Plan:
     """A folder written by `promosim run --out`: kpis.parquet (or .csv) and run.json."""
+    from simulator.files import read_table
+    from simulator.output_set import verify
+    from simulator.scenario.source import Unreadable, read_text
+
     path = Path(path)
     run_file = path / "run.json"
     if not run_file.is_file():
         raise CompareError(f"{path}: not a result folder (no run.json); expected the output of "
                            f"`promosim run SCENARIO --out {path}`, or a scenario YAML file")
     try:
-        run = json.loads(run_file.read_text(encoding="utf-8"))
+        run = json.loads(read_text(run_file, "run.json (written by promosim run)", 64 << 20))
+    except Unreadable as e:
+        raise CompareError(f"{run_file}: {e.message}") from None
     except json.JSONDecodeError as e:
         raise CompareError(f"{run_file}: not valid JSON ({e})") from None
-    if "seed" not in run or "seeds" not in run:
+    if not isinstance(run, dict) or "seed" not in run or "seeds" not in run:
         raise CompareError(f"{run_file}: no 'seed'/'seeds': cannot tell which replications it holds; "
                            f"write it again with `promosim run ... --out`")
-    table = next((path / f for f in ("kpis.parquet", "kpis.csv") if (path / f).is_file()), None)
+    manifest = run.get("files") if isinstance(run.get("files"), dict) else None
+    for w in verify(path, manifest, ("kpis.parquet", "kpis.csv"), "run.json", CompareError):
+        print(f"promosim compare: warning: {w}", file=sys.stderr)
+    names = [f for f in ("kpis.parquet", "kpis.csv") if manifest is None or f in manifest]
+    table = next((path / f for f in names if (path / f).is_file()), None)
     if table is None:
         raise CompareError(f"{path}: no kpis.parquet or kpis.csv (one row per replication)")
-    df = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
-    seeds = [int(s) for s in run["seeds"]]
+    try:
+        df = read_table(table)
+        seeds = [int(s) for s in run["seeds"]]
+        seed = int(run["seed"])
+    except (ValueError, TypeError) as e:
+        raise CompareError(str(e) if str(e).startswith(str(path)) else f"{run_file}: {e}") from None
     if len(df) != len(seeds) or "replication" not in df:
         raise CompareError(f"{table}: {len(df)} rows but run.json lists {len(seeds)} replications")
-    df = df.set_index(pd.Index([seeds[int(r)] for r in df.pop("replication")], name="replication"))
+    try:
+        df = df.set_index(pd.Index([seeds[int(r)] for r in df.pop("replication")], name="replication"))
+    except (IndexError, ValueError, TypeError):
+        raise CompareError(f"{table}: its replication column does not match the seeds run.json lists") from None
     scenario = None
     if (path / "summary.json").is_file():
         try:
             scenario = json.loads((path / "summary.json").read_text(encoding="utf-8")).get("scenario")
-        except json.JSONDecodeError:
+        except (ValueError, AttributeError, OSError):
             pass
-    return Plan(label=path.name or str(path), source="results", seed=int(run["seed"]), kpis=df.sort_index(),
+    return Plan(label=path.name or str(path), source="results", seed=seed, kpis=df.sort_index(),
                 scenario=scenario, engine=run.get("engine", "fast"), scale=float(run.get("scale") or 1.0))
 
 
@@ -244,6 +262,7 @@ def compare(
     level: float = 0.95,
     kpis: list[str] | None = None,
     progress=None,
+    limit_size: bool = False,
 ) -> Comparison:
     """Compare plan B with plan A on common random numbers.
 
@@ -252,7 +271,8 @@ def compare(
     `overrides` (parameter paths → values) apply to B, which must then be a scenario.
     Scenarios run on `seed`/`reps` (default: A's `meta.seed` and `meta.replications`),
     or on the seeds of the result folder on the other side. `kpis` restricts the KPIs.
-    `progress(done, total)` follows the replications run here.
+    `progress(done, total)` follows the replications run here. `limit_size`: refuse a run
+    above `simulator.size`'s limits before running it (the command line, without --force).
     """
     label_a = _label(a, "A")
     plan_a, scen_a = _pending(a, label_a)
@@ -262,12 +282,14 @@ def compare(
     else:
         label_b = _label(b, "B")
         plan_b, scen_b = _pending(b, label_b)
-    overrides = dict(overrides or {})
+    overrides = overrides if overrides is not None else {}
     notes: list[str] = []
     if overrides:
         if scen_b is None:
             raise CompareError(f"B ({label_b}) is a result folder: overrides (--set) apply to a scenario")
-        scen_b = scen_b.with_overrides(overrides)
+        shown = getattr(overrides, "shown", {})
+        scen_b = scen_b.with_overrides(overrides, where=f"B ({label_b}" + (
+            f" with {', '.join(shown.values())})" if shown else ")"))
 
     # which replications both sides play
     done = [p for p in (plan_a, plan_b) if p is not None]
@@ -302,6 +324,11 @@ def compare(
         raise CompareError("no replications to compare")
 
     to_run = [(side, s) for side, s in (("A", scen_a), ("B", scen_b)) if s is not None]
+    if limit_size:
+        from simulator.size import check
+
+        for side, scen in to_run:
+            check(scen, len(index), where=f"promosim compare: {side} ({label_a if side == 'A' else label_b})")
     total = len(index) * len(to_run)
     ran: dict[str, Plan] = {}
     if to_run:
@@ -406,6 +433,10 @@ def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
+
+
+COMPARE_FILES = frozenset({"compare.json", "compare.png"})
+"""The files `promosim compare --out` writes."""
 
 
 def write(cmp: Comparison, out: str | Path) -> Path:

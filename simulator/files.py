@@ -39,10 +39,34 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _escape(x):
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+1`, `-2`, `@x`)
+    gets a leading `'`, as does one that starts with `'` (so that reading back is exact)."""
+    return "'" + x if isinstance(x, str) and x.startswith(_FORMULA) else x
+
+
+def _unescape(x):
+    return x[1:] if isinstance(x, str) and x.startswith("'") else x
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell and column name that a spreadsheet would run as a formula
+    quoted with a leading `'` (CSV injection); `read_table` undoes it."""
+    out = df.rename(columns=_escape)
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(_escape)
+    return out
+
+
 def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
-    """A DataFrame as Parquet (deterministic bytes for equal data) or CSV."""
+    """A DataFrame as Parquet (deterministic bytes for equal data) or CSV (text cells that a
+    spreadsheet would run as formulas quoted: `csv_safe`)."""
     if fmt == "csv":
-        return df.to_csv(index=False).encode("utf-8")
+        return csv_safe(df).to_csv(index=False).encode("utf-8")
     if fmt != "parquet":
         raise ValueError(f"unknown format {fmt!r}; expected 'parquet' or 'csv'")
     table = pa.Table.from_pandas(df, preserve_index=False)
@@ -65,3 +89,29 @@ def json_safe(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A table `table_bytes` wrote (.parquet or .csv, by extension). Raises ValueError naming
+    the file when it cannot be read (truncated, not a table, not ours)."""
+    from simulator.scenario.source import Unreadable, check_regular
+
+    path = Path(path)
+    try:
+        check_regular(path, "a results table")
+    except Unreadable as e:
+        raise ValueError(f"{path}: {e.message}") from None
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        df = pd.read_csv(path)
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise ValueError(f"{path}: cannot read it as {kind} ({first}); the file is damaged or was not "
+                         "written by promosim completely: run the command again") from None
+    df = df.rename(columns=_unescape)
+    for c in df.columns:
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+            df[c] = df[c].map(_unescape)
+    return df

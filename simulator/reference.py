@@ -789,12 +789,14 @@ class _Campaign:
         if rule is None:
             return
         tick = int(self.env.now)
-        while self.stock[sku].level + self.held[sku] + self.on_order[sku] <= rule.point:
-            self.on_order[sku] += rule.quantity
-            self.rec.events.append((tick, "reorder", sku, float(rule.quantity)))
+        gap = rule.point - (self.stock[sku].level + self.held[sku] + self.on_order[sku])
+        if gap >= 0:                                  # every lot this check places, at once
+            units = (gap // rule.quantity + 1) * rule.quantity
+            self.on_order[sku] += units
+            self.rec.events.append((tick, "reorder", sku, float(units)))
             lead = max(1, math.ceil(rule.lead_time_hours * 60 / self.m))
             if tick + lead < self.T:
-                self.due.setdefault(tick + lead, []).append((sku, rule.quantity, True))
+                self.due.setdefault(tick + lead, []).append((sku, units, True))
 
     def shelve(self, sku: str, units: int):
         """Units back on the shelf: a stock-out episode and an oversell window end."""

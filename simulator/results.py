@@ -129,7 +129,12 @@ class Results:
 
     # --------------------------------------------------------------- files
     def write(self, out: str | Path, fmt: str = "parquet", provenance: dict | None = None) -> Path:
-        """Write every result file into `out` (created), each atomically."""
+        """Write every result file into `out` (created), each atomically; `run.json`, written
+        last, lists every other file with its SHA-256 (`files`), so that a reader can refuse a
+        folder whose files come from different runs. `promosim run --out` writes into a fresh
+        folder that replaces the old one in one step (`simulator.output_set`)."""
+        from simulator.output_set import digests
+
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "summary.json", json.dumps(self.summary(), indent=2, ensure_ascii=False) + "\n")
@@ -138,9 +143,16 @@ class Results:
         for name, df in (("kpis", self.kpis()), ("timeseries", self.timeseries()), ("events", self.events())):
             atomic_write_bytes(out / f"{name}.{fmt}", table_bytes(df, fmt))
         run = {"engine": self.engine, "reps": self.reps, "seed": self.seed, "seeds": self.seeds,
-               "scale": self.model.scale, "timing": self.timing, **(provenance or {})}
+               "scale": self.model.scale, "timing": self.timing, **(provenance or {}),
+               "files": digests(out, ["summary.json", "scenario.json",
+                                      *(f"{n}.{fmt}" for n in ("kpis", "timeseries", "events"))])}
         atomic_write_text(out / "run.json", json.dumps(json_safe(run), indent=2, ensure_ascii=False) + "\n")
         return out
+
+
+RUN_FILES = frozenset({"summary.json", "run.json", "scenario.json", "report.html", "figures",
+                       *(f"{n}.{f}" for n in ("kpis", "timeseries", "events") for f in ("parquet", "csv"))})
+"""Every name `promosim run --out` and `promosim report` write in a results folder."""
 
 
 def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:

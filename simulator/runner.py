@@ -8,6 +8,8 @@ any process.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +31,11 @@ def replication_seed(seed: int, i: int) -> np.random.SeedSequence:
 _WORKER: dict = {}
 
 
-def _init_worker(scenario: Scenario, engine: str, scale: float) -> None:
+def _init_worker(scenario: Scenario, engine: str, scale: float, parent_pid: int) -> None:
+    from simulator.signals import die_with_parent
+
+    die_with_parent(parent_pid)              # never outlive the parent, even a SIGKILLed one
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: it stops us
     _WORKER["engine"] = ENGINES[engine](build_model(scenario, scale))
 
 
@@ -72,12 +78,23 @@ def simulate(
                 progress(len(records), len(index))
     else:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(scenario, engine, scale)) as pool:
+        pool = ProcessPoolExecutor(min(workers, len(index)), mp_context=ctx, initializer=_init_worker,
+                                   initargs=(scenario, engine, scale, os.getpid()))
+        try:
             for rec in pool.map(_run_one, [(seed, i) for i in index]):
                 records.append(rec)
                 if progress:
                     progress(len(records), len(index))
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failed replication: drop the queued replications and stop the
+            # running ones now, rather than waiting for every replication to finish.
+            from simulator.signals import stop_processes
+
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_processes(procs, grace=2.0, first=signal.SIGTERM)
+            raise
+        pool.shutdown(wait=True)
     elapsed = time.perf_counter() - t0
     return Results(model=model, seed=seed, seeds=index, records=records, engine=engine,
                    timing={"engine_s": elapsed, "per_replication_s": elapsed / max(len(index), 1)})

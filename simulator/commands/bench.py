@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from simulator.commands import options
 from simulator.progress import Progress
 
 
@@ -23,10 +24,11 @@ def register(sub) -> None:
                    help="with --update: drop baseline entries whose scenario file was not run")
     b.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testsuite per scenario, a testcase per KPI)")
     b.add_argument("--summary", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
-    b.add_argument("--reps", type=int, help="replications for every scenario (default: each meta.replications)")
-    b.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    b.add_argument("--reps", type=options.reps, help="replications for every scenario (default: each meta.replications)")
+    b.add_argument("--workers", type=options.workers, default=1, help="worker processes (results do not depend on it)")
     b.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     b.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    options.add_force(b)
     b.set_defaults(func=bench_command)
 
 
@@ -37,13 +39,10 @@ def bench_command(args) -> int:
     if args.prune and not args.update:
         print("promosim bench: --prune only applies with --update", file=sys.stderr)
         return 2
-    if args.reps is not None and args.reps < 1:
-        print(f"promosim bench: --reps must be at least 1, got {args.reps}", file=sys.stderr)
-        return 2
     try:
         with Progress("bench: replications", 1, enabled=not args.quiet, lines=False) as bar:
             report = run_bench(args.paths, args.baseline, update=args.update, prune=args.prune,
-                               reps=args.reps, workers=args.workers, progress=bar)
+                               reps=args.reps, workers=args.workers, progress=bar, force=args.force)
     except BaselineError as e:
         print(f"promosim bench: {e}", file=sys.stderr)
         return 2

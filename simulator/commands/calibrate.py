@@ -6,27 +6,32 @@ import json
 import sys
 from pathlib import Path
 
+from simulator.commands import options
 from simulator.progress import Progress
+
+CALIBRATE_FILES = ("calibrated.yaml", "fit.json", "fit.csv", "fit_", "residuals.png", "parameters.png")
+"""What `promosim calibrate --out` writes (`fit_<target>.png` by prefix)."""
 
 
 def register(sub) -> None:
     c = sub.add_parser(
         "calibrate", help="fit a scenario's unknowns to a store's history, with a backtest",
         description="Fit the parameters declared under calibrate: in SCENARIO to a history (CSV or "
-                    "Parquet), put a 95 %% interval on each, and with --holdout predict the held-out "
+                    "Parquet), put a 95 % interval on each, and with --holdout predict the held-out "
                     "periods beside naive baselines. Writes calibrated.yaml, fit.json, fit.csv and "
                     "plots to --out.")
-    c.add_argument("scenario", help="scenario YAML file with a calibrate: block")
-    c.add_argument("--history", help="history file (default: calibrate.history.file)")
+    c.add_argument("scenario", type=options.file_path, help="scenario YAML file with a calibrate: block")
+    c.add_argument("--history", type=options.file_path, help="history file (default: calibrate.history.file)")
     c.add_argument("--map", dest="columns", help="column names, ours=theirs,... (overrides calibrate.history.columns)")
     c.add_argument("--holdout", help="fraction of periods (0.2) or first held-out date (1996-01-01)")
     c.add_argument("--method", choices=("least_squares", "tpe", "cmaes"), help="default: calibrate.method")
     c.add_argument("--engine", choices=("expected", "fast"), help="default: expected for least_squares, fast otherwise")
-    c.add_argument("--trials", type=int, help="trials of tpe or cmaes (default: calibrate.trials)")
-    c.add_argument("--reps", type=int, help="replications per candidate on the fast engine")
-    c.add_argument("--seed", type=int, help="base seed of the replications")
+    c.add_argument("--trials", type=options.trials, help="trials of tpe or cmaes (default: calibrate.trials)")
+    c.add_argument("--reps", type=options.reps, help="replications per candidate on the fast engine")
+    c.add_argument("--seed", type=options.seed, help="base seed of the replications")
     c.add_argument("--strict", action="store_true", help="missing periods and SKU gaps are errors")
-    c.add_argument("--out", help="output folder (default: calibrate_<scenario file name>)")
+    c.add_argument("--out", type=options.folder,
+                   help="output folder (default: calibrate_<scenario file name>); written as one set")
     c.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     c.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -38,6 +43,7 @@ def calibrate(args) -> int:
     from calibration.baselines import parse_holdout
     from calibration.history import parse_map
     from calibration.output import write_outputs
+    from simulator.output_set import OutputSet
     from simulator.scenario import load_scenario
 
     try:
@@ -52,6 +58,24 @@ def calibrate(args) -> int:
               "(see docs/calibration.md)", file=sys.stderr)
         return 2
     out = Path(args.out or f"calibrate_{Path(args.scenario).stem}")
+    target = OutputSet(out, lambda name: name.startswith(CALIBRATE_FILES))
+    folder = target.open()                         # --out checked before any work
+    try:
+        res, files = _calibrate(args, run, write_outputs, columns, holdout, folder, out)
+        target.commit()
+    finally:
+        target.discard()
+    payload = res.to_json()
+    payload["out"] = str(out)
+    payload["files"] = files
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        _print(payload)
+    return 0
+
+
+def _calibrate(args, run, write_outputs, columns, holdout, folder: Path, out: Path):
     with Progress("calibration", 1, enabled=not args.quiet) as bar:
         stage = {"what": None}
 
@@ -69,15 +93,8 @@ def calibrate(args) -> int:
         if args.json:                              # the table below prints them otherwise
             for w in res.warnings:
                 bar.log(f"warning: {w}")
-        files = write_outputs(res, out, plots=not args.no_plots)
-    payload = res.to_json()
-    payload["out"] = str(out)
-    payload["files"] = files
-    if args.json:
-        print(json.dumps(payload, ensure_ascii=False))
-    else:
-        _print(payload)
-    return 0
+        files = write_outputs(res, folder, plots=not args.no_plots, final=out)
+    return res, files
 
 
 def _print(p: dict) -> None:

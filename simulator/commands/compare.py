@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from simulator.commands.run import overrides as parse_overrides
+from simulator.commands import options
 from simulator.progress import Progress
+from simulator.scenario.overrides import parse_overrides
 
 
 def register(sub) -> None:
@@ -15,44 +16,51 @@ def register(sub) -> None:
         description="Compare plan B with plan A on common random numbers (replication i of both plans "
                     "sees the same visitors). A and B are scenario YAML files or result folders written "
                     "by `promosim run --out`. Without B, B is A with the --set overrides.")
-    c.add_argument("a", metavar="A", help="plan A: a scenario YAML file or a result folder")
+    c.add_argument("a", metavar="A", type=options.file_path, help="plan A: a scenario YAML file or a result folder")
     c.add_argument("b", metavar="B", nargs="?", help="plan B (default: A with the --set overrides)")
     c.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="override a value of B, e.g. --set 'skus.*.discount.burst=0.35' (repeatable)")
-    c.add_argument("--reps", type=int, help="replications (default: A's meta.replications, or the result folder's)")
-    c.add_argument("--seed", type=int, help="base seed (default: A's meta.seed, or the result folder's)")
-    c.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
-    c.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    c.add_argument("--reps", type=options.reps,
+                   help="replications (default: A's meta.replications, or the result folder's)")
+    c.add_argument("--seed", type=options.seed, help="base seed (default: A's meta.seed, or the result folder's)")
+    c.add_argument("--workers", type=options.workers, default=1,
+                   help="worker processes (results do not depend on it)")
+    c.add_argument("--level", type=options.level, default=0.95,
+                   help="confidence level of the intervals, between 0 and 1 (default 0.95)")
     c.add_argument("--kpis", help="comma-separated KPIs to compare (default: all)")
-    c.add_argument("--out", help="folder for compare.json and compare.png (the chart)")
+    c.add_argument("--out", type=options.folder, help="folder for compare.json and compare.png (the chart)")
     c.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    options.add_force(c)
     c.set_defaults(func=compare_command)
 
 
 def compare_command(args) -> int:
-    from simulator.compare import CompareError, compare, write
+    from simulator.compare import COMPARE_FILES, CompareError, compare, write
+    from simulator.output_set import OutputSet
 
     if args.b is None and not args.set:
         print("promosim compare: give plan B, or --set overrides to compare A with a tweaked A",
               file=sys.stderr)
         return 2
-    if not 0 < args.level < 1:
-        print(f"promosim compare: --level must lie between 0 and 1 (e.g. 0.95), got {args.level}", file=sys.stderr)
-        return 2
-    if args.reps is not None and args.reps < 1:
-        print(f"promosim compare: --reps must be at least 1, got {args.reps}", file=sys.stderr)
-        return 2
     kpis = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
+    overrides = parse_overrides(args.set)
+    target = OutputSet(args.out, COMPARE_FILES.__contains__) if args.out else None
+    folder = target.open() if target else None          # --out checked before any work
     try:
         with Progress("compare: replications", 1, enabled=not args.quiet) as bar:
-            cmp = compare(args.a, args.b, overrides=parse_overrides(args.set), reps=args.reps, seed=args.seed,
-                          workers=args.workers, level=args.level, kpis=kpis, progress=bar.update)
+            cmp = compare(args.a, args.b, overrides=overrides, reps=args.reps, seed=args.seed,
+                          workers=args.workers, level=args.level, kpis=kpis, progress=bar.update,
+                          limit_size=not args.force)
+        if target:
+            write(cmp, folder)
+            target.commit()
     except CompareError as e:
         print(f"promosim compare: {e}", file=sys.stderr)
         return 2
-    if args.out:
-        write(cmp, args.out)
+    finally:
+        if target:
+            target.discard()
     if args.json:
         print(json.dumps(cmp.to_dict(), ensure_ascii=False))
     else:

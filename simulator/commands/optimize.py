@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from simulator.commands import options
 from simulator.progress import Progress
 
 
@@ -15,22 +16,23 @@ def register(sub) -> None:
         description="Search the decisions declared under optimize: in SCENARIO. Every trial plays the "
                     "same seeds; the plan as written is trial 0. Results go to --out: best_plan.yaml, "
                     "optimize.json, comparison.csv, trials.csv, plots, and the study (study.db).")
-    o.add_argument("scenario", help="scenario YAML file with an optimize: block")
-    o.add_argument("--trials", type=int,
+    o.add_argument("scenario", type=options.file_path, help="scenario YAML file with an optimize: block")
+    o.add_argument("--trials", type=options.trials,
                    help="trials to add that end complete or pruned, across the workers (default: optimize.trials)")
-    o.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
-    o.add_argument("--reps", type=int, help="replications per trial (default: optimize.replications)")
-    o.add_argument("--workers", type=int, default=1, help="local worker processes on the study")
-    o.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
-                                     "(default: sqlite file study.db in --out)")
-    o.add_argument("--study", help="study name (default: the scenario's meta.name)")
-    o.add_argument("--out", help="output folder (default: optimize_<scenario file name>)")
-    o.add_argument("--heartbeat", type=int, default=10,
+    o.add_argument("--timeout", type=options.seconds, help="seconds after which no new trial starts")
+    o.add_argument("--reps", type=options.reps, help="replications per trial (default: optimize.replications)")
+    o.add_argument("--workers", type=options.workers, default=1, help="local worker processes on the study")
+    o.add_argument("--storage", type=options.file_path,
+                   help="Optuna storage URL, e.g. postgresql://user@host/db (default: sqlite file study.db in --out)")
+    o.add_argument("--study", type=options.file_path, help="study name (default: the scenario's meta.name)")
+    o.add_argument("--out", type=options.folder, help="output folder (default: optimize_<scenario file name>)")
+    o.add_argument("--heartbeat", type=options.heartbeat, default=10,
                    help="seconds between a running trial's heartbeats; a killed trial is failed "
                         "after 3 heartbeats (default: 10)")
     o.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     o.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    options.add_force(o)
     o.set_defaults(func=optimize)
 
 
@@ -45,10 +47,49 @@ def _money(x) -> str:
     return f"{x:.4g}"
 
 
+def _check_folder(out: Path) -> None:
+    """The optimize folder (it keeps study.db across runs): a folder, or one that can be made,
+    that this process can write in — checked before any trial."""
+    import tempfile
+
+    from simulator.scenario.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"promosim optimize: --out {out}: is a file, not a folder; give a folder "
+                         "(it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".promosim-write-test-"):
+            pass
+    except OSError as e:
+        raise InputError(f"promosim optimize: --out {out}: cannot write there ({e.strerror}); "
+                         "give a folder you can write in") from None
+
+
+def _largest_plan(spec) -> dict:
+    """Every numeric decision at its high end: the plan a trial may grow to."""
+    plan: dict = {}
+    for d in spec.decisions:
+        if d.kind == "choice":
+            nums = [c for c in d.choices if isinstance(c, int | float) and not isinstance(c, bool)]
+            if not nums:
+                continue
+            x = max(nums)
+        else:
+            x = d.high
+        for loc, v in zip(d.locs, d.values(x)):
+            plan[".".join(str(k) for k in loc)] = v
+    return plan
+
+
 def optimize(args) -> int:
+    from simulator import size
     from simulator.optimize import StudyMismatch
     from simulator.optimize import optimize as run_optimize
+    from simulator.optimize.spec import Spec
+    from simulator.optimize.study import check_storage
     from simulator.scenario import load_scenario
+    from simulator.scenario.errors import InputError
 
     scenario = load_scenario(args.scenario)        # errors name file:line before any work
     if scenario.optimize is None:
@@ -57,6 +98,19 @@ def optimize(args) -> int:
         return 2
     total = args.trials if args.trials is not None else scenario.optimize.trials
     out = Path(args.out or f"optimize_{Path(args.scenario).stem}")
+    if args.storage is not None:
+        check_storage(args.storage)
+    _check_folder(out)
+    reps = args.reps or scenario.optimize.replications
+    where = f"promosim optimize {args.scenario}"
+    spec = Spec.of(scenario)
+    size.check(spec.base(), reps, force=args.force, where=where)
+    try:
+        largest = spec.base().with_overrides(_largest_plan(spec))
+    except InputError:
+        largest = None                              # decisions whose highs do not combine: trials tell
+    if largest is not None:
+        size.check(largest, reps, force=args.force, where=f"{where} (every decision at its high end)")
     kpi = scenario.optimize.objectives[0].kpi
     state = {"best": None}
     with Progress("trials", max(total, 1), enabled=not args.quiet) as bar:
@@ -81,7 +135,10 @@ def optimize(args) -> int:
     else:
         _print(res, out, kpi)
     if res.interrupted:
-        return 130
+        print(f"promosim optimize: interrupted ({res.interrupted}): the workers were stopped, their running "
+              f"trials marked failed; the results of the {res.trials} trials so far are in {out}",
+              file=sys.stderr)
+        return 143 if res.interrupted == "SIGTERM" else 130
     return 0 if res.best is not None else 1
 
 

@@ -18,6 +18,8 @@ refused with a `ScenarioError` naming the first block found.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.model import Model
@@ -182,11 +184,13 @@ class ExpectedEngine:
 
             def reorder(at):
                 nonlocal on_order
-                while m.reorder_point[k] >= 0 and on_hand + on_order <= m.reorder_point[k] + 1e-9:
-                    on_order += m.reorder_qty[k]
-                    rec.events.append((at, "reorder", m.skus[k], float(m.reorder_qty[k])))
+                if m.reorder_point[k] >= 0 and on_hand + on_order <= m.reorder_point[k] + 1e-9:
+                    lots = math.floor((m.reorder_point[k] + 1e-9 - on_hand - on_order) / m.reorder_qty[k]) + 1
+                    q = float(lots * m.reorder_qty[k])          # every lot of this check at once
+                    on_order += q
+                    rec.events.append((at, "reorder", m.skus[k], q))
                     if at + m.lead_ticks[k] < T:
-                        pending.append((at + int(m.lead_ticks[k]), float(m.reorder_qty[k]), True))
+                        pending.append((at + int(m.lead_ticks[k]), q, True))
                         pending.sort()
 
             first = True

@@ -111,16 +111,20 @@ class FastEngine:
             st.signal.succeed()
 
     def reorder(self, env, st: StockState, rec: RunRecord, k: int, tick: int) -> None:
-        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later)."""
+        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later).
+        The lots one check places are counted at once (one order, one delivery): never a loop
+        per lot, whatever s / Q is."""
         m = self.m
         if m.reorder_point[k] < 0:
             return
-        while st.position(k) <= m.reorder_point[k]:
-            q = int(m.reorder_qty[k])
-            st.on_order[k] += q
-            rec.events.append((tick, "reorder", m.skus[k], float(q)))
-            if tick + m.lead_ticks[k] < m.n_ticks:
-                env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, "reorder"))
+        gap = int(m.reorder_point[k]) - int(st.position(k))
+        if gap < 0:
+            return
+        q = (gap // int(m.reorder_qty[k]) + 1) * int(m.reorder_qty[k])
+        st.on_order[k] += q
+        rec.events.append((tick, "reorder", m.skus[k], float(q)))
+        if tick + m.lead_ticks[k] < m.n_ticks:
+            env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, "reorder"))
 
     def _campaign(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool

@@ -74,14 +74,14 @@ class OptimizeResult:
     pareto: list[dict] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     best_scenario: Scenario | None = None
-    interrupted: bool = False
+    interrupted: str | bool = False        # False, or the signal that stopped the study
     importances: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """The `--json` payload."""
         return json_safe({
             "study": self.study_name, "storage": shown_url(self.storage) if self.storage else None,
-            "trials": self.trials, "ran": self.ran, "interrupted": self.interrupted,
+            "trials": self.trials, "ran": self.ran, "interrupted": bool(self.interrupted),
             "best": None if self.best is None else {k: self.best[k] for k in ("value", "values", "params", "plan", "trial")},
             "baseline": {k: self.baseline.get(k) for k in ("value", "values", "trial")},
             "improvement": {k: {m: v[m] for m in ("mean", "ci_low", "ci_high")} for k, v in self.improvement.items()},
@@ -181,11 +181,15 @@ def optimize(
     try:
         if n_trials > 0:
             run_workers(cfg, n_trials, workers, timeout, on_trial, scenario, st)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as e:      # the workers are stopped and their trials failed
+        from simulator.signals import Terminated
 
+        interrupted = "SIGTERM" if isinstance(e, Terminated) else "SIGINT"
+
+    # interrupted: the results of the trials so far, without the comparison on fresh seeds
+    # (it would run for minutes after the planner asked to stop)
     return _results(the_study, spec, source, scenario, url, name, reps, seed, ran, workers, engine,
-                    out, compare, plots, interrupted)
+                    out, compare and not interrupted, plots, interrupted)
 
 
 def _results(study, spec: Spec, source, scenario, url, name, reps, seed, ran, workers, engine, out,
@@ -279,6 +283,11 @@ def _write(out: Path, res: OptimizeResult, spec: Spec, source, plots: bool) -> d
         payload["best"]["kpis"] = res.best.get("kpis")
         payload["best"]["constraints"] = res.best.get("constraints")
     payload["files"] = files
+    from simulator.output_set import digests
+
+    # optimize.json, written last, is the manifest: a file that does not match its digest is
+    # of another invocation (this one was interrupted before it wrote everything)
+    payload["sha256"] = digests(out, sorted(set(files.values())))
     atomic_write_text(out / "optimize.json", json.dumps(json_safe(payload), indent=2, ensure_ascii=False) + "\n")
     files["summary"] = "optimize.json"
     return files

@@ -15,13 +15,11 @@ Other invocations on the same study (other machines) count their own trials.
 
 from __future__ import annotations
 
-import ctypes
 import datetime
 import hashlib
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import signal
 import time
 import traceback
 import warnings
@@ -46,8 +44,67 @@ class StudyMismatch(InputError):
     """The study in the storage was started with another plan, replications or seed."""
 
 
+class StorageError(InputError):
+    """A storage URL that cannot hold a study: malformed, of an unknown kind, in memory, in a
+    folder that is missing or read-only, or a database that does not answer."""
+
+
 def default_storage(out: Path) -> str:
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
+
+
+_KINDS = "sqlite:///path/study.db or postgresql://user@host/db"
+
+
+def check_storage(url: str) -> None:
+    """Refuse, before any connection, a storage URL that cannot work: one SQLAlchemy cannot
+    read, a database kind without a driver here, SQLite in memory (private to one connection:
+    the heartbeat and the workers would each see another, empty database), an SQLite file in a
+    folder that is missing or cannot be written."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = shown_url(url)
+    try:
+        u = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StorageError(f"promosim optimize: --storage {shown!r}: expected a database URL such as "
+                           f"{_KINDS}") from None
+    try:
+        u.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise StorageError(f"promosim optimize: --storage {shown!r}: unknown database kind "
+                           f"{u.drivername!r}; expected {_KINDS}") from None
+    except ImportError as e:
+        raise StorageError(f"promosim optimize: --storage {shown!r}: no driver for {u.drivername} here "
+                           f"({e.name or e}); for PostgreSQL install promosim[postgres]") from None
+    if u.get_backend_name() != "sqlite":
+        return
+    db = u.database or ""
+    if db in ("", ":memory:") or db.startswith("file::memory:") or "mode=memory" in str(u.query):
+        raise StorageError(f"promosim optimize: --storage {shown!r}: an in-memory SQLite database lives in one "
+                           "connection, but the heartbeat and every worker open their own; give a file "
+                           "(sqlite:///path/study.db), or leave --storage out to keep study.db in --out")
+    path = Path(db)
+    folder = path.parent if str(path.parent) else Path(".")
+    from simulator.scenario.source import Unreadable, check_regular
+
+    if path.exists():
+        try:
+            check_regular(path, "an SQLite database file")
+        except Unreadable as e:
+            raise StorageError(f"promosim optimize: --storage {shown!r}: {path} {e.message}") from None
+    if not folder.is_dir():
+        raise StorageError(f"promosim optimize: --storage {shown!r}: the folder {folder} does not exist; "
+                           "create it first or give another path")
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".promosim-write-test-"):
+            pass
+    except OSError as e:
+        raise StorageError(f"promosim optimize: --storage {shown!r}: cannot write in {folder} "
+                           f"({e.strerror}); SQLite needs to create its journal beside the database") from None
 
 
 def shown_url(url: str) -> str:
@@ -55,7 +112,8 @@ def shown_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        u = make_url(url)
+        return url if u.password is None else u.render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is shown as given
         return url
 
@@ -65,10 +123,11 @@ def open_storage(url: str | None, heartbeat: int = 10):
     `heartbeat` seconds and a grace period of 3 × heartbeat."""
     if url is None:
         return optuna.storages.InMemoryStorage()
+    check_storage(url)
     kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 120}}     # wait for another process's write lock
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(10):
         try:
@@ -78,17 +137,31 @@ def open_storage(url: str | None, heartbeat: int = 10):
                     url, engine_kwargs=kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                     heartbeat_stale_trial_callback=_retry_baseline)
             break
-        except (IntegrityError, OperationalError, ProgrammingError):
+        except (IntegrityError, OperationalError, ProgrammingError) as e:
             # Two processes creating Optuna's tables in an empty database at once: one loses the
-            # race (`CREATE TYPE ... already exists`); the tables are there on the next try.
-            if attempt == 9:
-                raise
+            # race (`CREATE TYPE ... already exists`); the tables are there on the next try. Any
+            # other failure (no server, a wrong password, a file that is not a database) is the
+            # storage's, said at once.
+            if attempt == 9 or not _a_race(e):
+                first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+                raise StorageError(f"promosim optimize: --storage {shown_url(url)!r}: cannot open the study "
+                                   f"storage: {first}") from None
             time.sleep(0.2 + 0.3 * attempt)
+        except (DBAPIError, optuna.exceptions.StorageInternalError, RuntimeError) as e:
+            first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise StorageError(f"promosim optimize: --storage {shown_url(url)!r}: cannot open the study "
+                               f"storage: {first}") from None
     if url.startswith("sqlite"):
         # WAL: readers do not block the writer; the mode is stored in the file.
         with storage.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     return storage
+
+
+def _a_race(e) -> bool:
+    """An error of two processes creating the tables at once (worth another try)."""
+    text = str(getattr(e, "orig", None) or e).lower()
+    return any(w in text for w in ("already exists", "duplicate", "unique", "locked"))
 
 
 class HeartbeatStorage(optuna.storages.RDBStorage):
@@ -292,73 +365,101 @@ def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, r
                                    f"{t.number if t else '?'}); see the warnings above")
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when its parent dies (PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
 def _worker_main(cfg: WorkerConfig, worker: int, slots: Slots, deadline, q, parent_pid: int) -> None:
-    _die_with_parent()
-    if os.getppid() != parent_pid:
-        return
+    from simulator.signals import die_with_parent
+
+    die_with_parent(parent_pid)          # the kernel kills this worker when its parent dies
     try:
         work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
              parent_pid=parent_pid)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:            # the running trial was marked failed by Optuna
         q.put(("stopped", worker))
+        return
     except BaseException:  # noqa: BLE001 - reported to the parent, then the worker exits
         q.put(("error", traceback.format_exc()))
         raise SystemExit(1)
     q.put(("finished", worker))
 
 
+def fail_running(storage, study: str, invocation: str) -> list[int]:
+    """Mark FAIL every trial of `study` that this invocation's workers left RUNNING (a worker
+    stopped by force cannot tell the storage itself). Returns their numbers."""
+    from optuna.trial import TrialState
+
+    try:
+        s = optuna.load_study(study_name=study, storage=storage)
+        failed = []
+        for t in s.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.user_attrs.get("invocation") == invocation:
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                failed.append(t.number)
+        return failed
+    except Exception:  # noqa: BLE001 - the heartbeat fails them later if the storage is gone
+        return []
+
+
 def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float | None, on_trial,
                 scenario: Scenario, storage) -> None:
     """Run `n_trials` counted trials on the study with `workers` local workers (1: in this
-    process; more: spawned processes). `on_trial(done, number, state, values, baseline)`."""
+    process; more: spawned processes). `on_trial(done, number, state, values, baseline)`.
+
+    Interrupted (Ctrl-C, SIGINT or SIGTERM to this process alone, as a scheduler sends it),
+    the parent stops its workers (SIGINT: each fails its running trial and exits; then SIGTERM
+    and SIGKILL for any that lingers), marks FAIL whatever trial of this invocation is still
+    RUNNING, and raises the interruption on. A worker never outlives the parent."""
     deadline = None if timeout is None else time.time() + timeout
     if workers <= 1:
         slots = Slots(n_trials)
         work(cfg, 0, slots, deadline, lambda kind, p: on_trial(*p), storage=storage, scenario=scenario)
         return
+    from simulator.signals import stop_processes
+
     ctx = mp.get_context("spawn")
     slots = Slots(n_trials, ctx)
     q = ctx.Queue()
     procs = [ctx.Process(target=_worker_main, args=(cfg, w, slots, deadline, q, os.getpid()),
                          name=f"promosim-optimize-{w}") for w in range(workers)]
-    for p in procs:
-        p.start()
     errors: list[str] = []
+
+    def take(kind, payload) -> None:
+        if kind == "trial":
+            on_trial(*payload)
+        elif kind == "error":
+            errors.append(payload)
+
     try:
+        for p in procs:
+            p.start()
         while any(p.is_alive() for p in procs) or not q.empty():
             try:
                 kind, payload = q.get(timeout=0.5)
             except queue_mod.Empty:
                 continue
-            if kind == "trial":
-                on_trial(*payload)
-            elif kind == "error":
-                errors.append(payload)
+            take(kind, payload)
+    except BaseException:
+        stop_processes([p for p in procs if p.pid is not None], grace=10.0)
+        _drain(q, lambda kind, payload: None)
+        fail_running(storage, cfg.study, cfg.invocation)
+        raise
     finally:
         for p in procs:
-            p.join()
-    while True:                                   # messages still in the pipe after the exits
-        try:
-            kind, payload = q.get(timeout=0.2)
-        except queue_mod.Empty:
-            break
-        if kind == "trial":
-            on_trial(*payload)
-        elif kind == "error":
-            errors.append(payload)
+            if p.pid is not None:
+                p.join()
+    _drain(q, take)                               # messages still in the pipe after the exits
     if errors:
         raise RuntimeError("a worker failed:\n" + errors[0])
     dead = [p.name for p in procs if p.exitcode not in (0, None)]
     if dead:
         raise RuntimeError(f"worker(s) {', '.join(dead)} exited abnormally")
+
+
+def _drain(q, take) -> None:
+    while True:
+        try:
+            kind, payload = q.get(timeout=0.2)
+        except (queue_mod.Empty, OSError, EOFError, ValueError):
+            return
+        take(kind, payload)
 
 
 def counted_trials(study: optuna.Study) -> int:

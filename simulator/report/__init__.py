@@ -90,17 +90,21 @@ def render_figures(d, font) -> list:
     return out
 
 
-def build_report(out_dir: str | Path) -> Path:
+def build_report(out_dir: str | Path, warn=None) -> Path:
     """Write `report.html` and `figures/*.png` into the results folder `out_dir`.
 
-    Returns the path of report.html. Raises `ReportError` when a result file is missing
-    or no CJK font is available. Files are written atomically.
+    Returns the path of report.html. Raises `ReportError` when a result file is missing,
+    damaged or of another run than the folder's run.json, or no CJK font is available;
+    `warn(text)` hears of stale files that are ignored. Files are written atomically.
     """
     from simulator.files import atomic_write_bytes, atomic_write_text
     from simulator.report import data as D
     from simulator.report import fonts, html
 
     d = D.load(out_dir)
+    for w in d.warnings:
+        if warn is not None:
+            warn(w)
     font = fonts.find_cjk_font()
     figures = render_figures(d, font)
 

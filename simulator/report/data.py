@@ -53,6 +53,7 @@ class ReportData:
     end: pd.Timestamp
     period: pd.Timedelta
     phases: list[Phase] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -80,50 +81,76 @@ class ReportData:
 # ------------------------------------------------------------------------------- loading
 def load(out_dir: str | Path) -> ReportData:
     """Read a results folder written by `promosim run --out`. Raises `ReportError`."""
+    from simulator.output_set import verify
+
     out = Path(out_dir)
     if not out.is_dir():
-        raise ReportError(f"{out}: no such folder (expected the --out folder of `promosim run`)")
+        what = "is a file, not a folder" if out.exists() else "no such folder"
+        raise ReportError(f"{out}: {what} (expected the --out folder of `promosim run`)")
+    run = _json(out / "run.json") if (out / "run.json").exists() else {}
+    manifest = run.get("files") if isinstance(run.get("files"), dict) else None
+    family = [f"{n}.{f}" for n in ("kpis", "timeseries", "events") for f in ("parquet", "csv")]
+    warnings = verify(out, manifest, family, "run.json", ReportError)
     summary = _json(out / "summary.json")
     scenario = _json(out / "scenario.json", hint=" (written by promosim run since the report "
                      "was added: run the scenario again with --out)")
-    run = _json(out / "run.json") if (out / "run.json").exists() else {}
-    meta = scenario["meta"]
-    tz = meta.get("timezone", "Asia/Shanghai")
-    start, end = _local(meta["start"], tz), _local(meta["end"], tz)
-    period = pd.Timedelta(minutes=max(60, int(meta.get("tick_minutes", 1))))
-    ts = _table(out, "timeseries", tz, time_cols=("period_start",))
-    ev = _table(out, "events", tz, time_cols=("time",))
+    try:
+        meta = scenario["meta"]
+        tz = meta.get("timezone", "Asia/Shanghai")
+        start, end = _local(meta["start"], tz), _local(meta["end"], tz)
+        period = pd.Timedelta(minutes=max(60, int(meta.get("tick_minutes", 1))))
+        phases = sorted((Phase(p["name"], p.get("kind", "sale"), _local(p["start"], tz), _local(p["end"], tz))
+                         for p in scenario.get("calendar", {}).get("phases", [])), key=lambda p: p.start)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ReportError(f"{out / 'scenario.json'}: not the scenario promosim run writes ({type(e).__name__}: "
+                          f"{e}); run the scenario again with --out") from None
+    ts = _table(out, "timeseries", tz, manifest, time_cols=("period_start",))
+    ev = _table(out, "events", tz, manifest, time_cols=("time",))
     ev["subject"] = ev["subject"].fillna("").astype(str)
-    kp = _table(out, "kpis", tz)
-    phases = sorted((Phase(p["name"], p.get("kind", "sale"), _local(p["start"], tz), _local(p["end"], tz))
-                     for p in scenario.get("calendar", {}).get("phases", [])), key=lambda p: p.start)
-    return ReportData(out, summary, scenario, run, kp, ts, ev, tz, start, end, period, phases)
+    kp = _table(out, "kpis", tz, manifest)
+    return ReportData(out, summary, scenario, run, kp, ts, ev, tz, start, end, period, phases, warnings)
 
 
 def _json(path: Path, hint: str = "") -> dict:
+    from simulator.scenario.source import Unreadable, read_text
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: missing{hint}") from None
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: cannot read it ({e})") from None
+        data = json.loads(read_text(path, "a JSON file written by promosim", 256 << 20))
+    except Unreadable as e:
+        if e.message == "no such file":
+            raise ReportError(f"{path}: missing{hint}") from None
+        raise ReportError(f"{path}: {e.message}") from None
+    except ValueError as e:
+        raise ReportError(f"{path}: not valid JSON ({e}); it is not a file promosim wrote completely") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
-def _table(out: Path, name: str, tz: str, time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
-    """`name`.parquet, else `name`.csv, with time columns as local tz-aware times."""
-    if (out / f"{name}.parquet").exists():
-        path = out / f"{name}.parquet"
-        df = pd.read_parquet(path)
-    elif (out / f"{name}.csv").exists():
-        path = out / f"{name}.csv"
-        df = pd.read_csv(path)
-    else:
+def _table(out: Path, name: str, tz: str, manifest: dict | None = None,
+           time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`name`.parquet, else `name`.csv (the one the manifest lists, when there is one), with
+    time columns as local tz-aware times."""
+    from simulator.files import read_table
+
+    formats = ("parquet", "csv")
+    if manifest is not None:
+        formats = tuple(f for f in formats if f"{name}.{f}" in manifest) or formats
+    path = next((out / f"{name}.{f}" for f in formats if (out / f"{name}.{f}").is_file()), None)
+    if path is None:
         raise ReportError(f"{out}: no {name}.parquet or {name}.csv "
                           "(expected the --out folder of `promosim run`)")
+    try:
+        df = read_table(path)
+    except ValueError as e:
+        raise ReportError(str(e)) from None
     for c in time_cols:
         if c not in df:
             raise ReportError(f"{path}: no column {c!r}")
-        df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+        try:
+            df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+        except (ValueError, TypeError) as e:
+            raise ReportError(f"{path}: column {c!r} does not hold times ({e})") from None
     return df
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from simulator.scenario.errors import Issue, ScenarioError, issues_from
 from simulator.scenario.schema import Scenario, Sku
+from simulator.scenario.source import MiB, Unreadable, read_text
 
 
 def _yaml() -> YAML:
@@ -26,17 +28,95 @@ def _yaml() -> YAML:
     return y
 
 
-def _plain(node):
-    """ruamel's commented containers → plain dicts and lists."""
+MAX_SCENARIO_BYTES = 16 * MiB
+"""A scenario file is at most this large (the bundled Double 11 is 30 KB)."""
+
+MAX_CATALOGUE_BYTES = 256 * MiB
+"""A SKU catalogue is at most this large (a million SKUs at 256 bytes a row)."""
+
+MAX_VALUES = 1_000_000
+"""A scenario holds at most this many values once YAML aliases (`*name`) are expanded: a
+few kilobytes of aliases to aliases can stand for 10⁹ values (an "alias bomb")."""
+
+MAX_DEPTH = 64
+"""Brackets nest at most this deep (a scenario nests a few levels)."""
+
+
+class _TooMany(Exception):
+    pass
+
+
+def _plain(node, budget: list[int] | None = None):
+    """ruamel's commented containers → plain dicts and lists; raises `_TooMany` past
+    `MAX_VALUES` values (aliases expanded)."""
+    if budget is None:
+        budget = [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooMany()
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, int | float) else k: _plain(v) for k, v in node.items()}
+        return {str(k) if not isinstance(k, int | float) else k: _plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, budget) for v in node]
     if hasattr(node, "real") and type(node).__module__.startswith("ruamel"):
         return float(node) if isinstance(node, float) else int(node)
     if type(node).__module__.startswith("ruamel") and isinstance(node, str):
         return str(node)
     return node
+
+
+_SPECIAL = re.compile(r"[\[\]{}\n'\"#\\]")
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where `[`/`{` brackets nest deeper than `MAX_DEPTH` (outside quotes and
+    comments), or None. Looks only at the few characters that matter."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth, line, quote, skip_to = 0, 1, None, -1
+    for m in _SPECIAL.finditer(text):
+        i, c = m.start(), m.group()
+        if i < skip_to:
+            continue
+        if c == "\n":
+            line += 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                skip_to = i + 2
+            elif c == quote:
+                quote = None
+        elif c in "'\"" and (i == 0 or text[i - 1] in " \t[{,:-\n"):
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            skip_to = len(text) if end < 0 else end
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+def plain_yaml(doc, shown: str, path: str = "") -> object:
+    """`_plain` with the limit on values turned into a `ScenarioError` at `shown` (at the line
+    of the top-level key whose value grows past it)."""
+    budget = [MAX_VALUES]
+    try:
+        if not isinstance(doc, dict):
+            return _plain(doc, budget)
+        out = {}
+        for key in doc:
+            at = key
+            out[str(key) if not isinstance(key, int | float) else key] = _plain(doc[key], budget)
+        return out
+    except _TooMany:
+        line = _Lines(doc)((at,)) if isinstance(doc, dict) else None
+        where = f"{path}.{at}" if path and isinstance(doc, dict) else (str(at) if isinstance(doc, dict) else path)
+        raise ScenarioError([Issue(shown, line, where, (
+            f"more than {MAX_VALUES:,} values once YAML aliases (*name) are expanded; a scenario "
+            "repeats a block with an alias a few times, not millions"))]) from None
 
 
 class _Lines:
@@ -77,21 +157,40 @@ def _read_catalogue(
     `catalogue:` in the scenario `shown`, for a file that cannot be read."""
     issues: list[Issue] = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        message = f"cannot read the SKU catalogue {str(path)!r}: {e.strerror}"
-        return {}, [Issue(shown, line, "catalogue", message)]
-    reader = csv.DictReader(io.StringIO(text))
-    rows = list(reader)
+        text = read_text(path, "a SKU catalogue (CSV: a header line id,price,... and a row per SKU)", MAX_CATALOGUE_BYTES)
+    except Unreadable as e:
+        if e.line is not None:
+            return {}, [Issue(str(path), e.line, "", e.message)]
+        return {}, [Issue(shown, line, "catalogue", f"the SKU catalogue {str(path)!r} {e.message}"
+                          if not e.message.startswith(("no such", "cannot")) else
+                          f"cannot read the SKU catalogue {str(path)!r}: {e.message}")]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        return {}, [Issue(str(path), reader.line_num, "", f"malformed CSV: {e}")]
+    if not reader.fieldnames:
+        return {}, [Issue(str(path), None, "", "the catalogue is empty; expected a header line (id,price,...) "
+                          "and a row per SKU")]
     skus: dict[str, dict] = {}
     fields = set(Sku.model_fields) | {"id", *_REORDER_COLUMNS}
     from simulator.scenario.naming import did_you_mean
 
-    for col in reader.fieldnames or []:
-        col = col.strip()
-        if not col.startswith("discount.") and col not in fields:
+    seen: set[str] = set()
+    header: list[Issue] = []          # a header that cannot be read column by column
+    for j, col in enumerate(reader.fieldnames):
+        col = (col or "").strip()
+        if not col:
+            header.append(Issue(str(path), 1, "", f"column {j + 1} of the header has no name"))
+        elif col in seen:
+            header.append(Issue(str(path), 1, col, f"column {col!r} appears twice in the header; "
+                                "expected each column once (which one holds the values?)"))
+        elif not col.startswith("discount.") and col not in fields:
             hint = did_you_mean(col, sorted(fields))
             issues.append(Issue(str(path), 1, col, f"unknown catalogue column {col!r}{hint}"))
+        seen.add(col)
+    if header:
+        return {}, header + issues
     for n, row in enumerate(rows, start=2):
         sku: dict = {}
         reorder: dict = {}
@@ -127,11 +226,9 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Issue(shown, None, "", "no such file")]) from None
-    except OSError as e:
-        raise ScenarioError([Issue(shown, None, "", f"cannot read: {e.strerror}")]) from None
+        text = read_text(path, "a scenario YAML file", MAX_SCENARIO_BYTES)
+    except Unreadable as e:
+        raise ScenarioError([Issue(shown, e.line, "", e.message)]) from None
     return parse_scenario(text, shown, base_dir=path.parent)
 
 
@@ -142,8 +239,18 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
     )
     if not text.strip():
         raise empty
+    if "\0" in text:
+        line = text[:text.index("\0")].count("\n") + 1
+        raise ScenarioError([Issue(shown, line, "", "a NUL byte (binary data); expected YAML text")])
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ScenarioError([Issue(shown, deep, "", f"brackets nest deeper than {MAX_DEPTH} levels; a scenario "
+                                   "nests a few levels")])
     try:
         doc = _yaml().load(text)
+    except RecursionError:
+        raise ScenarioError([Issue(shown, None, "", f"the YAML nests deeper than Python can read; a scenario "
+                                   f"nests a few levels (at most {MAX_DEPTH})")]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -158,7 +265,7 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
         message = f"expected a mapping at the top (meta:, channels:, skus:), got {got}"
         raise ScenarioError([Issue(shown, 1, "", message)])
 
-    data = _plain(doc)
+    data = plain_yaml(doc, shown)
     catalogue_issues: list[Issue] = []
     sku_src: dict[str, tuple[str, int]] = {}
     if data.get("catalogue"):

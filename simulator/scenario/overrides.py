@@ -15,17 +15,73 @@ from simulator.scenario.errors import Issue, ScenarioError, issues_from
 from simulator.scenario.naming import did_you_mean
 
 
-def parse_value(text: str):
-    """A command-line value (`--set path=value`) as YAML would read it (number, bool, list...)."""
+SOURCE = "<overrides>"
+"""Where an override's problem is, when no `--set` argument is known."""
+
+
+class Overrides(dict):
+    """`--set` overrides: {path: value}, and `shown[path]` — the argument as typed
+    (`--set 'skus.*.discount=0.5'`) that errors name instead of a file."""
+
+    def __init__(self, *args, shown: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shown = dict(shown or {})
+
+
+def _label(overrides, path: str) -> str:
+    return getattr(overrides, "shown", {}).get(path, SOURCE)
+
+
+def parse_value(text: str, shown: str = SOURCE):
+    """A command-line value (`--set path=value`) as YAML would read it (number, bool, list...).
+
+    Raises `ScenarioError` at `shown` for text that is not YAML or that expands (aliases)
+    past the values a scenario may hold."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-    return YAML(typ="safe").load(text)
+    from simulator.scenario.loader import MAX_DEPTH, _too_deep, plain_yaml
+
+    if "\0" in text:
+        raise ScenarioError([Issue(shown, None, "", "the value holds a NUL byte; expected YAML text")])
+    if _too_deep(text) is not None:
+        raise ScenarioError([Issue(shown, None, "", f"brackets nest deeper than {MAX_DEPTH} levels")])
+    try:
+        value = YAML(typ="safe").load(text)
+    except RecursionError:
+        raise ScenarioError([Issue(shown, None, "", "the value nests deeper than Python can read")]) from None
+    except YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError([Issue(shown, None, "", (
+            f"the value is not valid YAML ({problem}); write a number (0.2), a word (true, even), "
+            "a list ([1, 2]) or a mapping ({burst: 0.3}), quoted for the shell"))]) from None
+    return plain_yaml(value, shown)
 
 
-def expand(data: dict, path: str) -> list[tuple]:
+def parse_overrides(pairs: list[str]) -> Overrides:
+    """`--set path=value` arguments as `Overrides` (values read as YAML). Raises
+    `ScenarioError` naming the argument as typed."""
+    out = Overrides()
+    for p in pairs:
+        shown = f"--set {p!r}"
+        if "=" not in p:
+            raise ScenarioError([Issue(shown, None, "", "expected path=value, e.g. --set 'skus.*.discount=0.2'")])
+        path, value = p.split("=", 1)
+        path = path.strip()
+        if not path or any(not step for step in path.split(".")):
+            raise ScenarioError([Issue(shown, None, "", (
+                f"expected a dotted path before '=' (skus.lipstick.stock), got {path!r}"))])
+        if path in out:
+            raise ScenarioError([Issue(shown, None, path, f"{path} is set twice ({out.shown[path]} and {shown})")])
+        out[path] = parse_value(value, shown)
+        out.shown[path] = shown
+    return out
+
+
+def expand(data: dict, path: str, shown: str = SOURCE) -> list[tuple]:
     """Every concrete location (tuple of keys) that `path` names in `data`.
 
-    Raises `ScenarioError` when a step matches nothing (with the nearest name).
+    Raises `ScenarioError` at `shown` when a step matches nothing (with the nearest name).
     """
     steps = path.split(".")
     found: list[tuple] = [()]
@@ -40,24 +96,24 @@ def expand(data: dict, path: str) -> list[tuple]:
                 elif step in node or last:
                     nxt.append(loc + (step,))
                 else:
-                    raise _no_match(path, step, list(node))
+                    raise _no_match(path, step, list(node), shown)
             elif isinstance(node, list):
                 if step == "*":
                     nxt.extend(loc + (i,) for i in range(len(node)))
                 elif step.isdigit() and int(step) < len(node):
                     nxt.append(loc + (int(step),))
                 else:
-                    raise _no_match(path, step, [str(i) for i in range(len(node))])
+                    raise _no_match(path, step, [str(i) for i in range(len(node))], shown)
             elif loc and loc[-1] == "discount" and isinstance(node, int | float) and last:
                 nxt.append(loc + (step,))  # discount becomes a per-phase mapping
             else:
                 what = "is not set" if node is None else f"is a single value ({node!r})"
                 where = ".".join(str(k) for k in loc)
                 message = f"no field {step!r} here: {where} {what}"
-                raise ScenarioError([Issue("<overrides>", None, path, message)])
+                raise ScenarioError([Issue(shown, None, path, message)])
         found = nxt
     if not found:
-        raise ScenarioError([Issue("<overrides>", None, path, "the wildcard matches nothing")])
+        raise ScenarioError([Issue(shown, None, path, "the wildcard matches nothing")])
     return found
 
 
@@ -67,11 +123,12 @@ def _get(data, loc):
     return data
 
 
-def _no_match(path: str, step: str, valid: list[str]) -> ScenarioError:
+def _no_match(path: str, step: str, valid: list[str], shown: str = SOURCE) -> ScenarioError:
     hint = did_you_mean(step, valid)
     if not hint and valid:
-        hint = f"; expected one of {', '.join(map(str, valid))}"
-    return ScenarioError([Issue("<overrides>", None, path, f"no field {step!r} here{hint}")])
+        shown_valid = ", ".join(map(str, valid[:12])) + (f" … ({len(valid)} in all)" if len(valid) > 12 else "")
+        hint = f"; expected one of {shown_valid}"
+    return ScenarioError([Issue(shown, None, path, f"no field {step!r} here{hint}")])
 
 
 def _set(data: dict, loc: tuple, value) -> None:
@@ -83,15 +140,30 @@ def _set(data: dict, loc: tuple, value) -> None:
     holder[loc[-1]] = value
 
 
-def apply_overrides(scenario, overrides: dict[str, object]):
-    """A new validated `Scenario` with every path in `overrides` set to its value."""
+def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE):
+    """A new validated `Scenario` with every path in `overrides` set to its value.
+
+    A problem at a path an override set is named by that override (its `--set` argument
+    with `Overrides`); any other problem the overrides cause by `where` (the scenario)."""
     from simulator.scenario.schema import Scenario
 
     data = copy.deepcopy(scenario.model_dump(mode="python", exclude_unset=False))
+    owners: list[tuple[tuple, str]] = []
     for path, value in overrides.items():
-        for loc in expand(data, path):
+        for loc in expand(data, path, _label(overrides, path)):
             _set(data, loc, value)
+            owners.append((tuple(str(k) for k in loc), _label(overrides, path)))
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError(issues_from(e, Scenario, "<overrides>", lambda loc: None)) from None
+        issues = issues_from(e, Scenario, where, lambda loc: None)
+        named = []
+        for i in issues:
+            steps = tuple(i.path.split("."))
+            owner = next((label for loc, label in owners if steps[:len(loc)] == loc or loc[:len(steps)] == steps), None)
+            if owner is not None:
+                i = Issue(owner, None, i.path, i.message)
+            elif where == SOURCE and getattr(overrides, "shown", None):
+                i = Issue("with " + ", ".join(overrides.shown.values()), None, i.path, i.message)
+            named.append(i)
+        raise ScenarioError(named) from None

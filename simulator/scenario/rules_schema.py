@@ -95,6 +95,7 @@ def check_rules(scenario) -> None:
     (`rules.<i>.when`, `rules.<i>.then.<j>` ...). Called by `Scenario`'s validator."""
     from simulator.rules.check import Environment
     from simulator.rules.program import RuleCompileError, compile_rule
+    from simulator.rules.snapshot import unexecuted
     from simulator.scenario.schema import LocatedError
 
     if not scenario.rules:
@@ -108,6 +109,9 @@ def check_rules(scenario) -> None:
                 f"rule name {rule.name!r} is used twice (also rules.{seen[rule.name]})")
         seen[rule.name] = i
         try:
-            compile_rule(rule, scenario, env)
+            compiled = compile_rule(rule, scenario, env)
         except RuleCompileError as e:
             raise LocatedError(f"rules.{i}.{e.part}", e.message) from None
+        found = unexecuted(scenario, i, compiled)       # what the engines cannot play: refused here,
+        if found:                                       # at load, so validate and run agree
+            raise LocatedError(f"rules.{i}.{found[0]}", found[1])

@@ -490,6 +490,8 @@ class Scenario(Strict):
 
         phases = self.calendar.phases
         names = [p.name for p in phases]
+        known = set(names)
+        seen_names: set[str] = set()
         for i, p in enumerate(phases):
             loc = f"calendar.phases.{i}"
             ps, pe = m.local(p.start), m.local(p.end)
@@ -501,19 +503,21 @@ class Scenario(Strict):
                 raise _located(f"{loc}.end", f"phase {p.name!r} ends ({p.end}) before it starts ({p.start})")
             if ps < start or pe > end:
                 raise _located(loc, f"phase {p.name!r} ({p.start} – {p.end}) lies outside the campaign ({m.start} – {m.end})")
-            if names.count(p.name) > 1:
+            if p.name in seen_names:
                 raise _located(f"{loc}.name", f"phase name {p.name!r} is used twice")
+            seen_names.add(p.name)
             for ch in p.traffic:
                 if ch != "default" and ch not in self.channels:
                     raise _located(f"{loc}.traffic.{ch}", f"unknown channel {ch!r}{did_you_mean(ch, [*self.channels, 'default'])}")
-        ordered = sorted(phases, key=lambda p: m.local(p.start))
-        for a, b in zip(ordered, ordered[1:]):
+        order = sorted(range(len(phases)), key=lambda i: m.local(phases[i].start))
+        ordered = [phases[i] for i in order]
+        for (ia, a), (ib, b) in zip(zip(order, ordered), zip(order[1:], ordered[1:])):
             if m.local(b.start) < m.local(a.end):
-                i = phases.index(b)
-                raise _located(f"calendar.phases.{i}.start", f"phase {b.name!r} starts ({b.start}) before phase {a.name!r} ends ({a.end}): phases overlap")
-        for i, p in enumerate(ordered):
-            if p.kind == "warmup" and not any(q.kind == "sale" for q in ordered[i + 1:]):
-                raise _located(f"calendar.phases.{phases.index(p)}.kind", f"warm-up phase {p.name!r} has no later sale phase for its carts to pay in")
+                raise _located(f"calendar.phases.{ib}.start", f"phase {b.name!r} starts ({b.start}) before phase {a.name!r} ends ({a.end}): phases overlap")
+        last_sale = max((j for j, p in enumerate(ordered) if p.kind == "sale"), default=-1)
+        for j, (i, p) in enumerate(zip(order, ordered)):
+            if p.kind == "warmup" and j > last_sale:
+                raise _located(f"calendar.phases.{i}.kind", f"warm-up phase {p.name!r} has no later sale phase for its carts to pay in")
 
         for i, s in enumerate(self.calendar.spikes):
             if not (start <= m.local(s.at) < end):
@@ -533,7 +537,7 @@ class Scenario(Strict):
             if isinstance(ch, PaidSearch) and ch.ad_groups:
                 for g, grp in ch.ad_groups.items():
                     for ph in grp.rivals_by_phase:
-                        if ph not in names:
+                        if ph not in known:
                             raise _located(f"channels.{name}.ad_groups.{g}.rivals_by_phase.{ph}",
                                            f"unknown phase {ph!r}{did_you_mean(ph, names)}")
             if isinstance(ch, CrmPush):
@@ -561,7 +565,7 @@ class Scenario(Strict):
         for sid, sku in self.skus.items():
             if isinstance(sku.discount, dict):
                 for ph in sku.discount:
-                    if ph != "default" and ph not in names:
+                    if ph != "default" and ph not in known:
                         raise _located(f"skus.{sid}.discount.{ph}", f"unknown phase {ph!r}{did_you_mean(ph, [*names, 'default'])}")
             for j, sh in enumerate(sku.inbound):
                 if not (start <= m.local(sh.at) < end):
@@ -595,11 +599,12 @@ class Scenario(Strict):
         check_rules(self)  # mid-campaign rules (追加预算): parsed and type-checked here
         return self
 
-    def with_overrides(self, overrides: dict[str, object]) -> "Scenario":
-        """A new validated scenario with each dotted path set (`skus.*.discount` sets every match)."""
+    def with_overrides(self, overrides: dict[str, object], where: str = "<overrides>") -> "Scenario":
+        """A new validated scenario with each dotted path set (`skus.*.discount` sets every match);
+        `where` names the scenario in errors the overrides cause elsewhere."""
         from simulator.scenario.overrides import apply_overrides
 
-        return apply_overrides(self, overrides)
+        return apply_overrides(self, overrides, where)
 
 
 class LocatedError(ValueError):

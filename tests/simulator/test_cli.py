@@ -77,7 +77,7 @@ def test_bad_set_path_is_a_clear_error(capsys):
 def test_validate_reports_every_bad_file_and_exit_code(capsys):
     bad = str(SCENARIOS / "invalid" / "negative_stock.yaml")
     assert main(["validate", MINIMAL]) == 0
-    assert main(["validate", MINIMAL, bad]) == 1
+    assert main(["validate", MINIMAL, bad]) == 2
     captured = capsys.readouterr()
     assert "negative_stock.yaml:" in captured.err and "stock" in captured.err
     assert "valid_minimal.yaml: ok" in captured.out

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from simulator.cli import main
+from simulator.output_set import sha256
 from simulator.report import FIGURE_NAMES, ReportError, fonts, html, render_figures
 from simulator.report import data as D
 from simulator.report import plots as P
@@ -281,6 +282,9 @@ def test_pools_panel_is_drawn_when_coupon_or_flash_sale_events_exist(results, tm
     extra.insert(2, "time", start + pd.to_timedelta(extra["tick"] * 10, unit="min"))
     extra["value"] = 0.0
     pd.concat([ev, extra], ignore_index=True).to_parquet(out / "events.parquet")
+    run = json.loads((out / "run.json").read_text())          # the folder's manifest, made to match
+    run["files"]["events.parquet"] = sha256(out / "events.parquet")
+    (out / "run.json").write_text(json.dumps(run))
 
     d = D.load(out)
     with warnings.catch_warnings():
@@ -356,10 +360,10 @@ def test_no_cjk_font_anywhere_says_what_to_install(fresh_font, monkeypatch):
 
 # ---------------------------------------------------------------------------------- CLI
 def test_cli_report_names_what_is_missing(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "nowhere")]) == 1
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "summary.json").write_text("{}")
-    assert main(["report", str(tmp_path)]) == 1
+    assert main(["report", str(tmp_path)]) == 2
     assert "scenario.json: missing" in capsys.readouterr().err
 
 

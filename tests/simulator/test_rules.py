@@ -681,7 +681,7 @@ def test_the_examples_in_docs_compile_against_the_double11_scenario():
     flagship = load_scenario(REPO / "scenarios" / "double11_beauty_flagship.yaml")
     s = Scenario.model_validate({**flagship.model_dump(), "rules": rules})
     compiled = compile_rules(s)
-    assert {p.split(".")[1] for r in compiled for p in r.targets} == {"paid_search", "display"}
+    assert {p.split(".")[1] for r in compiled for p in r.targets} == {"paid_search"}
 
 
 # ---------------------------------------------------------------- properties

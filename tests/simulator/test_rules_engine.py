@@ -87,12 +87,12 @@ def test_an_undefined_metric_makes_the_rule_fail_not_the_run():
     assert rec.by_channel["ad_spend"].sum() == pytest.approx(100.0)
 
 
-def test_rules_the_engines_do_not_execute_are_refused_by_name():
+def test_rules_the_engines_do_not_execute_are_refused_by_name_at_load():
     extra = {"channels": {"feed": {"kind": "display", "cpm": 20.0, "impressions_per_hour": 1000.0, "ctr": 0.01,
                                    "daily_budget": 50.0}},
              "rules": [{"name": "more_display", "when": "hour == 3", "then": "feed.daily_budget *= 2"}]}
-    with pytest.raises(ScenarioError, match="more_display.*display"):
-        build_model(one_sku(stock=100, hours=24, extra=extra))
+    with pytest.raises(ValueError, match="more_display.*display"):
+        one_sku(stock=100, hours=24, extra=extra)
     with pytest.raises(ScenarioError, match="does not execute mid-campaign rules"):
         ExpectedEngine(build_model(flat_search([RAISE_AT_SIX])))
 

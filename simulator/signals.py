@@ -1,0 +1,79 @@
+"""Signals and worker processes: an interruption stops everything, and no worker outlives
+its parent.
+
+- `Terminated` is raised by SIGTERM while a command runs (`terminate_as_interrupt`), so that a
+  scheduler's or `timeout`'s stop takes the same clean-up path as Ctrl-C.
+- `die_with_parent()` runs first in every worker process: on Linux the kernel kills the worker
+  when its parent dies, even by SIGKILL (PR_SET_PDEATHSIG); a worker that finds its parent
+  already gone exits.
+- `stop_processes(procs)` asks workers to stop (SIGINT: a running Optuna trial is marked
+  failed), waits a little, then terminates and kills the rest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+from contextlib import contextmanager
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C (a `KeyboardInterrupt`) so that the same clean-up runs."""
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """While inside, SIGTERM raises `Terminated` in the main thread (restored after)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:                      # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Linux: have the kernel SIGKILL this process when its parent dies; exit at once when
+    the parent (`parent_pid`, if given) is already gone."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def stop_processes(procs, grace: float = 10.0, first: int = signal.SIGINT) -> None:
+    """`first` (SIGINT: stop and clean up) to every live process of `procs` (multiprocessing
+    `Process`es), wait up to `grace` seconds for them to exit, then SIGTERM, then SIGKILL
+    what is left."""
+    alive = [p for p in procs if p.is_alive()]
+    for p in alive:
+        try:
+            os.kill(p.pid, first)
+        except (ProcessLookupError, TypeError):
+            pass
+    for sig, wait in ((None, grace), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        if sig is not None:
+            for p in alive:
+                if p.is_alive():
+                    try:
+                        os.kill(p.pid, sig)
+                    except (ProcessLookupError, TypeError):
+                        pass
+        deadline = time.monotonic() + wait
+        for p in alive:
+            p.join(max(0.0, deadline - time.monotonic()))
+        alive = [p for p in alive if p.is_alive()]
+        if not alive:
+            return
