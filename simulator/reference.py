@@ -102,8 +102,7 @@ class _Campaign:
         self.rng = np.random.Generator(np.random.PCG64(ss))
         meta = sc.meta
         self.m = meta.tick_minutes
-        self.start = meta.local(meta.start)
-        self.T = round((meta.local(meta.end) - self.start).total_seconds() / 60 / self.m)
+        self.T = round(self.minute(meta.end) / self.m)
         self.period_minutes = max(60, self.m)
         self.H = (self.T * self.m - 1) // self.period_minutes + 1
         self.channels = list(sc.channels)
@@ -114,7 +113,7 @@ class _Campaign:
                                    coupons=list(sc.coupons), flash_sales=list(sc.flash_sales),
                                    ad_groups={n: len(c.ad_groups) for n, c in sc.channels.items()
                                               if getattr(c, "ad_groups", None) is not None})
-        self.phases = sorted(sc.calendar.phases, key=lambda p: meta.local(p.start))
+        self.phases = sorted(sc.calendar.phases, key=lambda p: self.minute(p.start))
         self.env = simpy.Environment()
         self.stock = {k: simpy.Container(self.env, init=sc.skus[k].stock) for k in self.skus}
         self.on_order = {k: 0 for k in self.skus}
@@ -164,7 +163,8 @@ class _Campaign:
 
     # --------------------------------------------------------------- time
     def minute(self, t) -> float:
-        return (self.sc.meta.local(t) - self.start).total_seconds() / 60
+        """Real minutes from the campaign's start to `t` (through UTC: DST changes count)."""
+        return self.sc.meta.minutes_from_start(t)
 
     def tick_of(self, t) -> int:
         return min(max(math.floor(self.minute(t) / self.m + 1e-9), 0), self.T)
@@ -174,9 +174,8 @@ class _Campaign:
         return default if t is None else self.tick_of(t)
 
     def local(self, tick: float):
-        import datetime as dt
-
-        return self.start + dt.timedelta(minutes=tick * self.m)
+        """The local wall-clock time of the start of `tick` (real minutes from the start)."""
+        return self.sc.meta.at_minute(tick * self.m)
 
     def hour(self, tick: float) -> int:
         return int(int(tick) * self.m // self.period_minutes)
