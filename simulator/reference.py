@@ -724,6 +724,8 @@ class _Campaign:
             self.rec.by_sku["taken"][h, k] += got
             if box.level == 0:
                 self.out_at[sku] = tick               # the shelf runs empty: the oversell window opens
+                if self.on_flash[sku] is None:        # (a flash allotment logs its sell-out instead)
+                    self.rec.events.append((tick, "sold_out", sku, 0.0))
         short = want - got
         sale = self.on_flash[sku]
         if short:

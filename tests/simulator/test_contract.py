@@ -313,7 +313,6 @@ def test_a_deeper_peak_discount_on_the_bundled_618_keeps_orders_paired():
     assert rho >= 0.9, f"orders correlation {rho:.3f}"
 
 
-@OPEN
 # --------------------------------------------------------------- 7. selling out exactly
 @pytest.mark.parametrize("engine", [FastEngine, ReferenceEngine])
 def test_a_sku_that_sells_out_exactly_logs_sold_out_but_no_stock_out(engine):
