@@ -40,10 +40,11 @@ Promotions (docs/promotions.md, followed step by step in `visitor`):
 
 Readings of docs/promotions.md chosen where it leaves room (each also noted at its code):
 
-* intent and promotion lift follow DESIGN.md (the visit's phase, its pay phase for a
+* intent and promotion lift follow docs/model.md (the visit's phase, its pay phase for a
   warm-up); the pay tick moves only the activity price, coupon validity and reduction
-  window — for a warm-up cart both its conversion and its payment read them at the first
-  tick of the next sale phase (a flash price too, if a sale is live there);
+  window — a warm-up visit's conversion reads them at the first tick of the next sale phase
+  (what the shopper sees coming), and its cart pays at those in force at the tick it is
+  paid (a flash price and allotment too, if a sale is live then);
 * a coupon belongs to the visit that claimed it: a customer's later visits only meet the
   per-customer limit;
 * a visit to a pre-sale SKU in its deposit window places a deposit even in a warm-up phase;
@@ -909,12 +910,13 @@ class _Campaign:
         for phase, channel, sku, seg, coupon in [c for c in self.carts if c[0] == warm]:
             if self.rng.random() < cal.cart_pay_through:
                 delay = self.rng.choice(len(profile), p=profile) + self.rng.random()
-                self.env.process(self.cart_payment(channel, sku, seg, first + delay, first, coupon))
+                self.env.process(self.cart_payment(channel, sku, seg, first + delay, coupon))
 
-    def cart_payment(self, channel: str, sku: str, seg: str, at: float, pay_tick: int, coupon: str | None):
-        """A cart pays at `at`; its pay tick (prices, coupon, reduction) is the phase's first tick."""
+    def cart_payment(self, channel: str, sku: str, seg: str, at: float, coupon: str | None):
+        """A cart pays at `at`, at the price, coupon validity and reduction in force then (a
+        flash price and allotment too, if a sale of its SKU is on)."""
         yield self.env.timeout(at - self.env.now)
-        self.buy(channel, sku, seg, int(at), pay_tick, coupon)
+        self.buy(channel, sku, seg, int(at), int(at), coupon)
 
     def finish(self):
         """The campaign's end, then the stock at the end of every hour from the flows (checked

@@ -112,7 +112,7 @@ def _flash_share_of_cart_payments() -> float:
     return float(mass[60:].sum())
 
 
-@pytest.mark.parametrize("engine, reps", [(FastEngine, 200), pytest.param(ReferenceEngine, 60, marks=OPEN)])
+@pytest.mark.parametrize("engine, reps", [(FastEngine, 200), (ReferenceEngine, 60)])
 def test_a_cart_pays_the_price_in_force_when_it_is_paid(engine, reps):
     """A cart pays at the price, coupon validity and reduction of the tick it is paid, and
     takes a flash sale's allotment if one is on then (the live reading)."""
