@@ -20,12 +20,11 @@ The scenario's `calibrate:` block (`calibration.spec.Calibrate`) holds one.
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
 from simulator.scenario.naming import did_you_mean
-from simulator.scenario.numbers import Strict, When
+from simulator.scenario.numbers import Strict, When, check_timezone
 
 KEYS = ("period", "sku", "channel")
 """Columns that say where a row belongs; (period, sku[, channel]) is unique."""
@@ -119,12 +118,7 @@ class HistorySpec(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                ZoneInfo(v)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {v!r} (an IANA name such as 'Asia/Shanghai')")
-        return v
+        return check_timezone(v) if v is not None else v
 
     def with_columns(self, columns: dict[str, str]) -> HistorySpec:
         """A new spec whose column mapping is updated by `columns` (ours → theirs), as

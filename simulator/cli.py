@@ -16,7 +16,7 @@ import sys
 
 from simulator import __version__
 from simulator.commands import COMMANDS
-from simulator.scenario.errors import InputError
+from simulator.scenario.errors import InputError, ScenarioError
 from simulator.signals import Terminated, terminate_as_interrupt
 
 BAD_INPUT = 2
@@ -37,6 +37,12 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def locate(error, scenario: str):
+    from simulator.scenario.loader import locate as _locate
+
+    return _locate(error, scenario)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)          # a bad option: argparse's message, exit 2
@@ -45,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.func(args)
         except InputError as e:
+            scenario = getattr(args, "scenario", None)
+            if isinstance(e, ScenarioError) and isinstance(scenario, str):
+                e = locate(e, scenario)              # a problem found after load: file and line
             _say(str(e))
             return BAD_INPUT
         except Terminated:

@@ -176,9 +176,24 @@ def apply_actions(plan_state: PlanState, actions: Sequence[Action]) -> PlanState
     load-time check refuses such actions, so this happens only to a state the engine
     built differently. Every target must be a key of `plan_state` (see `initial_plan`).
     """
+    changes = next_values(plan_state, actions)
+    plan_state.update(changes)
+    return changes
+
+
+MAX_PLAN_VALUE = 1e12
+"""The largest value a rule may give a plan value (a budget of a trillion, as the scenario's
+own bound): past it — or past what a float holds, `*= 1e308` — the rule fails, changing
+nothing, as `= 1e400` does."""
+
+
+def next_values(plan_state: PlanState, actions: Sequence[Action]) -> PlanState:
+    """The values `actions` would give (`apply_actions` without the change). Raises
+    `RuleRuntimeError` when one is not a finite number up to `MAX_PLAN_VALUE`."""
+    state = dict(plan_state)
     changes: PlanState = {}
     for a in actions:
-        old = plan_state[a.target_path]
+        old = state[a.target_path]
         if isinstance(a.value, str) or a.op == "=":
             new = a.value
         elif old is None:
@@ -192,7 +207,12 @@ def apply_actions(plan_state: PlanState, actions: Sequence[Action]) -> PlanState
         else:  # pragma: no cover - the parser admits no other operator
             raise ValueError(f"unknown action operator {a.op!r}")
         if not isinstance(new, str):
-            new = max(0.0, float(new))
-        plan_state[a.target_path] = new
+            new = float(new)
+            if not math.isfinite(new) or new > MAX_PLAN_VALUE:
+                field = a.target_path.split(".")[-1]
+                raise RuleRuntimeError(f"{a} would set {field} to {new:g}, beyond {MAX_PLAN_VALUE:g}; "
+                                       "nothing is changed", 1)
+            new = max(0.0, new)
+        state[a.target_path] = new
         changes[a.target_path] = new
     return changes

@@ -36,6 +36,7 @@ from simulator.rules.evaluate import (
     RuleRuntimeError,
     apply_actions,
     evaluate,
+    next_values,
     lookup,
 )
 from simulator.rules.nodes import Assign, Expr
@@ -298,6 +299,11 @@ class RuleBook:
                 if self._last_day[i] is not None and self._last_day[i] == day:
                     continue
             outcome = r.evaluate(metrics)
+            if outcome.fired:
+                try:
+                    next_values(plan_state, outcome.actions)    # a value past what a plan holds
+                except RuleRuntimeError as e:                   # fails the rule, as `= inf` does
+                    outcome = Outcome(False, (), f"rule {r.name!r}: {e}")
             if outcome.fired or outcome.error:
                 decided.append((i, outcome))
             if outcome.fired and r.once_per_day:

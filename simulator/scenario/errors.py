@@ -62,16 +62,17 @@ def _union_members(annotation) -> list:
     return [annotation]
 
 
-def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model class that sits at `loc` under `root` (None if not a model)."""
+def model_at(root: type[BaseModel], loc: tuple, field: str | None = None) -> type[BaseModel] | None:
+    """The pydantic model class that sits at `loc` under `root` (None if not a model); where
+    a union of models sits there, the one that has `field`."""
     current = root
     for step in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(step) if isinstance(step, str) else None
-            if field is None:
+            info = current.model_fields.get(step) if isinstance(step, str) else None
+            if info is None:
                 return None
-            current = field.annotation
+            current = info.annotation
             continue
         members = _union_members(current)
         chosen = None
@@ -81,6 +82,12 @@ def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
                 if kind is not None and step in typing.get_args(kind.annotation):
                     chosen = m
                     break
+        if chosen is None and isinstance(step, str):        # a union of models: the one with the field
+            having = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)
+                      and step in m.model_fields]
+            if len(having) == 1:
+                current = having[0].model_fields[step].annotation
+                continue
         if chosen is not None:
             current = chosen
             continue
@@ -95,6 +102,10 @@ def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         else:
             return None
     current = _unwrap(current)
+    if field is not None and not (isinstance(current, type) and issubclass(current, BaseModel)):
+        having = [m for m in _union_members(current) if isinstance(m, type) and issubclass(m, BaseModel)
+                  and field in m.model_fields]
+        current = having[0] if len(having) == 1 else current
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
@@ -145,8 +156,8 @@ def _range_at(root: type[BaseModel], loc: tuple):
     for cut in (1, 2):
         if len(loc) < cut:
             break
-        model = root if len(loc) == cut else model_at(root, loc[:-cut])
         name = loc[-cut]
+        model = root if len(loc) == cut else model_at(root, loc[:-cut], name if isinstance(name, str) else None)
         if model is not None and isinstance(name, str) and name in model.model_fields:
             return field_range(model.model_fields[name])
     return None

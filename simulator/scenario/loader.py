@@ -306,3 +306,23 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
     if catalogue_issues:
         raise ScenarioError(catalogue_issues)
     return scenario
+
+
+def locate(error: ScenarioError, path: str | Path) -> ScenarioError:
+    """`error` with its issues that name no file (`<scenario>`: found after load, by an
+    engine that cannot play a block) placed in the scenario file `path`, at their line."""
+    if not any(i.file == "<scenario>" for i in error.issues):
+        return error
+    try:
+        doc = _yaml().load(read_text(Path(path), "a scenario YAML file", MAX_SCENARIO_BYTES))
+        lines = _Lines(doc) if isinstance(doc, dict) else None
+    except Exception:  # noqa: BLE001 - the file changed meanwhile: name it without a line
+        lines = None
+
+    def line_of(p: str):
+        if lines is None or not p:
+            return None
+        return lines(tuple(int(k) if k.isdigit() else k for k in p.split(".")))
+
+    return ScenarioError([Issue(str(path), line_of(i.path), i.path, i.message) if i.file == "<scenario>" else i
+                          for i in error.issues])

@@ -42,6 +42,8 @@ def show(x: float) -> str:
     """A bound as a planner reads it: 1,000 · 10⁹ · 0.5 · 2⁶³ − 1."""
     if x == 2**63 - 1:
         return "2⁶³ − 1"
+    if x < 0:
+        return "−" + show(-x)
     if x >= 1e6 and float(x) == 10.0 ** round(math.log10(x)):
         return "10" + str(round(math.log10(x))).translate(_SUPERSCRIPT)
     if float(x).is_integer():
@@ -137,7 +139,7 @@ TickMinutes = bounded(gt=0, le=10_080, unit="minutes", why="a week", whole=True)
 Seed = bounded(ge=0, le=2**63 - 1, unit="a seed", whole=True)
 Replications = bounded(gt=0, le=1_000_000, unit="replications", whole=True)
 Trials = bounded(gt=0, le=1_000_000, unit="trials", whole=True)
-Finite = bounded(ge=-1e15, le=1e15, unit="a number", why="a bound for values checked where they are used")
+Finite = bounded(ge=-1e15, le=1e15, unit="then checked against the field it sets")
 
 
 class Strict(BaseModel):
@@ -209,3 +211,60 @@ def describe_range(note: Range, bounds: dict, whole: bool, got=None) -> str:
     if above and note.why and math.isfinite(got):
         text += f": {show(hi)} is already {note.why}"
     return text
+
+
+# ------------------------------------------------------------------- time zones and times
+_HOST_ZONES = {"localtime": "the host's own zone", "Factory": "a placeholder zone of the tz database",
+               "posixrules": "the tz database's default rules"}
+
+
+def check_timezone(name: str) -> str:
+    """`name` if it is an IANA time zone that means the same on every machine, else a
+    ValueError: `localtime` follows the host (results would depend on the machine),
+    `right/…` zones count leap seconds, `Factory` and `posixrules` are not places."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name in _HOST_ZONES:
+        raise ValueError(f"time zone {name!r} is {_HOST_ZONES[name]}: results would depend on the machine; "
+                         "give an IANA name such as 'Asia/Shanghai' or 'America/New_York'")
+    if name.startswith("right/"):
+        raise ValueError(f"time zone {name!r} counts leap seconds, unlike the clocks of a shop; write "
+                         f"{name[6:]!r}")
+    if name.startswith("posix/"):
+        raise ValueError(f"time zone {name!r} is a copy of {name[6:]!r}; write {name[6:]!r}")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        from zoneinfo import available_timezones
+
+        from simulator.scenario.naming import did_you_mean
+
+        hint = did_you_mean(name, sorted(available_timezones() - set(_HOST_ZONES)))
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai'){hint}") from None
+    return name
+
+
+def wall_time_problem(t: dt.datetime, zone: str) -> str | None:
+    """Why the wall-clock time `t` (naive) is not one instant in `zone`, or None: a time a
+    daylight-saving change skips does not exist, one it repeats happens twice."""
+    from zoneinfo import ZoneInfo
+
+    if t.tzinfo is not None:
+        return None
+    tz = ZoneInfo(zone)
+    first, second = t.replace(tzinfo=tz, fold=0), t.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    when = t.strftime("%Y-%m-%d %H:%M")
+
+    def offset(x: dt.datetime) -> str:
+        s = x.strftime("%z")
+        return f"{s[:3]}:{s[3:]}"
+
+    if first.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != t:
+        before = (first - dt.timedelta(hours=3)).astimezone(tz)
+        after = (first + dt.timedelta(hours=3)).astimezone(tz)
+        return (f"{when} does not exist in {zone}: a daylight-saving change skips it (the clocks go from "
+                f"UTC{offset(before)} to UTC{offset(after)} that night); write a time outside the gap")
+    return (f"{when} happens twice in {zone}: a daylight-saving change repeats it; write it with its UTC "
+            f"offset: {when}{offset(first)} (the first) or {when}{offset(second)} (the second)")

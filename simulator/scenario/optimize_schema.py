@@ -306,8 +306,16 @@ def _expand(scenario, data, path: str, where: tuple) -> list[tuple]:
     from simulator.scenario.errors import ScenarioError
     from simulator.scenario.overrides import expand
 
-    if path.split(".")[0] == "optimize":
+    head = path.split(".")[0]
+    if head == "optimize":
         raise OptimizeError(where, "a decision cannot change the optimize block itself")
+    if head == "meta":
+        raise OptimizeError(where, f"{path} is a setting of the campaign (its clock, dates, seed and "
+                            "replications), not a decision: an optimizer choosing meta.seed would pick lucky "
+                            "draws, one choosing meta.tick_minutes a coarser model; decide budgets, bids, "
+                            "discounts or stock")
+    if head == "calibrate":
+        raise OptimizeError(where, "a decision cannot change the calibrate block (it is not part of the plan)")
     try:
         locs = expand(data, path)
     except ScenarioError as e:
@@ -412,6 +420,10 @@ def resolve(scenario) -> tuple[list[Decision], list[SplitDecision]]:
             locs.extend(_expand(scenario, data, path, where))
         if len(locs) < 2:
             raise OptimizeError(where, "a split needs at least two values to share the total")
+        twice = next((loc for k, loc in enumerate(locs) if loc in locs[:k]), None)
+        if twice is not None:
+            raise OptimizeError(where, f"{dotted(twice)} is named twice in the split: each share must be a "
+                                "value of its own, or the values would not add up to the total")
         start = tuple(_start_value(data, loc) for loc in locs)
         integer = all(isinstance(s, int) and not isinstance(s, bool) for s in start)
         split = SplitDecision(i, sp.total, tuple(locs), start, integer)
@@ -448,6 +460,13 @@ def check_optimize(scenario) -> None:
         raise OptimizeError(("optimize", "variables"), "no decisions: give at least one variable or split")
     names = kpi_names()
     objectives = opt.objective if isinstance(opt.objective, list) else [opt.objective]
+    listed: dict[tuple, int] = {}
+    for i, o in enumerate(opt.objectives):
+        key = (o.kpi, o.measure, o.alpha if o.measure == "cvar" else None)
+        if key in listed:
+            raise OptimizeError(("optimize", "objective", i), f"objective {o.kpi!r} ({o.measure}) is listed twice "
+                                f"(also item {listed[key]}): a second copy adds nothing but a flat Pareto front")
+        listed[key] = i
     for i, o in enumerate(objectives):
         kpi = o if isinstance(o, str) else o.kpi
         loc = ("optimize", "objective") + ((i,) if isinstance(opt.objective, list) else ())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
@@ -51,6 +51,8 @@ from simulator.scenario.numbers import (
     Weight,
     When,
     WholePeople,
+    check_timezone,
+    wall_time_problem,
 )
 from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
 from simulator.scenario.promotions_schema import (
@@ -97,11 +99,7 @@ class Meta(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (an IANA name such as 'Asia/Shanghai')")
-        return v
+        return check_timezone(v)
 
     @field_validator("tick_minutes")
     @classmethod
@@ -109,6 +107,14 @@ class Meta(Strict):
         if not (60 % v == 0 or v % 60 == 0):
             raise ValueError("tick_minutes must divide 60 or be a whole number of hours")
         return v
+
+    @model_validator(mode="after")
+    def _real_times(self) -> "Meta":
+        for field in ("start", "end"):
+            problem = wall_time_problem(getattr(self, field), self.timezone)
+            if problem:
+                raise ValueError(f"{field}: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _end_after_start(self) -> "Meta":
@@ -437,6 +443,14 @@ class Sku(Strict):
     salvage_value: UnitMoney | None = None
     promo_lift: Factor = 1.0
 
+    @model_validator(mode="after")
+    def _salvage_not_above_cost(self) -> "Sku":
+        if self.salvage_value is not None and self.salvage_value > self.unit_cost:
+            raise ValueError(f"salvage_value: {self.salvage_value:g} is above unit_cost ({self.unit_cost:g}): a unit "
+                             "left over would be worth more than it cost, so buying stock never to sell it would "
+                             "make a profit (an optimizer would find it); expected at most unit_cost")
+        return self
+
     def discount_in(self, phase: str | None) -> float:
         """The discount (fraction off list price) in `phase` (None: outside any phase)."""
         if isinstance(self.discount, float | int):
@@ -489,6 +503,19 @@ class Scenario(Strict):
         return bool(self.coupons or self.platform_reduction or self.flash_sales or self.presales
                     or self.baskets.topup_probability or self.stock_deduction.mode == "payment"
                     or any(s.return_rate_per_discount for s in self.skus.values()))
+
+    @model_validator(mode="after")
+    def _wall_times(self) -> "Scenario":
+        """Every time written without an offset is one instant in its zone: a daylight-saving
+        change neither skips it nor repeats it (the history reader refuses them the same way)."""
+        for path, t in _times(self, ""):
+            zone = self.meta.timezone
+            if path.startswith("calibrate.history.") and self.calibrate.history.timezone:
+                zone = self.calibrate.history.timezone
+            problem = wall_time_problem(t, zone)
+            if problem:
+                raise _located(path, problem)
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Scenario":
@@ -619,6 +646,21 @@ class Scenario(Strict):
         from simulator.scenario.overrides import apply_overrides
 
         return apply_overrides(self, overrides, where)
+
+
+def _times(obj, path: str):
+    """(dotted path, time) of every date-time in a model, its lists and mappings."""
+    if isinstance(obj, dt.datetime):
+        yield path, obj
+    elif isinstance(obj, Strict):
+        for name in type(obj).model_fields:
+            yield from _times(getattr(obj, name), f"{path}.{name}" if path else name)
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _times(v, f"{path}.{i}")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _times(v, f"{path}.{k}")
 
 
 class LocatedError(ValueError):
