@@ -409,7 +409,8 @@ def _read_csv(path: Path, shown: str) -> _Raw:
     if issues:
         raise HistoryError(_capped(issues))
     if not records:
-        raise HistoryError([Issue(shown, None, "", "no data rows after the header")])
+        raise HistoryError([Issue(shown, None, "", "no data rows after the header; expected a row per period "
+                                  "and SKU")])
     frame = pd.DataFrame({h: [r[j] for r in records] for j, h in enumerate(header)}, dtype=object)
     return _Raw(shown, frame, np.arange(1, len(records) + 1), np.asarray(lines))
 
@@ -650,6 +651,13 @@ class _Validator:
             out = self._localize(pd.DatetimeIndex(col), texts)
         else:
             out = self._parse_text_times(texts)
+        years = np.asarray(out.year, dtype=float)
+        beyond = ~np.asarray(out.isna()) & ((years < 1) | (years > 9999))
+        for i in np.flatnonzero(beyond):          # "-1" read as the year -1, "1200-01-01" ...
+            self._flagged[i] = True
+            self.add(int(i), "period", f"{_cell(texts[i])} reads as the year {int(years[i])}: expected a date "
+                     "in the years 1 to 9999 (a mistyped year, or a number in the period column?)")
+        out = out.where(~beyond, pd.NaT)
         for i in np.flatnonzero(out.isna() & ~self._flagged):
             if texts[i] in ("", "NaT"):
                 self.add(int(i), "period", "missing period")

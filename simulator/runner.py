@@ -21,6 +21,7 @@ from simulator.engine.expected import refuse_promotions
 from simulator.model import build_model
 from simulator.results import Results
 from simulator.scenario.schema import Scenario
+from simulator.signals import ignoring_sigint, stop_processes
 
 
 def replication_seed(seed: int, i: int) -> np.random.SeedSequence:
@@ -81,15 +82,15 @@ def simulate(
         pool = ProcessPoolExecutor(min(workers, len(index)), mp_context=ctx, initializer=_init_worker,
                                    initargs=(scenario, engine, scale, os.getpid()))
         try:
-            for rec in pool.map(_run_one, [(seed, i) for i in index]):
+            with ignoring_sigint():              # workers start with Ctrl-C ignored: the parent stops them
+                results = pool.map(_run_one, [(seed, i) for i in index])
+            for rec in results:
                 records.append(rec)
                 if progress:
                     progress(len(records), len(index))
         except BaseException:
             # Ctrl-C, SIGTERM or a failed replication: drop the queued replications and stop the
             # running ones now, rather than waiting for every replication to finish.
-            from simulator.signals import stop_processes
-
             procs = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
             stop_processes(procs, grace=2.0, first=signal.SIGTERM)

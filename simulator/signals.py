@@ -53,14 +53,30 @@ def die_with_parent(parent_pid: int | None = None) -> None:
         os._exit(1)
 
 
-def stop_processes(procs, grace: float = 10.0, first: int = signal.SIGINT) -> None:
-    """`first` (SIGINT: stop and clean up) to every live process of `procs` (multiprocessing
-    `Process`es), wait up to `grace` seconds for them to exit, then SIGTERM, then SIGKILL
-    what is left."""
+@contextmanager
+def ignoring_sigint():
+    """SIGINT ignored while inside (main thread): processes started here begin with it ignored,
+    so a Ctrl-C during their start-up (imports) prints no traceback; they take it up again
+    when ready (`signal.signal(SIGINT, signal.default_int_handler)`) or leave it to the parent."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def stop_processes(procs, grace: float = 10.0, first=signal.SIGINT) -> None:
+    """`first` (SIGINT: stop and clean up; or a function of the process giving the signal) to
+    every live process of `procs` (multiprocessing `Process`es), wait up to `grace` seconds for
+    them to exit, then SIGTERM, then SIGKILL what is left."""
     alive = [p for p in procs if p.is_alive()]
     for p in alive:
         try:
-            os.kill(p.pid, first)
+            os.kill(p.pid, first(p) if callable(first) else first)
         except (ProcessLookupError, TypeError):
             pass
     for sig, wait in ((None, grace), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):

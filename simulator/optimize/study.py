@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
 import time
 import traceback
 import warnings
@@ -322,12 +324,28 @@ class WorkerConfig:
     engine: str = "fast"
 
 
+class _QuietInterruption(logging.Filter):
+    """Optuna logs a trial stopped by Ctrl-C or SIGINT as a failure with its traceback; the
+    command says it was interrupted instead (the trial is still marked failed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt) and "failed with value None" not in record.getMessage()
+
+
+def _quiet_interruptions() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for h in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _QuietInterruption) for f in h.filters):
+            h.addFilter(_QuietInterruption())
+
+
 def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, report, *,
          storage=None, scenario: Scenario | None = None, parent_pid: int | None = None) -> None:
     """Run trials on the study until the slots are taken or the deadline passes.
 
     `report(kind, payload)` receives ('trial', (done, number, state, values)) after each trial."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interruptions()
     scenario = scenario or Scenario.model_validate_json(cfg.scenario_json)
     spec = Spec.of(scenario)
     storage = storage or open_storage(cfg.url, cfg.heartbeat)
@@ -369,6 +387,8 @@ def _worker_main(cfg: WorkerConfig, worker: int, slots: Slots, deadline, q, pare
     from simulator.signals import die_with_parent
 
     die_with_parent(parent_pid)          # the kernel kills this worker when its parent dies
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # started with it ignored
+    q.put(("started", worker))
     try:
         work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
              parent_pid=parent_pid)
@@ -412,7 +432,7 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
         slots = Slots(n_trials)
         work(cfg, 0, slots, deadline, lambda kind, p: on_trial(*p), storage=storage, scenario=scenario)
         return
-    from simulator.signals import stop_processes
+    from simulator.signals import ignoring_sigint, stop_processes
 
     ctx = mp.get_context("spawn")
     slots = Slots(n_trials, ctx)
@@ -420,16 +440,20 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
     procs = [ctx.Process(target=_worker_main, args=(cfg, w, slots, deadline, q, os.getpid()),
                          name=f"promosim-optimize-{w}") for w in range(workers)]
     errors: list[str] = []
+    started: set[int] = set()
 
     def take(kind, payload) -> None:
         if kind == "trial":
             on_trial(*payload)
         elif kind == "error":
             errors.append(payload)
+        elif kind == "started":
+            started.add(payload)
 
     try:
-        for p in procs:
-            p.start()
+        with ignoring_sigint():                       # a worker takes SIGINT up once it is ready
+            for p in procs:
+                p.start()
         while any(p.is_alive() for p in procs) or not q.empty():
             try:
                 kind, payload = q.get(timeout=0.5)
@@ -437,7 +461,10 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
                 continue
             take(kind, payload)
     except BaseException:
-        stop_processes([p for p in procs if p.pid is not None], grace=10.0)
+        _drain(q, take, wait=0.0)                     # which workers are ready by now
+        # a ready worker fails its running trial on SIGINT; one still starting has none: SIGTERM
+        stop_processes([p for p in procs if p.pid is not None], grace=10.0,
+                       first=lambda p: signal.SIGINT if procs.index(p) in started else signal.SIGTERM)
         _drain(q, lambda kind, payload: None)
         fail_running(storage, cfg.study, cfg.invocation)
         raise
@@ -453,10 +480,10 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
         raise RuntimeError(f"worker(s) {', '.join(dead)} exited abnormally")
 
 
-def _drain(q, take) -> None:
+def _drain(q, take, wait: float = 0.2) -> None:
     while True:
         try:
-            kind, payload = q.get(timeout=0.2)
+            kind, payload = q.get(timeout=wait) if wait else q.get_nowait()
         except (queue_mod.Empty, OSError, EOFError, ValueError):
             return
         take(kind, payload)

@@ -271,6 +271,8 @@ def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
             return loc, describe_range(note, bounds, whole, got)
         if kind == "wrong_scalar":
             return loc, f"expected {ctx['what']}, got {ctx['got']}"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return loc, "expected a name, got empty text"
     if kind in _EXPECT:
         text = _EXPECT[kind].format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()})
         return loc, f"{text}, got {_shown(got)}" if not isinstance(got, dict | list) else text

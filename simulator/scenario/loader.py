@@ -46,18 +46,27 @@ class _TooMany(Exception):
     pass
 
 
-def _plain(node, budget: list[int] | None = None):
+class _Cycle(Exception):
+    pass
+
+
+def _plain(node, budget: list[int] | None = None, inside: frozenset = frozenset()):
     """ruamel's commented containers → plain dicts and lists; raises `_TooMany` past
-    `MAX_VALUES` values (aliases expanded)."""
+    `MAX_VALUES` values (aliases expanded), `_Cycle` for a structure that contains itself
+    (`&a [x, *a]`), and `_TooMany` past `MAX_DEPTH` levels of nesting."""
     if budget is None:
         budget = [MAX_VALUES]
     budget[0] -= 1
-    if budget[0] < 0:
+    if budget[0] < 0 or len(inside) > MAX_DEPTH:
         raise _TooMany()
+    if isinstance(node, dict | list):
+        if id(node) in inside:
+            raise _Cycle()
+        inside = inside | {id(node)}
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, int | float) else k: _plain(v, budget) for k, v in node.items()}
+        return {str(k) if not isinstance(k, int | float) else k: _plain(v, budget, inside) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v, budget) for v in node]
+        return [_plain(v, budget, inside) for v in node]
     if hasattr(node, "real") and type(node).__module__.startswith("ruamel"):
         return float(node) if isinstance(node, float) else int(node)
     if type(node).__module__.startswith("ruamel") and isinstance(node, str):
@@ -100,23 +109,30 @@ def _too_deep(text: str) -> int | None:
 
 
 def plain_yaml(doc, shown: str, path: str = "") -> object:
-    """`_plain` with the limit on values turned into a `ScenarioError` at `shown` (at the line
-    of the top-level key whose value grows past it)."""
+    """`_plain` with its limits turned into a `ScenarioError` at `shown` (at the line of the
+    top-level key whose value breaks them)."""
     budget = [MAX_VALUES]
+    at = None
     try:
         if not isinstance(doc, dict):
             return _plain(doc, budget)
         out = {}
         for key in doc:
             at = key
-            out[str(key) if not isinstance(key, int | float) else key] = _plain(doc[key], budget)
+            out[str(key) if not isinstance(key, int | float) else key] = _plain(doc[key], budget,
+                                                                                 frozenset({id(doc)}))
         return out
-    except _TooMany:
-        line = _Lines(doc)((at,)) if isinstance(doc, dict) else None
-        where = f"{path}.{at}" if path and isinstance(doc, dict) else (str(at) if isinstance(doc, dict) else path)
-        raise ScenarioError([Issue(shown, line, where, (
-            f"more than {MAX_VALUES:,} values once YAML aliases (*name) are expanded; a scenario "
-            "repeats a block with an alias a few times, not millions"))]) from None
+    except (_TooMany, _Cycle) as e:
+        line = _Lines(doc)((at,)) if isinstance(doc, dict) and at is not None else None
+        where = f"{path}.{at}" if path and at is not None else (str(at) if at is not None else path)
+        if isinstance(e, _Cycle):
+            message = ("a YAML alias (*name) refers to a block that holds it: the value would contain "
+                       "itself for ever; repeat a block with an alias outside it")
+        else:
+            message = (f"more than {MAX_VALUES:,} values once YAML aliases (*name) are expanded, or nesting "
+                       f"deeper than {MAX_DEPTH} levels; a scenario repeats a block with an alias a few "
+                       "times and nests a few levels")
+        raise ScenarioError([Issue(shown, line, where, message)]) from None
 
 
 class _Lines:

@@ -63,7 +63,7 @@ def parse_overrides(pairs: list[str]) -> Overrides:
     `ScenarioError` naming the argument as typed."""
     out = Overrides()
     for p in pairs:
-        shown = f"--set {p!r}"
+        shown = f"--set {p!r}" if len(p) <= 100 else f"--set {p[:80]!r}… ({len(p):,} characters)"
         if "=" not in p:
             raise ScenarioError([Issue(shown, None, "", "expected path=value, e.g. --set 'skus.*.discount=0.2'")])
         path, value = p.split("=", 1)

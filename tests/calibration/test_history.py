@@ -55,6 +55,16 @@ CASES = {
     "dst_ambiguous_hour": ({"period": {"unit": "hour"}, "timezone": "America/Chicago"}, 3, 2, "period", "'2026-11-01 01:00' is not one instant in America/Chicago (a daylight-saving change skips or repeats it); write it with its UTC offset"),
     "mapped_units_negative": ({"columns": {"period": "date", "sku": "item", "units": "qty_sold"}}, 4, 2, "qty_sold", "negative count -1 (read as units)"),
     "empty": ({}, None, None, "", "the file is empty; expected a header line and rows"),
+    # issue 16: files that are not a readable table, and cells a spreadsheet export writes
+    "binary": ({}, 1, None, "", "a NUL byte (binary data); expected a history CSV"),
+    "gzip_compressed": ({}, None, None, "", "is gzip-compressed; expected a history CSV (a header line period,sku,units,... and a row per period and SKU) in UTF-8 text (decompress it first)"),
+    "latin1": ({}, 3, None, "", "byte 0xe9 at column 13 is not UTF-8; expected a history CSV"),
+    "header_only": ({}, None, None, "", "no data rows after the header; expected a row per period and SKU"),
+    "semicolons": ({}, 1, None, "", "the header is one column with semicolons in it: the file separates its values with semicolons; expected commas"),
+    "thousands_separator": ({}, 3, 2, "units", "expected a number, got '1,200' (write numbers without thousands separators: 1200)"),
+    "year_past_9999": ({}, 3, 2, "period", "cannot read '20261-11-02' as a date or date-time (years run to 9999: a mistyped year?)"),
+    "period_year_minus_one": ({}, 3, 2, "period", "'-1' reads as the year -1: expected a date in the years 1 to 9999"),
+    "mixed_offsets": ({}, 3, 2, "period", "2026-11-02 08:00 is off the daily grid: periods start every day at 00:00 from 2026-11-01; it is written as '2026-11-02T00:00Z', with a UTC offset"),
 }
 
 

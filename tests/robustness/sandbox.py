@@ -59,18 +59,24 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _child(argv: list[str], out: int, err: int, cwd: str | None, env: dict | None) -> None:
+def _child(argv: list[str], out: int, err: int, cwd: str | None, env: dict | None, prepare=None) -> None:
     code = 1
     try:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out, 1)
         os.dup2(err, 2)
+        # the test runner may have replaced sys.stdout/err by its own capture: write to the fds
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)   # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)   # noqa: SIM115
+        sys.stdin = open(0, encoding="utf-8", closefd=False)                            # noqa: SIM115
         if cwd:
             os.chdir(cwd)
         if env:
             os.environ.update(env)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if prepare is not None:
+            prepare()
         from simulator.cli import main
 
         try:
@@ -96,8 +102,9 @@ def _child(argv: list[str], out: int, err: int, cwd: str | None, env: dict | Non
 
 
 def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEMORY_GUARD,
-            cwd: str | Path | None = None, env: dict | None = None) -> Outcome:
-    """`promosim *argv` in a forked child under a hang guard and a memory guard."""
+            cwd: str | Path | None = None, env: dict | None = None, prepare=None) -> Outcome:
+    """`promosim *argv` in a forked child under a hang guard and a memory guard; `prepare()`
+    runs in the child first (a test's patch)."""
     argv = [str(a) for a in argv]
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         sys.stdout.flush()
@@ -105,7 +112,7 @@ def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEM
         t0 = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _child(argv, fo.fileno(), fe.fileno(), str(cwd) if cwd else None, env)
+            _child(argv, fo.fileno(), fe.fileno(), str(cwd) if cwd else None, env, prepare)
         killed = None
         peak = 0
         status = None
@@ -125,7 +132,7 @@ def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEM
             time.sleep(0.01)
         seconds = time.monotonic() - t0
         peak = max(peak, usage.ru_maxrss * 1024)
-        code = os.waitstatus_to_exitcode(status) if not killed else None
+        code = os.waitstatus_to_exitcode(status) if not killed else None   # -9: killed by SIGKILL
         fo.seek(0)
         fe.seek(0)
         return Outcome(argv, code, fo.read().decode("utf-8", "replace"),

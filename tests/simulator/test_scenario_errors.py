@@ -24,7 +24,12 @@ EXPECT = re.compile(
 
 
 def expectation(path: Path) -> dict:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
+    """The `# expect:` line: the file's first line, or the first line of `<name>.expect` beside
+    a file that is not text (a gzip archive). Only the first line is decoded: a file whose
+    mistake is its encoding starts with an ASCII expect line."""
+    sidecar = path.with_suffix(".expect")
+    raw = sidecar.read_bytes() if sidecar.exists() else path.read_bytes()
+    first = raw.split(b"\n", 1)[0].decode("utf-8")
     m = EXPECT.match(first)
     assert m, f"{path.name}: first line must be '# expect: <line>: <path>: <fragment>': {first!r}"
     return m.groupdict()
@@ -32,6 +37,19 @@ def expectation(path: Path) -> dict:
 
 def test_the_folder_covers_enough_mistakes():
     assert len(INVALID) >= 14
+
+
+def test_the_folder_covers_every_kind_of_value_that_passed_validation_and_broke_a_run():
+    """Issue 16's causes 2–4 and 10, one file each (the messages are in their first lines)."""
+    names = {p.stem for p in INVALID}
+    assert {"visits_infinite", "visits_beyond_any_platform", "price_infinite", "price_near_float_max",
+            "intraday_weight_infinite", "traffic_multiplier_huge", "spike_amplitude_infinite",
+            "intent_infinite", "elasticity_minus_infinity", "promo_lift_infinite", "stock_beyond_a_trillion",
+            "stock_is_a_boolean", "stock_not_a_number_float", "tick_minutes_nan", "start_is_a_number",
+            "coupon_quantity_beyond_a_trillion", "crm_audience_beyond_earth", "salvage_above_unit_cost",
+            "timezone_localtime", "time_skipped_by_daylight_saving", "time_repeated_by_daylight_saving",
+            "alias_bomb", "brackets_nested_deep", "nul_byte", "latin1_text", "gzip_compressed",
+            "catalogue_duplicate_column", "catalogue_not_utf8"} <= names
 
 
 @pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])

@@ -1,0 +1,3 @@
+# exit: 2
+# stderr: cannot
+optimize {inputs}/opt.yaml --out {readonly}/o --quiet

@@ -1,0 +1,3 @@
+# exit: 2
+# stderr: summary.json: missing
+report {tmp}

@@ -1,0 +1,3 @@
+# exit: 2
+# stderr: kpis.parquet: cannot read it as Parquet
+report {results_truncated}

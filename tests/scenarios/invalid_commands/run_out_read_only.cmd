@@ -1,0 +1,3 @@
+# exit: 2
+# stderr: cannot
+run {minimal} --quiet --out {readonly}/results
