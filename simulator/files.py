@@ -16,8 +16,30 @@ import pyarrow.parquet as pq
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename over `path`."""
+    """Write `data` to a temporary file beside `path`, fsync it, then rename over `path`.
+
+    Only a regular file (or a new one) is replaced: a symbolic link is followed to the file it
+    names, and a device or a pipe the planner names (`--junit /dev/null`, `/dev/stdout`) is
+    written into as it is — renaming over it would replace the device itself. A folder or a
+    socket is refused."""
+    import stat
+
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        from simulator.scenario.errors import InputError
+
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InputError(f"{path}: is {what}; expected a file to write")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         umask = os.umask(0)

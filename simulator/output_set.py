@@ -26,6 +26,9 @@ from pathlib import Path
 
 from simulator.scenario.errors import InputError
 
+_HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+"""Files a file browser drops in any folder; replaced with the folder like ours."""
+
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _TAG = ".promosim-"
@@ -113,7 +116,7 @@ class OutputSet:
                 entries = sorted(os.listdir(t))
             except OSError as e:
                 raise self._fail(f"cannot list the folder: {e.strerror}") from None
-            foreign = [e for e in entries if not e.startswith(".") and not self.ours(e)]
+            foreign = [e for e in entries if not self.ours(e) and e not in _HARMLESS]
             if foreign:
                 more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
                 raise self._fail(f"holds files promosim did not write here ({', '.join(foreign[:3])}{more}); "

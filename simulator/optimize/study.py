@@ -434,6 +434,7 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
         return
     from simulator.signals import ignoring_sigint, stop_processes
 
+    workers = min(workers, n_trials)                  # a worker per trial at most
     ctx = mp.get_context("spawn")
     slots = Slots(n_trials, ctx)
     q = ctx.Queue()

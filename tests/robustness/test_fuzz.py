@@ -230,3 +230,40 @@ def test_a_mutated_history_is_fitted_or_refused_with_a_message(case, warm, tmp_p
     out = run_cli(["calibrate", str(INPUTS / "cal.yaml"), "--history", str(history), "--no-plots", "--quiet",
                    "--out", str(folder / "cal")], cwd=folder)
     _check(out, f"calibrate with a history mutated: {what}")
+
+
+HOSTILE_OPTION_VALUES = ["0", "-1", "-0", "nan", "inf", "-inf", "1e20", "", " ", "1.5", "abc", "0x10", "+2",
+                         "1_0", "٣", "99999999999999999999", "1e-320", "2", "true", "None", "--quiet", "-",
+                         "/", "/dev/null", "/proc/self", ".", "..", "x" * 300, "a\nb", "~", "*", "0.5"]
+
+OPTIONS = {
+    "run": (["run", str(MINIMAL), "--reps", "1", "--quiet"],
+            ["--reps", "--seed", "--workers", "--scale", "--format", "--engine", "--out", "--set"]),
+    "compare": (["compare", str(MINIMAL), "--set", "skus.*.discount=0.2", "--reps", "2", "--quiet"],
+                ["--reps", "--seed", "--workers", "--level", "--kpis", "--out"]),
+    "optimize": (["optimize", str(INPUTS / "opt.yaml"), "--trials", "1", "--reps", "1", "--no-plots", "--quiet"],
+                 ["--reps", "--timeout", "--heartbeat", "--study", "--storage", "--out"]),
+    "calibrate": (["calibrate", str(INPUTS / "cal.yaml"), "--no-plots", "--quiet"],
+                  ["--holdout", "--map", "--method", "--engine", "--seed", "--history", "--out"]),
+    "report": (["report"], [None]),
+    "validate": (["validate"], [None]),
+    "bench": (["bench", str(MINIMAL), "--reps", "1", "--quiet"], ["--baseline", "--junit", "--summary"]),
+}
+
+
+@fuzz_settings(40)
+@given(command=st.sampled_from(sorted(OPTIONS)), data=st.data())
+def test_a_hostile_option_value_is_taken_or_refused_with_a_message(command, data, warm, tmp_path_factory):
+    base, options = OPTIONS[command]
+    option = data.draw(st.sampled_from(options))
+    value = data.draw(st.sampled_from(HOSTILE_OPTION_VALUES))
+    folder = tmp_path_factory.mktemp("fuzz")
+    argv = [*base, *([option] if option else []), value]
+    if command == "optimize" and "--out" not in argv:
+        argv += ["--out", str(folder / "opt")]
+    if command == "calibrate" and "--out" not in argv:
+        argv += ["--out", str(folder / "cal")]
+    if command == "bench" and "--baseline" not in argv:
+        argv += ["--baseline", str(folder / "b.json"), "--update"]
+    out = run_cli(argv, cwd=folder)
+    _check(out, f"promosim {' '.join(argv)}")
