@@ -59,8 +59,8 @@ class RunSize:
 def _ticks(meta) -> int:
     import datetime as dt
 
-    start = meta.local(meta.start).astimezone(dt.timezone.utc)
-    end = meta.local(meta.end).astimezone(dt.timezone.utc)
+    start = meta.local(meta.start).astimezone(dt.UTC)
+    end = meta.local(meta.end).astimezone(dt.UTC)
     return max(1, round((end - start).total_seconds() / 60 / meta.tick_minutes))
 
 

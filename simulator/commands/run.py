@@ -13,12 +13,7 @@ from simulator.commands import options
 from simulator.progress import Progress
 from simulator.scenario import load_scenario
 from simulator.scenario.errors import InputError
-from simulator.scenario.overrides import Overrides, parse_overrides
-
-
-def overrides(pairs: list[str]) -> Overrides:
-    """`--set path=value` pairs as a mapping (values read as YAML); errors quote the argument."""
-    return parse_overrides(pairs)
+from simulator.scenario.overrides import parse_overrides
 
 
 def with_overrides(scenario, pairs: list[str], file: str):

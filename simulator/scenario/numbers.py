@@ -261,7 +261,7 @@ def wall_time_problem(t: dt.datetime, zone: str) -> str | None:
         s = x.strftime("%z")
         return f"{s[:3]}:{s[3:]}"
 
-    if first.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != t:
+    if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != t:
         before = (first - dt.timedelta(hours=3)).astimezone(tz)
         after = (first + dt.timedelta(hours=3)).astimezone(tz)
         return (f"{when} does not exist in {zone}: a daylight-saving change skips it (the clocks go from "

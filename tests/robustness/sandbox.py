@@ -5,9 +5,10 @@ interpreter each time.
 files, calls `simulator.cli.main(argv)` as the console script would (an exception that
 escapes is printed as a traceback and exits 1, exactly like `promosim`), and exits with its
 code. The parent watches it: a child still running after `timeout` seconds, or whose
-resident memory passes `memory` bytes, is killed and reported as such. These are guards
-against hangs and runaway allocations, not performance assertions: they sit far above any
-normal run.
+resident memory grows more than `memory` bytes above what this process held when it forked
+(a forked child starts out sharing all of it), is killed and reported as such. These are
+guards against hangs and runaway allocations, not performance assertions: they sit far above
+any normal run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ MEMORY_GUARD = 2 << 30          # 2 GiB resident
 @dataclass
 class Outcome:
     """How one command ended. `code`: exit code (None when the guard killed it); `killed`:
-    'hang' or 'memory' when a guard fired; `peak_rss`: bytes; `seconds`: wall time."""
+    'hang' or 'memory' when a guard fired; `peak_rss`: bytes; `grown`: bytes of it above the
+    test process at the fork; `seconds`: wall time."""
 
     argv: list[str]
     code: int | None
@@ -37,6 +39,7 @@ class Outcome:
     peak_rss: int
     seconds: float
     killed: str | None = None
+    grown: int = 0
 
     @property
     def traceback(self) -> bool:
@@ -45,7 +48,8 @@ class Outcome:
     def describe(self) -> str:
         tail = self.stderr[-2000:]
         return (f"promosim {' '.join(self.argv)}\n  exit {self.code}, killed: {self.killed}, "
-                f"{self.seconds:.1f} s, peak {self.peak_rss / 2**20:.0f} MiB\n  stderr: {tail}")
+                f"{self.seconds:.1f} s, peak {self.peak_rss / 2**20:.0f} MiB ({self.grown / 2**20:.0f} MiB "
+                f"above the test process)\n  stderr: {tail}")
 
 
 def _rss(pid: int) -> int:
@@ -110,6 +114,7 @@ def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEM
         sys.stdout.flush()
         sys.stderr.flush()
         t0 = time.monotonic()
+        base = _rss(os.getpid())
         pid = os.fork()
         if pid == 0:
             _child(argv, fo.fileno(), fe.fileno(), str(cwd) if cwd else None, env, prepare)
@@ -121,7 +126,7 @@ def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEM
             if done:
                 break
             peak = max(peak, _rss(pid))
-            if peak > memory:
+            if peak - base > memory:
                 killed = "memory"
             elif time.monotonic() - t0 > timeout:
                 killed = "hang"
@@ -136,4 +141,4 @@ def run_cli(argv: list[str], *, timeout: float = HANG_GUARD_S, memory: int = MEM
         fo.seek(0)
         fe.seek(0)
         return Outcome(argv, code, fo.read().decode("utf-8", "replace"),
-                       fe.read().decode("utf-8", "replace"), peak, seconds, killed)
+                       fe.read().decode("utf-8", "replace"), peak, seconds, killed, max(0, peak - base))

@@ -259,3 +259,53 @@ def test_sigkill_to_the_parent_of_optimize_leaves_no_worker(tmp_path):
     p.kill()
     p.wait(timeout=30)
     wait_for(lambda: not alive(workers), 15, "the workers to die with their parent")
+
+
+def _optimize_killed_at(step: int):
+    """A sandbox `prepare`: SIGKILL at the `step`-th result file optimize writes."""
+    def prepare():
+        import simulator.files as files
+        import simulator.optimize as opt
+        import simulator.optimize.plan as plan
+
+        count = [0]
+        real = files.atomic_write_bytes
+
+        def write(path, data):
+            count[0] += 1
+            if count[0] == step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            real(path, data)
+
+        text = lambda path, t: write(path, t.encode())      # noqa: E731
+        files.atomic_write_bytes = opt.atomic_write_bytes = write
+        files.atomic_write_text = opt.atomic_write_text = plan.atomic_write_text = text
+    return prepare
+
+
+def test_sigkill_while_optimize_writes_its_results_is_told_by_the_manifest(tmp_path):
+    """optimize.json, written last, lists each result file's SHA-256: after a kill at any file
+    the results either match it (the old set) or a reader checking it refuses the mix; the
+    study itself (SQLite, transactional) opens again and goes on."""
+    from simulator.cli import main
+    from simulator.output_set import verify
+    from simulator.scenario.errors import InputError
+    from tests.robustness.sandbox import run_cli
+
+    out = tmp_path / "opt"
+    args = ["optimize", str(INPUTS / "opt.yaml"), "--reps", "1", "--no-plots", "--quiet", "--out", str(out)]
+    assert main([*args, "--trials", "2"]) == 0
+    outcomes = set()
+    for step in range(1, 5):                 # best_plan.yaml, comparison.csv, trials.csv, optimize.json
+        killed = run_cli([*args, "--trials", "1"], prepare=_optimize_killed_at(step))
+        assert killed.code == -signal.SIGKILL, killed.describe()
+        manifest = json.loads((out / "optimize.json").read_text())["sha256"]
+        try:
+            verify(out, manifest, (), "optimize.json")
+            outcomes.add("one set")
+        except InputError as e:
+            assert "mixes files of two runs" in str(e)
+            outcomes.add("refused")
+    assert outcomes == {"one set", "refused"}
+    assert main([*args, "--trials", "1"]) == 0
+    verify(out, json.loads((out / "optimize.json").read_text())["sha256"], (), "optimize.json")
