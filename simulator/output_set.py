@@ -90,6 +90,7 @@ class OutputSet:
         self.ours = ours
         self.target = Path(os.path.abspath(out))
         self.staging: Path | None = None
+        self.inside = False
 
     # -------------------------------------------------------------- before
     def _fail(self, message: str) -> InputError:
@@ -116,7 +117,7 @@ class OutputSet:
                 entries = sorted(os.listdir(t))
             except OSError as e:
                 raise self._fail(f"cannot list the folder: {e.strerror}") from None
-            foreign = [e for e in entries if not self.ours(e) and e not in _HARMLESS]
+            foreign = [e for e in entries if not self.ours(e) and e not in _HARMLESS and not e.startswith(_TAG)]
             if foreign:
                 more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
                 raise self._fail(f"holds files promosim did not write here ({', '.join(foreign[:3])}{more}); "
@@ -134,35 +135,40 @@ class OutputSet:
                 raise self._fail(f"cannot create {t.parent}: {e.strerror}") from None
 
     def open(self) -> Path:
-        """Check `out` and create the fresh folder the command writes into."""
+        """Check `out` and create the fresh folder the command writes into: beside `out`, or —
+        when only `out` itself can be written (a mounted volume in a read-only parent) — inside
+        it, whence `commit` moves the files one by one (the manifest written last then tells a
+        reader the set from a mix)."""
         self.check()
-        self._sweep()
-        name = f".{self.target.name}{_TAG}{os.getpid()}-{secrets.token_hex(4)}"
-        staging = self.target.parent / name
+        self._sweep(self.target.parent, f".{self.target.name}{_TAG}")
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
         try:
-            staging.mkdir()
-            probe = staging / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            self.staging = _fresh(self.target.parent / f".{self.target.name}{_TAG}{token}")
+            self.inside = False
         except OSError as e:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise self._fail(f"cannot write in {self.target.parent}: {e.strerror}") from None
-        self.staging = staging
-        return staging
+            if not self.target.is_dir():
+                raise self._fail(f"cannot write in {self.target.parent}: {e.strerror}") from None
+            self._sweep(self.target, _TAG)
+            try:
+                self.staging = _fresh(self.target / f"{_TAG}{token}")
+                self.inside = True
+            except OSError as e2:
+                raise self._fail(f"cannot write in {self.target}: {e2.strerror}") from None
+        return self.staging
 
-    def _sweep(self) -> None:
+    @staticmethod
+    def _sweep(folder: Path, prefix: str) -> None:
         """Remove what killed runs into this folder left behind (their process is gone)."""
-        prefix = f".{self.target.name}{_TAG}"
         try:
-            siblings = os.listdir(self.target.parent)
+            entries = os.listdir(folder)
         except OSError:
             return
-        for entry in siblings:
+        for entry in entries:
             if not entry.startswith(prefix):
                 continue
             pid = entry[len(prefix):].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(self.target.parent / entry, ignore_errors=True)
+                shutil.rmtree(folder / entry, ignore_errors=True)
 
     # --------------------------------------------------------------- after
     def commit(self) -> Path:
@@ -173,6 +179,8 @@ class OutputSet:
             if f.is_file():
                 _fsync(f)
         _fsync(staging)
+        if self.inside:
+            return self._move_in()
         if not os.path.lexists(target):
             try:
                 os.rename(staging, target)
@@ -194,6 +202,24 @@ class OutputSet:
         self.staging = None
         return target
 
+    def _move_in(self) -> Path:
+        """Staged inside `out`: replace its files by the new ones one by one — the manifest
+        (the staged file named like a manifest, `run.json`) last — then remove what the old
+        run had and the new one has not."""
+        staging, target = self.staging, self.target
+        new = sorted(os.listdir(staging), key=lambda n: n in _MANIFESTS)
+        for name in os.listdir(target):
+            if name not in new and self.ours(name) and name not in _MANIFESTS:
+                _remove(target / name)             # the old run's files first: no stale one remains
+        for name in new:
+            if (target / name).is_dir():
+                shutil.rmtree(target / name)
+            os.replace(staging / name, target / name)
+        _fsync(target)
+        shutil.rmtree(staging, ignore_errors=True)
+        self.staging = None
+        return target
+
     def discard(self) -> None:
         """Remove the fresh folder (the command failed or was interrupted)."""
         if self.staging is not None:
@@ -208,6 +234,29 @@ class OutputSet:
             self.commit()
         else:
             self.discard()
+
+
+_MANIFESTS = ("run.json", "optimize.json", "fit.json", "compare.json")
+
+
+def _fresh(folder: Path) -> Path:
+    """Create `folder` and check that a file can be made in it."""
+    folder.mkdir()
+    try:
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:

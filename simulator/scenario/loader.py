@@ -50,15 +50,21 @@ class _Cycle(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    pass
+
+
 def _plain(node, budget: list[int] | None = None, inside: frozenset = frozenset()):
     """ruamel's commented containers → plain dicts and lists; raises `_TooMany` past
     `MAX_VALUES` values (aliases expanded), `_Cycle` for a structure that contains itself
-    (`&a [x, *a]`), and `_TooMany` past `MAX_DEPTH` levels of nesting."""
+    (`&a [x, *a]`), and `_TooDeep` past `MAX_DEPTH` levels of nesting."""
     if budget is None:
         budget = [MAX_VALUES]
     budget[0] -= 1
-    if budget[0] < 0 or len(inside) > MAX_DEPTH:
+    if budget[0] < 0:
         raise _TooMany()
+    if len(inside) > MAX_DEPTH:
+        raise _TooDeep()
     if isinstance(node, dict | list):
         if id(node) in inside:
             raise _Cycle()
@@ -122,16 +128,17 @@ def plain_yaml(doc, shown: str, path: str = "") -> object:
             out[str(key) if not isinstance(key, int | float) else key] = _plain(doc[key], budget,
                                                                                  frozenset({id(doc)}))
         return out
-    except (_TooMany, _Cycle) as e:
+    except (_TooMany, _Cycle, _TooDeep) as e:
         line = _Lines(doc)((at,)) if isinstance(doc, dict) and at is not None else None
         where = f"{path}.{at}" if path and at is not None else (str(at) if at is not None else path)
         if isinstance(e, _Cycle):
             message = ("a YAML alias (*name) refers to a block that holds it: the value would contain "
                        "itself for ever; repeat a block with an alias outside it")
+        elif isinstance(e, _TooDeep):
+            message = f"nests deeper than {MAX_DEPTH} levels; a scenario nests a few levels"
         else:
-            message = (f"more than {MAX_VALUES:,} values once YAML aliases (*name) are expanded, or nesting "
-                       f"deeper than {MAX_DEPTH} levels; a scenario repeats a block with an alias a few "
-                       "times and nests a few levels")
+            message = (f"more than {MAX_VALUES:,} values once YAML aliases (*name) are expanded; a scenario "
+                       "repeats a block with an alias a few times, not millions")
         raise ScenarioError([Issue(shown, line, where, message)]) from None
 
 

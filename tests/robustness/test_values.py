@@ -229,3 +229,29 @@ def test_writing_a_result_never_replaces_a_device_a_pipe_or_a_link(tmp_path):
     with pytest.raises(InputError, match="is a folder; expected a file to write"):
         atomic_write_bytes(tmp_path, b"x")
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_an_output_folder_whose_parent_cannot_be_written_takes_the_new_run_file_by_file(tmp_path, monkeypatch):
+    """A mounted volume: --out can be written, its parent cannot. The run stages inside the
+    folder and moves its files in, run.json last; no stale file of the old run stays."""
+    import simulator.output_set as output_set
+
+    out = tmp_path / "res"
+    assert main(["run", str(MINIMAL), "--reps", "2", "--seed", "1", "--quiet", "--format", "csv",
+                 "--out", str(out)]) == 0
+    (out / "report.html").write_text("<html>the old run's report</html>")
+    real = output_set._fresh
+
+    def parent_read_only(folder):
+        if folder.parent == out.parent:
+            raise PermissionError(13, "Permission denied")
+        return real(folder)
+
+    monkeypatch.setattr(output_set, "_fresh", parent_read_only)
+    assert main(["run", str(MINIMAL), "--reps", "2", "--seed", "2", "--quiet", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["events.parquet", "kpis.parquet", "run.json",
+                                                     "scenario.json", "summary.json", "timeseries.parquet"]
+    from simulator.report.data import load
+
+    d = load(out)
+    assert json.loads((out / "run.json").read_text())["seed"] == 2 and not d.warnings
