@@ -48,6 +48,7 @@ from simulator.scenario.numbers import (
     UnitMoney,
     UnitsPerOrder,
     Volume,
+    bounded,
     Weight,
     When,
     WholePeople,
@@ -80,7 +81,10 @@ class Meta(Strict):
 
     `start`/`end` are wall-clock times in `timezone` (an offset written in the
     value wins). The campaign is the half-open interval [start, end) cut into
-    ticks of `tick_minutes`.
+    ticks of `tick_minutes`. `return_days`: a returned unit that can be sold again is back in
+    the warehouse at the local midnight this many days after the day it was sold (default 7:
+    an assumption, set from the store's return logs; the seven-day no-reason return right for
+    online purchases, Consumer Rights Protection Law of the PRC art. 25, bounds most returns).
     """
 
     name: str
@@ -95,6 +99,7 @@ class Meta(Strict):
     seed: Seed = 0
     replications: Replications = 10
     targets: Targets | None = None
+    return_days: bounded(ge=1, le=365, unit="days", why="a year", whole=True) = 7
 
     @field_validator("timezone")
     @classmethod
@@ -423,8 +428,11 @@ class Sku(Strict):
     conversion × (effective price / price) ** (elasticity × price sensitivity),
     × `promo_lift` in phases that list the SKU under `promo`.
     A unit is returned with probability min(1, `return_rate` + `return_rate_per_discount` ×
-    depth), depth = 1 − unit price paid / list price (deeper discounts bring more returns).
-    `salvage_value` is what a unit left at the end is worth (default: `unit_cost`).
+    depth), depth = 1 − what the buyer paid per unit (after coupons, reductions and deposit
+    expansion) / list price: deeper discounts bring more returns. A returned unit is refunded
+    what its buyer paid for it; a share `resaleable_returns` of returned units goes back to
+    stock (`meta.return_days` later), the rest is written off at `salvage_value`, which is
+    also what a unit left at the end is worth (default: `unit_cost`).
     """
 
     name: str | None = None
@@ -440,6 +448,7 @@ class Sku(Strict):
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
     return_rate_per_discount: Factor = 0.0
+    resaleable_returns: Prob = 1.0
     salvage_value: UnitMoney | None = None
     promo_lift: Factor = 1.0
 
