@@ -78,8 +78,9 @@ def sku(draw, hours: int, phase_names: list[str]) -> dict:
         "stock": draw(st.integers(0, 200)),
         "return_rate": draw(frac(0.0, 0.5)),
         "resaleable_returns": draw(st.sampled_from([0.0, 0.5, 1.0])),
-        "salvage_value": round(price * draw(frac(0.0, 0.5)), 2),
+        "salvage_value": None,                   # drawn below: at most the unit cost (the schema's rule)
     }
+    s["salvage_value"] = round(s["unit_cost"] * draw(frac(0.0, 1.0)), 2)
     if phase_names and draw(st.booleans()):
         s["discount"] = {p: draw(frac(0.0, 0.6)) for p in phase_names if draw(st.booleans())}
         if draw(st.booleans()):
