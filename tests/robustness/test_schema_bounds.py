@@ -9,19 +9,26 @@ import datetime as dt
 import typing
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulator.scenario.numbers import NUMBER_GUARD, TIME_GUARD, Strict, _members, field_range
-from simulator.scenario.schema import Scenario  # noqa: F401 - imports every model of the scenario
+from simulator.scenario.schema import Scenario
 
 
-def _models() -> list[type[Strict]]:
-    seen, todo = {}, list(Strict.__subclasses__())
+def _models() -> list[type[BaseModel]]:
+    """Every model a scenario can hold: walked from `Scenario` through its fields' types (so a
+    model with a base class of its own is found too)."""
+    seen: dict[str, type[BaseModel]] = {}
+    todo: list = [Scenario]
     while todo:
-        c = todo.pop()
-        if c.__name__ not in seen:
-            seen[c.__name__] = c
-            todo.extend(c.__subclasses__())
+        t = todo.pop()
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            if t.__name__ in seen:
+                continue
+            seen[t.__name__] = t
+            todo.extend(f.annotation for f in t.model_fields.values())
+            continue
+        todo.extend(typing.get_args(t))
     return sorted(seen.values(), key=lambda c: c.__name__)
 
 
@@ -92,9 +99,11 @@ def test_every_time_field_refuses_a_number(model, name):
     assert TIME_GUARD in _guards(model.model_fields[name]), f"{model.__name__}.{name}: 20261110 would be a Unix time"
 
 
-def test_no_model_accepts_a_non_finite_number():
+def test_every_model_is_strict_and_accepts_no_non_finite_number():
     for m in MODELS:
+        assert issubclass(m, Strict), f"{m.__name__}: derive it from simulator.scenario.numbers.Strict"
         assert m.model_config.get("allow_inf_nan") is False, m.__name__
+        assert m.model_config.get("extra") == "forbid", m.__name__
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e300, True, -1e300])
