@@ -8,6 +8,10 @@ its parent.
   already gone exits.
 - `stop_processes(procs)` asks workers to stop (SIGINT: a running Optuna trial is marked
   failed), waits a little, then terminates and kills the rest.
+- `deferred_interrupts()` turns SIGINT and SIGTERM into flags that `check_interrupt()` raises
+  where the code chooses (between replications, between messages): an interruption raised at
+  an arbitrary instruction can land in a garbage-collector callback, where Python prints it as
+  "Exception ignored" and carries on.
 """
 
 from __future__ import annotations
@@ -93,3 +97,35 @@ def stop_processes(procs, grace: float = 10.0, first=signal.SIGINT) -> None:
         alive = [p for p in alive if p.is_alive()]
         if not alive:
             return
+
+
+_PENDING: list[int] = []
+
+
+def check_interrupt() -> None:
+    """Raise the interruption a `deferred_interrupts` handler noted (KeyboardInterrupt for
+    SIGINT, `Terminated` for SIGTERM), if any."""
+    if _PENDING:
+        signum = _PENDING[0]
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def deferred_interrupts():
+    """While inside (main thread), SIGINT and SIGTERM only note themselves; `check_interrupt`
+    raises them. The previous handlers come back after."""
+    def note(signum, frame):
+        if not _PENDING:
+            _PENDING.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:                      # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        _PENDING.clear()

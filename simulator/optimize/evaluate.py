@@ -26,6 +26,7 @@ from simulator.optimize.spec import RATIO_KPIS, Spec
 from simulator.optimize.trials import best_trial
 from simulator.runner import replication_seed
 from simulator.scenario.schema import Scenario
+from simulator.signals import check_interrupt
 
 
 class Evaluator:
@@ -85,9 +86,11 @@ class Evaluator:
 
     def _check_parent(self) -> None:
         """A worker whose parent `promosim optimize` died stops at once (its trial is failed
-        later by the heartbeat), rather than running on unseen."""
+        later by the heartbeat), rather than running on unseen; one asked to stop (SIGINT from
+        its parent, noted by `deferred_interrupts`) stops here, between replications."""
         if self.parent_pid is not None and os.getppid() != self.parent_pid:
             os._exit(1)
+        check_interrupt()
 
 
 def per_replication(intermediate: dict[int, float], step: int) -> np.ndarray | None:

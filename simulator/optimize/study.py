@@ -37,6 +37,7 @@ from simulator.optimize.spec import Spec
 from simulator.optimize.trials import COUNTED
 from simulator.scenario.errors import InputError, ScenarioError
 from simulator.scenario.schema import Scenario
+from simulator.signals import check_interrupt, deferred_interrupts
 
 ATTR = "promosim"                    # study user attribute: the plan's fingerprint and settings
 MAX_FAILS_IN_A_ROW = 10
@@ -359,6 +360,7 @@ def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, r
     fails = 0
     last: list = []
     while deadline is None or time.time() < deadline:
+        check_interrupt()
         if not slots.claim():
             break
         last.clear()
@@ -387,11 +389,11 @@ def _worker_main(cfg: WorkerConfig, worker: int, slots: Slots, deadline, q, pare
     from simulator.signals import die_with_parent
 
     die_with_parent(parent_pid)          # the kernel kills this worker when its parent dies
-    signal.signal(signal.SIGINT, signal.default_int_handler)    # started with it ignored
-    q.put(("started", worker))
     try:
-        work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
-             parent_pid=parent_pid)
+        with deferred_interrupts():      # started with SIGINT ignored; now noted, raised between replications
+            q.put(("started", worker))
+            work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
+                 parent_pid=parent_pid)
     except KeyboardInterrupt:            # the running trial was marked failed by Optuna
         q.put(("stopped", worker))
         return
@@ -455,12 +457,14 @@ def run_workers(cfg: WorkerConfig, n_trials: int, workers: int, timeout: float |
         with ignoring_sigint():                       # a worker takes SIGINT up once it is ready
             for p in procs:
                 p.start()
-        while any(p.is_alive() for p in procs) or not q.empty():
-            try:
-                kind, payload = q.get(timeout=0.5)
-            except queue_mod.Empty:
-                continue
-            take(kind, payload)
+        with deferred_interrupts():                   # raised here, between messages
+            while any(p.is_alive() for p in procs) or not q.empty():
+                check_interrupt()
+                try:
+                    kind, payload = q.get(timeout=0.5)
+                except queue_mod.Empty:
+                    continue
+                take(kind, payload)
     except BaseException:
         _drain(q, take, wait=0.0)                     # which workers are ready by now
         # a ready worker fails its running trial on SIGINT; one still starting has none: SIGTERM
