@@ -17,7 +17,12 @@ import sys
 from simulator import __version__
 from simulator.commands import COMMANDS
 from simulator.scenario.errors import InputError, ScenarioError
-from simulator.signals import Terminated, terminate_as_interrupt
+from simulator.signals import (
+    Terminated,
+    check_interrupt,
+    quiet_lost_interrupts,
+    terminate_as_interrupt,
+)
 
 BAD_INPUT = 2
 INTERRUPTED = 130
@@ -47,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)          # a bad option: argparse's message, exit 2
     args.argv = argv
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(), quiet_lost_interrupts():
         try:
-            return args.func(args)
+            code = args.func(args)
+            check_interrupt()                 # one that landed where Python could not raise it
+            return code
         except InputError as e:
             scenario = getattr(args, "scenario", None)
             if isinstance(e, ScenarioError) and isinstance(scenario, str):

@@ -21,7 +21,7 @@ from simulator.engine.expected import refuse_promotions
 from simulator.model import build_model
 from simulator.results import Results
 from simulator.scenario.schema import Scenario
-from simulator.signals import ignoring_sigint, stop_processes
+from simulator.signals import check_interrupt, ignoring_sigint, stop_processes
 
 
 def replication_seed(seed: int, i: int) -> np.random.SeedSequence:
@@ -75,6 +75,7 @@ def simulate(
         eng = ENGINES[engine](model)
         for i in index:
             records.append(eng.run(replication_seed(seed, i)))
+            check_interrupt()                    # one lost in a finalizer is raised here
             if progress:
                 progress(len(records), len(index))
     else:
@@ -86,6 +87,7 @@ def simulate(
                 results = pool.map(_run_one, [(seed, i) for i in index])
             for rec in results:
                 records.append(rec)
+                check_interrupt()
                 if progress:
                     progress(len(records), len(index))
         except BaseException:

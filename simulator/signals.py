@@ -11,7 +11,8 @@ its parent.
 - `deferred_interrupts()` turns SIGINT and SIGTERM into flags that `check_interrupt()` raises
   where the code chooses (between replications, between messages): an interruption raised at
   an arbitrary instruction can land in a garbage-collector callback, where Python prints it as
-  "Exception ignored" and carries on.
+  "Exception ignored" and carries on. `quiet_lost_interrupts()` catches such a lost
+  interruption silently and keeps it for the next `check_interrupt()`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import time
 from contextlib import contextmanager
 
@@ -128,4 +130,27 @@ def deferred_interrupts():
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        _PENDING.clear()
+
+
+@contextmanager
+def quiet_lost_interrupts():
+    """While inside, an interruption that lands in a finalizer or a weakref callback (which
+    Python would print as "Exception ignored ... KeyboardInterrupt" and drop) is kept, without
+    a word, for the next `check_interrupt()`; any other unraisable exception is reported as
+    Python would."""
+    def hook(unraisable):
+        exc = unraisable.exc_value
+        if isinstance(exc, KeyboardInterrupt):
+            if not _PENDING:
+                _PENDING.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+            return
+        previous(unraisable)
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
         _PENDING.clear()

@@ -37,7 +37,7 @@ from simulator.optimize.spec import Spec
 from simulator.optimize.trials import COUNTED
 from simulator.scenario.errors import InputError, ScenarioError
 from simulator.scenario.schema import Scenario
-from simulator.signals import check_interrupt, deferred_interrupts
+from simulator.signals import check_interrupt, deferred_interrupts, quiet_lost_interrupts
 
 ATTR = "promosim"                    # study user attribute: the plan's fingerprint and settings
 MAX_FAILS_IN_A_ROW = 10
@@ -390,7 +390,8 @@ def _worker_main(cfg: WorkerConfig, worker: int, slots: Slots, deadline, q, pare
 
     die_with_parent(parent_pid)          # the kernel kills this worker when its parent dies
     try:
-        with deferred_interrupts():      # started with SIGINT ignored; now noted, raised between replications
+        # started with SIGINT ignored; from here it is noted and raised between replications
+        with deferred_interrupts(), quiet_lost_interrupts():
             q.put(("started", worker))
             work(cfg, worker, slots, deadline, lambda kind, payload: q.put((kind, payload)),
                  parent_pid=parent_pid)

@@ -44,3 +44,28 @@ def test_an_exception_that_escapes_main_is_a_traceback_with_exit_1():
 def test_a_command_that_works_is_not_disturbed():
     out = run_cli(["validate", str(MINIMAL)])
     assert out.code == 0 and out.killed is None and not out.traceback and "ok" in out.stdout
+
+
+def test_an_interruption_lost_in_a_finalizer_is_raised_after_without_a_traceback():
+    """Ctrl-C that lands in a garbage-collector callback: Python would print 'Exception
+    ignored … KeyboardInterrupt' and carry on; promosim keeps it, says nothing then, and stops
+    at the next check with exit 130."""
+    def lose_one():
+        import simulator.commands.validate as v
+
+        real = v.validate
+
+        def validate(args):
+            class Finalized:
+                def __del__(self):
+                    raise KeyboardInterrupt
+
+            Finalized()                      # collected at once: the interruption is "ignored"
+            return real(args)
+
+        v.validate = validate
+
+    out = run_cli(["validate", str(MINIMAL)], prepare=lose_one)
+    assert out.code == 130, out.describe()
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "interrupted" in out.stderr
