@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calibration.history_schema import (
+from simulator.naming import did_you_mean
+from simulator.scenario.errors import Issue
+from simulator.scenario.history_schema import (
     CANONICAL,
     COUNTS,
     KEYS,
@@ -44,8 +46,6 @@ from calibration.history_schema import (
     PeriodUnit,
     check_column_name,
 )
-from simulator.scenario.errors import Issue
-from simulator.scenario.naming import did_you_mean
 
 MAX_ISSUES = 20
 """A `HistoryError` lists at most this many problems, then says how many more there are."""

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from simulator import __version__
 from simulator.progress import Progress
-from simulator.scenario import load_scenario
 from simulator.scenario.overrides import parse_value
 
 
@@ -47,6 +46,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from simulator.runner import simulate
+    from simulator.scenario import load_scenario
     from simulator.show import print_run
 
     if args.report and not args.out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.scenario import ScenarioError
 
 
 def register(sub) -> None:
@@ -14,6 +14,8 @@ def register(sub) -> None:
 
 
 def validate(args) -> int:
+    from simulator.scenario import load_scenario
+
     bad = 0
     for f in args.files:
         try:

@@ -176,7 +176,7 @@ def compile_rule(rule, scenario, env: Environment | None = None) -> CompiledRule
                 f"the window ends ({window.end}) before it starts ({window.start})")
     phases = None
     if rule.phases is not None:
-        from simulator.scenario.naming import did_you_mean
+        from simulator.naming import did_you_mean
 
         known = list(env.phases)
         for j, ph in enumerate(rule.phases):

@@ -85,7 +85,7 @@ def _read_catalogue(
     rows = list(reader)
     skus: dict[str, dict] = {}
     fields = set(Sku.model_fields) | {"id", *_REORDER_COLUMNS}
-    from simulator.scenario.naming import did_you_mean
+    from simulator.naming import did_you_mean
 
     for col in reader.fieldnames or []:
         col = col.strip()

@@ -24,6 +24,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.scenario.errors import LocatedError
+
 
 class _Strict(BaseModel):
     # the same settings as `schema.Strict` (imported from there it would be circular)
@@ -98,7 +100,6 @@ def check_rules(scenario) -> None:
     (`rules.<i>.when`, `rules.<i>.then.<j>` ...). Called by `Scenario`'s validator."""
     from simulator.rules.check import Environment
     from simulator.rules.program import RuleCompileError, compile_rule
-    from simulator.scenario.schema import LocatedError
 
     if not scenario.rules:
         return

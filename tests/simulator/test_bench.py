@@ -22,7 +22,7 @@ from simulator.bench import (
     validate_tolerances,
 )
 from simulator.cli import main
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS
 from tests.conftest import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]

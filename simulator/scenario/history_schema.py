@@ -14,7 +14,7 @@ calibrate:
     strict: false                           # true: a missing period is an error
 ```
 
-The scenario's `calibrate:` block (`calibration.spec.Calibrate`) holds one.
+The scenario's `calibrate:` block (`simulator.scenario.calibrate_schema.Calibrate`) holds one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from simulator.scenario.naming import did_you_mean
+from simulator.naming import did_you_mean
 
 
 class Strict(BaseModel):
