@@ -124,7 +124,7 @@ def _session_mass(grid: TimeGrid, ses, a: int, b: int, at: float) -> np.ndarray:
 
 
 def _minute(scenario: Scenario, grid: TimeGrid, t) -> float:
-    return (scenario.meta.local(t) - grid.start).total_seconds() / 60
+    return scenario.meta.minutes_from_start(t)
 
 
 def build_model(scenario: Scenario, scale: float = 1.0) -> Model:

@@ -40,10 +40,11 @@ Promotions (docs/promotions.md, followed step by step in `visitor`):
 
 Readings of docs/promotions.md chosen where it leaves room (each also noted at its code):
 
-* intent and promotion lift follow DESIGN.md (the visit's phase, its pay phase for a
+* intent and promotion lift follow docs/model.md (the visit's phase, its pay phase for a
   warm-up); the pay tick moves only the activity price, coupon validity and reduction
-  window — for a warm-up cart both its conversion and its payment read them at the first
-  tick of the next sale phase (a flash price too, if a sale is live there);
+  window — a warm-up visit's conversion reads them at the first tick of the next sale phase
+  (what the shopper sees coming), and its cart pays at those in force at the tick it is
+  paid (a flash price and allotment too, if a sale is live then);
 * a coupon belongs to the visit that claimed it: a customer's later visits only meet the
   per-customer limit;
 * a visit to a pre-sale SKU in its deposit window places a deposit even in a warm-up phase;
@@ -102,8 +103,7 @@ class _Campaign:
         self.rng = np.random.Generator(np.random.PCG64(ss))
         meta = sc.meta
         self.m = meta.tick_minutes
-        self.start = meta.local(meta.start)
-        self.T = round((meta.local(meta.end) - self.start).total_seconds() / 60 / self.m)
+        self.T = round(self.minute(meta.end) / self.m)
         self.period_minutes = max(60, self.m)
         self.H = (self.T * self.m - 1) // self.period_minutes + 1
         self.channels = list(sc.channels)
@@ -114,7 +114,7 @@ class _Campaign:
                                    coupons=list(sc.coupons), flash_sales=list(sc.flash_sales),
                                    ad_groups={n: len(c.ad_groups) for n, c in sc.channels.items()
                                               if getattr(c, "ad_groups", None) is not None})
-        self.phases = sorted(sc.calendar.phases, key=lambda p: meta.local(p.start))
+        self.phases = sorted(sc.calendar.phases, key=lambda p: self.minute(p.start))
         self.env = simpy.Environment()
         self.stock = {k: simpy.Container(self.env, init=sc.skus[k].stock) for k in self.skus}
         self.on_order = {k: 0 for k in self.skus}
@@ -164,7 +164,8 @@ class _Campaign:
 
     # --------------------------------------------------------------- time
     def minute(self, t) -> float:
-        return (self.sc.meta.local(t) - self.start).total_seconds() / 60
+        """Real minutes from the campaign's start to `t` (through UTC: DST changes count)."""
+        return self.sc.meta.minutes_from_start(t)
 
     def tick_of(self, t) -> int:
         return min(max(math.floor(self.minute(t) / self.m + 1e-9), 0), self.T)
@@ -174,9 +175,8 @@ class _Campaign:
         return default if t is None else self.tick_of(t)
 
     def local(self, tick: float):
-        import datetime as dt
-
-        return self.start + dt.timedelta(minutes=tick * self.m)
+        """The local wall-clock time of the start of `tick` (real minutes from the start)."""
+        return self.sc.meta.at_minute(tick * self.m)
 
     def hour(self, tick: float) -> int:
         return int(int(tick) * self.m // self.period_minutes)
@@ -725,6 +725,8 @@ class _Campaign:
             self.rec.by_sku["taken"][h, k] += got
             if box.level == 0:
                 self.out_at[sku] = tick               # the shelf runs empty: the oversell window opens
+                if self.on_flash[sku] is None:        # (a flash allotment logs its sell-out instead)
+                    self.rec.events.append((tick, "sold_out", sku, 0.0))
         short = want - got
         sale = self.on_flash[sku]
         if short:
@@ -908,12 +910,13 @@ class _Campaign:
         for phase, channel, sku, seg, coupon in [c for c in self.carts if c[0] == warm]:
             if self.rng.random() < cal.cart_pay_through:
                 delay = self.rng.choice(len(profile), p=profile) + self.rng.random()
-                self.env.process(self.cart_payment(channel, sku, seg, first + delay, first, coupon))
+                self.env.process(self.cart_payment(channel, sku, seg, first + delay, coupon))
 
-    def cart_payment(self, channel: str, sku: str, seg: str, at: float, pay_tick: int, coupon: str | None):
-        """A cart pays at `at`; its pay tick (prices, coupon, reduction) is the phase's first tick."""
+    def cart_payment(self, channel: str, sku: str, seg: str, at: float, coupon: str | None):
+        """A cart pays at `at`, at the price, coupon validity and reduction in force then (a
+        flash price and allotment too, if a sale of its SKU is on)."""
         yield self.env.timeout(at - self.env.now)
-        self.buy(channel, sku, seg, int(at), pay_tick, coupon)
+        self.buy(channel, sku, seg, int(at), int(at), coupon)
 
     def finish(self):
         """The campaign's end, then the stock at the end of every hour from the flows (checked

@@ -96,6 +96,15 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     done = np.zeros(K, dtype=np.int64)
     pay_mode = st.oversell_ticks >= 0
 
+    def emptied(k, tick):
+        """A sale takes the shelf's last unit at `tick`: `sold_out` (unless a flash sale's
+        allotment is on the shelf: its sell-out is logged instead); in payment mode the
+        oversell window opens."""
+        if pay_mode:
+            st.zero_at[k] = tick
+        if not st.flash_live[k]:
+            rec.events.append((tick, "sold_out", m.skus[k], 0.0))
+
     def rows(k, x, y):
         return slice(np.searchsorted(key, k * n + x), np.searchsorted(key, k * n + y))
 
@@ -144,8 +153,8 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             return
         if st.on_hand[k] > 0:
             take = cum[k, to] - cum[k, x]
-            if pay_mode and take == st.on_hand[k]:   # the stock runs out exactly, at the last tick with demand
-                st.zero_at[k] = a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1
+            if take == st.on_hand[k]:                # the stock runs out exactly, at the last tick with demand
+                emptied(k, a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1)
             st.on_hand[k] -= take
         else:
             out.out_ticks[k, x:to] = demand[k, x:to] > 0
@@ -168,8 +177,8 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         need = demand[k, i]
         if need > st.on_hand[k]:
             r = rows(k, i, i + 1)
-            if pay_mode and st.on_hand[k] > 0:
-                st.zero_at[k] = a + i
+            if st.on_hand[k] > 0:
+                emptied(k, a + i)
             oversell = pay_mode and i <= oversell_until(k)
             _allot(rng, lines, r, int(st.on_hand[k]), pooled_pi, S, out, offs, oversell)
             out.out_ticks[k, i] = 1
@@ -178,6 +187,8 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
                 st.in_stockout[k] = True
                 rec.events.append((a + i, "stockout", m.skus[k], float(need - out.served[r].sum())))
         else:
+            if need and need == st.on_hand[k]:
+                emptied(k, a + i)
             st.on_hand[k] -= need
         done[k] = i + 1
         engine.reorder(env, st, rec, k, a + i)
@@ -226,8 +237,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             nxt[k] = next_event(k)
     quiet = (st.on_hand > 0) & (done < n)                     # the rest of the chunk served from stock
     take = cum[:, n] - cum[np.arange(K), done]
-    if pay_mode:
-        quiet &= take < st.on_hand                            # running out exactly sets zero_at: one by one
+    quiet &= take < st.on_hand                                # running out exactly is an event: one by one
     st.on_hand[quiet] -= take[quiet]
     done[quiet] = n
     for k in np.flatnonzero(done < n):

@@ -165,7 +165,7 @@ def compile_rule(rule, scenario, env: Environment | None = None) -> CompiledRule
             if not (t0 <= lt <= t1):
                 raise RuleCompileError(rule.name, f"active.{which}",
                                        f"{t} lies outside the campaign ({meta.start} – {meta.end})")
-            m = (lt - t0).total_seconds() / 60
+            m = meta.minutes_from_start(lt)
             if which == "start":
                 start_minute = m
             else:

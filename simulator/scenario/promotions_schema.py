@@ -197,10 +197,10 @@ def check_promotions(sc) -> None:
             when = "after" if lt > end else "when"
             raise LocatedPromotionError(path, f"{subject} at {_when(t)}, {when} the campaign ends "
                                         f"({_when(m.end)}); promotion windows lie inside {campaign}")
-        minutes = (lt - start).total_seconds() / 60
+        minutes = m.minutes_from_start(lt)
         if minutes % m.tick_minutes:
-            lo = start + dt.timedelta(minutes=minutes // m.tick_minutes * m.tick_minutes)
-            hi = lo + dt.timedelta(minutes=m.tick_minutes)
+            lo = m.at_minute(minutes // m.tick_minutes * m.tick_minutes)
+            hi = m.at_minute(minutes // m.tick_minutes * m.tick_minutes + m.tick_minutes)
             raise LocatedPromotionError(path, f"{subject} at {_when(t)}, off the grid of {m.tick_minutes}-minute "
                                         f"ticks from {_when(m.start)}; the nearest ticks are "
                                         f"{lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M}")

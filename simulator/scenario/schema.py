@@ -86,9 +86,9 @@ class Meta(Strict):
 
     @model_validator(mode="after")
     def _end_after_start(self) -> "Meta":
-        if self.local(self.end) <= self.local(self.start):
+        span = self.minutes_from_start(self.end)
+        if span <= 0:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        span = (self.local(self.end) - self.local(self.start)).total_seconds() / 60
         if span % self.tick_minutes:
             raise ValueError(
                 f"the campaign ({span:g} minutes) is not a whole number of ticks "
@@ -100,6 +100,20 @@ class Meta(Strict):
         """`t` as an aware datetime in the scenario's time zone."""
         tz = ZoneInfo(self.timezone)
         return t.replace(tzinfo=tz) if t.tzinfo is None else t.astimezone(tz)
+
+    def minutes_from_start(self, t: dt.datetime) -> float:
+        """Real minutes from `start` to `t`, counted on absolute instants (UTC): a day that
+        gains or loses an hour to daylight saving counts 25 or 23 hours (Python subtracts two
+        times of one zone on the wall clock, so both go through UTC)."""
+        return (_utc(self.local(t)) - _utc(self.local(self.start))).total_seconds() / 60
+
+    def at_minute(self, minutes: float) -> dt.datetime:
+        """The local time `minutes` real minutes after `start`."""
+        return (_utc(self.local(self.start)) + dt.timedelta(minutes=minutes)).astimezone(ZoneInfo(self.timezone))
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.timezone.utc)
 
 
 # ----------------------------------------------------------------- calendar
@@ -466,7 +480,7 @@ class Scenario(Strict):
             loc = f"calendar.phases.{i}"
             ps, pe = m.local(p.start), m.local(p.end)
             for field, t in (("start", ps), ("end", pe)):
-                if ((t - start).total_seconds() / 60) % m.tick_minutes:
+                if m.minutes_from_start(t) % m.tick_minutes:
                     raise _located(f"{loc}.{field}", f"phase {p.name!r} {field}s at {t:%Y-%m-%d %H:%M}, "
                                    f"off the grid of {m.tick_minutes}-minute ticks from {start:%Y-%m-%d %H:%M}")
             if pe <= ps:
@@ -522,7 +536,7 @@ class Scenario(Strict):
                         raise _located(loc, f"the session ({ses.start} – {ses.end}) lies outside the campaign "
                                        f"({m.start} – {m.end})")
                     for field, t in (("start", ss), ("end", se)):
-                        if ((t - start).total_seconds() / 60) % m.tick_minutes:
+                        if m.minutes_from_start(t) % m.tick_minutes:
                             raise _located(f"{loc}.{field}", f"the session {field}s at {t:%Y-%m-%d %H:%M}, off the "
                                            f"grid of {m.tick_minutes}-minute ticks")
 

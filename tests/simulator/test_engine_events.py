@@ -35,9 +35,9 @@ def kinds(rec) -> list[tuple[int, str, str]]:
 def test_flood_empties_the_stock_in_the_first_tick():
     res = simulate(one_sku(stock=5, hours=4, **FLOOD), reps=3, seed=1)
     for rec in res.records:
-        assert kinds(rec) == [(0, "stockout", "item")]
-        lost = rec.by_sku["lost_units"][:, 0]
-        assert events_of(rec)[0][3] == lost[0]                 # the demand that met no stock at tick 0
+        assert kinds(rec) == [(0, "sold_out", "item"), (0, "stockout", "item")]   # the last unit goes, then
+        lost = rec.by_sku["lost_units"][:, 0]                                    # demand is turned away
+        assert events_of(rec, "stockout")[0][3] == lost[0]                 # the demand that met no stock at tick 0
         assert rec.by_sku["units"][:, 0].tolist() == [5, 0, 0, 0]
         assert rec.stock[:, 0].tolist() == [0, 0, 0, 0]
         assert rec.by_sku["stockout_ticks"][:, 0].tolist() == [1, 1, 1, 1]
@@ -53,8 +53,9 @@ def test_stock_sells_out_at_the_hand_computed_tick():
     first_short = math.ceil(3000 / per_tick) - 1            # the tick where cumulative demand passes 3 000
     assert first_short == 2
     for rec in res.records:
-        (t, kind, subject, value), = events_of(rec)
+        (t, kind, subject, value), = events_of(rec, "stockout")
         assert (t, kind, subject) == (first_short, "stockout", "item")
+        assert events_of(rec, "sold_out") == [(first_short, "sold_out", "item", 0.0)]
         assert rec.by_sku["units"][0, 0] == 3000 and rec.by_sku["units"][1, 0] == 0
         assert rec.by_sku["stockout_ticks"][:, 0].tolist() == [4, 6]   # ticks 2–5 of hour 0, all of hour 1
         assert 0 < value <= rec.by_sku["lost_units"][0, 0]
@@ -64,7 +65,8 @@ def test_an_inbound_shipment_arrives_at_its_tick():
     """15-minute ticks; a shipment at 03:15 lands at the start of tick 13, before that tick's demand."""
     sc = one_sku(stock=0, hours=5, tick_minutes=15, **FLOOD, sku={"inbound": [{"at": at(3.25), "quantity": 40}]})
     for rec in simulate(sc, reps=3, seed=2).records:
-        assert kinds(rec) == [(0, "stockout", "item"), (13, "arrival", "item"), (13, "stockout", "item")]
+        assert kinds(rec) == [(0, "stockout", "item"), (13, "arrival", "item"), (13, "sold_out", "item"),
+                              (13, "stockout", "item")]
         assert events_of(rec, "arrival") == [(13, "arrival", "item", 40.0)]
         assert rec.by_sku["inbound"][:, 0].tolist() == [0, 0, 0, 40, 0]
         assert rec.by_sku["units"][:, 0].tolist() == [0, 0, 0, 40, 0]
@@ -78,9 +80,9 @@ def test_reorder_golden_log_under_a_flood():
     delivery sells out in its tick and orders again; the order of tick 6 would land after the end."""
     sc = one_sku(stock=10, hours=7, **FLOOD, sku={"reorder": {"point": 3, "quantity": 8, "lead_time_hours": 2}})
     for rec in simulate(sc, reps=3, seed=4).records:
-        log = [(0, "stockout", "item"), (0, "reorder", "item")]
+        log = [(0, "sold_out", "item"), (0, "stockout", "item"), (0, "reorder", "item")]
         for t in (2, 4, 6):
-            log += [(t, "arrival", "item"), (t, "stockout", "item"), (t, "reorder", "item")]
+            log += [(t, "arrival", "item"), (t, "sold_out", "item"), (t, "stockout", "item"), (t, "reorder", "item")]
         assert kinds(rec) == log
         assert [v for _, k, _, v in events_of(rec) if k in ("reorder", "arrival")] == [8.0] * 7
         assert rec.by_sku["units"][:, 0].tolist() == [10, 0, 8, 0, 8, 0, 8]

@@ -214,7 +214,8 @@ def test_payment_mode_oversells_from_the_tick_the_stock_runs_out(payment_minutes
         assert {h for h in range(6) if lost[h] > 0} == set(range(6)) - oversold_hours
         assert sk["cancellations"][:, 0].tolist() == oversold.tolist()    # one-unit orders, oversold whole
         assert sk["units"][:, 0].tolist() == [5, 0, 0, 5, 0, 0]
-        assert [(t, k) for t, k, _, _ in events_of(rec)] == [(0, "stockout"), (3, "arrival"), (3, "stockout")]
+        assert [(t, k) for t, k, _, _ in events_of(rec)] == [(0, "sold_out"), (0, "stockout"), (3, "arrival"),
+                                                             (3, "sold_out"), (3, "stockout")]
         first = events_of(rec, "stockout")[0][3]
         assert first == oversold[0] + lost[0]                     # units short in the episode's first tick
         conserved(rec)
