@@ -6,9 +6,11 @@ The baseline is `python -c "import numpy"` timed beside them; the issue's bar is
 `promosim --help` and `promosim validate` of the bundled 618 at most 3 × that. `run` plays one
 replication of the bundled 618 with `--json`: its wall time less the engine's own time (from
 the JSON) is what a planner waits for on every `promosim run --set …` of a scan, beyond the
-simulation itself. Prints a Markdown table (median and best of the rounds).
+simulation itself. `--before DIR` times the same commands on another checkout of the project
+(an earlier commit) in the same rounds, with this interpreter and its packages. Prints a
+Markdown table (median and best of the rounds).
 
-    python benchmarks/bench_startup.py [--rounds 15]
+    python benchmarks/bench_startup.py [--rounds 15] [--before ../promosim-old]
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ def promosim() -> list[str]:
     return [found] if found else [sys.executable, "-m", "simulator.cli"]
 
 
-def commands() -> dict[str, list[str]]:
-    cli = promosim()
+def commands(cli: list[str]) -> dict[str, list[str]]:
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import numpy' (baseline)": [sys.executable, "-c", "import numpy"],
@@ -46,10 +47,10 @@ def commands() -> dict[str, list[str]]:
     }
 
 
-def timed(argv: list[str]) -> tuple[float, str]:
+def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, str]:
     """Wall seconds of one run (checked: a failing command is an error), and its stdout."""
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "100"})
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -59,32 +60,41 @@ def timed(argv: list[str]) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--before", type=Path, help="another checkout of the project, timed beside this one")
     args = ap.parse_args()
-    cmds = commands()
+    env = {**os.environ, "COLUMNS": "100"}
+    runs = {(name, "now"): (argv, REPO, env) for name, argv in commands(promosim()).items()}
+    if args.before:
+        old = args.before.resolve()
+        old_env = {**env, "PYTHONPATH": str(old)}   # its simulator before the installed one
+        old_cli = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main())"]
+        for name, argv in commands(old_cli).items():
+            if "simulator" in name or "promosim" in name:
+                runs[(name, "before")] = (argv, old, old_env)
     load = os.getloadavg()[0]
-    walls: dict[str, list[float]] = {name: [] for name in cmds}
-    engine: list[float] = []
-    for name, argv in cmds.items():   # one unrecorded round: files in the page cache for all
-        timed(argv)
+    walls: dict[tuple, list[float]] = {key: [] for key in runs}
+    engine: dict[str, list[float]] = {}
+    for argv, cwd, e in runs.values():   # one unrecorded round: files in the page cache for all
+        timed(argv, cwd, e)
     for _ in range(args.rounds):
-        for name, argv in cmds.items():
-            wall, out = timed(argv)
-            walls[name].append(wall)
-            if " run " in name:
-                engine.append(json.loads(out)["timing"]["engine_s"])
-    base = statistics.median(walls["python -c 'import numpy' (baseline)"])
+        for key, (argv, cwd, e) in runs.items():
+            wall, out = timed(argv, cwd, e)
+            walls[key].append(wall)
+            if " run " in key[0]:
+                engine.setdefault(key[1], []).append(json.loads(out)["timing"]["engine_s"])
+    base = statistics.median(walls[("python -c 'import numpy' (baseline)", "now")])
     print(f"{args.rounds} interleaved rounds; Python {sys.version.split()[0]}, {os.cpu_count()} cores; "
           f"1-minute load average at the start: {load:.2f}\n")
-    print("| command | median s | best s | median ÷ `import numpy` |")
-    print("|---|---:|---:|---:|")
-    for name, w in walls.items():
+    print("| command | code | median s | best s | median ÷ `import numpy` |")
+    print("|---|---|---:|---:|---:|")
+    for (name, code), w in sorted(walls.items(), key=lambda kv: (list(commands([])).index(kv[0][0]), kv[0][1] != "before")):
         med = statistics.median(w)
-        print(f"| `{name}` | {med:.3f} | {min(w):.3f} | {med / base:.2f} |")
-    if engine:
-        run = statistics.median(walls[next(n for n in walls if " run " in n)])
-        eng = statistics.median(engine)
-        print(f"\n`run`: engine {eng:.3f} s of {run:.3f} s (median); the rest, {run - eng:.3f} s, is start-up, "
-              "loading the scenario, building the model and printing.")
+        print(f"| `{name}` | {code} | {med:.3f} | {min(w):.3f} | {med / base:.2f} |")
+    for code, eng in engine.items():
+        name = next(n for n, c in walls if " run " in n and c == code)
+        run, e = statistics.median(walls[(name, code)]), statistics.median(eng)
+        print(f"\n`run` ({code}): engine {e:.3f} s of {run:.3f} s (median); the rest, {run - e:.3f} s, is "
+              "start-up, loading the scenario, building the model and printing.")
 
 
 if __name__ == "__main__":
