@@ -6,7 +6,7 @@ and without the rule, in this process, the variants interleaved round by round (
 Poisson floor runs in the same rounds: a time ÷ the floor, × the floor recorded on the engine
 benchmark's machine, gives the time there. Prints a Markdown table.
 
-    python benchmarks/bench_auctions.py [--repeat 3]
+    python benchmarks/bench_auctions.py [--repeat 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def variants():
             ("50 ad groups and the rule (bundled)", sc)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="one round: runs every step, times nothing")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.repeat = 1
     engines = [(label, FastEngine(build_model(sc))) for label, sc in variants()]
     floor = Floor(engines[-1][1].m)
     best = interleaved_best(engines + [(FLOOR, floor)], args.repeat)

@@ -11,11 +11,12 @@ history simulated by the fast engine with known parameters). Rows:
 
 Prints a Markdown table (time, model runs, worst relative error against the truth).
 
-    PYTHONPATH=. python benchmarks/bench_calibrate.py
+    PYTHONPATH=. python benchmarks/bench_calibrate.py [--smoke]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -33,18 +34,24 @@ def row(label, res, wall):
             f"{100 * errs[worst]:.1f} % ({worst.split('.')[-1]}) | {inside}/{len(res.values)} |")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true",
+                    help="the two-parameter problem only, 10 trials: runs every method, times nothing")
+    smoke = ap.parse_args(argv).smoke
     _, history = synthetic_history()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n")
     print("| calibration | parameters | model runs (fit) | fit s | total s (with intervals) | worst error | truth inside interval |")
     print("|---|---|---|---|---|---|---|")
-    t0 = time.perf_counter()
-    res = calibrate(parse_scenario(scenario_text(START)), history, band_replications=0)
-    print(row("six-parameter recovery: least squares, expected engine", res, time.perf_counter() - t0))
+    if not smoke:
+        t0 = time.perf_counter()
+        res = calibrate(parse_scenario(scenario_text(START)), history, band_replications=0)
+        print(row("six-parameter recovery: least squares, expected engine", res, time.perf_counter() - t0))
     params = {k: RANGES[k] for k in ("skus.*.base_conversion", "skus.*.elasticity")}
     fixed = {k: v for k, v in TRUTH.items() if k not in params}
-    for method, extra in (("least_squares", ""), ("tpe", "  replications: 2\n  trials: 150\n"),
-                          ("cmaes", "  replications: 2\n  trials: 150\n")):
+    trials = 10 if smoke else 150
+    for method, extra in (("least_squares", ""), ("tpe", f"  replications: 2\n  trials: {trials}\n"),
+                          ("cmaes", f"  replications: 2\n  trials: {trials}\n")):
         s = parse_scenario(scenario_text(START | fixed, parameters=params, targets="{units: 1}",
                                          method=method, extra=extra))
         t0 = time.perf_counter()

@@ -2,7 +2,10 @@
 grows with visits (traffic ×1, ×10, ×100), and the floor of the cost (one Poisson draw
 per tick × SKU × segment), all measured in this process. Prints a Markdown table.
 
-    python benchmarks/bench_engine.py [--repeat 3]
+    python benchmarks/bench_engine.py [--repeat 3] [--smoke]
+
+`--smoke` runs every step on tiny traffic (×0.01, ×0.1, ×1) once: the test suite runs it so the
+benchmark cannot rot; its times mean nothing.
 """
 
 from __future__ import annotations
@@ -65,28 +68,31 @@ def peak_mib(fn) -> float:
     return peak / 2**20
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one round: runs every step, times nothing")
+    args = ap.parse_args(argv)
     scenario = load_scenario(SCENARIO)
     rows = []
     floor_s = None
-    for scale in (1, 10, 100):
+    scales = (0.01, 0.1, 1) if args.smoke else (1, 10, 100)
+    repeat = 1 if args.smoke else args.repeat
+    for scale in scales:
         t0 = time.perf_counter()
         model = build_model(scenario, scale)
         build_s = time.perf_counter() - t0
         eng = FastEngine(model)
         eng.run(0)                                   # warm-up
         seeds = iter(range(1, 100))
-        run_s = best_of(lambda: eng.run(next(seeds)), args.repeat)
+        run_s = best_of(lambda: eng.run(next(seeds)), repeat)
         visits = model.traffic.sum()
         rec = eng.run(0)
         orders = rec.by_channel["orders"].sum()
         # the floor: one Poisson draw per tick × SKU × segment at this scenario's rates
         floor_draw = Floor(model)
-        floor = best_of(lambda: floor_draw.run(0), args.repeat)
-        if scale == 1:
+        floor = best_of(lambda: floor_draw.run(0), repeat)
+        if scale == scales[0]:
             floor_s = floor
             mem = peak_mib(lambda: eng.run(0))
         rows.append((scale, visits, orders, build_s, run_s, floor, run_s / floor))
@@ -95,14 +101,14 @@ def main() -> None:
     print(f"scenario: {scenario.meta.name}, {len(model.skus)} SKUs × {len(model.segments)} segments × "
           f"{model.n_ticks} ticks × {len(model.channels)} channels\n")
     print("| traffic × | expected visits | orders | model build s | engine s (best of "
-          f"{args.repeat}) | Poisson floor s | engine ÷ floor |")
+          f"{repeat}) | Poisson floor s | engine ÷ floor |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for scale, visits, orders, build_s, run_s, floor, ratio in rows:
         print(f"| {scale} | {visits:,.0f} | {orders:,.0f} | {build_s:.3f} | {run_s:.3f} | {floor:.3f} | {ratio:.1f} |")
     base = rows[0][4]
     print(f"\nwall time ×{rows[1][4] / base:.2f} at 10× visits, ×{rows[2][4] / base:.2f} at 100× visits; "
           f"floor alone ×{rows[1][5] / floor_s:.2f} and ×{rows[2][5] / floor_s:.2f}")
-    print(f"peak traced memory of one replication (×1): {mem:.0f} MiB")
+    print(f"peak traced memory of one replication (×{scales[0]}): {mem:.0f} MiB")
 
 
 if __name__ == "__main__":

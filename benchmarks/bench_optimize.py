@@ -4,7 +4,7 @@ two daily budgets and two discount depths, the paired pruner on). Timed: the tri
 (no comparison on fresh seeds, no plots). Prints a Markdown table; the issue's target is 200
 trials in ≤ 15 minutes on 2 cores (13.3 trials per minute).
 
-    python benchmarks/bench_optimize.py [--trials 40] [--workers 1 2] [--no-prune]
+    python benchmarks/bench_optimize.py [--trials 40] [--workers 1 2] [--no-prune] [--smoke]
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from simulator.scenario import load_scenario
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beauty_flagship.yaml"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--no-prune", action="store_true", help="play every replication of every trial")
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="2 trials of 1 replication on 1 worker: runs, times nothing")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.trials, args.reps, args.workers = 2, 1, [1]
     scenario = load_scenario(SCENARIO)
     if args.no_prune:
         scenario = scenario.model_copy(update={"optimize": scenario.optimize.model_copy(update={"prune": False})})

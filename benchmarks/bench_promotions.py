@@ -6,7 +6,7 @@ top-up) plus a flash sale on the hero lipstick at the Nov 11 launch, payment-mod
 deduction, returns that rise with depth and a finite member population (per-customer
 limits bind, so claims are tracked hour by hour). Prints a Markdown table.
 
-    python benchmarks/bench_promotions.py [--repeat 3]
+    python benchmarks/bench_promotions.py [--repeat 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ def variants():
     return type(sc).model_validate(none), type(sc).model_validate(every)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="one round: runs every step, times nothing")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.repeat = 1
     engines = [(label, FastEngine(build_model(sc))) for label, sc in zip(("no promotions", "every mechanism on"),
                                                                           variants())]
     best = interleaved_best(engines + [(FLOOR, Floor(engines[0][1].m))], args.repeat)

@@ -1,15 +1,21 @@
-"""KPI definitions (DESIGN.md), computed from one run's `RunRecord`.
+"""KPI definitions (docs/kpis.md, docs/model.md "Money"), computed from one run's `RunRecord`.
 
 Money in the scenario's currency. A ratio whose denominator is zero is None
 (null in JSON), never NaN.
 
 - gmv = Σ units × activity price (after the SKU discount, or the flash price), over paid
   orders; a pre-sale order counts when its balance is paid
-- net_sales = gmv − coupon_cost − reduction_cost (the store's share of the platform's full
-  reduction) − deposit_expansion − refunds + forfeited_amount (docs/promotions.md)
+- paid_by_buyers (支付金额) = gmv − coupon_cost − the whole reduction (reduction_cost +
+  platform_subsidy) − deposit_expansion + forfeited_amount; store_receipts = paid_by_buyers +
+  platform_subsidy (the platform pays its share of the reduction to the store)
+- refunds: what the buyers of returned units paid for them, given back; subsidy_clawback: the
+  platform's share of those units' reductions, taken back from the store
+- net_sales = store_receipts − refunds − subsidy_clawback = gmv − coupon_cost − reduction_cost
+  − deposit_expansion − refunds − subsidy_clawback + forfeited_amount (docs/model.md)
 - marketing_cost = ad_spend + fees + commissions; roi = gmv / marketing_cost
 - gross_profit = net_sales − COGS of kept units − marketing_cost − platform fee
   (a rate on net sales) − shipping (per order) − return handling (per returned unit)
+  − return write-off (returned units not resaleable × (unit cost − salvage value))
   − stock write-down (units left at the end × (unit cost − salvage value))
 - stockout_minutes = ticks at which a SKU had no stock and demand arrived × tick minutes
 """
@@ -46,8 +52,10 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
     gmv = float(ch["gmv"].sum())
     refunds = float(ch["refunds"].sum())
     promo = {f: float(sk[f].sum()) for f in PROMOTION_FLOWS}
-    net = (gmv - promo["coupon_cost"] - promo["reduction_cost"] - promo["deposit_expansion"]
-           - refunds + promo["forfeited_amount"])
+    clawback = float(sk["subsidy_clawback"].sum())
+    paid = (gmv - promo["coupon_cost"] - promo["reduction_cost"] - promo["platform_subsidy"]
+            - promo["deposit_expansion"] + promo["forfeited_amount"])
+    net = paid + promo["platform_subsidy"] - refunds - clawback
     orders = float(ch["orders"].sum())
     visits = float(ch["visits"].sum())
     ad = float(ch["ad_spend"].sum())
@@ -59,8 +67,11 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
     shipping = meta.shipping_cost_per_order * orders
     handling = meta.return_cost_per_unit * float(returns_k.sum())
     inbound = float(sk["inbound"].sum())
-    writedown = float(((model.unit_cost - _salvage(model)) * rec.ending_stock).sum())
-    available = float(rec.initial_stock.sum()) + inbound
+    salvage = _salvage(model)
+    writedown = float(((model.unit_cost - salvage) * rec.ending_stock).sum())
+    restocked_k = sk["restocked"].sum(0)
+    writeoff = float(((model.unit_cost - salvage) * (returns_k - restocked_k)).sum())
+    available = float(rec.initial_stock.sum()) + inbound + float(restocked_k.sum())   # returns sell again
     return {
         "visits": visits,
         "add_to_carts": float(ch["carts"].sum()),
@@ -70,6 +81,10 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "returns": float(returns_k.sum()),
         "refunds": refunds,
         "net_sales": net,
+        "paid_by_buyers": paid,
+        "store_receipts": paid + promo["platform_subsidy"],
+        "subsidy_clawback": clawback,
+        "restocked_units": float(restocked_k.sum()),
         "aov": ratio(gmv, orders),
         "conversion_rate": ratio(orders, visits),
         "ad_spend": ad,
@@ -81,8 +96,9 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "platform_fee": fee,
         "shipping": shipping,
         "return_handling": handling,
+        "return_writeoff": writeoff,
         "stock_writedown": writedown,
-        "gross_profit": net - cogs - mkt - fee - shipping - handling - writedown,
+        "gross_profit": net - cogs - mkt - fee - shipping - handling - writeoff - writedown,
         "stockout_minutes": float(sk["stockout_ticks"].sum()) * meta.tick_minutes,
         "lost_units": float(sk["lost_units"].sum()),
         "inbound_units": inbound,
@@ -212,7 +228,7 @@ def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]
     m = model.scenario.meta.tick_minutes
     for k, sid in enumerate(model.skus):
         f = {name: float(v[:, k].sum()) for name, v in rec.by_sku.items()}
-        available = float(rec.initial_stock[k]) + f["inbound"]
+        available = float(rec.initial_stock[k]) + f["inbound"] + f["restocked"]
         out[sid] = {
             "add_to_carts": f["carts"], "orders": f["orders"], "units": f["units"], "gmv": f["gmv"],
             "returns": f["returns"], "lost_units": f["lost_units"],

@@ -85,6 +85,8 @@ class Model:
     value: np.ndarray | None = None   # (P, C) expected GMV of a visit (roi_target pacing weighs by it)
     pay_phase: np.ndarray | None = None   # (P,) the sale phase whose prices a phase's buyers pay
     fixed_events: list[tuple[int, str, str, float]] = field(default_factory=list)
+    resaleable: np.ndarray | None = None  # (K,) share of returned units that go back to stock
+    restock_tick: np.ndarray | None = None   # (T,) tick a return of a sale at tick t is back (T: after the end)
 
     @property
     def n_ticks(self) -> int:
@@ -312,6 +314,8 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         boosted=[(ci, scenario.channels[c].sales_boost) for ci, c in enumerate(channels)
                  if getattr(scenario.channels[c], "sales_boost", None) is not None],
         fixed_events=sorted(events, key=lambda e: e[0]),
+        resaleable=np.array([s.resaleable_returns for s in sku_objs]),
+        restock_tick=np.searchsorted(grid.day, grid.day + meta.return_days, side="left"),
     )
 
 

@@ -21,7 +21,7 @@ FLOOR = 0.05   # the effective price never falls below 5 % of the activity price
 
 @dataclass(frozen=True)
 class Conversion:
-    """The purchase formula (DESIGN.md): P(a visit from channel c buys SKU k as segment s) =
+    """The purchase formula (docs/model.md, "A visit"): P(a visit from channel c buys SKU k as segment s) =
     min(1, quality_c × base_k × intent × segment conversion_s × lift_k × rel_k ** (elasticity_k
     × price sensitivity_s)), rel = effective price / list price. Shapes: C, K, S."""
 
@@ -34,9 +34,11 @@ class Conversion:
     mix: np.ndarray              # (C, S) segment shares of each channel
 
     def p_buy(self, intent: np.ndarray, lift: np.ndarray, rel: np.ndarray) -> np.ndarray:
-        """(X, C, K, S) for X cases (phases, or coupon classes): intent (X,), lift and rel (X, K)."""
+        """(X, C, K, S) for X cases (phases, or coupon classes): intent (X,), lift (X, K), rel
+        (X, K) or, where it depends on the segment, (X, K, S)."""
+        rel = rel if rel.ndim == 3 else rel[:, :, None]
         conv = (self.base[None, :, None] * intent[:, None, None] * self.seg_conv[None, None, :] * lift[:, :, None]
-                * rel[:, :, None] ** (self.elast[None, :, None] * self.sens[None, None, :]))   # (X, K, S)
+                * rel ** (self.elast[None, :, None] * self.sens[None, None, :]))   # (X, K, S)
         return np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])
 
 
@@ -92,6 +94,7 @@ class Promotions:
     presales: list[Presale]
     presale_of: np.ndarray       # (K,) pre-sale index, −1 when none
     basket_units: np.ndarray     # (S,)
+    extra_units: np.ndarray      # (K,) mean units per order − 1
     topup_reach: float
     topup_probability: float
     return_slope: np.ndarray     # (K,)
@@ -143,28 +146,30 @@ class Promotions:
         W[1:] *= pools_open[:, None, None]
         W[0] = 1.0 - W[1:].sum(axis=0)
 
-        d_r = np.where(self.red_applies & self.live(self.red_window, pay_tick) & (self.red_every > 0),
-                       self.red_off / max(self.red_every, 1e-300), 0.0)                # (K,)
-        depth = np.zeros((J + 1, K))
-        for j in range(J):
-            if self.live(self.valid[j], pay_tick):
-                depth[j + 1] = np.where(self.applies[j], self.amount[j] / np.maximum(self.threshold[j], pay_price), 0.0)
-        eff = pay_price[None, :] * np.maximum(FLOOR, 1.0 - depth - d_r[None, :])        # (G, K)
+        red_live = bool(self.red_every > 0 and self.live(self.red_window, pay_tick))
+        red = (self.red_every, self.red_off, self.red_applies & red_live) if red_live else None
+        coupons = [(self.amount[j], self.threshold[j], self.applies[j] & self.live(self.valid[j], pay_tick))
+                   for j in range(J)]
+        extra = self.extra_units[:, None] * self.basket_units[None, :]                  # (K, S)
+        depth = realized_depth(pay_price, extra, coupons, red, self.topup_reach, self.topup_probability)
+        eff = pay_price[None, :, None] * np.maximum(FLOOR, 1.0 - depth)                 # (G, K, S)
         for ps in self.presales:
             on = deposit_skus[ps.skus]
             if on.any():
                 k = ps.skus[on]
-                pb = balance_price[k]
-                eff[:, k] = np.maximum(FLOOR * pb, pb * np.maximum(FLOOR, 1.0 - d_r[k]) - ps.deposit * (ps.multiplier - 1))
+                pb = balance_price[k]                   # a deposit: the reduction at balance_from, no top-up
+                d_r = realized_depth(pb, extra[k], [], None if red is None else (red[0], red[1], red[2][k]), 0.0, 0.0)[0]
+                eff[:, k] = np.maximum(FLOOR * pb[:, None], pb[:, None] * np.maximum(FLOOR, 1.0 - d_r)
+                                       - ps.deposit * (ps.multiplier - 1))[None]
         G = J + 1
         p_buy = self.conversion.p_buy(np.full(G, self.intent[phase]), np.repeat(self.lift[phase][None], G, axis=0),
-                                      eff / self.list_price)                                       # (G, C, K, S)
+                                      eff / self.list_price[None, :, None])                        # (G, C, K, S)
         cell = self.conversion.choice[None, :, None] * self.conversion.mix[:, None, :]            # (C, K, S)
         base = p_buy * cell[None]                                                                  # (G, C, K, S)
         return Regime(price=pay_price, W=W, base=base, nobuy=(1.0 - p_buy) * cell[None],
                       reach=(W[:, None, :, :] * base).sum(axis=0).reshape(cell.shape[0], K * S),
                       valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
-                      red_live=bool(self.red_every > 0 and self.live(self.red_window, pay_tick)),
+                      red_live=red_live,
                       deposit=deposit_skus)
 
 
@@ -186,6 +191,49 @@ class Regime:
     def weights(self, n: int) -> np.ndarray:
         """(n, G, K, S) class shares of each tick of an n-tick stretch."""
         return self.Wt if self.Wt is not None else np.broadcast_to(self.W, (n, *self.W.shape))
+
+
+def realized_depth(price: np.ndarray, extra: np.ndarray, coupons: list[tuple[float, float, np.ndarray]],
+                   red: tuple[float, float, np.ndarray] | None, reach: float, q: float) -> np.ndarray:
+    """(G, K, S) expected saving per unit of money spent, E[saving(V′) / V′], of a buyer of SKU k
+    in segment s holding coupon class g (0: none) — the depth that moves conversion
+    (docs/model.md, "What a promotion is worth").
+
+    The basket holds U = 1 + Poisson(`extra` (K, S)) units at `price` (K,), V = U × price; top-up
+    (凑单) brings it, with probability `q`, to the smallest usable threshold T above it when
+    T − V ≤ `reach` × T, adding ⌈(T − V) / price⌉ units; saving(V′) = the coupon's amount if V′
+    reaches its threshold, plus ⌊V′ / every⌋ × off of the platform's reduction. `coupons`: per
+    coupon (amount, threshold, (K,) applies and is valid at the decision tick); `red`: (every,
+    off, (K,) live and applies) or None. A coupon no basket can reach is worth 0."""
+    K, S = extra.shape
+    G = len(coupons) + 1
+    top = int(poisson.ppf(1 - 1e-12, max(float(extra.max()), 1e-12))) + 1
+    u = np.arange(1, top + 2)                                                     # units 1 … U_max
+    pmf = poisson.pmf(u[None, None, :] - 1, extra[:, :, None])                   # (K, S, U)
+    v = u[None, :] * price[:, None]                                               # (K, U)
+    out = np.zeros((G, K, S))
+    for g in range(G):
+        amount, thr, on = coupons[g - 1] if g else (0.0, np.inf, np.zeros(K, dtype=bool))
+        thr_k = np.where(on, thr, np.inf)[:, None]                               # (K, 1)
+        best = np.where(v < thr_k, thr_k, np.inf)
+        if red is not None:
+            every, off, live = red
+            nxt = (np.floor(v / every + 1e-9) + 1) * every
+            best = np.where(live[:, None], np.minimum(best, nxt), best)
+        finite = np.isfinite(best)
+        near = np.where(finite, best, 0.0)
+        ok = finite & (near - v <= reach * near) if q > 0 else np.zeros(v.shape, dtype=bool)
+        v_up = np.where(ok, (u[None, :] + np.ceil((np.where(ok, best, v) - v) / price[:, None] - 1e-9)) * price[:, None], v)
+
+        def rel(x):
+            save = np.where(x >= thr_k - 1e-9, amount, 0.0)
+            if red is not None:
+                save = save + np.where(live[:, None], np.floor(x / every + 1e-9) * off, 0.0)
+            return save / x
+
+        per_u = (1 - q * ok) * rel(v) + q * ok * rel(v_up)                         # (K, U)
+        out[g] = (pmf * per_u[:, None, :]).sum(axis=2)
+    return out
 
 
 def under_limit(attempts_per_person: np.ndarray, limit: int) -> np.ndarray:
@@ -257,6 +305,7 @@ def build_promotions(scenario, grid, intent, lift, segs, skus, conversion: Conve
         red_platform=0.0 if r is None else r.platform_share, red_window=red_window, red_applies=red_applies,
         flash=flash, presales=presales, presale_of=presale_of,
         basket_units=np.array([s.basket_units for s in seg_objs]),
+        extra_units=np.array([scenario.skus[k].units_per_order - 1 for k in skus]),
         topup_reach=scenario.baskets.topup_reach, topup_probability=scenario.baskets.topup_probability,
         return_slope=np.array([scenario.skus[k].return_rate_per_discount for k in skus]),
         payment_mode=scenario.stock_deduction.mode == "payment",

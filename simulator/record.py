@@ -17,10 +17,15 @@ SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_unit
              "stockout_ticks", "inbound", "taken", "released",
              "coupons_claimed", "coupons_redeemed", "coupon_cost", "reduction_cost", "platform_subsidy",
              "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
-             "oversold_units", "cancellations")
+             "oversold_units", "cancellations", "paid", "subsidy_clawback", "restocked")
 AD_GROUP_FLOWS = ("auctions", "impressions", "clicks", "ad_spend")   # per auction channel: (H, G)
 # taken: units off the shelf (sales and deposits); released: reserved units back on the shelf
-# (forfeited deposits). Stock at the end of a period = initial + Σ (inbound + released − taken).
+# (forfeited deposits); restocked: returned units back in stock (those due after the campaign in
+# its last period). Stock at the end of a period = initial + Σ (inbound + released + restocked − taken).
+# paid: money buyers paid (支付金额) as they paid it — a sale's basket after coupon and reduction,
+# a deposit, a balance (after the deposit's expansion and the reduction); refunds: what returned
+# units' buyers paid for them, given back; subsidy_clawback: the platform's share of returned
+# units' reductions, taken back from the store.
 
 
 @dataclass

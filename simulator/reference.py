@@ -2,7 +2,7 @@
 
 It reads the scenario itself (nothing from the fast engine: not its model arrays, not
 its time grid) so that agreement between the two engines means something. A reader
-should be able to check it line by line against DESIGN.md and docs/promotions.md:
+should be able to check it line by line against docs/model.md and docs/promotions.md:
 
 * channels are SimPy processes that, tick by tick, send Poisson visitors at random
   moments inside the tick (a Poisson process with a rate constant within a tick);
@@ -64,6 +64,7 @@ Readings of docs/promotions.md chosen where it leaves room (each also noted at i
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -89,16 +90,17 @@ class ReferenceEngine:
     def __init__(self, model):
         self.sc: Scenario = model.scenario
         self.scale = model.scale
-        self.value = model.value
 
     def run(self, seed) -> RunRecord:
-        return _Campaign(self.sc, self.scale, seed, self.value).play()
+        return _Campaign(self.sc, self.scale, seed).play()
 
 
 class _Campaign:
-    def __init__(self, sc: Scenario, scale: float, seed, value: np.ndarray | None = None):
+    def __init__(self, sc: Scenario, scale: float, seed):
         self.sc, self.scale = sc, scale
-        self.value = value            # (P, C) expected GMV of a visit by phase (0: none), for roi_target
+        self._minutes: dict = {}                        # `minute` of each time asked for
+        self._volume: dict = {}                         # `volume` by (channel, tick)
+        self._worth_of_visit: dict = {}                 # `worth` by (channel, phase)
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rng = np.random.Generator(np.random.PCG64(ss))
         meta = sc.meta
@@ -107,6 +109,7 @@ class _Campaign:
         self.period_minutes = max(60, self.m)
         self.H = (self.T * self.m - 1) // self.period_minutes + 1
         self.channels = list(sc.channels)
+        self.spiked = [c for c in self.channels if sc.channels[c].kind not in OWN_AUDIENCE]
         self.skus = list(sc.skus)
         self.segments = list(sc.segments)
         self.rec = RunRecord.empty(self.H, len(self.channels), len(self.skus),
@@ -123,10 +126,14 @@ class _Campaign:
         self.open_event: dict[str, tuple[int, int]] = {}   # sku → (event index, tick)
         weights = np.array([sc.skus[k].attractiveness for k in self.skus])
         self.sku_weights = weights / weights.sum()
+        self.sku_cum = np.cumsum(self.sku_weights).tolist()            # one uniform picks a SKU (bisect)
         self.mixes = {c: self.mix(c) for c in self.channels}
+        self.mix_cum = {c: np.cumsum(w).tolist() for c, w in self.mixes.items()}
+        self.clock = [self.local(t) for t in range(self.T)]            # local time of each tick's start
         self.phase_at = [self.phase_index(t) for t in range(self.T)]
         self.carts: list[tuple] = []   # (warm-up phase index, channel, sku, segment, coupon)
-        self.due: dict[int, list[tuple[str, int, bool]]] = {}   # tick → deliveries (sku, units, reorder)
+        self.due: dict[int, list[tuple[str, int, str]]] = {}    # tick → deliveries (sku, units, inbound|reorder|restock)
+        self.after_end = {k: 0 for k in self.skus}       # returned units back in stock after the campaign
         self.budgets: dict[str, _Budget] = {}          # channel or "channel/ad group" → its budget
         self.bids: dict[str, dict[str, float]] = {}    # auction channel → ad group → bid in force
         self.rules = RuleRunner(sc) if sc.rules else None
@@ -161,11 +168,14 @@ class _Campaign:
         self.presale_of = {k: n for n, p in sc.presales.items() for k in p.skus}
         self.deposit_orders: dict[str, list[tuple[str, str, int]]] = {n: [] for n in sc.presales}
         self.unpaid: dict[str, list[tuple[str, str, int]]] = {n: [] for n in sc.presales}
+        self._worth: dict[tuple, float] = {}            # `saving_share` by (SKU, segment, price, coupon, reduction, top-up)
 
     # --------------------------------------------------------------- time
     def minute(self, t) -> float:
         """Real minutes from the campaign's start to `t` (through UTC: DST changes count)."""
-        return self.sc.meta.minutes_from_start(t)
+        if t not in self._minutes:
+            self._minutes[t] = self.sc.meta.minutes_from_start(t)
+        return self._minutes[t]
 
     def tick_of(self, t) -> int:
         return min(max(math.floor(self.minute(t) / self.m + 1e-9), 0), self.T)
@@ -177,6 +187,10 @@ class _Campaign:
     def local(self, tick: float):
         """The local wall-clock time of the start of `tick` (real minutes from the start)."""
         return self.sc.meta.at_minute(tick * self.m)
+
+    def pick(self, cum: list[float]) -> int:
+        """An index drawn with the probabilities whose running sums are `cum` (one uniform)."""
+        return min(bisect.bisect_right(cum, self.rng.random() * cum[-1]), len(cum) - 1)
 
     def hour(self, tick: float) -> int:
         return int(int(tick) * self.m // self.period_minutes)
@@ -192,7 +206,7 @@ class _Campaign:
         spec = self.sc.calendar.intraday
         w = TAOBAO_2017_SHAPE if spec == "taobao_2017" else [1.0] * 24 if spec == "flat" else list(spec)
         mean = sum(w) / 24
-        h0 = self.local(tick).hour
+        h0 = self.clock[tick].hour
         hours = max(1, self.m // 60)
         return sum(w[(h0 + j) % 24] for j in range(hours)) / hours / mean
 
@@ -212,6 +226,12 @@ class _Campaign:
     def volume(self, name: str, tick: int) -> float:
         """Expected visits of a non-CRM channel in `tick` before budgets (impressions for display;
         for paid search with ad groups, auctions per unit of `auctions_per_hour`)."""
+        key = (name, tick)
+        if key not in self._volume:
+            self._volume[key] = self._volume_of(name, tick)
+        return self._volume[key]
+
+    def _volume_of(self, name: str, tick: int) -> float:
         ch = self.sc.channels[name]
         base = {"paid_search": "clicks_per_hour", "display": "impressions_per_hour"}.get(ch.kind, "visits_per_hour")
         base = 1.0 if getattr(ch, "ad_groups", None) is not None else getattr(ch, base)
@@ -219,8 +239,8 @@ class _Campaign:
         mult = 1.0 if i is None else self.phases[i].traffic.get(name, self.phases[i].traffic.get("default", 1.0))
         lo, hi = tick * self.m, (tick + 1) * self.m
         spike = 1.0
-        for sp in self.sc.calendar.spikes:
-            if name in (sp.channels or [c for c in self.channels if self.sc.channels[c].kind not in OWN_AUDIENCE]):
+        for sp in self.sc.calendar.spikes:            # the channels a spike names, else all but own audiences
+            if name in (sp.channels or self.spiked):
                 spike += sp.amplitude * sp.decay_minutes * self.mass(lo, hi, self.minute(sp.at), sp.decay_minutes) / self.m
         return base * self.m / 60 * self.intraday(tick) * mult * spike * self.scale
 
@@ -277,7 +297,7 @@ class _Campaign:
         """(probability the visit buys, what a buyer does: "buy", "cart" or "deposit", pay tick).
 
         Step 4: the effective price at the pay tick replaces the price after discount. Reading:
-        intent and lift follow DESIGN.md (the visit's phase, its pay phase for a warm-up),
+        intent and lift follow docs/model.md (the visit's phase, its pay phase for a warm-up),
         also for a deposit; a deposit is placed even in a warm-up phase."""
         i = self.phase_at[tick]
         warm = i is not None and self.phases[i].kind == "warmup"
@@ -292,33 +312,60 @@ class _Campaign:
             ps = self.sc.presales[presale]
             kind, pay_tick = "deposit", self.balance_window[presale][0]
             balance, _ = self.activity_price(sku, pay_tick)
-            d_r = self.reduction_depth(sku, pay_tick)
+            d_r = self.saving_share(sku, seg, balance, None, self.reduction_live(sku, pay_tick), topup=False)
             eff = max(FLOOR * balance, balance * max(FLOOR, 1 - d_r) - ps.deposit * (ps.multiplier - 1))
         else:
             kind = "cart" if warm else "buy"
             pay_tick = self.tick_of(self.phases[pay].start) if warm else tick
             price, _ = self.activity_price(sku, pay_tick)
-            d_g = 0.0
-            if self.coupon_valid(coupon, sku, pay_tick):
-                c = self.sc.coupons[coupon]
-                d_g = c.amount / max(c.threshold, price)
-            eff = price * max(FLOOR, 1 - d_g - self.reduction_depth(sku, pay_tick))
+            usable = coupon if self.coupon_valid(coupon, sku, pay_tick) else None
+            eff = price * max(FLOOR, 1 - self.saving_share(sku, seg, price, usable, self.reduction_live(sku, pay_tick)))
         rel = eff / s.price
         p = s.base_conversion * intent * g.conversion * lift * rel ** (s.elasticity * g.price_sensitivity)
         return min(1.0, self.sc.channels[channel].quality * p), kind, pay_tick
 
-    def reduction_depth(self, sku: str, tick: int) -> float:
-        """d_r = off / every if the platform reduction is live at `tick` for `sku`, else 0."""
-        r = self.sc.platform_reduction
-        return r.off / r.every if self.reduction_live(sku, tick) else 0.0
+    def saving_share(self, sku: str, seg: str, price: float, coupon: str | None, reduction: bool, topup: bool = True) -> float:
+        """What a coupon and the platform's reduction are worth to a buyer, as a share of the
+        basket: E[saving / basket] over the buyer's basket of 1 + Poisson((units_per_order − 1)
+        × basket_units) units at `price`, after top-up (凑单) to the smallest usable threshold
+        within reach (with its probability; not for a deposit), saving = the coupon's amount if
+        the basket reaches its threshold + ⌊basket / every⌋ × off. Step 4; computed here by a
+        plain sum over basket sizes (the fast engine's model computes it apart)."""
+        key = (sku, seg, price, coupon, reduction, topup)
+        if key not in self._worth:
+            lam = (self.sc.skus[sku].units_per_order - 1) * self.sc.segments[seg].basket_units
+            b, r = self.sc.baskets, self.sc.platform_reduction
+            c = None if coupon is None else self.sc.coupons[coupon]
+            q = b.topup_probability if topup else 0.0
+
+            def saving(v: float) -> float:
+                out = c.amount if c is not None and v >= c.threshold - EPS else 0.0
+                return out + (math.floor(v / r.every + EPS) * r.off if reduction else 0.0)
+
+            total, units, pmf, mass = 0.0, 1, math.exp(-lam), 0.0
+            while mass < 1 - 1e-12 and units < 10_000:
+                v = units * price
+                thresholds = ([c.threshold] if c is not None and v < c.threshold else []) + \
+                             ([(math.floor(v / r.every + EPS) + 1) * r.every] if reduction else [])
+                target = min(thresholds, default=math.inf)
+                worth = saving(v) / v
+                if q > 0 and math.isfinite(target) and target - v <= b.topup_reach * target:
+                    up = (units + math.ceil((target - v) / price - EPS)) * price
+                    worth = (1 - q) * worth + q * saving(up) / up
+                total += pmf * worth
+                mass += pmf
+                pmf *= lam / units
+                units += 1
+            self._worth[key] = total
+        return self._worth[key]
 
     def mix(self, channel: str) -> list[float]:
         ch = self.sc.channels[channel]
         return [ch.segments.get(s, 0.0) if ch.segments else self.sc.segments[s].share for s in self.segments]
 
     def return_rate(self, sku: str, price: float) -> float:
-        """min(1, return_rate + return_rate_per_discount × depth), depth = 1 − price / list price
-        (reading: at least 0, for a flash price above the list price)."""
+        """min(1, return_rate + return_rate_per_discount × depth), depth = 1 − `price` (what the
+        buyer paid per unit) / list price (reading: at least 0, for a price above the list price)."""
         s = self.sc.skus[sku]
         return min(1.0, s.return_rate + s.return_rate_per_discount * max(0.0, 1 - price / s.price))
 
@@ -335,7 +382,7 @@ class _Campaign:
             for sh in s.inbound:                      # on the shelf from the first tick at or after `at`
                 tick = math.ceil(self.minute(sh.at) / self.m - 1e-9)
                 if tick < self.T:
-                    self.due.setdefault(tick, []).append((k, sh.quantity, False))
+                    self.due.setdefault(tick, []).append((k, sh.quantity, "inbound"))
         env.process(self.mornings())
         if self.rules is not None:
             env.process(self.rule_moments())
@@ -376,8 +423,8 @@ class _Campaign:
             for sale in self.sc.flash_sales:
                 if self.flash_window[sale][0] == tick:
                     self.start_flash(sale, tick)
-            for sku, units, reorder in self.due.pop(tick, []):
-                self.delivery(sku, units, tick, reorder)
+            for sku, units, kind in self.due.pop(tick, []):
+                self.delivery(sku, units, tick, kind)
             if tick == 0:                           # after the deliveries of tick 0, a SKU at or below s orders
                 for sku in self.skus:
                     self.check_reorder(sku)
@@ -391,11 +438,11 @@ class _Campaign:
         b.share = self.pace_share(name, b.pacing, b.daily, b.total) if isinstance(ch, (PaidSearch, Display)) else None
         boost = 1.0
         for tick in range(self.T):
-            if self.local(tick).date() != day:
+            if self.clock[tick].date() != day:
                 if getattr(ch, "sales_boost", None) is not None and day is not None:
                     boost = self.ranking(name, ch.sales_boost, tick)
                 b.new_day(getattr(ch, "carry_over", False) and day is not None)
-                day = self.local(tick).date()
+                day = self.clock[tick].date()
             lam = self.volume(name, tick) * boost
             roi = getattr(ch, "pacing", None) == "roi_target"
             if roi and isinstance(ch, PaidSearch) and self.worth(name, tick) < ch.roi_target * ch.cpc:
@@ -453,7 +500,7 @@ class _Campaign:
         if pacing in ("asap", "roi_target") or (math.isinf(daily) and math.isinf(total)):
             return None
         w = [1.0 if pacing == "even" else self.volume(name, t) for t in range(self.T)]
-        key = [self.local(t).date() if math.isfinite(daily) else 0 for t in range(self.T)]
+        key = [self.clock[t].date() if math.isfinite(daily) else 0 for t in range(self.T)]
         out, t = [0.0] * self.T, 0
         while t < self.T:
             end = t
@@ -484,19 +531,23 @@ class _Campaign:
             bg.share = self.pace_share(name, bg.pacing, bg.daily, bg.total)
         self.budgets.update(zip(subject, budgets))
         bids = self.bids[name] = {g: a.bid for g, a in ch.ad_groups.items()}
+        rates = np.array([grp.auctions_per_hour for grp in ch.ad_groups.values()])
         book = self.rec.ad_groups[name]
         slots = len(ch.ctr_by_position)
         day = None
         for tick in range(self.T):
-            if self.local(tick).date() != day:
+            if self.clock[tick].date() != day:
                 for bg in budgets:
                     bg.new_day(ch.carry_over and day is not None)
-                day = self.local(tick).date()
+                day = self.clock[tick].date()
             i = self.phase_at[tick]
             phase = None if i is None else self.phases[i].name
             unit = self.volume(name, tick)
-            events = sorted((float(o), g) for g, grp in enumerate(ch.ad_groups.values())
-                            for o in self.rng.random(self.rng.poisson(unit * grp.auctions_per_hour)))
+            count = self.rng.poisson(unit * rates)            # each group's auctions in the tick,
+            who = np.repeat(np.arange(len(rates)), count)     # at uniform moments, in time order
+            moment = self.rng.random(who.size)
+            order = np.argsort(moment, kind="stable")
+            events = zip(moment[order].tolist(), who[order].tolist())
             h = self.hour(tick)
             for offset, g in events:
                 yield self.env.timeout(tick + offset - self.env.now)
@@ -534,9 +585,29 @@ class _Campaign:
             yield self.env.timeout(tick + 1 - self.env.now)
 
     def worth(self, name: str, tick: int) -> float:
-        """Expected GMV of a visit of channel `name` in the phase of `tick` (roi_target)."""
+        """Expected GMV of a visit of channel `name` in the phase of `tick`, what roi_target weighs
+        a click or an impression by (docs/pacing.md): Σ over SKUs and segments of where the visit
+        lands × P(buy) at the phase's price (its pay phase's, for a warm-up) without promotion
+        mechanics × price × units_per_order. Computed here, from the scenario, by plain sums."""
         i = self.phase_at[tick]
-        return float(self.value[0 if i is None else i + 1, self.channels.index(name)])
+        key = (name, i)
+        if key not in self._worth_of_visit:
+            pay = i
+            if i is not None and self.phases[i].kind == "warmup":
+                pay = next(j for j in range(i + 1, len(self.phases)) if self.phases[j].kind == "sale")
+            phase = None if pay is None else self.phases[pay]
+            intent = 1.0 if i is None else self.phases[i].intent
+            ch, total = self.sc.channels[name], 0.0
+            for sku, share in zip(self.skus, self.sku_weights):
+                s = self.sc.skus[sku]
+                price = s.price * (1 - s.discount_in(None if phase is None else phase.name))
+                lift = s.promo_lift if phase is not None and phase.on_promo(sku) else 1.0
+                for seg, w in zip(self.segments, self.mixes[name]):
+                    g = self.sc.segments[seg]
+                    p = s.base_conversion * intent * g.conversion * lift * (price / s.price) ** (s.elasticity * g.price_sensitivity)
+                    total += share * w * min(1.0, ch.quality * p) * price * s.units_per_order
+            self._worth_of_visit[key] = total
+        return self._worth_of_visit[key]
 
     def rule_moments(self):
         """Mid-campaign rules (docs/rules.md): at each evaluation moment, before the tick's
@@ -619,9 +690,9 @@ class _Campaign:
         yield self.env.timeout(0)                    # the visitor arrives
         c = self.channels.index(channel)
         self.rec.by_channel["visits"][self.hour(tick), c] += 1
-        seg = self.segments[self.rng.choice(len(self.segments), p=self.mixes[channel])]
+        seg = self.segments[self.pick(self.mix_cum[channel])]
         if sku is None:
-            sku = self.skus[self.rng.choice(len(self.skus), p=self.sku_weights)]
+            sku = self.skus[self.pick(self.sku_cum)]
         people = self.sc.segments[seg].customers    # step 2 (unset: every visit is a new person)
         customer = None if people is None else int(self.rng.integers(people))
         coupon = self.claim(sku, seg, customer, tick)
@@ -756,31 +827,47 @@ class _Campaign:
         return got
 
     def money(self, channel: str, sku: str, tick: int, units: int, price: float, coupon: str | None,
-              pay_tick: int, sale: str | None):
+              pay_tick: int, sale: str | None, expansion: float = 0.0, deposit: float = 0.0):
         """Step 7: an order paid at `tick` with `units` at `price`; the coupon's validity and the
-        reduction's window are read at `pay_tick`."""
+        reduction's window are read at `pay_tick`; a balance payment's deposit `expansion` and the
+        `deposit` paid before. Then its returns: each unit comes back with the probability of its discount
+        depth by what the buyer paid, refunded pro rata; the platform takes back its share of
+        their reduction; a resaleable share is back in stock `return_days` later."""
         c, k = self.channels.index(channel), self.skus.index(sku)
         h = self.hour(tick)
-        returned = int(self.rng.binomial(units, self.return_rate(sku, price)))
+        gmv = units * price
+        off = 0.0
+        if self.coupon_valid(coupon, sku, pay_tick) and gmv >= self.sc.coupons[coupon].threshold - EPS:
+            off = self.sc.coupons[coupon].amount
+            self.rec.by_sku["coupons_redeemed"][h, k] += 1
+            self.rec.by_sku["coupon_cost"][h, k] += off
+            self.rec.coupons[coupon]["redeemed"] += 1
+            self.rec.coupons[coupon]["cost"] += off
+        cut, share = 0.0, 0.0
+        if self.reduction_live(sku, pay_tick):
+            r = self.sc.platform_reduction
+            cut, share = math.floor(gmv / r.every + EPS) * r.off, r.platform_share
+            self.rec.by_sku["platform_subsidy"][h, k] += share * cut
+            self.rec.by_sku["reduction_cost"][h, k] += (1 - share) * cut
+        paid = gmv - off - cut - expansion                       # what the buyer pays for the units
+        returned = int(self.rng.binomial(units, self.return_rate(sku, paid / units)))
+        rate = getattr(self.sc.channels[channel], "commission_rate", 0.0)
         for flows, i in ((self.rec.by_channel, c), (self.rec.by_sku, k)):
             flows["orders"][h, i] += 1
             flows["units"][h, i] += units
-            flows["gmv"][h, i] += units * price
+            flows["gmv"][h, i] += gmv
             flows["returns"][h, i] += returned
-            flows["refunds"][h, i] += returned * price
-        self.rec.by_channel["commissions"][h, c] += (units - returned) * price * getattr(self.sc.channels[channel], "commission_rate", 0.0)
-        basket = units * price
-        if self.coupon_valid(coupon, sku, pay_tick) and basket >= self.sc.coupons[coupon].threshold - EPS:
-            amount = self.sc.coupons[coupon].amount
-            self.rec.by_sku["coupons_redeemed"][h, k] += 1
-            self.rec.by_sku["coupon_cost"][h, k] += amount
-            self.rec.coupons[coupon]["redeemed"] += 1
-            self.rec.coupons[coupon]["cost"] += amount
-        if self.reduction_live(sku, pay_tick):
-            r = self.sc.platform_reduction
-            cut = math.floor(basket / r.every + EPS) * r.off
-            self.rec.by_sku["platform_subsidy"][h, k] += r.platform_share * cut
-            self.rec.by_sku["reduction_cost"][h, k] += (1 - r.platform_share) * cut
+            flows["refunds"][h, i] += returned / units * paid
+        self.rec.by_sku["subsidy_clawback"][h, k] += returned / units * share * cut
+        self.rec.by_sku["paid"][h, k] += paid - deposit                 # paid now
+        self.rec.by_channel["commissions"][h, c] += (units - returned) * price * rate
+        again = int(self.rng.binomial(returned, self.sc.skus[sku].resaleable_returns)) if returned else 0
+        if again:
+            back = self.restock_tick(tick)
+            if back < self.T:
+                self.due.setdefault(back, []).append((sku, again, "restock"))
+            else:
+                self.after_end[sku] += again
         if sale is not None:
             self.rec.flash[sale]["units"] += units
 
@@ -796,7 +883,7 @@ class _Campaign:
             self.rec.events.append((tick, "reorder", sku, float(rule.quantity)))
             lead = max(1, math.ceil(rule.lead_time_hours * 60 / self.m))
             if tick + lead < self.T:
-                self.due.setdefault(tick + lead, []).append((sku, rule.quantity, True))
+                self.due.setdefault(tick + lead, []).append((sku, rule.quantity, "reorder"))
 
     def shelve(self, sku: str, units: int):
         """Units back on the shelf: a stock-out episode and an oversell window end."""
@@ -805,19 +892,30 @@ class _Campaign:
             self.out_since[sku] = False
             self.out_at[sku] = None
 
-    def delivery(self, sku: str, units: int, tick: int, reorder: bool):
-        """Units arriving at the start of `tick` (visitors come strictly later); during a flash
-        sale they join the held-back stock."""
+    def delivery(self, sku: str, units: int, tick: int, kind: str):
+        """Units arriving at the start of `tick` (visitors come strictly later): a shipment
+        (`inbound`, `reorder`: an `arrival` event) or returned units back in stock (`restock`);
+        during a flash sale they join the held-back stock."""
         if self.on_flash[sku] is not None:
             self.held[sku] += units
             self.out_since[sku] = False
         else:
             self.shelve(sku, units)
-        if reorder:
+        if kind == "reorder":
             self.on_order[sku] -= units
-        self.rec.by_sku["inbound"][self.hour(tick), self.skus.index(sku)] += units
-        self.rec.events.append((tick, "arrival", sku, float(units)))
+        flow = "restocked" if kind == "restock" else "inbound"
+        self.rec.by_sku[flow][self.hour(tick), self.skus.index(sku)] += units
+        if kind != "restock":
+            self.rec.events.append((tick, "arrival", sku, float(units)))
         self.check_reorder(sku)
+
+    def restock_tick(self, tick: int) -> int:
+        """The tick a returned unit sold at `tick` is back in stock: the first tick at or after the
+        local midnight `return_days` after the sale's local day (≥ T: after the campaign)."""
+        import datetime as dt
+
+        day = self.local(tick).date() + dt.timedelta(days=self.sc.meta.return_days)
+        return math.ceil(self.minute(dt.datetime.combine(day, dt.time())) / self.m - 1e-9)
 
     # ------------------------------------------------------------ flash sales
     def start_flash(self, sale: str, tick: int):
@@ -856,6 +954,7 @@ class _Campaign:
         k, h = self.skus.index(sku), self.hour(tick)
         self.rec.by_sku["deposits"][h, k] += 1
         self.rec.by_sku["deposit_amount"][h, k] += self.sc.presales[name].deposit * got
+        self.rec.by_sku["paid"][h, k] += self.sc.presales[name].deposit * got
         self.deposit_orders[name].append((channel, sku, got))
         self.check_reorder(sku)
 
@@ -882,8 +981,9 @@ class _Campaign:
         channel, sku, units = order
         ps, tick = self.sc.presales[name], int(at)
         price, _ = self.activity_price(sku, self.balance_window[name][0])
-        self.money(channel, sku, tick, units, price, None, tick, None)
-        self.rec.by_sku["deposit_expansion"][self.hour(tick), self.skus.index(sku)] += ps.deposit * (ps.multiplier - 1) * units
+        expansion = ps.deposit * (ps.multiplier - 1) * units
+        self.money(channel, sku, tick, units, price, None, tick, None, expansion, ps.deposit * units)
+        self.rec.by_sku["deposit_expansion"][self.hour(tick), self.skus.index(sku)] += expansion
 
     def forfeit(self, name: str, tick: int):
         """At balance_to the unpaid deposits are forfeited and their units come back to the
@@ -920,7 +1020,7 @@ class _Campaign:
 
     def finish(self):
         """The campaign's end, then the stock at the end of every hour from the flows (checked
-        against the containers plus held-back stock)."""
+        against the containers plus held-back stock, and returns back after the end)."""
         for sale in self.sc.flash_sales:              # a sale lasting to the end returns its held-back stock
             if self.flash_window[sale][1] == self.T:
                 self.end_flash(sale, self.T)
@@ -929,9 +1029,11 @@ class _Campaign:
                 self.forfeit(name, self.T)
         rec = self.rec
         sk = rec.by_sku
-        level = rec.initial_stock + np.cumsum(sk["inbound"] + sk["released"] - sk["taken"], axis=0)
+        for k, sku in enumerate(self.skus):           # returns back after the campaign: its ending stock
+            sk["restocked"][self.H - 1, k] += self.after_end[sku]
+        level = rec.initial_stock + np.cumsum(sk["inbound"] + sk["released"] + sk["restocked"] - sk["taken"], axis=0)
         rec.stock[:] = level
-        on_hand = [self.stock[k].level + self.held[k] for k in self.skus]
+        on_hand = [self.stock[k].level + self.held[k] + self.after_end[k] for k in self.skus]
         assert np.array_equal(level[-1], on_hand), "stock flows do not add up"
 
 

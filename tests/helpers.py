@@ -12,6 +12,7 @@ import datetime as dt
 import json
 
 import numpy as np
+import pytest
 
 from simulator.model import Model
 from simulator.record import RunRecord
@@ -140,3 +141,38 @@ def reference_run(scenario: Scenario, seed: int = 0) -> tuple[RunRecord, Model]:
 def sku_totals(rec: RunRecord, sku: int = 0) -> dict[str, float]:
     """Every per-SKU flow of SKU `sku` summed over the campaign."""
     return {f: float(v[:, sku].sum()) for f, v in rec.by_sku.items()}
+
+
+def money_adds_up(sc, rec, model):
+    """The contract's identities (docs/model.md, "Money"): stock flows, what buyers paid booked as
+    they paid it against gmv − coupons − the whole reduction − deposit expansion + forfeits, the
+    store's receipts, net sales, and — with every unit returned — refunds of everything paid for
+    goods and the platform's whole share taken back."""
+    sk = rec.by_sku
+    assert (rec.stock >= 0).all(), "stock went negative"
+    ending = rec.initial_stock + (sk["inbound"] + sk["released"] + sk["restocked"] - sk["taken"]).sum(0)
+    assert np.array_equal(ending, rec.ending_stock), "stock flows do not add up"
+    # what left the shelf was paid for, or is a deposit whose units came back
+    assert np.array_equal(sk["taken"].sum(0), sk["units"].sum(0) + sk["released"].sum(0))
+    for f in ("orders", "units", "gmv", "returns", "refunds"):
+        assert np.isclose(rec.by_channel[f].sum(), sk[f].sum()), f
+    assert (sk["returns"] <= sk["units"]).all() and sk["restocked"].sum() <= sk["returns"].sum()
+    from simulator.kpis import run_kpis
+
+    k = run_kpis(rec, model)
+    tol = 1e-6 * max(1.0, k["gmv"])
+    assert abs(sk["paid"].sum() - k["paid_by_buyers"]) < tol
+    assert k["paid_by_buyers"] == pytest.approx(k["gmv"] - k["coupon_cost"] - k["reduction_cost"] - k["platform_subsidy"]
+                                                - k["deposit_expansion"] + k["forfeited_amount"], abs=tol)
+    assert k["store_receipts"] == pytest.approx(k["paid_by_buyers"] + k["platform_subsidy"], abs=tol)
+    assert k["net_sales"] == pytest.approx(k["store_receipts"] - k["refunds"] - k["subsidy_clawback"], abs=tol)
+    assert -tol <= k["refunds"] <= k["paid_by_buyers"] - k["forfeited_amount"] + tol
+    assert -tol <= k["subsidy_clawback"] <= k["platform_subsidy"] + tol
+    if all(s.return_rate == 1.0 for s in sc.skus.values()):
+        assert k["returns"] == k["units"]
+        assert k["refunds"] == pytest.approx(k["paid_by_buyers"] - k["forfeited_amount"], abs=tol)
+        assert k["subsidy_clawback"] == pytest.approx(k["platform_subsidy"], abs=tol)
+        assert k["net_sales"] == pytest.approx(k["forfeited_amount"], abs=0.005)
+    if all(s.resaleable_returns == 1.0 for s in sc.skus.values()):
+        assert k["restocked_units"] == k["returns"] and k["return_writeoff"] == 0
+    return k

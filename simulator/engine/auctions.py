@@ -26,7 +26,7 @@ import numpy as np
 
 from simulator.auctions import AuctionChannel
 from simulator.engine.click_pool import ClickPool
-from simulator.engine.poisson import poisson_quantile
+from simulator.engine.quantiles import poisson_quantile
 from simulator.pacing import paced
 
 EPS = 1e-9

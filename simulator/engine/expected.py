@@ -6,8 +6,10 @@ Flows are expectations: visits = traffic; buyers of SKU k in segment s = Σ_c tr
 reach; units = buyers × mean units per order. Budgets cut paid search at the exact
 (fractional) tick where expected spend reaches them. Stock is a fluid: each tick serves
 min(demand, stock on hand), the rest is lost; (s, Q) reorders and inbound shipments
-arrive as in the fast engine. Every channel and segment buying a SKU in a tick is served
-in the same proportion. Returns, refunds and commissions are their expected shares.
+arrive as in the fast engine, and the resaleable share of each day's expected returns is back
+on the shelf `return_days` later (the fluid runs day by day for it). Every channel and segment
+buying a SKU in a tick is served in the same proportion. Returns, refunds and commissions are
+their expected shares.
 
 Where nothing saturates (stock, budgets, conversion capped at 1) these are exactly the
 means of the fast engine; where something binds they are the fluid approximation.
@@ -91,7 +93,6 @@ class ExpectedEngine:
         rec.events.extend(m.fixed_events)
         lam = self._paid_budgets(rec)                                   # (T, C) visits
         reach = m.reach.reshape(-1, C, K, S).sum(axis=3)                # (P, C, K) over segments
-        warm = m.warmup[m.phase_of_tick]
         pay = {}                                                        # tick → (C, K) cart payers
         for phase, (first, profile) in m.pay_start.items():            # warm-up carts pay at the burst
             ticks = np.flatnonzero(m.phase_of_tick == phase)
@@ -137,6 +138,7 @@ class ExpectedEngine:
                            ("returns", returns), ("refunds", refunds), ("carts", by_c["carts"])):
             ch[name] += cube.sum(axis=2)
             sk[name] += cube.sum(axis=1)
+        sk["paid"] += gmv.sum(axis=1)
         ch["commissions"] += (gmv - refunds).sum(axis=2) * m.commission[None, :]
 
         def hourly(x):                                                           # (T, ·) → (H, ·)
@@ -170,13 +172,20 @@ class ExpectedEngine:
         T, K = demand.shape
         served = demand.copy()
         inbound = np.zeros((T, K))
+        restocked = np.zeros((T, K))
+        late = np.zeros(K)                             # returns back after the campaign
         stock_end = np.zeros((T, K))
         per = m.grid.period
+        day_start = np.r_[True, np.diff(m.grid.day) != 0]
+        starts_of_day = np.flatnonzero(day_start)
+        next_day = np.r_[starts_of_day[1:], T][np.cumsum(day_start) - 1]   # (T,) the next local midnight
         for k in range(K):
             d = demand[:, k]
             cum = np.r_[0.0, np.cumsum(d)]
-            pending = sorted((t, q, False) for t, kk, q in m.inbound if kk == k)
+            pending = sorted((t, q, "inbound") for t, kk, q in m.inbound if kk == k)
             on_hand, on_order, out, t = float(m.stock[k]), 0.0, False, 0
+            back = m.return_rate[k] * m.resaleable[k]                  # share of units sold back in stock
+            booked = 0                                                 # ticks whose returns are scheduled
             level = np.zeros(T + 1)                    # on hand at the start of each tick
             level[0] = on_hand
 
@@ -186,22 +195,39 @@ class ExpectedEngine:
                     on_order += m.reorder_qty[k]
                     rec.events.append((at, "reorder", m.skus[k], float(m.reorder_qty[k])))
                     if at + m.lead_ticks[k] < T:
-                        pending.append((at + int(m.lead_ticks[k]), float(m.reorder_qty[k]), True))
+                        pending.append((at + int(m.lead_ticks[k]), float(m.reorder_qty[k]), "reorder"))
                         pending.sort()
+
+            def take_back(upto):
+                """Schedule the returns of sales in [booked, upto) (all before a local midnight)."""
+                nonlocal booked
+                if back > 0 and upto > booked:
+                    due = m.restock_tick[booked:upto]
+                    amount = np.bincount(due, weights=served[booked:upto, k] * back, minlength=T + 1)
+                    for tick in np.flatnonzero(amount):
+                        if tick < T:
+                            pending.append((int(tick), float(amount[tick]), "restock"))
+                        else:
+                            late[k] += amount[tick]
+                    pending.sort()
+                booked = max(booked, upto)
 
             first = True
             while t < T:
+                if day_start[t]:
+                    take_back(t)
                 while pending and pending[0][0] <= t:
-                    _, q, is_reorder = pending.pop(0)
+                    _, q, kind = pending.pop(0)
                     on_hand += q
-                    inbound[t, k] += q
-                    rec.events.append((t, "arrival", m.skus[k], float(q)))
-                    on_order -= q if is_reorder else 0.0
+                    (restocked if kind == "restock" else inbound)[t, k] += q
+                    if kind != "restock":
+                        rec.events.append((t, "arrival", m.skus[k], float(q)))
+                    on_order -= q if kind == "reorder" else 0.0
                     out = False
                 if first:
                     reorder(0)
                     first = False
-                nxt = pending[0][0] if pending else T
+                nxt = min(pending[0][0] if pending else T, next_day[t])
                 if on_hand <= 1e-12:                   # empty until the next delivery
                     served[t:nxt, k] = 0.0
                     if not out and d[t:nxt].any():
@@ -231,10 +257,14 @@ class ExpectedEngine:
                     served[e + 1:nxt, k] = 0.0
                 t = e + 1
                 reorder(e)
-            stock_end[:, k] = m.stock[k] + np.cumsum(inbound[:, k] - served[:, k])
+            take_back(T)
+            stock_end[:, k] = m.stock[k] + np.cumsum(inbound[:, k] + restocked[:, k] - served[:, k])
         last = np.r_[np.flatnonzero(np.diff(per)), T - 1]
+        stock_end[-1] += late
+        restocked[-1] += late
         rec.stock[:] = stock_end[last]
         starts = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
         rec.by_sku["inbound"] += np.add.reduceat(inbound, starts, axis=0)
+        rec.by_sku["restocked"] += np.add.reduceat(restocked, starts, axis=0)
         rec.by_sku["stockout_ticks"] += np.add.reduceat((demand - served > 1e-12).astype(float), starts, axis=0)
         return served

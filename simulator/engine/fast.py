@@ -1,17 +1,14 @@
 """The fast engine: SimPy owns the clock and the decisive moments; visitors come in batches.
 
-Per chunk (one local day within one phase) the engine draws, with numpy:
-  * buyers per SKU × tick × segment (a "cell"): Poisson(Σ_c traffic[t, c] · reach[phase, c, k·s]);
-  * visitors who buy nothing per tick × channel: Poisson(traffic · (1 − buy_prob)).
-By Poisson thinning these are exactly the buyers and non-buyers of Poisson visits.
-A budgeted paid channel is drawn apart: its clicks per tick first (Poisson), cut at
-the exact tick its budget runs out, then split into non-buyers and buyers of each
-SKU × segment (multinomial per tick). Channels whose traffic does not share the
-chunk's common shape (CRM pushes after a send) are split off each non-empty cell
-with a binomial. The other channels stay pooled and are attributed
-after the stock is played (`attribution`). Stock is played with cumsum +
-searchsorted, the SimPy clock jumping to each stock-out, reorder and delivery
-(`stock`). Cost grows with ticks × SKUs × segments, not with the number of visitors.
+Per chunk (one local day within one phase) the engine draws, with numpy, the visits of every
+visit row (a channel, or a flash sale's surge through a channel) per tick — budgeted paid
+search and auctions as far as their budgets pay — and then splits each tick × row's visits
+into buyers of each SKU × segment × coupon class, claimers and the rest (`visitors`): visits
+first, so a plan's prices cannot move them, and keyed draws, so two plans on one seed share
+their visitors (docs/model.md, "Randomness"). Every buyer line carries its channel. Stock is
+played with cumsum + searchsorted, the SimPy clock jumping to each stock-out, reorder and
+delivery (`stock`). Cost grows with ticks × rows × SKUs × segments and the buyers of sparse
+ticks, not with the number of visitors.
 """
 
 from __future__ import annotations
@@ -21,11 +18,12 @@ import simpy
 
 from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
-from simulator.engine.baskets import order_lines, order_sizes, split_classes, top_up
-from simulator.engine.lines import POOLED, Lines
+from simulator.engine.baskets import line_units, order_sizes, top_up
+from simulator.engine.lines import Lines, first_of_cell
 from simulator.engine.plan_changes import apply_changes
-from simulator.engine.poisson import sparse_poisson
 from simulator.engine.promo_state import Draw, PromoState
+from simulator.engine.returns import book_returns
+from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
 from simulator.engine.stock import StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
@@ -56,6 +54,8 @@ class _Run:
         self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
         self.auction_plans: dict = {}                  # auction channel → the chunk's AuctionPlan
         self.rules = RuleRunner(model.scenario, model.grid, rules) if rules is not None else None
+        self.visits = np.zeros((0, 0), dtype=np.int64)  # (n, R) the chunk's visits per tick × visit row
+        self.visits_from = 0                           # the chunk's first tick
 
 
 class FastEngine:
@@ -71,8 +71,10 @@ class FastEngine:
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
-        self._own: dict[tuple, list[int]] = {}                       # (start, end, active) → own channels
-        self._spans = {(c.start, c.end) for c in model.chunks}
+        self.rows = VisitRows.of(model)
+        self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
+        for au in model.auctions:                                    # (auction clicks come from the auctions)
+            self.drawn[au.c] = False
 
     # ------------------------------------------------------------------ run
     def run(self, seed) -> RunRecord:
@@ -126,7 +128,7 @@ class FastEngine:
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
         empties, a flash sale falls back to the regular price) and the rest drawn again."""
         m = self.m
-        for ch in m.chunks:
+        for i, ch in enumerate(m.chunks):
             if ch.day != run.day:
                 run.carried = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # what is left
                 run.day = ch.day
@@ -141,11 +143,16 @@ class FastEngine:
             run.auction_plans = {c: plan_auctions(b.au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
                                                   rng.auctions, rng.auction_detail)
                                  for c, b in run.auction_budgets.items()}
+            lam = m.traffic[ch.start:ch.end] * (run.boost * self.drawn)[None, :]
+            run.visits = chunk_visits(rng, i, self.rows.rates(m, lam, ch.start))
+            run.visits_from = ch.start
             a = ch.start
             while a < ch.end:
                 a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
         if run.promo is not None:
             run.promo.finish(self, st, rec)
+        rec.by_sku["restocked"][-1] += st.after_end               # returns back after the campaign
+        rec.stock[-1] += st.after_end
 
     def _rank(self, tick: int, run: _Run, rec: RunRecord) -> None:
         """Organic feedback at a local midnight: a boosted channel's traffic for the day follows
@@ -166,14 +173,8 @@ class FastEngine:
         m, C = self.m, self.C
         ps = run.promo
         reg = ps.begin(self, env, st, rec, ch) if ps is not None else None
-        reach = m.reach[ch.phase] if reg is None else reg.reach
-        boost = None if ps is None else ps.boost(ch)
-        draw = self._draw(ch, rng, run, reach, boost, reg)
-        lines, pooled_pi = draw.lines, draw.pooled_pi
+        draw = self._draw(ch, rng, run, reg)
         warm = bool(m.warmup[ch.phase])
-        if reg is not None:
-            lines = split_classes(rng.claims, lines, reg, draw.alpha, C, ch.start)
-            draw.lines = lines
         if not warm:
             self._release_carts(ch, rng, run)
         cut = ch.end
@@ -188,24 +189,23 @@ class FastEngine:
         sizes = None
         deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
         if reg is not None:
-            lines, deposit = ps.fix_deposit_channels(rng, lines, deposit, pooled_pi)
             if warm:                                          # warm-up: only deposits meet the stock now
                 cart_lines = lines.take(~deposit)
                 lines = lines.take(deposit)
                 deposit = deposit[deposit]
             order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
             lines, deposit = lines.take(order), deposit[order]
-            sizes = order_sizes(rng.units, lines, m.extra_units, ps.promo.basket_units)
-            o_line = order_lines(lines)
-            sizes = top_up(rng.baskets, lines, sizes, reg.price, reg, ps.promo, ~deposit, o_line)
+            o_line, slot, who = lines.order_ids(self.S, self.rows.slots)
+            sizes = order_sizes(rng.keys["units"], slot, who, lines.k[o_line], lines.s[o_line], m.extra_units,
+                                ps.promo.basket_units)
+            sizes = top_up(rng.keys["topup"], slot, who, lines, sizes, reg.price, reg, ps.promo, ~deposit, o_line)
             lines.units = np.bincount(o_line, weights=sizes, minlength=lines.size).astype(np.int64)
             flash_cut = ps.flash_cut(ch, st, lines)
             if flash_cut < cut:
                 cut = flash_cut
                 keep = lines.t < cut
                 back = ~keep & (lines.c >= C)                  # carts due later go back to wait
-                run.pending_carts = Lines.concat([run.pending_carts, Lines(lines.t[back], lines.k[back], lines.s[back],
-                                                                           lines.c[back], lines.n[back], None, lines.cls[back])])
+                run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
                 sizes = sizes[np.repeat(keep, lines.n)]
                 lines, deposit = lines.take(keep), deposit[keep]
                 if warm:
@@ -217,138 +217,76 @@ class FastEngine:
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         if reg is None:
-            extra = m.extra_units[lines.k]
-            lines.units = lines.n + rng.units.poisson(lines.n * extra) if extra.any() else lines.n.copy()
-        out = yield from play(self, env, ch, rng, st, rec, lines, pooled_pi, sizes)
-        nonbuy = draw.nonbuy
-        buyers = 0.0
+            lines.units = line_units(rng.keys["line"], lines, self.S, self.rows.slots, m.extra_units)
+        out = yield from play(self, env, ch, rng, st, rec, lines, sizes)
         if warm:                                              # carts by coupon class: (G, K, S, C)
             pool = np.zeros((self.G, self.K, self.S, self.C))
-            for g in range(self.G):
-                part = cart_lines.take(cart_lines.cls == g)
-                att = self._attribute(ch, rng, part, part.n, part.n, np.zeros(part.size, dtype=bool), [], pooled_pi)
-                pool[g] = att.orders.sum(axis=0)
-                buyers = buyers + att.buyers
-                self._record_carts(ch, rec, att.orders)
+            carts = self._attribute(ch, cart_lines, cart_lines.n, cart_lines.n).orders       # (h, K, S, C)
+            g = cart_lines.cls
+            for cls in range(self.G):
+                part = cart_lines.take(g == cls)
+                pool[cls] = self._attribute(ch, part, part.n, part.n).orders.sum(axis=0)
+            self._record_carts(ch, rec, carts)
             run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
         sale = ~deposit
-        if reg is not None and deposit.any():
-            buyers = buyers + ps.record_deposits(self, rng, rec, ch, out, deposit)
+        if reg is not None:
+            ps.record_stockouts(rec, out)
+            if deposit.any():
+                ps.record_deposits(self, rng, rec, ch, out, deposit)
         if not warm or (reg is not None and deposit.any()):
             every = bool(sale.all())
-            sold = out.lines if every else out.lines.take(sale)
-            got = self._attribute(ch, rng, sold, out.served if every else out.served[sale],
-                                  out.served_n if every else out.served_n[sale],
-                                  out.direct if every else out.direct[sale], out.orders, pooled_pi)
-            buyers = buyers + got.buyers
-            price = m.price[ch.phase] if reg is None else reg.price
-            self._record_sales(ch, rng, rec, got, price, None if ps is None else ps.return_rates(price))
-            if reg is not None:
-                ps.record_orders(self, rec, ch, out, sale, sold, reg)
-        self._record_traffic(ch, rec, nonbuy, buyers)
+            pick = slice(None) if every else sale
+            got = None if out.order_got is None else out.order_got[slice(None) if every else np.repeat(sale, out.lines.n)]
+            self._book_sales(ch, rng, rec, st, ps, out.lines if every else out.lines.take(sale), out.served[pick],
+                             out.served_n[pick], got, reg)
+        self._record_traffic(ch, rec, draw.visits)
         self._record_stock(ch, rec, out)
         if ps is not None:
-            ps.end(self, rng, rec, ch, draw)
+            ps.end(self, rng, rec, st, ch, draw)
         return cut
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reach: np.ndarray, boost, reg) -> "Draw":
-        """Buyer lines, non-buyers (n, C), the pooled channels' attribution probabilities
-        (K·S, C) and, with promotions, non-buying coupon claimers (n, C, J) of one chunk.
-        `boost` (n, K): flash-sale surge of each SKU's visits from channels without a budget."""
-        m, K, S, C = self.m, self.K, self.S, self.C
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg) -> "Draw":
+        """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
+        its budget pays, auctions as served), split into buyer lines and claims (`visitors`)."""
+        m, C = self.m, self.C
         n = ch.end - ch.start
+        off = ch.start - run.visits_from
+        visits = run.visits[off:off + n].copy()                       # (n, R)
         lam = m.traffic[ch.start:ch.end] * run.boost[None, :]
-        J = 0 if reg is None else reg.W.shape[0] - 1
-        parts, paid_nonbuy, paid, paid_claims = [], {}, {}, {}
+        paid, auctions = {}, {}
         budgeted = [c for c in self.flat_paid if np.isfinite(run.daily_budget[c]) or np.isfinite(run.total_budget[c])]
-        for c in budgeted:                                             # drawn apart, budget first
-            paid[c] = self._paid_visits(ch, rng, run, c, lam[:, c])
-        auctions = {}
+        for c in budgeted:                                             # offered clicks, cut by the budget
+            paid[c] = self._paid_visits(ch, run, c, visits[:, c])
+            visits[:, c] = paid[c][0]
         for c, b in run.auction_budgets.items():                       # ad groups in auctions
-            au = b.au
-            auctions[c] = draw_auctions(au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
+            auctions[c] = draw_auctions(b.au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
             paid[c] = (auctions[c].clicks, -1)
+            visits[:, c] = auctions[c].clicks
+        rates = self.rows.rates(m, lam, ch.start)                     # expected visits per row: paid as drawn
+        rates[:, list(paid)] = visits[:, list(paid)]
         if reg is not None:                                            # per-customer limits: shares per tick
-            clicks = lam.copy()
-            for c, (visits, _) in paid.items():
-                clicks[:, c] = visits
-            run.promo.limit_weights(reg, clicks, boost)
-        for c in paid:
-            lam[:, c] = 0.0
-            lines, paid_nonbuy[c], paid_claims[c] = self._paid_buyers(ch, rng, c, paid[c][0], reach[c], reg)
-            parts.append(lines)
-        own = self._own_channels(ch, lam)
-        if reg is not None and reg.Wt is not None:                     # Σ_g shares(t) × (lam @ base_g)
-            per_class = np.stack([(lam @ reg.base[g].reshape(C, K * S)).reshape(n, K, S)
-                                  for g in range(reg.W.shape[0])], axis=1)         # (n, G, K, S)
-            rate = np.einsum("tgks,tgks->tks", reg.Wt, per_class)
-            rate = np.ascontiguousarray(rate.transpose(1, 0, 2))
-        else:
-            rate = np.matmul(lam[None], reach.reshape(C, K, S).transpose(1, 0, 2))   # (K, n, S)
-        if boost is not None:
-            rate *= boost.T[:, :, None]
-        idx, remaining = sparse_poisson(rng.orders, rate)             # non-empty cells by SKU, tick, segment
-        k, rest = np.divmod(idx, n * S)
-        t, s = np.divmod(rest, S)
-        left = rate.ravel()[idx]
-        for c in own:
-            live = lam[t, c] > 0                                       # the channel's own ticks only
-            if reg is not None and reg.Wt is not None:
-                tl, kl, sl = t[live], k[live], s[live]
-                p_c = lam[tl, c] * np.einsum("lg,gl->l", reg.Wt[tl, :, kl, sl], reg.base[:, c, kl, sl])
-            else:
-                p_c = lam[t[live], c] * reach[c, k[live] * S + s[live]]
-            if boost is not None:
-                p_c = p_c * boost[t[live], k[live]]
-            mine = np.zeros_like(remaining)
-            mine[live] = rng.split.binomial(remaining[live], np.clip(p_c / np.maximum(left[live], 1e-300), 0.0, 1.0))
-            left[live] -= p_c
-            remaining = remaining - mine
-            hit = mine > 0
-            parts.append(Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), c), mine[hit]))
-        pooled = [c for c in range(C) if c not in own and lam[:, c].any()]
-        hit = remaining > 0
-        label = pooled[0] if len(pooled) == 1 else POOLED
-        parts.insert(0, Lines(t[hit] + ch.start, k[hit], s[hit], np.full(int(hit.sum()), label), remaining[hit]))
-        claims = np.zeros((n, C, J), dtype=np.int64)
-        if reg is None:
-            nonbuy = rng.traffic.poisson(lam * (1.0 - m.buy_prob[ch.phase]))
-        else:                                                          # non-buyers: claimers of each coupon, and the rest
-            if reg.Wt is None:                                         # (n or 1, G, C) shares that do not buy
-                per_sku = np.einsum("gks,gcks->gkc", reg.W, reg.nobuy)
-                stay = per_sku.sum(axis=1)[None] if boost is None else np.einsum("tk,gkc->tgc", boost, per_sku)
-            else:
-                b = np.ones((n, K)) if boost is None else boost
-                stay = np.einsum("tk,tgks,gcks->tgc", b, reg.Wt, reg.nobuy, optimize=True)
-            nonbuy = rng.traffic.poisson(np.maximum(lam * stay[:, 0], 0.0))
-            if J and reg.W[1:].any():
-                claims = rng.claims.poisson(lam[:, :, None] * stay[:, 1:].transpose(0, 2, 1))
-                nonbuy = nonbuy + claims.sum(axis=2)
-        for c, nb in paid_nonbuy.items():
-            nonbuy[:, c] = nb
-            if J:
-                claims[:, c] = paid_claims[c]
-        alpha = np.zeros(C)
-        if pooled:
-            shape = lam[:, pooled].sum(axis=1)
-            at = int(np.argmax(shape))
-            alpha[pooled] = lam[at, pooled] / shape[at]
-        w = alpha[:, None] * reach                                     # (C, K·S)
-        tot = w.sum(axis=0)
-        pooled_pi = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / C).T
-        return Draw(Lines.concat(parts), nonbuy, pooled_pi, alpha, claims, paid, lam, auctions)
+            run.promo.limit_weights(reg, rates, self.rows)
+        tab = tables(self.rows, m, ch.phase, reg, n)
+        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S)
+        by_channel = np.zeros((n, C), dtype=np.int64)
+        np.add.at(by_channel.T, self.rows.channel, visits.T)
+        claims = np.zeros((n, C, sp.claims.shape[2]), dtype=np.int64)
+        if claims.shape[2]:
+            np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
+        return Draw(sp.lines, by_channel, claims, paid, lam, auctions)
 
-    def _paid_visits(self, ch: Chunk, rng: Streams, run: _Run, c: int, lam: np.ndarray):
-        """(n,) clicks of a budgeted paid channel, stopped at the exact tick its daily or total
-        budget runs out: that tick keeps the clicks the budget still pays for (visitors are
-        exchangeable, so which of them is a uniform choice); spend ≤ budget, short of it by
-        less than one click. Returns (clicks, relative tick of the last paid click or −1)."""
+    def _paid_visits(self, ch: Chunk, run: _Run, c: int, offered: np.ndarray):
+        """(n,) clicks of a budgeted paid channel out of the `offered` (n,) clicks, stopped at the
+        exact tick its daily or total budget runs out: that tick keeps the clicks the budget
+        still pays for (visitors are exchangeable, so which of them is a uniform choice); spend ≤
+        budget, short of it by less than one click. Returns (clicks, relative tick of the last
+        paid click or −1)."""
         m = self.m
         allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
         if allowed <= 0:                                               # exhausted earlier
-            return np.zeros(lam.size, dtype=np.int64), -1
-        visits = rng.traffic.poisson(lam)
+            return np.zeros(offered.size, dtype=np.int64), -1
+        visits = offered.copy()
         share = run.pace_share[ch.start:ch.end, c]
         if np.isfinite(share).all():                                   # pacing: never ahead of the line
             cpc = float(m.cpc[c])
@@ -362,7 +300,7 @@ class FastEngine:
             cut = np.flatnonzero(paid >= allowed)                      # the last click the budget pays
             return kept, (int(cut[0]) if cut.size else -1)
         cum = np.cumsum(visits)
-        if cum[-1] < allowed:
+        if not cum.size or cum[-1] < allowed:
             return visits, -1
         i = int(np.searchsorted(cum, allowed, side="left"))           # tick i: the last paid click
         visits[i] = allowed - (int(cum[i - 1]) if i else 0)
@@ -387,101 +325,12 @@ class FastEngine:
             run.total_left[c] -= spent
             run.spent_total[c] += spent
 
-    def _paid_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, reach: np.ndarray, reg):
-        """Split each tick's paid visitors into non-buyers and buyers of SKU × segment
-        (one multinomial per tick with visitors); with coupons, non-buyers who claim coupon j
-        are a category of their own. Returns (Lines sorted by SKU, tick; (n,) non-buyers;
-        (n, J) claiming non-buyers)."""
-        S = self.S
-        J = 0 if reg is None else reg.W.shape[0] - 1
-        rows = np.flatnonzero(visits)
-        nonbuy = np.zeros(visits.size, dtype=np.int64)
-        claims = np.zeros((visits.size, J), dtype=np.int64)
-        if not rows.size:
-            return Lines.empty(), nonbuy, claims
-        if reg is None:
-            probs = np.r_[max(0.0, 1.0 - reach.sum()), reach][None, :]
-        else:                                                          # per tick where limits bind
-            W = reg.weights(visits.size)[rows] if reg.Wt is not None else reg.W[None]
-            buy = np.einsum("rgks,gks->rks", W, reg.base[:, c]).reshape(W.shape[0], -1)
-            claim_p = np.einsum("rgks,gks->rg", W[:, 1:], reg.nobuy[1:, c])
-            probs = np.concatenate([np.maximum(0.0, 1.0 - buy.sum(axis=1) - claim_p.sum(axis=1))[:, None],
-                                    claim_p, buy], axis=1)
-        probs = probs / probs.sum(axis=1, keepdims=True)
-        if probs.shape[0] == 1:                                        # one split for every tick: buyers first
-            return self._split_buyers(ch, rng, c, visits, rows, probs[0], J)
-        draws = rng.split.multinomial(visits[rows], probs)             # (rows, 1 + J + K·S)
-        nonbuy[rows] = draws[:, :1 + J].sum(axis=1)
-        claims[rows] = draws[:, 1:1 + J]
-        r, ks = np.nonzero(draws[:, 1 + J:])
-        k, s = np.divmod(ks, S)
-        t = rows[r]
-        order = np.lexsort((s, t, k))
-        return (Lines(t[order] + ch.start, k[order], s[order], np.full(r.size, c),
-                      draws[r, ks + 1 + J][order].astype(np.int64)), nonbuy, claims)
-
-    def _split_buyers(self, ch: Chunk, rng: Streams, c: int, visits: np.ndarray, rows: np.ndarray,
-                      probs: np.ndarray, J: int):
-        """The multinomial split of `_paid_buyers` when every tick has the same probabilities
-        (1 + J + K·S,), drawn in its exact sequential form: buyers per tick ~ Binomial(visits,
-        P(buy)), each buyer's SKU × segment from the buy probabilities (an inverse CDF), the
-        non-buyers over "no claim" and the J claims by a multinomial."""
-        S = self.S
-        p_buy = probs[1 + J:]
-        total = float(p_buy.sum())
-        n_rows = visits[rows]
-        buyers = rng.split.binomial(n_rows, min(total, 1.0))
-        nonbuy = np.zeros(visits.size, dtype=np.int64)
-        claims = np.zeros((visits.size, J), dtype=np.int64)
-        rest = n_rows - buyers
-        if J:
-            stay = probs[:1 + J] / max(float(probs[:1 + J].sum()), 1e-300)
-            split = rng.split.multinomial(rest, stay)                  # (rows, 1 + J)
-            claims[rows] = split[:, 1:]
-        nonbuy[rows] = rest
-        if not buyers.any():
-            return Lines.empty(), nonbuy, claims
-        t = np.repeat(rows, buyers)
-        cum = np.cumsum(p_buy / total)
-        ks = np.minimum(np.searchsorted(cum, rng.split.random(t.size), side="right"), p_buy.size - 1)
-        k, s = np.divmod(ks, S)
-        key, n = np.unique((k * visits.size + t) * S + s, return_counts=True)   # by SKU, tick, segment
-        kt, s = np.divmod(key, S)
-        k, t = np.divmod(kt, visits.size)
-        return Lines(t + ch.start, k, s, np.full(key.size, c), n.astype(np.int64)), nonbuy, claims
-
-    def _own_channels(self, ch: Chunk, lam: np.ndarray) -> list[int]:
-        """Channels whose traffic `lam` (n, C) is not proportional to the stretch's common shape
-        (the largest channel's): split off each cell rather than pooled. Scaling a channel (the
-        day's organic boost) keeps proportions, so the answer is kept per stretch and set of
-        active channels."""
-        active = tuple(int(c) for c in np.flatnonzero(lam.any(axis=0)))
-        key = (ch.start, ch.end, active)
-        if key in self._own:
-            return self._own[key]
-        own = self._find_own(lam, list(active))
-        if (ch.start, ch.end) in self._spans:                         # whole chunks only: a bounded cache
-            self._own[key] = own
-        return own
-
-    def _find_own(self, lam: np.ndarray, active: list[int]) -> list[int]:
-        if not active:
-            return []
-        base = lam[:, max(active, key=lambda c: lam[:, c].sum())]
-        own = []
-        scale = base.max()
-        for c in active:
-            ratio = lam[:, c].sum() / base.sum()
-            gap = np.abs(lam[:, c] - ratio * base) - 1e-9 * ratio * np.abs(base)   # allclose, rtol 1e-9
-            if gap.max() > 1e-12 * scale:
-                own.append(c)
-        return own
-
     # ---------------------------------------------------------------- carts
     def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
         """At the first tick of a sale phase, pooled carts pay through, spread over minutes.
-        A cart keeps its coupon class (the pool is (G, K, S, C))."""
-        S, C, K = self.S, self.C, self.K
+        A cart keeps its coupon class (the pool is (G, K, S, C)); carts of a channel are buyers
+        of its cart row."""
+        S, C, K, G = self.S, self.C, self.K, self.G
         for phase, (first_tick, profile) in self.m.pay_start.items():
             if first_tick != ch.start or phase not in run.cart_pool:
                 continue
@@ -491,9 +340,14 @@ class FastEngine:
             ci, w = np.nonzero(spread)
             ks, c = np.divmod(cells[ci], C)
             g, ks = np.divmod(ks, K * S)
-            k, s = np.divmod(ks, S)
-            new = Lines(first_tick + w, k, s, c + C, spread[ci, w].astype(np.int64),   # carts: c + C
-                        None, g if self.G > 1 else None)
+            t, row = first_tick + w, self.rows.cart_row(c)
+            key = ((t * self.rows.slots + row) * (K * S) + ks) * G + g      # slot, cell, class
+            order = np.argsort(key, kind="stable")
+            n = spread[ci, w].astype(np.int64)[order]
+            j0 = first_of_cell(key[order], key[order] // G, n)
+            k, s = np.divmod(ks[order], S)
+            new = Lines(t[order], k, s, (c + C)[order], n, None, g[order] if G > 1 else None,   # carts: c + C
+                        row[order], j0)
             run.pending_carts = Lines.concat([run.pending_carts, new])
 
     # ------------------------------------------------------------ recording
@@ -501,18 +355,17 @@ class FastEngine:
         per = self.m.grid.period
         return per[ch.start], per[ch.end - 1] + 1
 
-    def _attribute(self, ch, rng, lines, served, served_n, direct, orders, pooled_pi):
+    def _attribute(self, ch, lines, served, served_n):
         per = self.m.grid.period
         lo, hi = self._hours(ch)
-        return attribute(rng.split, lines, served, served_n, direct, orders, per[lines.t] - lo, hi - lo,
-                         pooled_pi, self.K, self.S, self.C, lambda t: per[t] - lo)
+        return attribute(lines, served, served_n, per[lines.t] - lo, hi - lo, self.K, self.S, self.C)
 
-    def _record_traffic(self, ch: Chunk, rec: RunRecord, nonbuy: np.ndarray, buyers: np.ndarray):
-        """Visits = non-buyers + buyers (carts paying are not new visits); spend and fees."""
+    def _record_traffic(self, ch: Chunk, rec: RunRecord, visits: np.ndarray):
+        """Visits (carts paying are not new visits); spend and fees."""
         m = self.m
         lo, hi = self._hours(ch)
         p_tick = m.grid.period[ch.start:ch.end]
-        visits = _by_period(nonbuy.astype(float), p_tick) + buyers.sum(axis=(1, 2))
+        visits = _by_period(visits.astype(float), p_tick)
         rec.by_channel["visits"][lo:hi] += visits
         rec.by_channel["ad_spend"][lo:hi] += visits * m.cpc[None, :] + _by_period(m.media_spend[ch.start:ch.end], p_tick)
         rec.by_channel["fees"][lo:hi] += _by_period(m.fees[ch.start:ch.end], p_tick)
@@ -522,24 +375,41 @@ class FastEngine:
         rec.by_channel["carts"][lo:hi] += carts.sum(axis=(1, 2))
         rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
 
-    def _record_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, got, price: np.ndarray,
-                      return_rate: np.ndarray | None = None):
-        """Orders, units, GMV, returns, refunds and commissions per hour × SKU × channel, at
-        `price` (K,) per unit; `return_rate` (K,) defaults to the SKUs' return rates."""
+    def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
+                    served: np.ndarray, served_n: np.ndarray, got: np.ndarray | None, reg) -> None:
+        """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
+        units per order where orders are followed — priced by the regime `reg` in force (the
+        phase's prices without promotions; `ps` the promotion state): orders, units, GMV, coupons,
+        reductions, what buyers paid, returns."""
+        price = self.m.price[ch.phase] if reg is None else reg.price
+        self._record_sales(ch, rec, self._attribute(ch, sold, served, served_n), price)
+        if reg is not None:
+            ps.record_orders(self, rng, rec, st, sold, got, reg)
+        else:
+            self._record_returns(rng, rec, st, sold, served, price)
+
+    def _record_sales(self, ch: Chunk, rec: RunRecord, got, price: np.ndarray):
+        """Orders, units, GMV and commissions on it per hour × SKU × channel, at `price` (K,) per
+        unit (returns are booked apart)."""
         m = self.m
         lo, hi = self._hours(ch)
         orders = got.orders.sum(axis=2)                                # (h, K, C)
         units = got.units.sum(axis=2).astype(np.int64)
-        rate = m.return_rate if return_rate is None else return_rate
-        price = price[None, :, None]
-        returns = rng.returns.binomial(units, rate[None, :, None])
-        gmv = units * price
-        refunds = returns * price
-        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv),
-                           ("returns", returns), ("refunds", refunds)):
+        gmv = units * price[None, :, None]
+        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv)):
             rec.by_channel[name][lo:hi] += cube.sum(axis=1)
             rec.by_sku[name][lo:hi] += cube.sum(axis=2)
-        rec.by_channel["commissions"][lo:hi] += (gmv - refunds).sum(axis=1) * m.commission[None, :]
+        rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
+        rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
+
+    def _record_returns(self, rng: Streams, rec: RunRecord, st: StockState, lines: Lines, served: np.ndarray,
+                        price: np.ndarray):
+        """Returns of a plan without promotions, line by line: every buyer paid the activity
+        `price` (K,), so a line's returned units are one binomial on its first buyer's key."""
+        slots = self.rows.slots
+        who = ((lines.k * self.S + lines.s) << 32) + lines.j0
+        book_returns(self.m, rng.keys, rec, st, lines.t, lines.k, lines.c % self.C, served, price[lines.k],
+                     served * price[lines.k], np.zeros(lines.size), lines.t * slots + lines.row, who)
 
     def _record_stock(self, ch: Chunk, rec: RunRecord, out):
         """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""
@@ -554,10 +424,11 @@ class FastEngine:
         starts = np.r_[0, ends + 1]
         per = {}
         for name, flow in (("lost_units", out.demand - sold - over), ("stockout_ticks", out.out_ticks),
-                           ("inbound", out.arrivals), ("taken", sold), ("released", out.released)):
+                           ("inbound", out.arrivals), ("taken", sold), ("released", out.released),
+                           ("restocked", out.restocked)):
             per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
             rec.by_sku[name][lo:hi] += per[name]
-        net = per["inbound"] + per["released"] - per["taken"]               # whole units: exact in floats
+        net = per["inbound"] + per["released"] + per["restocked"] - per["taken"]   # whole units: exact in floats
         rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-POOLED = -1   # channel of a line whose buyers come from the chunk's pooled channels
+FIELDS = ("t", "k", "s", "c", "n", "row", "j0")
 
 
 @dataclass
@@ -14,9 +14,14 @@ class Lines:
     """n buyers of SKU k in segment s at tick t from channel c. Arrays have shape (L,);
     `units` (≥ n) is drawn once a chunk's lines are final.
 
-    c = POOLED: from one of the chunk's pooled channels, attributed after the stock is
-    played; C ≤ c < 2C: warm-up carts of channel c − C paying now (not new visits).
-    `g` is the coupon class (0: no coupon; j + 1: holds store coupon j); None means all 0.
+    C ≤ c < 2C: warm-up carts of channel c − C paying now (not new visits). `g` is the coupon
+    class (0: no coupon; j + 1: holds store coupon j); None means all 0.
+
+    Who the buyers are: `row` is the visit row they came from (a channel's row, a flash
+    surge's row; for carts, the cart row of their channel), and `j0` the index of the line's
+    first buyer among the buyers of its slot (tick × row) and cell (SKU × segment), counted in
+    class order. Buyer j0 + i of the line is (t, row, k·S + s, j0 + i): its random draws are
+    keyed by that identity (`engine.keyed`), so plans on one seed share them.
     """
 
     t: np.ndarray
@@ -26,6 +31,14 @@ class Lines:
     n: np.ndarray
     units: np.ndarray | None = None
     g: np.ndarray | None = None
+    row: np.ndarray | None = None
+    j0: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.row is None:
+            self.row = self.c.copy()
+        if self.j0 is None:
+            self.j0 = np.zeros(self.t.size, dtype=np.int64)
 
     @classmethod
     def empty(cls) -> "Lines":
@@ -43,7 +56,8 @@ class Lines:
 
     def take(self, idx) -> "Lines":
         return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
-                     None if self.units is None else self.units[idx], None if self.g is None else self.g[idx])
+                     None if self.units is None else self.units[idx], None if self.g is None else self.g[idx],
+                     self.row[idx], self.j0[idx])
 
     @classmethod
     def concat(cls, parts: list["Lines"]) -> "Lines":
@@ -53,5 +67,25 @@ class Lines:
             return cls.empty()
         g = None if all(p.g is None for p in parts) else np.concatenate([p.cls for p in parts])
         if len(parts) == 1:
-            return Lines(parts[0].t, parts[0].k, parts[0].s, parts[0].c, parts[0].n, None, g)
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("t", "k", "s", "c", "n")), None, g)
+            p = parts[0]
+            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0)
+        t, k, s, c, n, row, j0 = (np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS)
+        return cls(t, k, s, c, n, None, g, row, j0)
+
+    def order_ids(self, S: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each buyer's identity, buyers grouped by line in line order: (O,) its line, and two
+        keys — tick × `rows` + row, and cell × 2³² + index among its slot's buyers of the cell."""
+        line = np.repeat(np.arange(self.size), self.n)
+        rank = np.arange(line.size) - np.repeat(np.cumsum(self.n) - self.n, self.n)
+        slot = self.t * rows + self.row
+        cell = self.k * S + self.s
+        return line, slot[line], (cell[line] << 32) + self.j0[line] + rank
+
+
+def first_of_cell(key: np.ndarray, cell_key: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """`j0` of lines sorted by `key` (slot, cell, class): the buyers of earlier lines of the
+    same slot and cell (`cell_key`)."""
+    before = np.cumsum(n) - n
+    start = np.r_[True, cell_key[1:] != cell_key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    group_first = np.maximum.accumulate(np.where(start, np.arange(key.size), 0)) if key.size else key
+    return before - before[group_first]

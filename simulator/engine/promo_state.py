@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.baskets import order_lines, order_money
-from simulator.engine.lines import POOLED, Lines
+from simulator.engine.attribution import book as _book
+from simulator.engine.baskets import order_money
+from simulator.engine.lines import Lines
+from simulator.engine.returns import book_returns
 from simulator.promotions import under_limit
 
 
 @dataclass
 class Draw:
-    """A stretch's draws: lines of buyers, non-buyers (n, C), pooled attribution (K·S, C),
-    pooled channel weights (C,), claiming non-buyers (n, C, J), paid clicks by channel."""
+    """A stretch's draws: lines of buyers, visits (n, C), claiming non-buyers (n, C, J), paid
+    clicks by channel, expected visits (n, C)."""
 
     lines: Lines
-    nonbuy: np.ndarray
-    pooled_pi: np.ndarray
-    alpha: np.ndarray
+    visits: np.ndarray
     claims: np.ndarray
     paid: dict
     lam: np.ndarray
@@ -34,26 +34,12 @@ class Draw:
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks."""
-        self.nonbuy = self.nonbuy[:keep]
+        self.visits = self.visits[:keep]
         self.claims = self.claims[:keep]
         self.lam = self.lam[:keep]
         self.paid = {c: (v[:keep], stop if stop < keep else -1) for c, (v, stop) in self.paid.items()}
         for d in self.auctions.values():
             d.truncate(keep)
-
-
-def _book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None:
-    """flow[rows, cols] += weights, repeated indices adding up (a bincount over the flat index)."""
-    if not np.size(rows):
-        return
-    W = flow.shape[1]
-    lo, hi = int(rows.min()), int(rows.max()) + 1                   # only the periods touched
-    key = (rows - lo) * W + cols
-    if np.ndim(weights) == 0:
-        add = np.bincount(key, minlength=(hi - lo) * W) * float(weights)
-    else:
-        add = np.bincount(key, weights=weights, minlength=(hi - lo) * W)
-    flow[lo:hi] += add.reshape(hi - lo, W)
 
 
 def _book_reduction(rec, rows: np.ndarray, skus: np.ndarray, red: np.ndarray, platform: float) -> None:
@@ -80,7 +66,7 @@ class PromoState:
         self.fallback_at = [-1] * len(p.flash)
         self.pending_empty: list[tuple[int, int]] = []
         self.pending_sellout: list[tuple[int, int]] = []
-        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(5)]   # t, k, s, c, units
+        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(7)]   # t, k, s, c, units, slot, who
         self.forfeit_units = np.zeros((len(p.presales), K), dtype=np.int64)
         self.forfeit_orders = np.zeros((len(p.presales), K), dtype=np.int64)
         self.deposit_orders = np.zeros(len(p.presales), dtype=np.int64)   # deposit orders placed so far
@@ -136,23 +122,27 @@ class PromoState:
         self._attempt_rate = None
         return self._reg
 
-    def limit_weights(self, reg, lam: np.ndarray, boost) -> None:
+    def limit_weights(self, reg, rates: np.ndarray, rows) -> None:
         """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)).
 
         A coupon-j attempt is a visit whose claim draw picks j; per person of segment s they
-        come at rate A(t) = Σ_c lam[t, c] · mix[c, s] · Σ_k choice_k · boost[t, k] · W_j[k, s] / N_s,
-        so after a(t) = a₀ + Σ_{u<t} A(u) + A(t)/2 attempts per person, the share of visits whose
-        person is under the limit is P(Poisson(a(t)) < L). `lam` (n, C): the stretch's visits
-        by channel (paid clicks as drawn)."""
+        come at rate A(t) = Σ_r rates[t, r] · mix[c_r, s] · Σ_k land_r[k] · W_j[k, s] / N_s
+        (land_r: where row r's visits land — the SKU choice, or a surge's flash SKU), so after
+        a(t) = a₀ + Σ_{u<t} A(u) + A(t)/2 attempts per person, the share of visits whose person
+        is under the limit is P(Poisson(a(t)) < L). `rates` (n, R): the stretch's expected
+        visits by visit row (paid clicks as drawn)."""
         p = self.promo
         if not p.limited or not reg.W[1:].any():
             return
-        n = lam.shape[0]
-        b = np.ones((n, len(self.m.skus))) if boost is None else boost
+        n = rates.shape[0]
+        land = np.repeat(p.conversion.choice[None], rows.R, axis=0)                       # (R, K)
+        for r in np.flatnonzero(rows.flash >= 0):
+            land[r] = 0.0
+            land[r, p.flash[rows.flash[r]].k] = 1.0
         finite = np.isfinite(p.customers)
         per_person = np.where(finite, 1.0 / np.where(finite, p.customers, 1.0), 0.0)       # (S,)
-        rate = ((lam @ p.conversion.mix)[:, None, :] * np.einsum("tk,jks->tjs", b * p.conversion.choice, reg.W[1:], optimize=True)
-                * per_person)                                                                 # (n, J, S)
+        per_row = np.einsum("rk,jks->rjs", land, reg.W[1:]) * p.conversion.mix[rows.channel][:, None, :]
+        rate = np.einsum("tr,rjs->tjs", rates, per_row) * per_person                       # (n, J, S)
         a = self.attempts[None] + np.cumsum(rate, axis=0) - rate / 2
         Wt = np.repeat(reg.W[None], n, axis=0)
         for j in range(p.J):
@@ -160,16 +150,6 @@ class PromoState:
         Wt[:, 0] = 1.0 - Wt[:, 1:].sum(axis=1)
         reg.Wt = Wt
         self._attempt_rate = rate
-
-    def boost(self, ch) -> np.ndarray | None:
-        """(n, K) flash-sale surge of each SKU's visits (None: no surge in this stretch)."""
-        out = None
-        for i, f in enumerate(self.promo.flash):           # the crowd comes for the whole window
-            if self.flash_status[i] != "waiting" and f.t0 <= ch.start < f.t1:
-                if out is None:
-                    out = np.ones((ch.end - ch.start, len(self.m.skus)))
-                out[:, f.k] = f.surge[ch.start - f.t0:ch.end - f.t0]
-        return out
 
     # ------------------------------------------------------------------- cuts
     def pool_cut(self, eng, rng, ch, draw: Draw) -> int:
@@ -225,22 +205,6 @@ class PromoState:
         draw.lines = lines
         return tau + 1
 
-    def fix_deposit_channels(self, rng, lines: Lines, deposit: np.ndarray, pooled_pi: np.ndarray):
-        """Pooled deposit lines get their channels now (a multinomial per line): a deposit
-        pays later, and its balance needs its channel."""
-        pooled = deposit & (lines.c == POOLED)
-        if not pooled.any():
-            return lines, deposit
-        S = len(self.m.segments)
-        idx = np.flatnonzero(pooled)
-        pi = pooled_pi[lines.k[idx] * S + lines.s[idx]]
-        split = rng.presale.multinomial(lines.n[idx], pi)                      # (rows, C)
-        r, c = np.nonzero(split)
-        new = Lines(lines.t[idx[r]], lines.k[idx[r]], lines.s[idx[r]], c.astype(np.int64), split[r, c], None,
-                    lines.cls[idx[r]])
-        rest = lines.take(~pooled)
-        return Lines.concat([rest, new]), np.r_[deposit[~pooled], np.ones(new.size, dtype=bool)]
-
     def flash_cut(self, ch, st, lines: Lines) -> int:
         """Sell-out ticks of live flash sales in the stretch; returns the tick after the first
         sell-out of a sale that falls back to the regular price (ch.end: none)."""
@@ -260,28 +224,25 @@ class PromoState:
         return cut
 
     # ---------------------------------------------------------------- booking
-    def return_rates(self, price: np.ndarray) -> np.ndarray:
-        """(K,) return probability at activity `price`: rises with discount depth."""
-        m, p = self.m, self.promo
-        return np.minimum(1.0, m.return_rate + p.return_slope * np.maximum(0.0, 1.0 - price / m.list_price))
-
-    def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> np.ndarray:
-        """Deposit orders of the stretch: booked, their balances scheduled, the unpaid ones
-        kept for forfeit. Returns their visits as a (h, K, S, C) buyers cube."""
+    def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> None:
+        """Deposit orders of the stretch: booked (the deposit is paid now), their balances
+        scheduled, the unpaid ones kept for forfeit."""
         p, m = self.promo, self.m
         lines = out.lines
-        idx = np.flatnonzero(deposit)
         K = len(m.skus)
-        o_line = np.repeat(idx, lines.n[idx])                      # the deposit lines' orders, in order
-        got = out.order_got[np.repeat(deposit, lines.n)]
+        o_all, slot, who = lines.order_ids(eng.S, eng.rows.slots)
+        mine = np.repeat(deposit, lines.n)
+        o_line, slot, who = o_all[mine], slot[mine], who[mine]
+        got = out.order_got[mine]
         paid = got > 0
-        o_line, got = o_line[paid], got[paid]
+        o_line, got, slot, who = o_line[paid], got[paid], slot[paid], who[paid]
         k = lines.k[o_line]
         h = m.grid.period[lines.t[o_line]]
         ps_of = p.presale_of[k]
         dep = np.array([ps.deposit for ps in p.presales])[ps_of] if p.presales else np.zeros(0)
         _book(rec.by_sku["deposits"], h, k, 1)
         _book(rec.by_sku["deposit_amount"], h, k, dep * got)
+        _book(rec.by_sku["paid"], h, k, dep * got)
         through = np.array([ps.pay_through for ps in p.presales])[ps_of]
         pays = rng.presale.random(got.size) < through
         t_pay = np.zeros(got.size, dtype=np.int64)
@@ -292,30 +253,29 @@ class PromoState:
             lost = ~pays & (ps_of == i)
             self.forfeit_orders[i] += np.bincount(k[lost], minlength=K)
             self.forfeit_units[i] += np.bincount(k[lost], weights=got[lost], minlength=K).astype(np.int64)
-        for f, new in zip(range(5), (t_pay[pays], k[pays], lines.s[o_line][pays], lines.c[o_line][pays], got[pays])):
-            self.balances[f] = np.r_[self.balances[f], new]
-        dl = lines.take(deposit)                                 # fixed channels: no pooled attribution
-        none = np.zeros((len(m.skus) * len(m.segments), eng.C))
-        return eng._attribute(ch, rng, dl, out.served[deposit], out.served_n[deposit],
-                              np.zeros(dl.size, dtype=bool), [], none).buyers
+        new = (t_pay, k, lines.s[o_line], lines.c[o_line], got, slot, who)
+        self.balances = [np.r_[old, x[pays]] for old, x in zip(self.balances, new)]
 
-    def record_orders(self, eng, rec, ch, out, sale: np.ndarray, sl, reg) -> None:
-        """Coupons redeemed, the platform's reduction, oversold units and flash units of the
-        stretch's sale orders, `sl` = out.lines.take(sale) (the lines' money itself is booked
-        by the engine)."""
+    def record_stockouts(self, rec, out) -> None:
+        """Oversold units and cancellations of the stretch's lines (payment mode)."""
+        per = self.m.grid.period
+        _book(rec.by_sku["oversold_units"], per[out.lines.t], out.lines.k, out.oversold)
+        _book(rec.by_sku["cancellations"], per[out.lines.t], out.lines.k, out.cancelled)
+
+    def record_orders(self, eng, rng, rec, st, sl, got: np.ndarray, reg) -> None:
+        """Coupons redeemed, the platform's reduction, what buyers paid, returns and flash units
+        of sale lines `sl` paid under the regime `reg`, with `got` (O,) units per order (orders,
+        units, GMV and its commissions are booked by the engine)."""
         p, m = self.promo, self.m
-        lines = out.lines
         per = m.grid.period
-        h_line = per[lines.t]
-        _book(rec.by_sku["oversold_units"], h_line, lines.k, out.oversold)
-        _book(rec.by_sku["cancellations"], h_line, lines.k, out.cancelled)
-        got = out.order_got if sl.size == lines.size else out.order_got[np.repeat(sale, lines.n)]
-        o_line = order_lines(sl)
+        o_line, slot, who = sl.order_ids(eng.S, eng.rows.slots)
         h, k = per[sl.t[o_line]], sl.k[o_line]
         redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
+        coupon = np.zeros(got.size)
         use = redeemed > 0
         if use.any():
             j = redeemed[use] - 1
+            coupon[use] = p.amount[j]
             _book(rec.by_sku["coupons_redeemed"], h[use], k[use], 1)
             _book(rec.by_sku["coupon_cost"], h[use], k[use], p.amount[j])
             for jj, name in enumerate(p.coupons):
@@ -324,37 +284,44 @@ class PromoState:
                 rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
         if red.any():
             _book_reduction(rec, h, k, red, p.red_platform)
-        for i, f in enumerate(p.flash):
-            if self.flash_status[i] in ("live", "sold_out"):
-                rec.flash[f.name]["units"] += float(out.served[sale][sl.k == f.k].sum())
+        _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
+        price = reg.price[k]
+        book_returns(m, rng.keys, rec, st, sl.t[o_line], k, sl.c[o_line] % eng.C, got, price,
+                     got * price - coupon - red, red, slot, who)
+        for i, f in enumerate(p.flash):                             # units sold at the flash price
+            if self.flash_status[i] in ("live", "sold_out") and reg.price[f.k] == f.price:
+                rec.flash[f.name]["units"] += float(got[k == f.k].sum())
 
-    def _balances_due(self, eng, rng, rec, ch) -> None:
+    def _balances_due(self, eng, rng, rec, st, ch) -> None:
         """Balance payments of deposits due in the stretch: orders, units, GMV at the price at
-        balance_from, deposit expansion, the reduction if live then, returns, commissions."""
+        balance_from, deposit expansion, the reduction if live then, what the buyer pays now,
+        commissions, returns."""
         p, m = self.promo, self.m
-        t, k, s, c, u = self.balances
+        t = self.balances[0]
         due = (t >= ch.start) & (t < ch.end)
         if not due.any():
             return
+        t, k, _, c, u, slot, who = (x[due] for x in self.balances)
         self.balances = [x[~due] for x in self.balances]
-        t, k, c, u = t[due], k[due], c[due], u[due]
         h = m.grid.period[t]
         price = self.balance_price[k]
         gmv = u * price
         ps_of = p.presale_of[k]
-        dep = np.array([ps.deposit * (ps.multiplier - 1) for ps in p.presales])[ps_of]
-        rate = self.return_rates(self.balance_price)[k]
-        returned = rng.returns.binomial(u, rate)
-        for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv), ("returns", returned),
-                        ("refunds", returned * price)):
+        dep = np.array([ps.deposit for ps in p.presales])[ps_of]
+        mult = np.array([ps.multiplier for ps in p.presales])[ps_of]
+        for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv)):
             _book(rec.by_sku[name], h, k, v)
             _book(rec.by_channel[name], h, c, v)
-        _book(rec.by_channel["commissions"], h, c, (gmv - returned * price) * m.commission[c])
-        _book(rec.by_sku["deposit_expansion"], h, k, dep * u)
+        _book(rec.by_channel["commissions"], h, c, gmv * m.commission[c])
+        expansion = dep * (mult - 1) * u
+        _book(rec.by_sku["deposit_expansion"], h, k, expansion)
+        red = np.zeros(u.size)
         if p.red_every > 0:
             live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
             red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
             _book_reduction(rec, h, k, red, p.red_platform)
+        _book(rec.by_sku["paid"], h, k, gmv - dep * mult * u - red)     # the balance: the deposit counts × multiplier
+        book_returns(m, rng.keys, rec, st, t, k, c, u, price, gmv - expansion - red, red, slot, who)
 
     def _forfeit(self, rec, i: int, tick: int, st) -> None:
         """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""
@@ -375,11 +342,11 @@ class PromoState:
         self.forfeit_orders[i] = 0
 
     # ------------------------------------------------------------ the end of a stretch
-    def end(self, eng, rng, rec, ch, draw: Draw) -> None:
+    def end(self, eng, rng, rec, st, ch, draw: Draw) -> None:
         """Claims booked (pools, customers, flows), pool-empty and sell-out events, balances."""
         p, m = self.promo, self.m
         per = m.grid.period
-        self._balances_due(eng, rng, rec, ch)
+        self._balances_due(eng, rng, rec, st, ch)
         for i, t in self.pending_sellout:
             if t < ch.end:
                 f = p.flash[i]

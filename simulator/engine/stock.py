@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.lines import POOLED, Lines
+from simulator.engine.keyed import keyed_uniforms
+from simulator.engine.lines import Lines
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
@@ -30,15 +31,18 @@ class StockState:
     on_hand: np.ndarray                 # (K,) units
     on_order: np.ndarray                # (K,) units ordered, not yet delivered
     in_stockout: np.ndarray             # (K,) bool: a stock-out episode is open
-    inbox: list = field(default_factory=list)   # (tick, sku, units, kind: inbound | reorder | release)
+    inbox: list = field(default_factory=list)   # (tick, sku, units, kind: inbound | reorder | release | restock)
     signal: object = None               # SimPy event a delivery triggers to wake the main process
     held: np.ndarray = None             # (K,) units held back from a live flash sale
     flash_live: np.ndarray = None       # (K,) bool: deliveries go to `held`, no stock-out events
     zero_at: np.ndarray = None          # (K,) tick the stock last ran out by a sale (−1: not out)
     oversell_ticks: int = -1            # payment mode: ticks after running out that oversell (−1: order mode)
+    restocks: dict = field(default_factory=dict)   # tick (a local midnight) → [(sku, units)] returns back
+    after_end: np.ndarray = None        # (K,) returned units back after the campaign: its ending stock
 
     def __post_init__(self):
         K = self.on_hand.size
+        self.after_end = np.zeros(K, dtype=np.int64) if self.after_end is None else self.after_end
         self.held = np.zeros(K, dtype=np.int64) if self.held is None else self.held
         self.flash_live = np.zeros(K, dtype=bool) if self.flash_live is None else self.flash_live
         self.zero_at = np.full(K, -1, dtype=np.int64) if self.zero_at is None else self.zero_at
@@ -59,22 +63,19 @@ class Outcome:
     start_stock: np.ndarray             # (K,) on hand at the chunk's start
     arrivals: np.ndarray                # (K, n) units delivered per tick
     out_ticks: np.ndarray               # (K, n) 1 where demand met no stock (fully or partly)
-    direct: np.ndarray                  # (L,) bool: pooled lines attributed order by order
-    orders: list = field(default_factory=list)  # per partial pooled line: (t, k, s, labels, got)
     oversold: np.ndarray = None         # (L,) units oversold (payment mode)
     cancelled: np.ndarray = None        # (L,) orders with an oversold unit
     released: np.ndarray = None         # (K, n) reserved units back on the shelf
+    restocked: np.ndarray = None        # (K, n) returned units back in stock
     order_got: np.ndarray | None = None  # (O,) units each order got, when orders are tracked one by one
 
 
 def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
-         lines: Lines, pooled_pi: np.ndarray, sizes: np.ndarray | None = None):
+         lines: Lines, sizes: np.ndarray | None = None):
     """SimPy generator: serve `lines` from stock over the chunk; returns an `Outcome`.
 
-    `pooled_pi` (K·S, C) gives the channel probabilities of a pooled buyer by (SKU, segment),
-    used to label the orders of pooled lines in a stock-out tick. `sizes` (O,), when given,
-    are the units of each order, grouped by line (lines must then come sorted by SKU, tick).
-    """
+    `sizes` (O,), when given, are the units of each order, grouped by line (lines must then
+    come sorted by SKU, tick)."""
     m: Model = engine.m
     K, S = len(m.skus), len(m.segments)
     a, b = ch.start, ch.end
@@ -88,9 +89,9 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     cum = np.zeros((K, n + 1), dtype=np.int64)
     np.cumsum(demand, axis=1, out=cum[:, 1:])
     out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
-                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)), np.zeros(lines.size, dtype=bool),
+                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
                   oversold=np.zeros(lines.size, dtype=np.int64), cancelled=np.zeros(lines.size, dtype=np.int64),
-                  released=np.zeros((K, n), dtype=np.int64),
+                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64),
                   order_got=None if sizes is None else sizes.copy())
     offs = None if sizes is None else np.r_[0, np.cumsum(lines.n)]
     done = np.zeros(K, dtype=np.int64)
@@ -180,7 +181,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             if st.on_hand[k] > 0:
                 emptied(k, a + i)
             oversell = pay_mode and i <= oversell_until(k)
-            _allot(rng, lines, r, int(st.on_hand[k]), pooled_pi, S, out, offs, oversell)
+            _allot(rng, lines, r, int(st.on_hand[k]), S, engine.rows.slots, out, offs, oversell)
             out.out_ticks[k, i] = 1
             st.on_hand[k] = 0
             if not st.in_stockout[k] and not st.flash_live[k]:
@@ -195,13 +196,14 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
 
     def take_in(upto: int):
         """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
-        due = [d for d in st.inbox if d[0] < upto]
+        due = sorted((d for d in st.inbox if d[0] < upto), key=lambda d: d[0])
         st.inbox[:] = [d for d in st.inbox if d[0] >= upto]
         for tick, k, units, kind in due:
             rel = max(tick - a, 0)
             advance(k, rel)
             if rel < n:
-                (out.released if kind == "release" else out.arrivals)[k, rel] += units
+                flow = out.released if kind == "release" else out.restocked if kind == "restock" else out.arrivals
+                flow[k, rel] += units
             if kind == "reorder":
                 st.on_order[k] -= units
             if st.flash_live[k] and kind != "release":
@@ -213,6 +215,8 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             engine.reorder(env, st, rec, k, tick)
         return {d[1] for d in due}
 
+    for k, units in st.restocks.pop(a, []):       # returns back in stock at a local midnight (a chunk's start)
+        st.inbox.append((a, k, units, "restock"))
     yield env.timeout(0)                          # deliveries due at the chunk's first tick land
     if st.signal.triggered:
         st.signal = env.event()
@@ -245,46 +249,39 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     return out
 
 
-def _allot(rng: Streams, lines: Lines, r: slice, stock: int, pooled_pi: np.ndarray, S: int, out: Outcome,
+def _allot(rng: Streams, lines: Lines, r: slice, stock: int, S: int, slots: int, out: Outcome,
            offs: np.ndarray | None = None, oversell: bool = False):
-    """The last `stock` units go to the tick's orders in random order.
+    """The last `stock` units go to the tick's orders in the order of each buyer's keyed
+    uniform (`queue`): a random order that is the same buyer's place in any plan.
 
     Orders come one by one from `out.order_got` when tracked (`offs`: each line's first
     order); otherwise each order of a line gets 1 unit plus an even multinomial share of
     the line's extra units. An order that finds fewer units than it wants takes what is
-    left; with `oversell` the rest of it is oversold, else lost. Orders of pooled lines get
-    a channel label each, and are recorded order by order.
+    left; with `oversell` the rest of it is oversold, else lost.
     """
     idx = np.arange(r.start, r.stop)
+    part = lines.take(idx)
+    owner, slot, who = part.order_ids(S, slots)
+    owner = owner + r.start
     if offs is not None:
         o0, o1 = offs[r.start], offs[r.stop]
         sizes = out.order_got[o0:o1].copy()
-        owner = np.repeat(idx, lines.n[idx])
-        perm = rng.stockout.permutation(sizes.size)
-        got_o = np.clip(stock - (np.cumsum(sizes[perm]) - sizes[perm]), 0, sizes[perm])
-        out.order_got[o0 + perm] = got_o
-        sizes, owner, got = sizes[perm], owner[perm], got_o
     else:
-        sizes, owner = [], []
+        sizes = []
         for j in idx:
             nj, uj = int(lines.n[j]), int(lines.units[j])
             extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
             sizes.append(1 + extra)
-            owner.append(np.full(nj, j))
         sizes = np.concatenate(sizes)
-        owner = np.concatenate(owner)
-        perm = rng.stockout.permutation(sizes.size)
-        sizes, owner = sizes[perm], owner[perm]
-        got = np.clip(stock - (np.cumsum(sizes) - sizes), 0, sizes)
+    perm = np.argsort(keyed_uniforms(rng.keys["queue"], slot, who), kind="stable")
+    got_p = np.clip(stock - (np.cumsum(sizes[perm]) - sizes[perm]), 0, sizes[perm])
+    got = np.empty_like(got_p)
+    got[perm] = got_p
+    if offs is not None:
+        out.order_got[o0:o1] = got
     width = r.stop - r.start
     out.served[r] = np.bincount(owner - r.start, weights=got, minlength=width).astype(np.int64)
     out.served_n[r] = np.bincount(owner - r.start, weights=got > 0, minlength=width).astype(np.int64)
     if oversell:
         out.oversold[r] = np.bincount(owner - r.start, weights=sizes - got, minlength=width).astype(np.int64)
         out.cancelled[r] = np.bincount(owner - r.start, weights=got < sizes, minlength=width).astype(np.int64)
-    for j in idx[lines.c[idx] == POOLED]:
-        mine = owner == j
-        ks = int(lines.k[j]) * S + int(lines.s[j])
-        labels = rng.stockout.choice(pooled_pi.shape[1], size=int(mine.sum()), p=pooled_pi[ks])
-        out.direct[j] = True
-        out.orders.append((int(lines.t[j]), int(lines.k[j]), int(lines.s[j]), labels, got[mine]))

@@ -1,6 +1,6 @@
 """The result files of `promosim run --out DIR`, loaded into tidy frames for the report.
 
-The report reads only these files (DESIGN.md): summary.json, scenario.json (names,
+The report reads only these files (docs/report.md): summary.json, scenario.json (names,
 phases, targets), run.json (provenance, optional), kpis / timeseries / events as
 Parquet or CSV. Every function below is a pure function of the loaded tables.
 

@@ -52,7 +52,10 @@ class Meta(Strict):
 
     `start`/`end` are wall-clock times in `timezone` (an offset written in the
     value wins). The campaign is the half-open interval [start, end) cut into
-    ticks of `tick_minutes`.
+    ticks of `tick_minutes`. `return_days`: a returned unit that can be sold again is back in
+    the warehouse at the local midnight this many days after the day it was sold (default 7:
+    an assumption, set from the store's return logs; the seven-day no-reason return right for
+    online purchases, Consumer Rights Protection Law of the PRC art. 25, bounds most returns).
     """
 
     name: str
@@ -67,6 +70,7 @@ class Meta(Strict):
     seed: int = Field(0, ge=0)
     replications: int = Field(10, gt=0)
     targets: Targets | None = None
+    return_days: int = Field(7, ge=1, le=365)
 
     @field_validator("timezone")
     @classmethod
@@ -389,8 +393,11 @@ class Sku(Strict):
     conversion × (effective price / price) ** (elasticity × price sensitivity),
     × `promo_lift` in phases that list the SKU under `promo`.
     A unit is returned with probability min(1, `return_rate` + `return_rate_per_discount` ×
-    depth), depth = 1 − unit price paid / list price (deeper discounts bring more returns).
-    `salvage_value` is what a unit left at the end is worth (default: `unit_cost`).
+    depth), depth = 1 − what the buyer paid per unit (after coupons, reductions and deposit
+    expansion) / list price: deeper discounts bring more returns. A returned unit is refunded
+    what its buyer paid for it; a share `resaleable_returns` of returned units goes back to
+    stock (`meta.return_days` later), the rest is written off at `salvage_value`, which is
+    also what a unit left at the end is worth (default: `unit_cost`).
     """
 
     name: str | None = None
@@ -406,6 +413,7 @@ class Sku(Strict):
     inbound: list[Inbound] = Field(default_factory=list)
     return_rate: Prob = 0.0
     return_rate_per_discount: NonNeg = 0.0
+    resaleable_returns: Prob = 1.0
     salvage_value: NonNeg | None = None
     promo_lift: NonNeg = 1.0
 

@@ -18,12 +18,11 @@ from simulator.engine.fast import FastEngine
 from simulator.kpis import channel_kpis, run_kpis
 from simulator.model import build_model
 from simulator.reference import ReferenceEngine
-from simulator.runner import replication_seed
+from simulator.runner import replication_seed, simulate
 from simulator.scenario import Scenario
 from tests.helpers import at, deep_merge
 
 SEED = 15
-OPEN = pytest.mark.xfail(strict=True, reason="contract item not fixed yet")   # removed as each lands
 
 
 def _runs(scenario, engine, reps, seed=SEED):
@@ -72,7 +71,7 @@ def _surge_extra(visits_per_hour: float) -> float:
     return visits_per_hour / 60 * SURGE["amplitude"] * tau / m * (1 - math.exp(-window / tau))
 
 
-@pytest.mark.parametrize("engine, reps", [pytest.param(FastEngine, 200, marks=OPEN), (ReferenceEngine, 60)])
+@pytest.mark.parametrize("engine, reps", [(FastEngine, 200), (ReferenceEngine, 60)])
 def test_the_flash_surge_reaches_free_channels_only(engine, reps):
     """docs/model.md, "Flash sales": the surge adds visits from channels without a media
     budget (organic, recommendation, affiliate, CRM, live); paid search — budgeted or not — and
@@ -147,7 +146,6 @@ def _money_plan(return_rate: float, **sku) -> Scenario:
     }, hours=6)
 
 
-@OPEN
 @pytest.mark.parametrize("engine", [FastEngine, ReferenceEngine])
 def test_every_unit_returned_leaves_no_net_sales(engine):
     """A return refunds what its buyer paid for it and the platform takes back its share of
@@ -161,7 +159,6 @@ def test_every_unit_returned_leaves_no_net_sales(engine):
         assert abs(k["net_sales"]) < 0.005, k
 
 
-@OPEN
 @pytest.mark.parametrize("engine, reps", [(FastEngine, 300), (ReferenceEngine, 100)])
 def test_the_return_probability_reads_the_price_paid(engine, reps):
     """No SKU discount, but a 20-off coupon on every one-unit order of price 100: the buyer
@@ -175,7 +172,6 @@ def test_the_return_probability_reads_the_price_paid(engine, reps):
     _close([k["returns"] for k in kpis] - 0.2 * units, 0.0, "returns − 0.2 × units")
 
 
-@OPEN
 @pytest.mark.parametrize("engine", [FastEngine, ReferenceEngine])
 def test_returned_units_go_back_to_stock_or_are_written_off(engine):
     """A returned unit is back on the shelf at the local midnight `return_days` after the day
@@ -212,7 +208,6 @@ def _unreachable(coupon: bool) -> Scenario:
 SAME = ("visits", "orders", "units", "gmv", "net_sales", "gross_profit", "lost_units", "stockout_minutes")
 
 
-@OPEN
 def test_a_coupon_nobody_can_use_changes_nothing_but_claims():
     """Fast engine, same seeds: visits, orders, units, GMV, net sales and gross profit are
     identical with and without the unreachable coupon (its pool empties on the way)."""
@@ -224,7 +219,6 @@ def test_a_coupon_nobody_can_use_changes_nothing_but_claims():
         assert {k: ka[k] for k in SAME} == {k: kb[k] for k in SAME}
 
 
-@OPEN
 def test_a_coupon_nobody_can_use_changes_nothing_in_the_reference_engine():
     (ma, ra), (mb, rb) = (_runs(_unreachable(c), ReferenceEngine, 60) for c in (True, False))
     x = np.array([run_kpis(r, ma)["orders"] for r in ra])
@@ -245,6 +239,9 @@ def _dst_plan(start: str, end: str) -> Scenario:
 ])
 def test_the_grid_counts_real_hours_across_a_daylight_saving_change(start, end, hours, local):
     sc = _dst_plan(start, end)
+    assert sc.meta.minutes_from_start(sc.meta.end) == 60 * hours           # shared by every engine: by hand
+    assert sc.meta.at_minute(12 * 60 + 90).strftime("%H:%M %Z") == ("01:30 EDT" if hours == 25 else "01:30 EST")
+    assert sc.meta.at_minute(12 * 60 + 150).strftime("%H:%M %Z") == ("01:30 EST" if hours == 25 else "03:30 EDT")
     model = build_model(sc)
     assert model.grid.n_ticks == hours
     assert model.grid.local_hour.tolist() == local
@@ -284,7 +281,6 @@ def _crn_plan(discount: float) -> Scenario:
     }, hours=8)
 
 
-@OPEN
 def test_a_price_change_leaves_every_visit_where_it_was():
     """Two plans that differ only in price see the same visitors: visits by channel and hour
     are identical, replication by replication, on the same seeds."""
@@ -295,21 +291,21 @@ def test_a_price_change_leaves_every_visit_where_it_was():
     assert np.mean(orders[1]) > np.mean(orders[0])             # the deeper discount sells more
 
 
-@OPEN
 @pytest.mark.slow
 def test_a_deeper_peak_discount_on_the_bundled_618_keeps_orders_paired():
     """On the bundled 618, `skus.*.discount.peak` 0.20 → 0.25: orders correlate at ≥ 0.9 over
     100 replications on the same seeds (docs/compare.md gives the paired interval's width)."""
-    from simulator.scenario import load_scenario
-    from tests.helpers import REPO
+    from pathlib import Path
 
-    sc = load_scenario(REPO / "scenarios" / "618_electronics.yaml")
+    from simulator.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "618_electronics.yaml")
     plans = [sc.with_overrides({"skus.*.discount.peak": d}) for d in (0.20, 0.25)]
-    orders = []
-    for plan in plans:
-        model, recs = _runs(plan, FastEngine, 100, seed=1)
-        orders.append([run_kpis(r, model)["orders"] for r in recs])
+    orders = [simulate(plan, reps=100, seed=1, workers=2).kpis()["orders"].to_numpy() for plan in plans]
     rho = np.corrcoef(orders[0], orders[1])[0, 1]
+    d = np.subtract(orders[1], orders[0])
+    paired, unpaired = d.std(ddof=1), np.sqrt(np.var(orders[0], ddof=1) + np.var(orders[1], ddof=1))
+    print(f"\norders correlation {rho:.3f}; paired SE / unpaired SE = {paired / unpaired:.3f}")
     assert rho >= 0.9, f"orders correlation {rho:.3f}"
 
 

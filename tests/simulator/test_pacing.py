@@ -204,3 +204,26 @@ def test_a_budget_spent_at_once_leaves_nothing_for_later_days():
     spend = model.media_spend[:, 1]
     assert np.flatnonzero(spend).tolist() == [0] and spend.sum() == 0.0312
     assert [e[0] for e in model.fixed_events if e[1] == "budget_exhausted"] == [0]
+
+
+def test_the_reference_engine_values_a_visit_as_the_model_does():
+    """roi_target weighs a click by the expected GMV of a visit: the model's array and the
+    reference engine's own sums over SKUs and segments agree, phase by phase and channel by
+    channel (two implementations of one definition, docs/pacing.md)."""
+    from simulator.reference import _Campaign
+
+    sc = one_sku(stock=100, hours=6, tick_minutes=60, sku={"units_per_order": 1.7, "promo_lift": 1.3,
+                                                            "discount": {"burst": 0.3, "default": 0.1}},
+                 extra={"calendar": {"phases": [{"name": "warm", "kind": "warmup", "start": at(1), "end": at(3),
+                                                 "intent": 1.4},
+                                                {"name": "burst", "start": at(3), "end": at(5), "promo": ["item"]}]},
+                        "channels": {"feed": {"kind": "recommendation", "visits_per_hour": 50.0, "quality": 0.7,
+                                              "segments": {"new": 0.3, "old": 0.7}}},
+                        "skus": {"other": {"price": 40.0, "unit_cost": 10.0, "base_conversion": 0.2, "stock": 10,
+                                           "elasticity": -3.0, "attractiveness": 2.0}},
+                        "segments": {"new": {"share": 0.6, "price_sensitivity": 1.5}, "old": {"share": 0.4, "conversion": 2.0}}})
+    model = build_model(sc)
+    camp = _Campaign(sc, 1.0, 0)
+    for tick in range(model.n_ticks):
+        for c, name in enumerate(model.channels):
+            assert camp.worth(name, tick) == pytest.approx(model.value[model.phase_of_tick[tick], c], rel=1e-12)

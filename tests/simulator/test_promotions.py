@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from simulator.engine.baskets import order_lines, top_up
+from simulator.engine.baskets import top_up
 from simulator.engine.fast import FastEngine
 from simulator.engine.lines import Lines
 from simulator.kpis import run_kpis
 from simulator.model import build_model
 from simulator.runner import replication_seed
-from tests.helpers import at, one_sku
+from tests.helpers import at, money_adds_up, one_sku
 
 REPS = 400
 
@@ -75,7 +75,8 @@ def test_top_up_moves_mass_from_below_to_above_the_threshold():
     sizes = 1 + rng.poisson(2.0, n)
     lines = Lines(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
                   np.zeros(1, dtype=np.int64), np.array([n]))
-    after = top_up(rng, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool), order_lines(lines))
+    line, slot, who = lines.order_ids(1, 1)
+    after = top_up(np.uint64(3), slot, who, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool), line)
     for below, above in ((2, 3), (4, 5)):
         p_below = np.mean(sizes == below)
         moved = np.mean((sizes == below) & (after == above))
@@ -100,14 +101,16 @@ ALL_ON = {
 }
 
 
-def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed):
+def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns=0.05, resale=1.0):
     """Two SKUs and every mechanism: coupons, reduction, top-up, a flash sale on `a`, a
-    pre-sale on `b` with its balance inside the campaign, returns rising with depth."""
+    pre-sale on `b` with its balance inside the campaign, returns rising with depth (all of
+    them with `returns` = 1), a share `resale` of them back in stock."""
     extra = {
         **ALL_ON,
         "meta": {"seed": seed},
         "skus": {"b": {"price": 180.0, "unit_cost": 60.0, "base_conversion": 0.08, "stock": stock_b,
-                       "units_per_order": 1.4, "return_rate": 0.05, "return_rate_per_discount": 0.5}},
+                       "units_per_order": 1.4, "return_rate": returns, "return_rate_per_discount": 0.5,
+                       "resaleable_returns": resale}},
         "flash_sales": {"f": {"sku": "item", "price": 60, "quantity": quantity, "start": at(2), "end": at(4),
                               "surge": {"amplitude": 5, "decay_minutes": 10}, "after_sellout": fallback}},
         "presales": {"p": {"skus": ["b"], "deposit": 20, "multiplier": 2, "deposit_from": at(0), "deposit_to": at(3),
@@ -118,35 +121,27 @@ def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, se
     }
     extra["coupons"] = {**ALL_ON["coupons"], "c2": {**ALL_ON["coupons"]["c2"], "skus": ["b"]}}
     return one_sku(stock=stock_a, hours=8, tick_minutes=5, visits_per_hour=400, base_conversion=0.08,
-                   sku={"units_per_order": 1.5, "return_rate": 0.05, "return_rate_per_discount": 0.3,
-                        "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1}}, extra=extra)
+                   sku={"units_per_order": 1.5, "return_rate": returns, "return_rate_per_discount": 0.3,
+                        "resaleable_returns": resale, "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1}},
+                   extra=extra)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stock_a=st.integers(0, 300), stock_b=st.integers(0, 200), mode=st.sampled_from(["order", "payment"]),
        pay_minutes=st.sampled_from([0, 5, 20]), quantity=st.integers(1, 80),
-       fallback=st.sampled_from(["lost", "regular"]), through=st.floats(0, 1), seed=st.integers(0, 10**6))
+       fallback=st.sampled_from(["lost", "regular"]), through=st.floats(0, 1), seed=st.integers(0, 10**6),
+       returns=st.sampled_from([0.05, 1.0]), resale=st.sampled_from([0.0, 0.4, 1.0]))
 def test_units_and_money_add_up_with_every_mechanism_on(stock_a, stock_b, mode, pay_minutes, quantity,
-                                                        fallback, through, seed):
-    sc = _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed)
+                                                        fallback, through, seed, returns, resale):
+    sc = _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns, resale)
     model = build_model(sc)
     rec = FastEngine(model).run(seed)
+    k = money_adds_up(sc, rec, model)
     sk = rec.by_sku
-    assert (rec.stock >= 0).all(), "stock went negative"
-    ending = rec.initial_stock + (sk["inbound"] + sk["released"] - sk["taken"]).sum(0)
-    assert np.array_equal(ending, rec.ending_stock), "stock flows do not add up"
-    # what left the shelf was paid for, or is a deposit whose units came back
-    assert np.array_equal(sk["taken"].sum(0), sk["units"].sum(0) + sk["released"].sum(0))
-    for f in ("orders", "units", "gmv", "returns", "refunds"):
-        assert np.isclose(rec.by_channel[f].sum(), sk[f].sum()), f
-    assert (sk["returns"] <= sk["units"]).all()
-    k = run_kpis(rec, model)
     b = model.skus.index("b")
     dep_units = k["deposit_amount"] / 20
     assert np.isclose(k["forfeited_amount"], sk["released"][:, b].sum() * 20)
     assert np.isclose(k["deposit_expansion"], (dep_units - sk["released"][:, b].sum()) * 20)
-    assert np.isclose(k["net_sales"], k["gmv"] - k["coupon_cost"] - k["reduction_cost"] - k["deposit_expansion"]
-                      - k["refunds"] + k["forfeited_amount"])
     assert np.isclose(k["coupon_cost"], sum(c["cost"] for c in rec.coupons.values()))
     for name, c in rec.coupons.items():
         assert c["redeemed"] <= c["claimed"] <= sc.coupons[name].quantity
@@ -226,3 +221,51 @@ def test_the_platform_funds_its_share_of_every_reduction():
         assert total > 0 and np.isclose(k["platform_subsidy"], 0.4 * total)
         assert total % 50 == 0 or np.isclose(total % 50, 0) or np.isclose(total % 50, 50)
         assert np.isclose(k["net_sales"], k["gmv"] - k["reduction_cost"] - k["refunds"])
+
+
+# ------------------------------------------------- what a coupon and a reduction are worth
+def _depth(price, lam, coupons=(), red=None, reach=0.2, q=0.0):
+    from simulator.promotions import realized_depth
+
+    K = 1
+    cps = [(a, t, np.ones(K, dtype=bool)) for a, t in coupons]
+    r = None if red is None else (red[0], red[1], np.ones(K, dtype=bool))
+    return realized_depth(np.array([price]), np.array([[lam]]), cps, r, reach, q)[:, 0, 0]
+
+
+def test_realized_depth_by_hand():
+    """Hand-computed: a coupon no basket reaches is worth 0; one unit of 400 under every 300
+    off 50 saves 50/400; 20 off 150 on a 100 item is reached only by top-up (150 − 100 = 50 ≤
+    0.4 × 150) to 2 units, with probability 0.5: 0.5 × 20/200; with 1 + Poisson(1) units and 30
+    off 200, baskets of u ≥ 2 units save 30/(100 u)."""
+    assert _depth(50.0, 0.0, [(40.0, 299.0)], reach=0.2, q=0.5)[1] == 0.0
+    assert _depth(400.0, 0.0, red=(300.0, 50.0))[0] == pytest.approx(50 / 400)
+    assert _depth(100.0, 0.0, [(20.0, 150.0)], reach=0.4, q=0.5)[1] == pytest.approx(0.5 * 20 / 200)
+    by_hand = sum(poisson.pmf(u - 1, 1.0) * 30 / (100 * u) for u in range(2, 60))
+    assert _depth(100.0, 1.0, [(30.0, 200.0)])[1] == pytest.approx(by_hand)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(price=st.floats(5, 500), units=st.floats(1, 3), threshold=st.floats(20, 900), share=st.floats(0.05, 0.9),
+       every=st.sampled_from([0.0, 100.0, 300.0]), reach=st.floats(0, 0.5), q=st.floats(0, 1), basket=st.floats(0.5, 2))
+def test_the_reference_engine_values_promotions_as_the_model_does(price, units, threshold, share, every, reach, q, basket):
+    """Two implementations — the model's vectorized `realized_depth` and the reference engine's
+    plain sum over basket sizes — agree on every class of a random plan."""
+    from simulator.model import build_model
+    from simulator.reference import _Campaign
+
+    extra = {"skus": {"item": {"price": price, "units_per_order": units}},
+             "segments": {"all": {"share": 1.0, "basket_units": basket}},
+             "coupons": {"c": {"threshold": threshold, "amount": share * threshold, "quantity": 10, "claim_rate": 0.5}},
+             "baskets": {"topup_reach": reach, "topup_probability": q}}
+    if every:
+        extra["platform_reduction"] = {"every": every, "off": every / 6}
+    sc = one_sku(stock=10, extra=extra)
+    model = build_model(sc)
+    reg = model.promo.regime(0, 0, 0, np.array([price]), np.ones(1, dtype=bool), np.zeros(1, dtype=bool), np.zeros(1))
+    camp = _Campaign(sc, 1.0, 0)
+    for g, coupon in enumerate((None, "c")):
+        eff = reg.base[g, 0, 0, 0] / (model.promo.conversion.choice[0] * model.promo.conversion.mix[0, 0])
+        want = camp.saving_share("item", "all", price, coupon, bool(every))
+        p_ref = 0.1 * max(0.05, 1 - want) ** -2.0
+        assert eff == pytest.approx(min(1.0, p_ref), rel=1e-9)

@@ -3,9 +3,9 @@
 Each example is a small random campaign (1–4 SKUs, 1–3 channels — sometimes paid
 search or display with small budgets —, 1–2 segments, a few hours to two days of
 1–60 minute ticks, an optional warm-up before a sale, stock, (s, Q) reorders,
-inbound shipments, baskets, returns, discounts). Whatever the plan, a run must
+inbound shipments, baskets, returns (some back in stock the next day), discounts). Whatever the plan, a run must
 keep stock ≥ 0, account for every unit, add money up, respect budgets and obey
-the KPI identities of DESIGN.md.
+the KPI identities of docs/kpis.md and docs/model.md.
 
 Phases, spikes and the campaign's start fall on whole hours, so each reporting
 hour lies in one phase and one local day (the scenario's time zone has no DST).
@@ -78,6 +78,8 @@ def sku(draw, hours: int, phase_names: list[str]) -> dict:
         "units_per_order": draw(st.sampled_from([1.0, 1.0, 1.5, 2.0, 3.0])),
         "stock": draw(st.integers(0, 200)),
         "return_rate": draw(frac(0.0, 0.5)),
+        "resaleable_returns": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "salvage_value": round(price * draw(frac(0.0, 0.5)), 2),
     }
     if phase_names and draw(st.booleans()):
         s["discount"] = {p: draw(frac(0.0, 0.6)) for p in phase_names if draw(st.booleans())}
@@ -139,7 +141,8 @@ def scenarios(draw, ticks=TICKS) -> Scenario:
         "meta": {"name": "generated", "start": at(0), "end": at(hours), "tick_minutes": tick,
                  "platform_fee_rate": draw(frac(0.0, 0.1)),
                  "shipping_cost_per_order": draw(frac(0.0, 10.0)),
-                 "return_cost_per_unit": draw(frac(0.0, 10.0))},
+                 "return_cost_per_unit": draw(frac(0.0, 10.0)),
+                 "return_days": draw(st.sampled_from([1, 7]))},       # 1: returns back within a 2-day run
         "calendar": calendar,
         "channels": channels,
         "skus": skus,
@@ -174,16 +177,18 @@ def check_run(rec, model) -> None:
         assert np.all(np.isfinite(arr)), f"{name} has NaN/inf"
         assert np.all(arr >= 0), f"{name} < 0 at {np.argwhere(arr < 0)[:3].tolist()}"
 
-    # ---- stock: never negative (above), units conserved per SKU, hour by hour
+    # ---- stock: never negative (above), units conserved per SKU, hour by hour; returns come back
     arrivals = _arrivals_by_hour(rec, model)
+    back = sk["restocked"]
     before = np.vstack([rec.initial_stock[None, :], rec.stock[:-1]])           # (H, K) at hour start
-    assert np.array_equal(rec.stock, before + arrivals - sk["units"]), \
-        "stock at the end of an hour != stock at its start + arrivals − units sold"
-    assert np.array_equal(rec.initial_stock + arrivals.sum(0), sk["units"].sum(0) + rec.ending_stock), \
-        "initial + inbound != units sold + ending stock"
+    assert np.array_equal(rec.stock, before + arrivals + back - sk["units"]), \
+        "stock at the end of an hour != stock at its start + arrivals + returns back − units sold"
+    assert np.array_equal(rec.initial_stock + arrivals.sum(0) + back.sum(0), sk["units"].sum(0) + rec.ending_stock), \
+        "initial + inbound + returns back != units sold + ending stock"
     assert np.array_equal(sk["inbound"], arrivals), "inbound flow != arrival events"
+    assert back.sum() <= sk["returns"].sum(), "more units back in stock than returned"
     # nothing sells from an empty shelf: no stock at the hour's start and nothing arrived
-    empty = (before == 0) & (arrivals == 0)
+    empty = (before == 0) & (arrivals == 0) & (back == 0)
     assert not np.any(sk["units"][empty]), "units sold in an hour that began with no stock and no arrivals"
 
     # ---- orders, units, returns, lost demand
@@ -196,11 +201,13 @@ def check_run(rec, model) -> None:
         "lost units without a stock-out tick (or the reverse)"
     assert np.all(ch["orders"].sum(0) <= ch["visits"].sum(0)), "more orders than visits in a channel"
 
-    # ---- stock-out events: one per episode (an arrival ends it), in an hour that lost demand
+    # ---- stock-out events: one per episode (an arrival or returns back in stock end it), in an
+    # hour that lost demand
     period = model.grid.period
     for k, sid in enumerate(model.skus):
         outs = [int(t) for t, kind, subj, _ in rec.sorted_events() if kind == "stockout" and subj == sid]
         n_arrivals = sum(1 for _, kind, subj, _ in rec.events if kind == "arrival" and subj == sid)
+        n_arrivals += int((back[:, k] > 0).sum())
         lost_hours = np.flatnonzero(sk["lost_units"][:, k])
         assert len(outs) <= 1 + n_arrivals, f"{sid}: {len(outs)} stock-outs with {n_arrivals} arrivals"
         assert all(sk["lost_units"][period[t], k] > 0 for t in outs), f"{sid}: stock-out event without lost demand"
@@ -261,7 +268,7 @@ def check_run(rec, model) -> None:
                     f"{name}: budget reported exhausted on day {d} with {allowed - per_day[d]} left"
             left_total -= per_day[d]
 
-    # ---- KPI identities (DESIGN.md)
+    # ---- KPI identities (docs/kpis.md)
     k = run_kpis(rec, model)
     assert set(k) == set(RUN_KPIS)
     for key, v in k.items():
@@ -278,7 +285,7 @@ def check_run(rec, model) -> None:
     assert math.isclose(k["return_handling"], meta.return_cost_per_unit * k["returns"], rel_tol=1e-9,
                         abs_tol=1e-9 * s)
     gp = (k["net_sales"] - k["cogs"] - k["marketing_cost"] - k["platform_fee"] - k["shipping"]
-          - k["return_handling"] - k["stock_writedown"])
+          - k["return_handling"] - k["return_writeoff"] - k["stock_writedown"])
     assert math.isclose(k["gross_profit"], gp, rel_tol=1e-9, abs_tol=1e-9 * s)
     assert k["units"] == sk["units"].sum() == ch["units"].sum()
     assert k["lost_units"] == sk["lost_units"].sum()
@@ -334,6 +341,8 @@ def check_reorders(rec, model) -> None:
         assert np.all(position > point), \
             f"{sid}: stock + on order {position.min()} ≤ reorder point {point} after a tick"
         placed = ordered > 0
+        if rec.by_sku["restocked"][-1, k]:        # returns due after the end join the last tick's stock
+            placed[-1] = False                    # after the policy has looked at it
         assert np.all(position[placed] - q <= point), f"{sid}: ordered more than (s, Q) asks"
 
 

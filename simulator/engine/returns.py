@@ -1,0 +1,67 @@
+"""Returns of a stretch's orders (docs/model.md, "Returns"): how many units come back, what
+their buyers get back, what the platform takes back, and which units go back to stock.
+
+A unit comes back with probability min(1, return_rate + return_rate_per_discount × depth),
+depth = 1 − what its buyer paid per unit / list price. A return refunds the buyer's pro-rata
+share of what the order paid (after coupon, reduction and deposit expansion); the platform
+takes back its share of the returned units' reduction. A share `resaleable_returns` of the
+returned units is back in stock at the local midnight `return_days` after the sale (after
+the campaign: in its ending stock); the rest is written off. Each order's (or line's) draws are
+keyed by its buyer, so plans on one seed return the same units where they sell the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.engine.attribution import book
+from simulator.engine.keyed import keyed_uniforms
+from simulator.engine.quantiles import binomial_quantile
+
+
+def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.ndarray, units: np.ndarray,
+                 price: np.ndarray, paid: np.ndarray, red: np.ndarray, slot: np.ndarray, who: np.ndarray) -> None:
+    """Returns of N orders (or lines): `t` tick paid, `k` SKU, `c` channel (< C), `units` served,
+    `price` activity price per unit, `paid` what the buyers paid for the units, `red` the
+    reductions (the platform funds its share), `slot`/`who` the buyers' keys. Books returns,
+    refunds and the platform's clawback by hour × SKU and channel, takes the returned GMV out of
+    commissions, and schedules the resaleable units in `st.restocks` (after the end:
+    `st.after_end`)."""
+    live = np.flatnonzero(units > 0)
+    if not live.size:
+        return
+    t, k, c, units, price, paid, red = (x[live] for x in (t, k, c, units, price, paid, red))
+    slot, who = slot[live], who[live]
+    slope = m.promo.return_slope[k] if m.promo is not None else 0.0
+    depth = np.maximum(0.0, 1.0 - paid / (units * m.list_price[k]))
+    rate = np.minimum(1.0, m.return_rate[k] + slope * depth)
+    back = binomial_quantile(keyed_uniforms(keys["returns"], slot, who), units, rate)
+    hit = np.flatnonzero(back)
+    if not hit.size:
+        return
+    t, k, c, units, price, paid, red, back = (x[hit] for x in (t, k, c, units, price, paid, red, back))
+    share = back / units
+    h = m.grid.period[t]
+    platform = m.promo.red_platform if m.promo is not None else 0.0
+    for name, v in (("returns", back), ("refunds", share * paid)):
+        book(rec.by_sku[name], h, k, v)
+        book(rec.by_channel[name], h, c, v)
+    if platform:
+        book(rec.by_sku["subsidy_clawback"], h, k, share * red * platform)
+    book(rec.by_channel["commissions"], h, c, -back * price * m.commission[c])
+    again = binomial_quantile(keyed_uniforms(keys["restock"], slot[hit], who[hit]), back, m.resaleable[k])
+    due = m.restock_tick[t]
+    late = due >= m.n_ticks
+    st.after_end += np.bincount(k[late], weights=again[late], minlength=st.after_end.size).astype(np.int64)
+    keep = ~late & (again > 0)
+    for tick, sku, n in zip(*_by_key(due[keep], k[keep], again[keep])):
+        st.restocks.setdefault(int(tick), []).append((int(sku), int(n)))
+
+
+def _by_key(tick: np.ndarray, k: np.ndarray, n: np.ndarray):
+    """Units per (tick, SKU): (ticks, SKUs, units) of the distinct pairs."""
+    if not tick.size:
+        return [], [], []
+    key, inv = np.unique(tick * (k.max() + 1) + k, return_inverse=True)
+    units = np.bincount(inv, weights=n).astype(np.int64)
+    return key // (k.max() + 1), key % (k.max() + 1), units

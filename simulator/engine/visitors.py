@@ -1,0 +1,225 @@
+"""Visitors of a stretch: visits first, then who buys what (docs/model.md, "A visit").
+
+Every channel brings visits, and each flash sale with a surge brings extra visits of its
+SKU from every channel without a media budget; each of these is a *visit row*. A stretch's
+visits are drawn per tick and row (Poisson; budgeted paid search and auctions as their
+budgets allow) before anything about buying is decided, so the plan's prices cannot move
+them. Then, per slot (tick × row):
+
+  * buyers B ~ Binomial(visits, P(buy)), by the inverse CDF on a keyed uniform of the slot;
+  * non-buyers who claim coupon j, one binomial after another, likewise;
+  * each buyer's category — SKU × segment × coupon class, cell-major — by the inverse CDF of
+    the row's purchase probabilities on a keyed uniform of the buyer (slots with more buyers
+    than categories split by one multinomial instead).
+
+By Poisson thinning this is the same law as drawing each visitor's choice; it costs
+ticks × rows plus min(buyers, categories) per slot. The keyed uniforms make two plans on one
+seed see the same visits and, where a price moves a probability a little, mostly the same
+buyers (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.engine.keyed import keyed_uniforms
+from simulator.engine.lines import Lines, first_of_cell
+from simulator.engine.quantiles import binomial_quantile
+
+NO_SURGE = ("paid_search", "display")   # kinds a flash surge does not reach: they bring what they bought
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    """The visit rows of a model: its C channels, then one row per (flash sale with a surge,
+    channel it reaches). `slots` = R + C: the identities also count one cart row per channel."""
+
+    channel: np.ndarray          # (R,) channel of each row
+    flash: np.ndarray            # (R,) flash-sale index of a surge row, −1 for a channel's own row
+    C: int
+
+    @property
+    def R(self) -> int:
+        return self.channel.size
+
+    @property
+    def slots(self) -> int:
+        return self.R + self.C
+
+    def cart_row(self, c: np.ndarray) -> np.ndarray:
+        """The identity row of carts of channel c."""
+        return self.R + c
+
+    @classmethod
+    def of(cls, model) -> "VisitRows":
+        C = len(model.channels)
+        channel, flash = list(range(C)), [-1] * C
+        sales = [] if model.promo is None else model.promo.flash
+        for i, f in enumerate(sales):
+            if not (f.surge > 1.0).any():                 # a sale without a surge brings no visits
+                continue
+            for c, kind in enumerate(model.kinds):
+                if kind not in NO_SURGE:
+                    channel.append(c)
+                    flash.append(i)
+        return cls(np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64), C)
+
+    def rates(self, model, lam: np.ndarray, start: int) -> np.ndarray:
+        """(n, R) expected visits per tick of a stretch from `start`: each channel's `lam`
+        (n, C), and a surge row's λ_c · choice_k · (surge − 1) inside its sale's window."""
+        n = lam.shape[0]
+        out = np.zeros((n, self.R))
+        out[:, :self.C] = lam
+        for r in range(self.C, self.R):
+            f = model.promo.flash[self.flash[r]]
+            a, b = max(start, f.t0), min(start + n, f.t1)
+            if a < b:
+                extra = f.surge[a - f.t0:b - f.t0] - 1.0
+                out[a - start:b - start, r] = lam[a - start:b - start, self.channel[r]] * model.promo.conversion.choice[f.k] * extra
+        return out
+
+
+def chunk_visits(rng, chunk: int, rates: np.ndarray) -> np.ndarray:
+    """(n, R) Poisson visits of a chunk, each row from its own substream ("visits", chunk, row):
+    a change to one row's volume moves no other row's visits."""
+    out = np.zeros(rates.shape, dtype=np.int64)
+    for r in np.flatnonzero(rates.any(axis=0)):
+        out[:, r] = rng.substream("visits", chunk, int(r)).poisson(rates[:, r])
+    return out
+
+
+@dataclass
+class Tables:
+    """Purchase and claim probabilities of a stretch per row: `buy` (n or 1, R, CAT), P(a visit
+    buys and falls in category k·S·G + s·G + g — SKU, segment, coupon class); `claim` (n or 1,
+    R, J), P(a visit buys nothing and claims coupon j)."""
+
+    buy: np.ndarray
+    claim: np.ndarray
+    G: int
+
+    def at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of `buy` and `claim` for relative ticks `t` (constant tables: row 0)."""
+        i = t if self.buy.shape[0] > 1 else np.zeros_like(t)
+        return self.buy[i], self.claim[i]
+
+
+def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
+    """The stretch's tables: the model's reach without promotions; with them, the regime's
+    class shares (per tick where per-customer limits bind) × its purchase probabilities."""
+    K, S = len(model.skus), len(model.segments)
+    if reg is None:
+        reach = model.reach[phase].reshape(-1, K * S)[rows.channel]                   # (R, K·S)
+        return Tables(reach[None], np.zeros((1, rows.R, 0)), 1)
+    G = reg.W.shape[0]
+    W = reg.Wt if reg.Wt is not None else reg.W[None]                               # (n|1, G, K, S)
+    base, nobuy = reg.base[:, rows.channel], reg.nobuy[:, rows.channel]             # (G, R, K, S)
+    surge = np.flatnonzero(rows.flash >= 0)
+    if surge.size:                                   # a surge visit lands on its flash SKU: choice → 1
+        keep = np.ones((rows.R, K))
+        keep[surge] = 0.0
+        choice = model.promo.conversion.choice
+        for r in surge:
+            k = model.promo.flash[rows.flash[r]].k
+            keep[r, k] = 1.0 / choice[k]
+        base = base * keep[None, :, :, None]
+        nobuy = nobuy * keep[None, :, :, None]
+    buy = np.einsum("xgks,grks->xrksg", W, base)                                   # cell-major, class last
+    claim = np.einsum("xgks,grks->xrg", W[:, 1:], nobuy[1:])
+    return Tables(buy.reshape(buy.shape[0], rows.R, K * S * G), claim, G)
+
+
+@dataclass
+class Split:
+    """A stretch's visitors: buyer `lines`; `buyers` and `claims` per tick × row ((n, R),
+    (n, R, J))."""
+
+    lines: Lines
+    buyers: np.ndarray
+    claims: np.ndarray
+
+
+def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, split_rng: np.random.Generator,
+                 start: int, K: int, S: int) -> Split:
+    """Buyers, claims and buyer lines of `visits` (n, R) from tick `start` (see module doc)."""
+    n, R = visits.shape
+    G = tab.G
+    CAT = K * S * G
+    t_rel = np.arange(n)
+    slot = (start + t_rel)[:, None] * rows.slots + np.arange(R)[None, :]          # (n, R) identity of a slot
+    buy_p = tab.buy.sum(axis=2)                                                      # (n|1, R)
+    p = np.broadcast_to(np.clip(buy_p, 0.0, 1.0), visits.shape)
+    live = visits > 0
+    B = np.zeros(visits.shape, dtype=np.int64)
+    if live.any():
+        B[live] = binomial_quantile(keyed_uniforms(keys["buy"], slot[live]), visits[live], p[live])
+    J = tab.claim.shape[2]
+    claims = np.zeros((n, R, J), dtype=np.int64)
+    if J and tab.claim.any():
+        left = visits - B
+        rest = np.broadcast_to(1.0 - buy_p, visits.shape).copy()
+        q = np.broadcast_to(tab.claim, (n, R, J))
+        for j in range(J):
+            on = (left > 0) & (q[:, :, j] > 0)
+            if on.any():
+                share = np.clip(q[:, :, j][on] / np.maximum(rest[on], 1e-300), 0.0, 1.0)
+                claims[:, :, j][on] = binomial_quantile(keyed_uniforms(keys["claim"], slot[on], j), left[on], share)
+            left = left - claims[:, :, j]
+            rest = rest - q[:, :, j]
+    return Split(_categories(B, tab, rows, keys, split_rng, start, slot, K, S, CAT), B, claims)
+
+
+def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT) -> Lines:
+    """Buyer lines: each buyer's category by a keyed inverse CDF (slots with ≤ CAT buyers) or
+    one multinomial per slot (more), grouped into lines (tick, row, category) with their j0."""
+    n, R = B.shape
+    flat = B.ravel()
+    small = np.flatnonzero((flat > 0) & (flat <= CAT))
+    big = np.flatnonzero(flat > CAT)
+    keys_out, counts = [], []
+    if small.size:
+        cnt = flat[small]
+        owner = np.repeat(small, cnt)
+        i = np.arange(owner.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
+        t_b, r_b = np.divmod(owner, R)
+        cat = np.empty(owner.size, dtype=np.int64)
+        varying = tab.buy.shape[0] > 1
+        for r in np.unique(r_b):
+            sel = np.flatnonzero(r_b == r)
+            if varying:                                  # one CDF per tick: rows offset by 2 apart
+                cum = np.cumsum(tab.buy[:, r], axis=1)
+                tot = cum[:, -1]
+                tt = t_b[sel]
+                glob = (cum + 2.0 * np.arange(n)[:, None]).ravel()
+                hit = np.searchsorted(glob, u[sel] * tot[tt] + 2.0 * tt, side="right") - tt * CAT
+            else:
+                cum = np.cumsum(tab.buy[0, r])
+                hit = np.searchsorted(cum, u[sel] * cum[-1], side="right")
+            cat[sel] = np.minimum(hit, CAT - 1)
+        key, c = np.unique(owner * CAT + cat, return_counts=True)
+        keys_out.append(key)
+        counts.append(c)
+    if big.size:
+        t_b = big // R
+        probs = tab.buy[t_b if tab.buy.shape[0] > 1 else 0, big % R]                 # (m, CAT)
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        draw = split_rng.multinomial(flat[big], probs)
+        i, cat = np.nonzero(draw)
+        keys_out.append(big[i] * CAT + cat)
+        counts.append(draw[i, cat])
+    if not keys_out:
+        return Lines.empty()
+    key = np.concatenate(keys_out)
+    cnt = np.concatenate(counts).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key, cnt = key[order], cnt[order]
+    owner, cat = np.divmod(key, CAT)
+    t_rel, r = np.divmod(owner, R)
+    G = tab.G
+    cell, g = np.divmod(cat, G)
+    k, s = np.divmod(cell, S)
+    j0 = first_of_cell(key, owner * (K * S) + cell, cnt)
+    return Lines(start + t_rel, k, s, rows.channel[r], cnt, None, g if G > 1 else None, r, j0)
