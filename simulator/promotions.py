@@ -106,6 +106,7 @@ class Promotions:
     lift: np.ndarray             # (P, K) promotion lift of the phase's pay phase
     list_price: np.ndarray       # (K,)
     cuts: list[int] = field(default_factory=list)
+    _depths: dict = field(default_factory=dict, repr=False)   # realized_depth by its inputs (prices recur)
 
     @property
     def J(self) -> int:
@@ -151,7 +152,10 @@ class Promotions:
         coupons = [(self.amount[j], self.threshold[j], self.applies[j] & self.live(self.valid[j], pay_tick))
                    for j in range(J)]
         extra = self.extra_units[:, None] * self.basket_units[None, :]                  # (K, S)
-        depth = realized_depth(pay_price, extra, coupons, red, self.topup_reach, self.topup_probability)
+        key = (pay_price.tobytes(), tuple(c[2].tobytes() for c in coupons), red_live)
+        if key not in self._depths:
+            self._depths[key] = realized_depth(pay_price, extra, coupons, red, self.topup_reach, self.topup_probability)
+        depth = self._depths[key]
         eff = pay_price[None, :, None] * np.maximum(FLOOR, 1.0 - depth)                 # (G, K, S)
         for ps in self.presales:
             on = deposit_skus[ps.skus]

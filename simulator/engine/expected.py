@@ -1,4 +1,4 @@
-"""The expected-value engine (`mode: expected`): the fast engine's model with every draw
+"""The expected-value engine (`mode: expected`): the model of docs/model.md with every draw
 replaced by its mean. Deterministic and far cheaper than replications — the engine a
 least-squares calibrator wants.
 

@@ -269,6 +269,8 @@ class PromoState:
         p, m = self.promo, self.m
         per = m.grid.period
         o_line, slot, who = sl.order_ids(eng.S, eng.rows.slots)
+        paid = np.flatnonzero(got > 0)                               # orders the stock served
+        o_line, slot, who, got = o_line[paid], slot[paid], who[paid], got[paid]
         h, k = per[sl.t[o_line]], sl.k[o_line]
         redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
         coupon = np.zeros(got.size)

@@ -9,6 +9,24 @@ import numpy as np
 from scipy import special
 
 
+SMALL_MEAN = 30.0      # cells with a mean up to this start from F(0) and walk up by the pmf
+
+
+def _walk_poisson(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Least k with P(Poisson(λ) ≤ k) ≥ u for small λ: from F(0) = e^−λ, k up one pmf step
+    (P(k + 1) = P(k) · λ / (k + 1)) at a time, vectorized over the cells still short of u."""
+    k = np.zeros(u.size, dtype=np.int64)
+    pmf = np.exp(-lam)
+    cdf = pmf.copy()
+    live = np.flatnonzero(cdf < u)
+    while live.size:
+        k[live] += 1
+        pmf[live] *= lam[live] / k[live]
+        cdf[live] += pmf[live]
+        live = live[(cdf[live] < u[live]) & (pmf[live] > 0)]
+    return k
+
+
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Inverse CDF of Poisson(lam) at u (same shapes): the least k with P(X ≤ k) ≥ u.
     A Cornish–Fisher start, its CDF (`scipy.special.pdtr`) and one step by the probability
@@ -19,6 +37,12 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     live = lam > 0
     if not live.any():
         return out
+    small = live & (lam <= SMALL_MEAN)                          # a few pmf steps from F(0) = e^−λ
+    if small.any():
+        out[small] = _walk_poisson(u[small], lam[small])
+        live &= ~small
+        if not live.any():
+            return out
     lv, uv = lam[live], u[live]
     z = special.ndtri(uv)
     root = np.sqrt(lv)
@@ -41,7 +65,6 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-SMALL_MEAN = 30.0      # binomial cells with n·p up to this start from F(0) and walk up by the pmf
 
 
 def binomial_quantile(u: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -30,16 +30,20 @@ def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.nda
     live = np.flatnonzero(units > 0)
     if not live.size:
         return
-    t, k, c, units, price, paid, red = (x[live] for x in (t, k, c, units, price, paid, red))
-    slot, who = slot[live], who[live]
-    slope = m.promo.return_slope[k] if m.promo is not None else 0.0
-    depth = np.maximum(0.0, 1.0 - paid / (units * m.list_price[k]))
-    rate = np.minimum(1.0, m.return_rate[k] + slope * depth)
-    back = binomial_quantile(keyed_uniforms(keys["returns"], slot, who), units, rate)
-    hit = np.flatnonzero(back)
+    u = keyed_uniforms(keys["returns"], slot[live], who[live])
+    k_l, units_l = k[live], units[live]
+    rate = m.return_rate[k_l]
+    if m.promo is not None and m.promo.return_slope.any():
+        depth = np.maximum(0.0, 1.0 - paid[live] / (units_l * m.list_price[k_l]))
+        rate = np.minimum(1.0, rate + m.promo.return_slope[k_l] * depth)
+    back = (u > 1.0 - rate).astype(np.int64)           # one unit: the binomial quantile, in one step
+    more = np.flatnonzero(units_l > 1)
+    back[more] = binomial_quantile(u[more], units_l[more], rate[more])
+    hit = live[back > 0]
     if not hit.size:
         return
-    t, k, c, units, price, paid, red, back = (x[hit] for x in (t, k, c, units, price, paid, red, back))
+    back = back[back > 0]
+    t, k, c, units, price, paid, red = (x[hit] for x in (t, k, c, units, price, paid, red))
     share = back / units
     h = m.grid.period[t]
     platform = m.promo.red_platform if m.promo is not None else 0.0
@@ -49,7 +53,11 @@ def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.nda
     if platform:
         book(rec.by_sku["subsidy_clawback"], h, k, share * red * platform)
     book(rec.by_channel["commissions"], h, c, -back * price * m.commission[c])
-    again = binomial_quantile(keyed_uniforms(keys["restock"], slot[hit], who[hit]), back, m.resaleable[k])
+    u = keyed_uniforms(keys["restock"], slot[hit], who[hit])
+    share = m.resaleable[k]
+    again = (u > 1.0 - share).astype(np.int64)
+    more = np.flatnonzero(back > 1)
+    again[more] = binomial_quantile(u[more], back[more], share[more])
     due = m.restock_tick[t]
     late = due >= m.n_ticks
     st.after_end += np.bincount(k[late], weights=again[late], minlength=st.after_end.size).astype(np.int64)

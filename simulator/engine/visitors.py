@@ -10,7 +10,7 @@ them. Then, per slot (tick × row):
   * non-buyers who claim coupon j, one binomial after another, likewise;
   * each buyer's category — SKU × segment × coupon class, cell-major — by the inverse CDF of
     the row's purchase probabilities on a keyed uniform of the buyer (slots with more buyers
-    than categories split by one multinomial instead).
+    than categories, or than ONE_BY_ONE, split by one multinomial instead: cheaper there).
 
 By Poisson thinning this is the same law as drawing each visitor's choice; it costs
 ticks × rows plus min(buyers, categories) per slot. The keyed uniforms make two plans on one
@@ -29,6 +29,7 @@ from simulator.engine.lines import Lines, first_of_cell
 from simulator.engine.quantiles import binomial_quantile
 
 NO_SURGE = ("paid_search", "display")   # kinds a flash surge does not reach: they bring what they bought
+ONE_BY_ONE = 64       # a slot with more buyers than this (or than categories) splits by one multinomial
 
 
 @dataclass(frozen=True)
@@ -172,36 +173,31 @@ def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, s
 
 
 def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT) -> Lines:
-    """Buyer lines: each buyer's category by a keyed inverse CDF (slots with ≤ CAT buyers) or
-    one multinomial per slot (more), grouped into lines (tick, row, category) with their j0."""
+    """Buyer lines: each buyer's category by a keyed inverse CDF (slots with at most CAT and
+    ONE_BY_ONE buyers) or one multinomial per slot (more), grouped into lines (tick, row,
+    category) with their j0."""
     n, R = B.shape
     flat = B.ravel()
-    small = np.flatnonzero((flat > 0) & (flat <= CAT))
-    big = np.flatnonzero(flat > CAT)
+    cut = min(CAT, ONE_BY_ONE)
+    small = np.flatnonzero((flat > 0) & (flat <= cut))
+    big = np.flatnonzero(flat > cut)
     keys_out, counts = [], []
     if small.size:
         cnt = flat[small]
         owner = np.repeat(small, cnt)
         i = np.arange(owner.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
-        t_b, r_b = np.divmod(owner, R)
-        cat = np.empty(owner.size, dtype=np.int64)
-        varying = tab.buy.shape[0] > 1
-        for r in np.unique(r_b):
-            sel = np.flatnonzero(r_b == r)
-            if varying:                                  # one CDF per tick: rows offset by 2 apart
-                cum = np.cumsum(tab.buy[:, r], axis=1)
-                tot = cum[:, -1]
-                tt = t_b[sel]
-                glob = (cum + 2.0 * np.arange(n)[:, None]).ravel()
-                hit = np.searchsorted(glob, u[sel] * tot[tt] + 2.0 * tt, side="right") - tt * CAT
-            else:
-                cum = np.cumsum(tab.buy[0, r])
-                hit = np.searchsorted(cum, u[sel] * cum[-1], side="right")
-            cat[sel] = np.minimum(hit, CAT - 1)
-        key, c = np.unique(owner * CAT + cat, return_counts=True)
-        keys_out.append(key)
-        counts.append(c)
+        # one CDF per row (per tick × row where the tables vary by tick), laid end to end with
+        # an offset of 2 between them, so that one search finds every buyer's category
+        table = owner if tab.buy.shape[0] > 1 else owner % R
+        cum = np.cumsum(tab.buy.reshape(-1, CAT), axis=1)                            # (tables, CAT)
+        glob = (cum + 2.0 * np.arange(cum.shape[0])[:, None]).ravel()
+        hit = np.searchsorted(glob, u * cum[table, -1] + 2.0 * table, side="right") - table * CAT
+        cat = np.minimum(hit, CAT - 1)
+        key = np.sort(owner * CAT + cat, kind="stable")                # slots come in order: runs merge
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        keys_out.append(key[first])
+        counts.append(np.diff(np.r_[first, key.size]))
     if big.size:
         t_b = big // R
         probs = tab.buy[t_b if tab.buy.shape[0] > 1 else 0, big % R]                 # (m, CAT)
