@@ -1,18 +1,34 @@
 """Fitting a scenario to a store's history (history loaders, losses, calibrators, backtests).
 
-`from calibration import calibrate` (see `calibration.api`). The import is lazy: the scenario
-schema imports `calibration.spec`, and this package must not pull the engine in with it.
+`from calibration import calibrate` (see `calibration.api`). The names below are imported when
+first used (PEP 562, as in `simulator/__init__.py`): the API brings pandas and the engine.
+The `calibrate:` block of a scenario is part of the scenario schema
+(`simulator/scenario/calibrate_schema.py`); this package sits above the engine.
 """
 
-import simulator  # noqa: F401  — first: the scenario schema imports calibration.spec
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
 
-def __getattr__(name):
-    if name in ("calibrate", "CalibrationResult", "CalibrationError"):
-        from calibration import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'calibration' has no attribute {name!r}")
-
-
+_EXPORTS = {
+    "calibrate": "calibration.api",
+    "CalibrationResult": "calibration.api",
+    "CalibrationError": "calibration.api",
+}
 __all__ = ["CalibrationError", "CalibrationResult", "calibrate"]
+
+if TYPE_CHECKING:
+    from calibration.api import CalibrationError, CalibrationResult, calibrate
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value   # later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -33,7 +33,7 @@ from calibration.calibrators import Fit, SimModel, fit_least_squares, fit_optuna
 from calibration.history import History, HistoryError, history_from_frame, load_history
 from calibration.losses import LOSSES, Loss
 from calibration.replay import Replay, SimTable, observed
-from calibration.spec import STORE_LEVEL, Unknown, plain_data, resolve
+from simulator.scenario.calibrate_schema import STORE_LEVEL, Unknown, plain_data, resolve
 from calibration.uncertainty import Interval, profile_intervals, trial_intervals, with_requirements
 from simulator.scenario.errors import Issue, ScenarioError
 from simulator.files import json_safe

@@ -32,8 +32,8 @@ import numpy as np
 
 from calibration.losses import Loss
 from calibration.replay import Replay, SimTable
-from calibration.spec import Unknown
-from simulator.scenario.overrides import _set
+from simulator.scenario.calibrate_schema import Unknown
+from simulator.scenario.overrides import set_value
 
 
 # --------------------------------------------------------------- coordinates
@@ -81,7 +81,7 @@ class SimModel:
         data = copy.deepcopy(self.base)
         for u, v in zip(self.unknowns, values):
             for loc in u.locs:
-                _set(data, loc, tidy(float(v)))
+                set_value(data, loc, tidy(float(v)))
         return data
 
     def __call__(self, values, *, engine: str | None = None, reps: int | None = None) -> SimTable:

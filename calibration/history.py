@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calibration.history_schema import (
+from simulator.naming import did_you_mean
+from simulator.scenario.errors import InputError, Issue
+from simulator.scenario.history_schema import (
     CANONICAL,
     COUNTS,
     KEYS,
@@ -45,8 +47,6 @@ from calibration.history_schema import (
     PeriodUnit,
     check_column_name,
 )
-from simulator.scenario.errors import InputError, Issue
-from simulator.scenario.naming import did_you_mean
 from simulator.scenario.source import MiB, Unreadable, check_regular, decode, read_bytes
 
 FAR_APART = 10

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.history import History
-from calibration.spec import STORE_LEVEL, plain_data
+from simulator.scenario.calibrate_schema import STORE_LEVEL, plain_data
 
 PERIOD_MINUTES = {"hour": 60, "day": 1440, "week": 10080}
 NO_LIMIT_STOCK = 10**12

@@ -42,7 +42,7 @@ import numpy as np
 
 from calibration.calibrators import Fit, SimModel, from_unit, to_unit
 from calibration.losses import Loss
-from calibration.spec import Unknown
+from simulator.scenario.calibrate_schema import Unknown
 
 CHI2_95 = 3.841458820694124
 """χ²₁ 95 % quantile: the profile's threshold."""

@@ -1,8 +1,39 @@
-"""promosim: simulate e-commerce campaigns before they launch."""
+"""promosim: simulate e-commerce campaigns before they launch.
+
+`from simulator import load_scenario, simulate`. The names below are imported when first used
+(PEP 562), so `import simulator` is quick and a command that only reads a scenario never loads
+the engine, pandas or scipy (docs/decisions.md, "Start-up").
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from simulator.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from simulator.runner import simulate  # noqa: E402
-
+_EXPORTS = {
+    "Scenario": "simulator.scenario.schema",
+    "ScenarioError": "simulator.scenario.errors",
+    "load_scenario": "simulator.scenario.loader",
+    "simulate": "simulator.runner",
+}
 __all__ = ["Scenario", "ScenarioError", "__version__", "load_scenario", "simulate"]
+
+if TYPE_CHECKING:
+    from simulator.runner import simulate
+    from simulator.scenario.errors import ScenarioError
+    from simulator.scenario.loader import load_scenario
+    from simulator.scenario.schema import Scenario
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value   # later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

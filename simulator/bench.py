@@ -40,9 +40,8 @@ from typing import Any
 import numpy as np
 
 from simulator.files import json_safe
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS, did_you_mean
 from simulator.scenario.errors import InputError
-from simulator.scenario.naming import did_you_mean
 
 FORMAT = 1
 TOLERANCE_KEYS = ("rel", "abs", "sigmas", "ignore")

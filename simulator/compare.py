@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.files import json_safe
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS
 from simulator.scenario.errors import InputError
 
 RESULT_FILES = ("run.json", "kpis.parquet | kpis.csv")
@@ -360,7 +360,7 @@ def compare(
     names = [k for k in RUN_KPIS if k in plan_a.kpis and k in plan_b.kpis]
     names += [k for k in plan_a.kpis if k in plan_b.kpis and k not in names]
     if kpis:
-        from simulator.scenario.naming import did_you_mean
+        from simulator.naming import did_you_mean
 
         for k in kpis:
             if k not in names:

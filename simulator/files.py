@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -36,10 +37,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             with open(path, "wb") as f:
                 f.write(data)
             return
-        from simulator.scenario.errors import InputError
-
-        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise InputError(f"{path}: is {what}; expected a file to write")
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder; expected a file to write", str(path))
+        raise OSError(errno.EINVAL, "is not a regular file; expected a file to write", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         umask = os.umask(0)
@@ -116,13 +116,15 @@ def json_safe(x):
 def read_table(path: str | Path) -> pd.DataFrame:
     """A table `table_bytes` wrote (.parquet or .csv, by extension). Raises ValueError naming
     the file when it cannot be read (truncated, not a table, not ours)."""
-    from simulator.scenario.source import Unreadable, check_regular
+    import stat
 
     path = Path(path)
     try:
-        check_regular(path, "a results table")
-    except Unreadable as e:
-        raise ValueError(f"{path}: {e.message}") from None
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
+    if not regular:
+        raise ValueError(f"{path}: not a regular file; expected a results table")
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)

@@ -27,16 +27,6 @@ import numpy as np
 from simulator.model import Model
 from simulator.record import RunRecord
 
-RUN_KPIS = (
-    "visits", "add_to_carts", "orders", "units", "gmv", "returns", "refunds", "net_sales",
-    "paid_by_buyers", "store_receipts", "subsidy_clawback", "restocked_units",
-    "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
-    "cogs", "platform_fee", "shipping", "return_handling", "return_writeoff", "stock_writedown", "gross_profit",
-    "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
-    "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
-    "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
-    "oversold_units", "cancellations", "rule_firings",
-)
 PROMOTION_FLOWS = ("coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost",
                    "platform_subsidy", "deposits", "deposit_amount", "deposit_expansion",
                    "deposit_forfeits", "forfeited_amount", "oversold_units", "cancellations")

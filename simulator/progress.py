@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
-
 
 def stderr_is_terminal() -> bool:
     """True when stderr is an interactive terminal that can redraw a bar."""
+    from rich.console import Console   # here, not at the top: `promosim --help` needs no rich
+
     con = Console(stderr=True)
     return con.is_terminal and not con.is_dumb_terminal
 
@@ -39,6 +37,11 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.enabled and self.tty:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+            from rich.progress import Progress as RichProgress
+
             self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
                                      console=Console(stderr=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simulator.commands import options
+import simulator.commands.options as options
 from simulator.progress import Progress
 from simulator.scenario.overrides import parse_overrides
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from simulator.commands import options
+import simulator.commands.options as options
 from simulator.progress import Progress
 
 

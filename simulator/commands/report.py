@@ -6,7 +6,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from simulator.commands import options
+import simulator.commands.options as options
 
 
 def register(sub) -> None:

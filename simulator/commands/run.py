@@ -8,10 +8,9 @@ import time
 from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 
+import simulator.commands.options as options
 from simulator import __version__
-from simulator.commands import options
 from simulator.progress import Progress
-from simulator.scenario import load_scenario
 from simulator.scenario.errors import InputError
 from simulator.scenario.overrides import parse_overrides
 
@@ -55,6 +54,7 @@ def run(args) -> int:
     from simulator.output_set import OutputSet
     from simulator.results import RUN_FILES
     from simulator.runner import simulate
+    from simulator.scenario import load_scenario
     from simulator.show import print_run
 
     if args.report and not args.out:

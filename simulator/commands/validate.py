@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from simulator.commands import options
-from simulator.scenario import load_scenario
+import simulator.commands.options as options
 from simulator.scenario.errors import InputError
 
 
@@ -24,6 +23,7 @@ def register(sub) -> None:
 
 def validate(args) -> int:
     from simulator import size
+    from simulator.scenario import load_scenario
 
     bad = 0
     for f in args.files:

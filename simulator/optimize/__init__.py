@@ -30,7 +30,7 @@ import pandas as pd
 
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
 from simulator.compare import paired_difference
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS
 from simulator.optimize import plots as _plots
 from simulator.optimize.evaluate import Evaluator
 from simulator.optimize.plan import write_best_plan

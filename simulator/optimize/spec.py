@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.kpis import RUN_KPIS, ratio, run_kpis
+from simulator.kpis import ratio, run_kpis
 from simulator.model import Model
+from simulator.naming import RUN_KPIS
 from simulator.record import RunRecord
 from simulator.scenario.optimize_schema import (
     Constraint,

@@ -17,7 +17,7 @@ from html import escape
 
 import pandas as pd
 
-from simulator.report import data as D
+import simulator.report.data as D
 from simulator.report.plots import compact, percent
 
 

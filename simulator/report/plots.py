@@ -22,7 +22,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator
 
-from simulator.report import data as D
+import simulator.report.data as D
 from simulator.report.fonts import CjkFont, rc_params
 
 SOLD_OUT = {"coupon": "coupon pool empty", "flash sale": "flash sale sold out"}

@@ -15,6 +15,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from simulator.naming import did_you_mean
 from simulator.rules.errors import RuleNameError, RuleTypeError
 from simulator.rules.metrics import (
     ACTION_FIELDS,
@@ -43,7 +44,6 @@ from simulator.rules.nodes import (
     Unary,
     unparse,
 )
-from simulator.scenario.naming import did_you_mean
 
 
 # ------------------------------------------------------------ environment

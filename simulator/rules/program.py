@@ -36,8 +36,8 @@ from simulator.rules.evaluate import (
     RuleRuntimeError,
     apply_actions,
     evaluate,
-    next_values,
     lookup,
+    next_values,
 )
 from simulator.rules.nodes import Assign, Expr
 from simulator.rules.parser import parse_action, parse_condition
@@ -177,7 +177,7 @@ def compile_rule(rule, scenario, env: Environment | None = None) -> CompiledRule
                 f"the window ends ({window.end}) before it starts ({window.start})")
     phases = None
     if rule.phases is not None:
-        from simulator.scenario.naming import did_you_mean
+        from simulator.naming import did_you_mean
 
         known = list(env.phases)
         for j, ph in enumerate(rule.phases):
@@ -319,3 +319,35 @@ class RuleBook:
             changes = apply_actions(plan_state, outcome.actions)
             out.append(Firing(r.name, tick, self.firings[i], outcome.actions, changes))
         return out
+
+
+def unexecuted(scenario, i: int, rule) -> tuple[str, str] | None:
+    """(part, message) for a compiled rule (`rules.<i>`) the engines cannot execute yet: one
+    that changes a display channel (its spend is planned before the run), gives an auction
+    channel or ad group a budget it does not have (budgets sit on the channel or on its
+    groups), or switches a channel to or from roi_target pacing; None when they can. Checked
+    when the scenario is loaded (`check_rules`), so `validate` and `run` agree."""
+    for j, path in enumerate(rule.targets):
+        parts = path.split(".")
+        ch = scenario.channels[parts[1]]
+        problem = None
+        if ch.kind == "display":
+            problem = (f"changes display channel {parts[1]!r}: the engines plan display spend before "
+                       "the run and do not execute rules on it yet; change paid search instead")
+        elif getattr(ch, "ad_groups", None) is not None and parts[-1] in ("daily_budget", "total_budget"):
+            holder = ch.ad_groups[parts[3]] if len(parts) == 5 else ch
+            has = holder.has_budget if len(parts) == 5 else (ch.daily_budget is not None or
+                                                              ch.total_budget is not None)
+            if not has:
+                problem = (f"sets a budget on {'ad group ' + repr(parts[3]) if len(parts) == 5 else 'channel'} "
+                           f"of {parts[1]!r}, which has none in the scenario: an auction channel keeps its "
+                           "budgets where the scenario puts them (the channel or its groups)")
+        if parts[-1] == "pacing":
+            new = getattr(rule.action_trees[j].value, "value", None)
+            if new == "roi_target" or getattr(ch, "pacing", None) == "roi_target":
+                problem = (f"switches channel {parts[1]!r} to or from roi_target pacing, which the engines "
+                           "set up before the run; give the channel `pacing: roi_target` in the scenario")
+        if problem:
+            part = "then" if isinstance(scenario.rules[i].then, str) else f"then.{j}"
+            return part, f"rule {rule.name!r} {problem}"
+    return None

@@ -151,40 +151,9 @@ def evaluation_ticks(scenario, grid: TimeGrid) -> list[int]:
 
 
 
-def unexecuted(scenario, i: int, rule) -> tuple[str, str] | None:
-    """(part, message) for a compiled rule (`rules.<i>`) the engines cannot execute yet: one
-    that changes a display channel (its spend is planned before the run), gives an auction
-    channel or ad group a budget it does not have (budgets sit on the channel or on its
-    groups), or switches a channel to or from roi_target pacing; None when they can. Checked
-    when the scenario is loaded (`check_rules`), so `validate` and `run` agree."""
-    for j, path in enumerate(rule.targets):
-        parts = path.split(".")
-        ch = scenario.channels[parts[1]]
-        problem = None
-        if ch.kind == "display":
-            problem = (f"changes display channel {parts[1]!r}: the engines plan display spend before "
-                       "the run and do not execute rules on it yet; change paid search instead")
-        elif getattr(ch, "ad_groups", None) is not None and parts[-1] in ("daily_budget", "total_budget"):
-            holder = ch.ad_groups[parts[3]] if len(parts) == 5 else ch
-            has = holder.has_budget if len(parts) == 5 else (ch.daily_budget is not None or
-                                                              ch.total_budget is not None)
-            if not has:
-                problem = (f"sets a budget on {'ad group ' + repr(parts[3]) if len(parts) == 5 else 'channel'} "
-                           f"of {parts[1]!r}, which has none in the scenario: an auction channel keeps its "
-                           "budgets where the scenario puts them (the channel or its groups)")
-        if parts[-1] == "pacing":
-            new = getattr(rule.action_trees[j].value, "value", None)
-            if new == "roi_target" or getattr(ch, "pacing", None) == "roi_target":
-                problem = (f"switches channel {parts[1]!r} to or from roi_target pacing, which the engines "
-                           "set up before the run; give the channel `pacing: roi_target` in the scenario")
-        if problem:
-            part = "then" if isinstance(scenario.rules[i].then, str) else f"then.{j}"
-            return part, f"rule {rule.name!r} {problem}"
-    return None
-
-
 def refuse_unexecuted(scenario) -> None:
     """Raise a `ScenarioError` for a rule the engines cannot execute yet (`unexecuted`)."""
+    from simulator.rules.program import unexecuted
     from simulator.scenario.errors import Issue, ScenarioError
 
     for i, rule in enumerate(compile_rules(scenario)):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.scenario.naming import did_you_mean, nearest
+from simulator.naming import CHANNEL_KINDS, did_you_mean, nearest
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,16 @@ class ScenarioError(InputError):
     def __init__(self, issues: list[Issue]):
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+class LocatedError(ValueError):
+    """A cross-field error that knows the dotted path it belongs to (raised by the schema's
+    validators; `describe` puts it at `loc` when set, a tuple, else at `path`)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
 
 
 def _unwrap(annotation):
@@ -219,15 +229,11 @@ def _is_tag(root, loc, step) -> bool:
     parent = model_at(root, loc)
     if parent is not None:
         return False
-    from simulator.scenario.schema import CHANNEL_KINDS
-
     return step in CHANNEL_KINDS and len(loc) == 2 and loc[0] == "channels"
 
 
 def describe(err: dict, root: type[BaseModel]) -> tuple[tuple, str]:
     """(cleaned location, readable message) for one pydantic error dict."""
-    from simulator.scenario.schema import CHANNEL_KINDS, LocatedError
-
     kind = err["type"]
     loc = _clean_loc(tuple(err["loc"]), root)
     ctx = err.get("ctx") or {}

@@ -237,7 +237,7 @@ def check_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         from zoneinfo import available_timezones
 
-        from simulator.scenario.naming import did_you_mean
+        from simulator.naming import did_you_mean
 
         hint = did_you_mean(name, sorted(available_timezones() - set(_HOST_ZONES)))
         raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai'){hint}") from None

@@ -28,16 +28,17 @@ exist. The decisions themselves (`resolve`) are plain data shared by the validat
 
 from __future__ import annotations
 
-import copy
+import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from simulator.scenario.naming import did_you_mean
+from simulator.naming import RUN_KPIS, did_you_mean
 from simulator.scenario.numbers import Finite, Replications, Seed, Trials, When, bounded
 from simulator.scenario.numbers import Strict as _Strict
+from simulator.scenario.overrides import PathError, field_locations, probe_values, value_at
 
 Scalar = bool | int | float | str
 
@@ -264,21 +265,11 @@ DERIVED_KPIS = ("margin", "stockout_probability")
 
 def kpi_names() -> tuple[str, ...]:
     """Every KPI an objective or constraint may name: the run KPIs and the derived ones."""
-    from simulator.kpis import (
-        RUN_KPIS,  # lazy: simulator.kpis imports the model, which imports the schema
-    )
-
     return tuple(RUN_KPIS) + DERIVED_KPIS
 
 
-class OptimizeError(ValueError):
+class OptimizeError(PathError):
     """A problem in the `optimize:` block at `loc` (a tuple: a variable's path is one key)."""
-
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-        self.path = dotted(loc)
-        self.message = message
 
 
 def _plain_data(scenario) -> dict:
@@ -287,25 +278,7 @@ def _plain_data(scenario) -> dict:
     return data
 
 
-def _start_value(data, loc):
-    """The value at `loc` in the plan as written (a phase of a discount falls back like the engine)."""
-    node = data
-    for i, k in enumerate(loc):
-        found = k in node if isinstance(node, dict) else (
-            isinstance(node, list) and isinstance(k, int) and k < len(node))
-        if found:
-            node = node[k]
-        elif i == len(loc) - 1 and loc[i - 1] == "discount":
-            return node if isinstance(node, int | float) else node.get("default", 0.0)
-        else:
-            return None
-    return node
-
-
-def _expand(scenario, data, path: str, where: tuple) -> list[tuple]:
-    from simulator.scenario.errors import ScenarioError
-    from simulator.scenario.overrides import expand
-
+def _locations(scenario, data, path: str, where: tuple) -> list[tuple]:
     head = path.split(".")[0]
     if head == "optimize":
         raise OptimizeError(where, "a decision cannot change the optimize block itself")
@@ -316,61 +289,7 @@ def _expand(scenario, data, path: str, where: tuple) -> list[tuple]:
                             "discounts or stock")
     if head == "calibrate":
         raise OptimizeError(where, "a decision cannot change the calibrate block (it is not part of the plan)")
-    try:
-        locs = expand(data, path)
-    except ScenarioError as e:
-        raise OptimizeError(where, e.issues[0].message) from None
-    for loc in locs:   # `expand` accepts any last key: it must be a field of the model there
-        parent = _instance_at(scenario, loc[:-1])
-        if isinstance(parent, BaseModel) and loc[-1] not in type(parent).model_fields:
-            fields = list(type(parent).model_fields)
-            raise OptimizeError(where, f"no field {loc[-1]!r} at {dotted(loc[:-1])}"
-                                f"{did_you_mean(str(loc[-1]), fields)}")
-    return locs
-
-
-def _instance_at(obj, loc: tuple):
-    for k in loc:
-        if isinstance(obj, BaseModel):
-            obj = getattr(obj, k, None)
-        elif isinstance(obj, dict | list):
-            try:
-                obj = obj[k]
-            except (KeyError, IndexError, TypeError):
-                return None
-        else:
-            return None
-    return obj
-
-
-def _invalid(data, sets: list[tuple[tuple, Any]]):
-    """The first issue of the scenario with each (loc, value) set, or None when it is valid."""
-    from simulator.scenario.errors import issues_from
-    from simulator.scenario.overrides import _set
-    from simulator.scenario.schema import Scenario
-
-    trial = copy.deepcopy(data)
-    for loc, value in sets:
-        _set(trial, loc, value)
-    try:
-        Scenario.model_validate(trial)
-    except ValidationError as e:
-        return issues_from(e, Scenario, "<optimize>", lambda loc: None)[0]
-    return None
-
-
-def _probe(data, rounds: dict) -> None:
-    """Check that the values each decision can take are valid. Probes of one round (every
-    decision at its low end, …) are validated together — one validation, as `with_overrides`
-    re-checks this block — and one by one only when the round fails, to name the culprit."""
-    for probes in rounds.values():
-        if _invalid(data, [st for _, _, sets in probes for st in sets]) is None:
-            continue
-        for where, what, sets in probes:
-            issue = _invalid(data, sets)
-            if issue is not None:
-                at = f" at {issue.path}" if issue.path else ""
-                raise OptimizeError(where, f"{what} is not a valid value{at}: {issue.message}")
+    return field_locations(scenario, data, path, where, OptimizeError)
 
 
 def resolve(scenario) -> tuple[list[Decision], list[SplitDecision]]:
@@ -384,8 +303,8 @@ def resolve(scenario) -> tuple[list[Decision], list[SplitDecision]]:
     rounds: dict[tuple, list] = {}
     for path, var in opt.variables.items():
         where = ("optimize", "variables", path)
-        locs = _expand(scenario, data, path, where)
-        start = tuple(_start_value(data, loc) for loc in locs)
+        locs = _locations(scenario, data, path, where)
+        start = tuple(value_at(data, loc) for loc in locs)
         groups = [(dotted(loc), (loc,), (s,)) for loc, s in zip(locs, start)] if var.each else [
             (path, tuple(locs), start)]
         for name, g_locs, g_start in groups:
@@ -417,14 +336,14 @@ def resolve(scenario) -> tuple[list[Decision], list[SplitDecision]]:
         where = ("optimize", "splits", i, "paths")
         locs: list[tuple] = []
         for path in sp.paths:
-            locs.extend(_expand(scenario, data, path, where))
+            locs.extend(_locations(scenario, data, path, where))
         if len(locs) < 2:
             raise OptimizeError(where, "a split needs at least two values to share the total")
         twice = next((loc for k, loc in enumerate(locs) if loc in locs[:k]), None)
         if twice is not None:
             raise OptimizeError(where, f"{dotted(twice)} is named twice in the split: each share must be a "
                                 "value of its own, or the values would not add up to the total")
-        start = tuple(_start_value(data, loc) for loc in locs)
+        start = tuple(value_at(data, loc) for loc in locs)
         integer = all(isinstance(s, int) and not isinstance(s, bool) for s in start)
         split = SplitDecision(i, sp.total, tuple(locs), start, integer)
         for j in range(len(locs)):   # each part may get the whole total
@@ -444,7 +363,7 @@ def resolve(scenario) -> tuple[list[Decision], list[SplitDecision]]:
             if loc in seen and seen[loc] != owner:
                 raise OptimizeError(where, f"{dotted(loc)} is already set by the decision {seen[loc]!r}")
             seen[loc] = owner
-    _probe(data, rounds)
+    probe_values(type(scenario), data, rounds, OptimizeError)
     return decisions, splits
 
 

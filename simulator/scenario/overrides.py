@@ -1,19 +1,23 @@
 """Parameter paths: `skus.lipstick_01.discount`, `skus.*.discount.burst`, `channels.paid_search.cpc`.
 
-The one seam that calibration and optimization share. A path is dotted keys;
+The one seam that `--set`, calibration and optimization share. A path is dotted keys;
 `*` matches every key of a mapping (or every item of a list). A path ending in a
 phase name under a single-number `discount` turns it into a per-phase mapping.
+
+Below the schema: a function that needs the `Scenario` model is given the scenario (or
+its type), so that the schema's own validators (the `optimize:` and `calibrate:` blocks)
+can use these helpers.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from simulator.naming import did_you_mean
 from simulator.scenario.errors import Issue, ScenarioError, issues_from
-from simulator.scenario.naming import did_you_mean
-
 
 SOURCE = "<overrides>"
 """Where an override's problem is, when no `--set` argument is known."""
@@ -35,12 +39,12 @@ def _label(overrides, path: str) -> str:
 def parse_value(text: str, shown: str = SOURCE):
     """A command-line value (`--set path=value`) as YAML would read it (number, bool, list...).
 
-    Raises `ScenarioError` at `shown` for text that is not YAML or that expands (aliases)
-    past the values a scenario may hold."""
+    Raises `ScenarioError` at `shown` for text that is not YAML, that nests too deep, or that
+    expands (aliases) past the values a scenario may hold (`yaml_limits`)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from simulator.scenario.loader import MAX_DEPTH, _too_deep, plain_yaml
+    from simulator.scenario.yaml_limits import MAX_DEPTH, _too_deep, plain_yaml
 
     if "\0" in text:
         raise ScenarioError([Issue(shown, None, "", "the value holds a NUL byte; expected YAML text")])
@@ -131,7 +135,9 @@ def _no_match(path: str, step: str, valid: list[str], shown: str = SOURCE) -> Sc
     return ScenarioError([Issue(shown, None, path, f"no field {step!r} here{hint}")])
 
 
-def _set(data: dict, loc: tuple, value) -> None:
+def set_value(data: dict, loc: tuple, value) -> None:
+    """Set `value` at `loc` in `data` (the scenario as plain data), in place; a phase under a
+    single-number discount turns it into `{default: <number>, <phase>: value}`."""
     parent = _get(data, loc[:-2]) if len(loc) >= 2 else data
     holder_key = loc[-2] if len(loc) >= 2 else None
     holder = parent[holder_key] if holder_key is not None else parent
@@ -141,22 +147,21 @@ def _set(data: dict, loc: tuple, value) -> None:
 
 
 def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE):
-    """A new validated `Scenario` with every path in `overrides` set to its value.
+    """A new validated scenario (of `scenario`'s type) with every path in `overrides` set.
 
     A problem at a path an override set is named by that override (its `--set` argument
     with `Overrides`); any other problem the overrides cause by `where` (the scenario)."""
-    from simulator.scenario.schema import Scenario
-
+    model = type(scenario)
     data = copy.deepcopy(scenario.model_dump(mode="python", exclude_unset=False))
     owners: list[tuple[tuple, str]] = []
     for path, value in overrides.items():
         for loc in expand(data, path, _label(overrides, path)):
-            _set(data, loc, value)
+            set_value(data, loc, value)
             owners.append((tuple(str(k) for k in loc), _label(overrides, path)))
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        issues = issues_from(e, Scenario, where, lambda loc: None)
+        issues = issues_from(e, model, where, lambda loc: None)
         named = []
         for i in issues:
             steps = tuple(i.path.split("."))
@@ -167,3 +172,89 @@ def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE)
                 i = Issue("with " + ", ".join(overrides.shown.values()), None, i.path, i.message)
             named.append(i)
         raise ScenarioError(named) from None
+
+
+# ----------------------------------------------- paths named by a scenario block
+class PathError(ValueError):
+    """A path, or a value for it, that does not fit the scenario. `loc`: where in the block that
+    names the path (a tuple: a dotted path written as one YAML key is one step)."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.path = ".".join(str(k) for k in loc)
+        self.message = message
+
+
+def value_at(data, loc: tuple):
+    """The value at `loc` in the plan as written (a phase of a discount falls back like the
+    engine: the phase's value, else `default`, else the single number); None when unset."""
+    node = data
+    for i, k in enumerate(loc):
+        found = k in node if isinstance(node, dict) else (
+            isinstance(node, list) and isinstance(k, int) and k < len(node))
+        if found:
+            node = node[k]
+        elif i == len(loc) - 1 and loc[i - 1] == "discount":
+            return node if isinstance(node, int | float) else node.get("default", 0.0)
+        else:
+            return None
+    return node
+
+
+def field_locations(scenario, data: dict, path: str, where: tuple, error: type[PathError] = PathError) -> list[tuple]:
+    """Every location `path` names in `data` (`scenario` as plain data), each ending in a field
+    of the scenario's model there. Raises `error` at `where` when the path names nothing."""
+    try:
+        locs = expand(data, path)
+    except ScenarioError as e:
+        raise error(where, e.issues[0].message) from None
+    for loc in locs:   # `expand` accepts any last key: it must be a field of the model there
+        parent = _instance_at(scenario, loc[:-1])
+        if isinstance(parent, BaseModel) and loc[-1] not in type(parent).model_fields:
+            fields = list(type(parent).model_fields)
+            raise error(where, f"no field {loc[-1]!r} at {'.'.join(map(str, loc[:-1]))}"
+                        f"{did_you_mean(str(loc[-1]), fields)}")
+    return locs
+
+
+def _instance_at(obj, loc: tuple):
+    for k in loc:
+        if isinstance(obj, BaseModel):
+            obj = getattr(obj, k, None)
+        elif isinstance(obj, dict | list):
+            try:
+                obj = obj[k]
+            except (KeyError, IndexError, TypeError):
+                return None
+        else:
+            return None
+    return obj
+
+
+def _invalid(model: type[BaseModel], data, sets: list[tuple[tuple, Any]]) -> Issue | None:
+    """The first issue of the scenario with each (loc, value) set, or None when it is valid."""
+    trial = copy.deepcopy(data)
+    for loc, value in sets:
+        set_value(trial, loc, value)
+    try:
+        model.model_validate(trial)
+    except ValidationError as e:
+        return issues_from(e, model, "<optimize>", lambda loc: None)[0]
+    return None
+
+
+def probe_values(model: type[BaseModel], data, rounds: dict, error: type[PathError] = PathError) -> None:
+    """Check that the values each decision can take are valid scenarios of `model`.
+
+    `rounds`: {round key: [(where, what, [(loc, value), ...]), ...]}. Probes of one round
+    (every decision at its low end, …) are validated together — one validation — and one by
+    one only when the round fails, to name the culprit (`error` at its `where`)."""
+    for probes in rounds.values():
+        if _invalid(model, data, [st for _, _, sets in probes for st in sets]) is None:
+            continue
+        for where, what, sets in probes:
+            issue = _invalid(model, data, sets)
+            if issue is not None:
+                at = f" at {issue.path}" if issue.path else ""
+                raise error(where, f"{what} is not a valid value{at}: {issue.message}")

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.scenario.naming import did_you_mean
+from simulator.naming import did_you_mean
 from simulator.scenario.numbers import (
     Factor,
     Minutes,

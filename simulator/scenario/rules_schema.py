@@ -23,6 +23,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from simulator.scenario.errors import LocatedError
 from simulator.scenario.numbers import Strict as _Strict
 from simulator.scenario.numbers import When, bounded
 
@@ -94,9 +95,7 @@ def check_rules(scenario) -> None:
     """Compile every rule of `scenario`; raise `LocatedError` at the first mistake
     (`rules.<i>.when`, `rules.<i>.then.<j>` ...). Called by `Scenario`'s validator."""
     from simulator.rules.check import Environment
-    from simulator.rules.program import RuleCompileError, compile_rule
-    from simulator.rules.snapshot import unexecuted
-    from simulator.scenario.schema import LocatedError
+    from simulator.rules.program import RuleCompileError, compile_rule, unexecuted
 
     if not scenario.rules:
         return

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from calibration.spec import Calibrate, CalibrateError, check_calibrate
+from simulator.naming import did_you_mean
 from simulator.scenario.auction_schema import AdGroup
-from simulator.scenario.naming import did_you_mean
+from simulator.scenario.calibrate_schema import Calibrate, check_calibrate
+from simulator.scenario.errors import LocatedError
 from simulator.scenario.numbers import (
     Budget,
     Count,
@@ -55,17 +56,11 @@ from simulator.scenario.numbers import (
     check_timezone,
     wall_time_problem,
 )
-from simulator.scenario.optimize_schema import Optimize, OptimizeError, check_optimize
-from simulator.scenario.promotions_schema import (
-    Baskets,
-    Coupon,
-    FlashSale,
-    LocatedPromotionError,
-    PlatformReduction,
-    Presale,
-    StockDeduction,
-    check_promotions,
-)
+from simulator.scenario.optimize_schema import Optimize, check_optimize
+from simulator.scenario.overrides import PathError, apply_overrides
+from simulator.scenario.promotions_schema import (Baskets, Coupon, FlashSale, LocatedPromotionError,
+                                                  PlatformReduction, Presale, StockDeduction,
+                                                  check_promotions)
 from simulator.scenario.rules_schema import Rule, check_rules
 
 
@@ -397,8 +392,6 @@ Channel = Annotated[
     Union[OrganicSearch, Recommendation, PaidSearch, Display, CrmPush, LiveStream, Affiliate],
     Field(discriminator="kind"),
 ]
-CHANNEL_KINDS = ("organic_search", "recommendation", "paid_search", "display", "crm_push", "live_stream",
-                 "affiliate")
 OWN_AUDIENCE = ("crm_push", "live_stream")   # kinds whose traffic is their own: no spikes, no phase multipliers
 
 
@@ -633,12 +626,11 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _block_checks(self) -> "Scenario":
         """The `optimize:` and `calibrate:` blocks, checked against the rest of the scenario."""
-        for block, check, error in ((self.optimize, check_optimize, OptimizeError),
-                                    (self.calibrate, check_calibrate, CalibrateError)):
+        for block, check in ((self.optimize, check_optimize), (self.calibrate, check_calibrate)):
             if block is not None:
                 try:
                     check(self)
-                except error as e:
+                except PathError as e:   # OptimizeError, CalibrateError
                     err = _located(e.path, e.message)
                     err.loc = e.loc  # a variable's or parameter's dotted path is one key
                     raise err from None
@@ -652,8 +644,6 @@ class Scenario(Strict):
     def with_overrides(self, overrides: dict[str, object], where: str = "<overrides>") -> "Scenario":
         """A new validated scenario with each dotted path set (`skus.*.discount` sets every match);
         `where` names the scenario in errors the overrides cause elsewhere."""
-        from simulator.scenario.overrides import apply_overrides
-
         return apply_overrides(self, overrides, where)
 
 
@@ -670,15 +660,6 @@ def _times(obj, path: str):
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from _times(v, f"{path}.{k}")
-
-
-class LocatedError(ValueError):
-    """A cross-field error that knows the dotted path it belongs to."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 def _located(path: str, message: str) -> LocatedError:

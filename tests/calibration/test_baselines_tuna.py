@@ -27,7 +27,7 @@ import pytest
 
 from calibration.baselines import backtest_baselines, loglog_regression
 from calibration.history import load_history
-from calibration.history_schema import HistorySpec
+from simulator.scenario.history_schema import HistorySpec
 from tests.conftest import SHARED_DATA, need_outside
 
 BRANDS = {  # bayesm's `tuna` documentation names the seven brands

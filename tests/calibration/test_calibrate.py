@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,11 +136,10 @@ def _write_case(tmp_path: Path, synthetic) -> tuple[Path, Path]:
     return tmp_path / "store.yaml", data / "sales.csv"
 
 
-def test_cli_json_shape_and_calibrated_yaml_reproduces_the_fit(tmp_path, synthetic):
+def test_cli_json_shape_and_calibrated_yaml_reproduces_the_fit(tmp_path, synthetic, promosim):
     scenario, _ = _write_case(tmp_path, synthetic)
     out = tmp_path / "elsewhere" / "out"
-    proc = subprocess.run([sys.executable, "-m", "simulator.cli", "calibrate", str(scenario), "--holdout", "0.25",
-                           "--out", str(out), "--json", "--quiet"], check=False, capture_output=True, text=True, timeout=600)
+    proc = promosim("calibrate", scenario, "--holdout", "0.25", "--out", out, "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     p = json.loads(proc.stdout)
     assert set(TRUTH) == set(p["parameters"])

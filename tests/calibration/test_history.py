@@ -20,7 +20,7 @@ from calibration.history import (
     load_history,
     parse_map,
 )
-from calibration.history_schema import HistorySpec
+from simulator.scenario.history_schema import HistorySpec
 
 BAD = Path(__file__).parent / "bad_history"
 SKUS = ["lipstick", "serum"]

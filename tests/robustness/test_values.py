@@ -96,7 +96,7 @@ def test_one_mistyped_year_warns_and_stays_fast(tmp_path):
 
 def test_one_mistyped_year_is_an_error_under_strict(tmp_path):
     from calibration.history import HistoryError
-    from calibration.history_schema import HistorySpec
+    from simulator.scenario.history_schema import HistorySpec
 
     lines = (INPUTS / "history.csv").read_text().splitlines()
     lines[9] = lines[9].replace("2026-01-05", "1826-01-05")       # Shanghai kept local mean time then
@@ -208,7 +208,6 @@ def test_writing_a_result_never_replaces_a_device_a_pipe_or_a_link(tmp_path):
     import threading
 
     from simulator.files import atomic_write_bytes
-    from simulator.scenario.errors import InputError
 
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
@@ -226,7 +225,7 @@ def test_writing_a_result_never_replaces_a_device_a_pipe_or_a_link(tmp_path):
     atomic_write_bytes(link, b"new")
     assert link.is_symlink() and target.read_bytes() == b"new"
 
-    with pytest.raises(InputError, match="is a folder; expected a file to write"):
+    with pytest.raises(IsADirectoryError, match="is a folder; expected a file to write"):
         atomic_write_bytes(tmp_path, b"x")
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
 

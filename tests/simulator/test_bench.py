@@ -4,8 +4,6 @@
 import re
 import json
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from simulator.bench import (
     validate_tolerances,
 )
 from simulator.cli import main
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS
 from tests.conftest import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,10 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 SUITE = [SCENARIOS / "valid_minimal.yaml", *(SCENARIOS / "equivalence" / f"{n}.yaml"
                                              for n in ("price", "budget"))]
 REGRESSED = "price.yaml"
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True)
 
 
 def copy_suite(folder: Path) -> Path:
@@ -257,9 +251,9 @@ def test_bad_baseline_tolerance_is_a_usage_error(recorded, tmp_path, capsys):
     assert "did you mean 'sigmas'" in capsys.readouterr().err
 
 
-def test_cli_logs_a_line_per_scenario_and_json_is_one_object(recorded, regressed):
+def test_cli_logs_a_line_per_scenario_and_json_is_one_object(recorded, regressed, promosim):
     _, baseline = recorded
-    p = run_cli("bench", str(regressed), "--baseline", str(baseline), "--json")
+    p = promosim("bench", str(regressed), "--baseline", str(baseline), "--json")
     assert p.returncode == 1, p.stderr
     report = json.loads(p.stdout)                   # fails if stdout holds anything else
     assert report["ok"] is False and report["regressions"] >= 3

@@ -1,8 +1,6 @@
 """The command line: run (tables, --json, --out, --format csv, --set), validate, schema."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -13,12 +11,8 @@ from tests.conftest import SCENARIOS
 MINIMAL = str(SCENARIOS / "valid_minimal.yaml")
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True)
-
-
-def test_run_json_is_exactly_one_object_with_the_documented_keys():
-    p = run_cli("run", MINIMAL, "--reps", "3", "--seed", "4", "--json")
+def test_run_json_is_exactly_one_object_with_the_documented_keys(promosim):
+    p = promosim("run", MINIMAL, "--reps", "3", "--seed", "4", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)          # fails if stdout holds anything else
     assert set(out) == {"scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales", "timing"}

@@ -3,8 +3,6 @@ folders, the chart and the command line."""
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,10 +16,6 @@ from tests.conftest import SCENARIOS
 
 MINIMAL = str(SCENARIOS / "valid_minimal.yaml")
 DEEPER = {"skus.*.discount": 0.3}          # a clearly different plan: 30 % off every SKU
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True)
 
 
 # ----------------------------------------------------------------------- the statistics
@@ -171,9 +165,9 @@ def test_chart_is_a_png():
 
 
 # ----------------------------------------------------------------------- command line
-def test_cli_json_is_one_object_and_progress_is_quiet_lines(tmp_path):
+def test_cli_json_is_one_object_and_progress_is_quiet_lines(tmp_path, promosim):
     out = tmp_path / "cmp"
-    p = run_cli("compare", MINIMAL, "--set", "skus.*.discount=0.3", "--reps", "20", "--json", "--out", str(out))
+    p = promosim("compare", MINIMAL, "--set", "skus.*.discount=0.3", "--reps", "20", "--json", "--out", str(out))
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)                      # fails if stdout holds anything else
     assert data["b"]["overrides"] == DEEPER and data["replications"] == list(range(20))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.kpis import RUN_KPIS
+from simulator.naming import RUN_KPIS
 from simulator.runner import simulate
 from simulator.scenario import ScenarioError, load_scenario
 from tests.helpers import one_sku

@@ -28,12 +28,6 @@ PRICE = SCENARIOS / "optimize" / "price.yaml"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(*args, **kw):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *map(str, args)], check=False,
-                          capture_output=True, text=True, env=env, **kw)
-
-
 def study_of(out: Path, name: str = "price") -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
 
@@ -112,9 +106,9 @@ def test_trials_means_more_trials_and_the_study_keeps_them(tmp_path):
     assert len(invocations) == 2
 
 
-def test_a_study_refuses_another_plan_or_other_replications(tmp_path):
+def test_a_study_refuses_another_plan_or_other_replications(tmp_path, promosim):
     optimize(PRICE, trials=2, out=tmp_path, plots=False, compare=False)
-    p = cli("optimize", PRICE, "--trials", "1", "--reps", "5", "--out", tmp_path, "--quiet")
+    p = promosim("optimize", PRICE, "--trials", "1", "--reps", "5", "--out", tmp_path, "--quiet")
     assert p.returncode == 2 and "another replications per trial (--reps) (4 here, 5 asked)" in p.stderr
 
 
@@ -229,8 +223,8 @@ def test_cvar_objective_is_below_the_mean(tmp_path):
 
 
 # --------------------------------------------------------------- the CLI
-def test_cli_json_has_the_documented_keys_and_plots(tmp_path):
-    p = cli("optimize", PRICE, "--trials", "12", "--out", tmp_path, "--json")
+def test_cli_json_has_the_documented_keys_and_plots(tmp_path, promosim):
+    p = promosim("optimize", PRICE, "--trials", "12", "--out", tmp_path, "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert {"study", "trials", "best", "baseline", "improvement"} <= set(out)
@@ -245,30 +239,31 @@ def test_cli_json_has_the_documented_keys_and_plots(tmp_path):
         assert (tmp_path / f).exists(), f
 
 
-def test_cli_without_an_optimize_block_says_so(tmp_path):
-    p = cli("optimize", SCENARIOS / "valid_minimal.yaml", "--out", tmp_path)
+def test_cli_without_an_optimize_block_says_so(tmp_path, promosim):
+    p = promosim("optimize", SCENARIOS / "valid_minimal.yaml", "--out", tmp_path)
     assert p.returncode == 2 and "no optimize: block" in p.stderr
 
 
 # ---------------------------------------------------------------- workers
 @pytest.mark.slow
-def test_two_local_workers_finish_the_requested_trials_on_one_study(tmp_path):
-    p = cli("optimize", PRICE, "--workers", "2", "--trials", "10", "--reps", "20", "--out", tmp_path,
+def test_two_local_workers_finish_the_requested_trials_on_one_study(tmp_path, promosim):
+    p = promosim("optimize", PRICE, "--workers", "2", "--trials", "10", "--reps", "20", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     study = study_of(tmp_path)
     assert json.loads(p.stdout)["trials"] == counted(study) == 10
     assert states(study).get("RUNNING", 0) == 0
-    p = cli("optimize", PRICE, "--workers", "2", "--trials", "3", "--reps", "20", "--out", tmp_path,
+    p = promosim("optimize", PRICE, "--workers", "2", "--trials", "3", "--reps", "20", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["trials"] == counted(study_of(tmp_path)) == 13
 
 
 @pytest.mark.slow
-def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path):
+def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path, promosim):
     """SIGKILL mid-trial: the running trial is failed by the heartbeat (1 s, grace 3 s) and not
-    counted; a restart adds exactly the trials it is asked for."""
+    counted; a restart adds exactly the trials it is asked for. The killed study runs in a
+    process of its own (the kill is the point); the restart runs here."""
     args = ["optimize", PRICE, "--reps", "150", "--heartbeat", "1", "--out", tmp_path, "--quiet",
             "--no-plots"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -297,7 +292,7 @@ def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path):
     done_before = {n for n, (st, _) in before.items() if st in (TrialState.COMPLETE, TrialState.PRUNED)}
     assert len(killed) <= 1 and len(done_before) >= 4
     time.sleep(3.5)                                   # past the grace period
-    p = cli(*args, "--trials", "3", "--json")
+    p = promosim(*args, "--trials", "3", "--json")
     assert p.returncode == 0, p.stderr
     study = study_of(tmp_path)
     after = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -340,8 +335,8 @@ def test_bundled_plans_start_inside_their_search_space(name):
 
 
 @pytest.mark.slow
-def test_618_out_of_the_box_improves_on_the_plan_as_written(tmp_path):
-    p = cli("optimize", REPO / "scenarios" / "618_electronics.yaml", "--trials", "30", "--out", tmp_path,
+def test_618_out_of_the_box_improves_on_the_plan_as_written(tmp_path, promosim):
+    p = promosim("optimize", REPO / "scenarios" / "618_electronics.yaml", "--trials", "30", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)

@@ -19,7 +19,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.kpis import RUN_KPIS, channel_kpis, run_kpis, sku_kpis
+from simulator.kpis import channel_kpis, run_kpis, sku_kpis
+from simulator.naming import RUN_KPIS
 from simulator.runner import simulate
 from simulator.scenario import Scenario
 from tests.helpers import at, hour_day, hour_phase

@@ -31,10 +31,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from calibration.history_schema import TARGETS, HistorySpec
-from simulator.scenario.naming import did_you_mean
+from simulator.naming import did_you_mean
+from simulator.scenario.history_schema import TARGETS, HistorySpec
 from simulator.scenario.numbers import Finite, Replications, Seed, Trials, bounded
 from simulator.scenario.numbers import Strict as _Strict
+from simulator.scenario.overrides import PathError, field_locations, probe_values, value_at
 
 SIMULATED = ("visits", "add_to_carts", "orders", "units", "revenue", "returns", "ad_spend", "clicks")
 """History targets the simulation produces. `impressions` has no simulated flow (display
@@ -119,14 +120,8 @@ class Calibrate(_Strict):
 
 
 # ------------------------------------------------------------------- checks
-class CalibrateError(ValueError):
+class CalibrateError(PathError):
     """A problem in the `calibrate:` block at `loc` (a tuple: a parameter's path is one key)."""
-
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-        self.path = ".".join(str(k) for k in loc)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -163,8 +158,6 @@ def plain_data(scenario) -> dict:
 
 def resolve(scenario) -> list[Unknown]:
     """The unknowns of `scenario.calibrate`, checked against the scenario (CalibrateError)."""
-    from simulator.scenario.optimize_schema import OptimizeError, _expand, _probe, _start_value
-
     cal = scenario.calibrate
     data = plain_data(scenario)
     unknowns: list[Unknown] = []
@@ -176,15 +169,12 @@ def resolve(scenario) -> list[Unknown]:
         why = _replayed(steps)
         if why:
             raise CalibrateError(where, f"cannot fit {path}: {why}")
-        try:
-            locs = _expand(scenario, data, path, where)
-        except OptimizeError as e:
-            raise CalibrateError(where, e.message) from None
+        locs = field_locations(scenario, data, path, where, CalibrateError)
         for loc in locs:
             why = _replayed(loc)
             if why:
                 raise CalibrateError(where, f"cannot fit {'.'.join(map(str, loc))}: {why}")
-            value = _start_value(data, loc)
+            value = value_at(data, loc)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 what = "is not set" if value is None else f"holds {value!r}"
                 raise CalibrateError(where, f"{'.'.join(map(str, loc))} {what}: a parameter must be a number "
@@ -194,16 +184,13 @@ def resolve(scenario) -> list[Unknown]:
             seen[loc] = path
         groups = [(".".join(map(str, loc)), (loc,)) for loc in locs] if par.each else [(path, tuple(locs))]
         for name, g_locs in groups:
-            s = par.start if par.start is not None else float(_start_value(data, g_locs[0]))
+            s = par.start if par.start is not None else float(value_at(data, g_locs[0]))
             s = min(max(s, par.low), par.high)
             unknowns.append(Unknown(name, path, g_locs, par.low, par.high, par.log, s))
         for label, x in (("low", par.low), ("high", par.high)):
             sets = [(loc, x) for loc in locs]
             rounds.setdefault((label,), []).append((where + (label,), f"{label} = {x:g}", sets))
-    try:
-        _probe(data, rounds)
-    except OptimizeError as e:
-        raise CalibrateError(e.loc, e.message) from None
+    probe_values(type(scenario), data, rounds, CalibrateError)
     return unknowns
 
 

@@ -14,7 +14,7 @@ calibrate:
     strict: false                           # true: a missing period is an error
 ```
 
-The scenario's `calibrate:` block (`calibration.spec.Calibrate`) holds one.
+The scenario's `calibrate:` block (`simulator.scenario.calibrate_schema.Calibrate`) holds one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from simulator.scenario.naming import did_you_mean
+from simulator.naming import did_you_mean
 from simulator.scenario.numbers import Strict, When, check_timezone
 
 KEYS = ("period", "sku", "channel")
