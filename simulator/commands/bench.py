@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-import simulator.commands.options as options
+import simulator.commands.options as options  # noqa: PLR0402 - by its full name (the package is not a cycle)
 from simulator.progress import Progress
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-import simulator.commands.options as options
+import simulator.commands.options as options  # noqa: PLR0402 - by its full name (the package is not a cycle)
 from simulator.progress import Progress
 
 

@@ -6,7 +6,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-import simulator.commands.options as options
+import simulator.commands.options as options  # noqa: PLR0402 - by its full name (the package is not a cycle)
 
 
 def register(sub) -> None:

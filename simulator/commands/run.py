@@ -8,7 +8,7 @@ import time
 from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 
-import simulator.commands.options as options
+import simulator.commands.options as options  # noqa: PLR0402 - by its full name (the package is not a cycle)
 from simulator import __version__
 from simulator.progress import Progress
 from simulator.scenario.errors import InputError
