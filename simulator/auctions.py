@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from simulator.pacing import pace_share
 
@@ -129,6 +129,8 @@ def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: n
               count: np.ndarray, slots: int, reserve: float) -> tuple[np.ndarray, np.ndarray]:
     """F(r) (…,) and P(shown at position j) (…, J) for ranks r = bid × quality against
     lognormal rivals (ties go to the group; sigma 0: every rival at the median)."""
+    from scipy import stats          # here: half a second of start-up a plan without auctions never pays
+
     r = bid * quality
     with np.errstate(divide="ignore"):
         z = np.where(sigma > 0, (np.log(r) - np.log(median)) / np.where(sigma > 0, sigma, 1.0), 0.0)

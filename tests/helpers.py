@@ -176,3 +176,45 @@ def money_adds_up(sc, rec, model):
     if all(s.resaleable_returns == 1.0 for s in sc.skus.values()):
         assert k["restocked_units"] == k["returns"] and k["return_writeoff"] == 0
     return k
+
+
+_REFERENCE_ENGINES: dict[str, object] = {}
+
+
+def _reference_chunk(task: tuple[str, int, range]) -> list[RunRecord]:
+    """Replications `indices` of base seed `seed` of the scenario file `path` on the reference
+    engine, in a pool's worker (one engine per file, built on its first chunk)."""
+    from simulator import load_scenario
+    from simulator.model import build_model
+    from simulator.reference import ReferenceEngine
+    from simulator.runner import replication_seed
+
+    path, seed, indices = task
+    if path not in _REFERENCE_ENGINES:
+        _REFERENCE_ENGINES[path] = ReferenceEngine(build_model(load_scenario(path)))
+    engine = _REFERENCE_ENGINES[path]
+    return [engine.run(replication_seed(seed, i)) for i in indices]
+
+
+def start_reference_runs(paths, n: int, seed: int, workers: int = 2, chunk: int = 25):
+    """Start replications 0 … n−1 of every scenario file in `paths` on the reference engine in
+    one pool of `workers` spawned processes (what `simulate(..., engine="reference")` returns,
+    without starting a pool per scenario). Returns `collect()` → {path: [RunRecord] × n}, which
+    waits for them; meanwhile the caller's process is free."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    tasks = [(str(p), seed, range(i, min(i + chunk, n))) for p in paths for i in range(0, n, chunk)]
+    futures = [pool.submit(_reference_chunk, t) for t in tasks]
+
+    def collect() -> dict[str, list[RunRecord]]:
+        out: dict[str, list[RunRecord]] = {str(p): [] for p in paths}
+        try:
+            for (path, _, _), fut in zip(tasks, futures):
+                out[path].extend(fut.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return out
+
+    return collect

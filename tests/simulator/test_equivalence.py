@@ -35,7 +35,8 @@ from simulator import load_scenario
 from simulator.engine import FastEngine
 from simulator.kpis import channel_kpis, run_kpis, sku_kpis
 from simulator.model import build_model
-from simulator.runner import replication_seed, simulate
+from simulator.runner import replication_seed
+from tests.helpers import start_reference_runs
 
 pytestmark = pytest.mark.slow
 
@@ -176,14 +177,16 @@ def holm(pv: dict[tuple, float], alpha: float) -> set:
 
 @pytest.fixture(scope="module")
 def suite():
-    """Samples of both engines for every scenario (the reference on two workers)."""
+    """Samples of both engines for every scenario (the reference on two spawned workers)."""
+    paths = {name: HERE / f"{name}.yaml" for name in SPEC}
+    reference = start_reference_runs(paths.values(), N, SEED)     # one pool for every scenario
     data = {}
-    for name in SPEC:
-        scenario = load_scenario(HERE / f"{name}.yaml")
-        model = build_model(scenario)
-        ref = simulate(scenario, seeds=range(N), seed=SEED, engine="reference", workers=2)
-        data[name] = {"model": model, "fast": metrics(model, run_engine(FastEngine, model)),
-                      "reference": metrics(model, ref.records)}
+    for name, path in paths.items():                              # the fast engine meanwhile
+        model = build_model(load_scenario(path))
+        data[name] = {"model": model, "fast": metrics(model, run_engine(FastEngine, model))}
+    records = reference()
+    for name, path in paths.items():
+        data[name]["reference"] = metrics(data[name]["model"], records[str(path)])
     return data
 
 

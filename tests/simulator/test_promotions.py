@@ -269,3 +269,21 @@ def test_the_reference_engine_values_promotions_as_the_model_does(price, units, 
         want = camp.saving_share("item", "all", price, coupon, bool(every))
         p_ref = 0.1 * max(0.05, 1 - want) ** -2.0
         assert eff == pytest.approx(min(1.0, p_ref), rel=1e-9)
+
+
+def test_poisson_helpers_equal_scipy_stats_bit_for_bit():
+    """The promotions' Poisson pmf, cdf and quantile (computed with scipy.special, to keep
+    scipy.stats out of a run's start-up) are scipy.stats' own formulas: equal to the bit."""
+    from scipy import stats
+
+    from simulator.promotions import poisson_pmf, poisson_ppf, under_limit
+
+    rng = np.random.default_rng(3)
+    mu = np.r_[0.0, 1e-12, rng.uniform(0, 30, 200), rng.uniform(0, 1e-3, 20)]
+    k = np.arange(60)
+    assert np.array_equal(poisson_pmf(k[None, :], mu[:, None]), stats.poisson.pmf(k[None, :], mu[:, None]))
+    for limit in (2, 3, 7):
+        assert np.array_equal(under_limit(mu, limit), stats.poisson.cdf(limit - 1, mu))
+    for q in (1e-9, 0.3, 0.5, 0.999, 1 - 1e-12):
+        for m in (1e-12, 0.01, 0.7, 3.0, 29.5, 400.0):
+            assert poisson_ppf(q, m) == stats.poisson.ppf(q, m), (q, m)

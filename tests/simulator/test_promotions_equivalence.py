@@ -43,8 +43,8 @@ def test_fast_and_reference_agree_with_every_mechanism_on(mode, fallback, throug
     tests = []
     for k in vals["fast"]:
         a, b = vals["fast"][k], vals["reference"][k]
-        if a.std() == 0 and b.std() == 0:
-            assert a.mean() == b.mean(), k
+        scale = max(1.0, np.abs(a).max(), np.abs(b).max())
+        if np.ptp(np.r_[a, b]) <= 1e-9 * scale:       # one value in both engines, up to float rounding
             continue
         tests.append((ttest_ind(a, b, equal_var=False).pvalue, k, a.mean(), b.mean()))
     assert len(tests) >= 15, "too few KPIs vary to compare the engines"
