@@ -129,7 +129,8 @@ def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: n
               count: np.ndarray, slots: int, reserve: float) -> tuple[np.ndarray, np.ndarray]:
     """F(r) (…,) and P(shown at position j) (…, J) for ranks r = bid × quality against
     lognormal rivals (ties go to the group; sigma 0: every rival at the median)."""
-    from scipy import stats          # here: half a second of start-up a plan without auctions never pays
+    # imported here: half a second of start-up that a plan without auctions never pays
+    from scipy import stats
 
     r = bid * quality
     with np.errstate(divide="ignore"):

@@ -51,7 +51,7 @@ def parse_value(text: str, shown: str = SOURCE):
     if _too_deep(text) is not None:
         raise ScenarioError([Issue(shown, None, "", f"brackets nest deeper than {MAX_DEPTH} levels")])
     try:
-        value = YAML(typ="safe").load(text)
+        value = YAML(typ="safe", pure=True).load(text)      # the same YAML 1.2 reading as a scenario file
     except RecursionError:
         raise ScenarioError([Issue(shown, None, "", "the value nests deeper than Python can read")]) from None
     except YAMLError as e:

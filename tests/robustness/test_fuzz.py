@@ -66,13 +66,13 @@ SET_PATHS = [
 def _plain_yaml(path: Path):
     from ruamel.yaml import YAML
 
-    return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def _dump(data) -> str:
     from ruamel.yaml import YAML
 
-    y = YAML(typ="safe")
+    y = YAML(typ="safe", pure=True)
     y.default_flow_style = False
     buf = io.StringIO()
     y.dump(data, buf)

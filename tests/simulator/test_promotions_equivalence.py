@@ -35,6 +35,9 @@ def _values(res) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.slow
+# a KPI one engine holds constant (every deposit slot taken) while the other varies in a rare
+# replication: Welch's test is right, scipy only warns that one sample has no spread
+@pytest.mark.filterwarnings("ignore:Precision loss occurred in moment calculation:RuntimeWarning")
 @pytest.mark.parametrize("mode, fallback, through", [("payment", "regular", 0.7), ("order", "lost", 0.4)])
 def test_fast_and_reference_agree_with_every_mechanism_on(mode, fallback, through):
     sc = _all_on(stock_a=120, stock_b=60, mode=mode, pay_minutes=10, quantity=30, fallback=fallback,
