@@ -153,25 +153,51 @@ def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE)
     with `Overrides`); any other problem the overrides cause by `where` (the scenario)."""
     model = type(scenario)
     data = copy.deepcopy(scenario.model_dump(mode="python", exclude_unset=False))
-    owners: list[tuple[tuple, str]] = []
+    owners: list[tuple[tuple, str, str]] = []
     for path, value in overrides.items():
         for loc in expand(data, path, _label(overrides, path)):
             set_value(data, loc, value)
-            owners.append((tuple(str(k) for k in loc), _label(overrides, path)))
+            owners.append((tuple(str(k) for k in loc), _label(overrides, path), path))
     try:
         return model.model_validate(data)
     except ValidationError as e:
         issues = issues_from(e, model, where, lambda loc: None)
-        named = []
+        named: dict[tuple, list[str]] = {}        # (file, path, message) → the wildcard's matches
+        total: dict[tuple, int] = {}              # … → how many places the wildcard matched
         for i in issues:
             steps = tuple(i.path.split("."))
-            owner = next((label for loc, label in owners if steps[:len(loc)] == loc or loc[:len(steps)] == steps), None)
-            if owner is not None:
-                i = Issue(owner, None, i.path, i.message)
+            owner = next(((label, pattern) for loc, label, pattern in owners
+                          if steps[:len(loc)] == loc or loc[:len(steps)] == steps), None)
+            if owner is not None and getattr(overrides, "shown", None):    # typed by a planner: said once
+                general, matched = _generalize(steps, owner[1].split("."))
+                named.setdefault((owner[0], general, i.message), []).append(matched)
+                total[(owner[0], general, i.message)] = sum(pattern == owner[1] for _, _, pattern in owners)
+            elif owner is not None:                                          # a program's: every place
+                named.setdefault((owner[0], i.path, i.message), [])
             elif where == SOURCE and getattr(overrides, "shown", None):
-                i = Issue("with " + ", ".join(overrides.shown.values()), None, i.path, i.message)
-            named.append(i)
-        raise ScenarioError(named) from None
+                named.setdefault(("with " + ", ".join(overrides.shown.values()), i.path, i.message), [])
+            else:
+                named.setdefault((i.file, i.path, i.message), [])
+        raise ScenarioError([Issue(file, None, path, message + _matches(found, total.get((file, path, message), 0)))
+                             for (file, path, message), found in named.items()]) from None
+
+
+def _generalize(steps: tuple, pattern: list[str]) -> tuple[str, str]:
+    """(`steps` with the steps a wildcard of `pattern` matched written `*`, those steps)."""
+    wild = [i for i, p in enumerate(pattern) if p == "*" and i < len(steps)]
+    general = [("*" if i in wild else s) for i, s in enumerate(steps)]
+    return ".".join(general), ".".join(steps[i] for i in wild)
+
+
+def _matches(found: list[str], total: int, shown: int = 3) -> str:
+    """' (for 20 of the 20 matches of *: a, b, c …)' when one problem repeats across the places
+    a wildcard matched; '' for a path without a wildcard."""
+    found = [f for f in found if f]
+    if not found:
+        return ""
+    which = "all" if len(found) == total else f"{len(found)} of the"
+    more = " …" if len(found) > shown else ""
+    return f" (for {which} {total} matches of *: {', '.join(found[:shown])}{more})"
 
 
 # ----------------------------------------------- paths named by a scenario block

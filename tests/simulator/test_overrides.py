@@ -109,3 +109,25 @@ def test_scenario_is_frozen(minimal):
 )
 def test_command_line_values_read_as_yaml(text, value):
     assert parse_value(text) == value
+
+
+def test_a_problem_repeated_across_a_wildcards_matches_is_said_once():
+    """A typo under `skus.*` is one message for the wildcard, naming how many places it
+    matched and a few of them — not one line per SKU; a problem only some matches have says
+    how many of them."""
+    from pathlib import Path
+
+    from simulator.scenario import load_scenario
+    from simulator.scenario.overrides import apply_overrides, parse_overrides
+
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "618_electronics.yaml")
+    with pytest.raises(ScenarioError) as e:
+        apply_overrides(sc, parse_overrides(["skus.*.discont=0.5"]))
+    assert len(e.value.issues) == 1
+    only = str(e.value.issues[0])
+    assert only.startswith("--set 'skus.*.discont=0.5': skus.*.discont: unknown field 'discont'; did you mean 'discount'?")
+    assert f"(for all {len(sc.skus)} matches of *: " in only and only.endswith(" …)")
+    with pytest.raises(ScenarioError) as e:
+        apply_overrides(sc, parse_overrides(["channels.*.visits_per_hour=-1"]))
+    lines = [str(i) for i in e.value.issues]
+    assert any(f"got -1 (for 3 of the {len(sc.channels)} matches of *: " in x for x in lines), lines
