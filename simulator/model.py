@@ -8,6 +8,7 @@ time outside any declared phase). Money in the scenario's currency.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -147,6 +148,6 @@ def _chunks(scenario: Scenario, cal: Calendar, events: list, promo: Promotions |
     each rule evaluation."""
     grid, T = cal.grid, cal.grid.n_ticks
     caps = [t for t, kind, _, _ in events if kind == "budget_exhausted"]
-    cuts = sorted(set([0, T, *grid.day_starts().tolist(), *cal.bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
-                       *(promo.cuts if promo else []), *evaluation_ticks(scenario, grid)]))
-    return [Chunk(a, b, int(cal.phase_of_tick[a]), int(grid.day[a])) for a, b in zip(cuts, cuts[1:]) if b > a]
+    cuts = sorted({0, T, *grid.day_starts().tolist(), *cal.bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
+                   *(promo.cuts if promo else []), *evaluation_ticks(scenario, grid)})
+    return [Chunk(a, b, int(cal.phase_of_tick[a]), int(grid.day[a])) for a, b in pairwise(cuts) if b > a]

@@ -21,23 +21,47 @@ NO_SURGE = ("paid_search", "display")   # kinds a flash surge does not reach: th
 
 @dataclass(frozen=True)
 class Regimes:
-    """Per tick, the promotion state an order paid then reads (before sell-outs)."""
+    """Per tick, the promotion state an order paid then reads (before sell-outs). Stored by
+    tick × promotion (a few columns), read per SKU through the methods."""
 
-    base_price: np.ndarray       # (T, K) the phase price (list price × (1 − the phase's discount))
-    flash_live: np.ndarray       # (T, K) int: index of the flash sale of SKU k live at t, −1 when none
+    phase_of_tick: np.ndarray    # (T,) int
+    phase_price: np.ndarray      # (P, K) list price × (1 − the phase's discount)
+    flash_on: np.ndarray         # (T, F) bool: flash sale i's window holds t
+    flash_sku: np.ndarray        # (F,) int: each sale's SKU
     flash_price: np.ndarray      # (F,) each sale's price
     claimable: np.ndarray        # (T, J) bool: coupon j's claim window holds t
     coupon_valid: np.ndarray     # (T, J) bool: coupon j's validity window holds t
-    reduction_live: np.ndarray   # (T, K) bool: the platform's reduction is on at t and covers SKU k
-    deposit_open: np.ndarray     # (T, K) int: the pre-sale taking deposits for SKU k at t, −1 when none
+    reduction_on: np.ndarray     # (T,) bool: the platform's reduction is on at t
+    reduction_applies: np.ndarray   # (K,) bool: it covers SKU k
+    deposit_on: np.ndarray       # (T, D) bool: pre-sale d takes deposits at t
+    presale_of: np.ndarray       # (K,) int: SKU k's pre-sale, −1 when none
     surge_reach: np.ndarray      # (C,) bool: the channels a flash sale's surge brings extra visits through
     surge: np.ndarray            # (T, F) a sale's surge − 1 (extra visits per visit landing on its SKU); 0
                                  #   outside its window
 
+    def base_price(self, t: int, k: int) -> float:
+        """The phase price of SKU k at tick t."""
+        return float(self.phase_price[self.phase_of_tick[t], k])
+
+    def flash_live(self, t: int, k: int) -> int:
+        """The flash sale of SKU k live at tick t (the first listed), −1 when none."""
+        for i in np.flatnonzero(self.flash_on[t]).tolist():
+            if self.flash_sku[i] == k:
+                return i
+        return -1
+
     def activity_price(self, t: int, k: int) -> tuple[float, int]:
         """(price, flash sale index or −1) of SKU k for an order paid at tick t, no sell-out."""
-        f = int(self.flash_live[t, k])
-        return (float(self.flash_price[f]), f) if f >= 0 else (float(self.base_price[t, k]), -1)
+        f = self.flash_live(t, k)
+        return (float(self.flash_price[f]), f) if f >= 0 else (self.base_price(t, k), -1)
+
+    def reduction_live(self, t: int, k: int) -> bool:
+        return bool(self.reduction_on[t] and self.reduction_applies[k])
+
+    def deposit_open(self, t: int, k: int) -> int:
+        """The pre-sale taking deposits for SKU k at tick t, −1 when none."""
+        d = int(self.presale_of[k])
+        return d if d >= 0 and self.deposit_on[t, d] else -1
 
 
 def surge_reaches(kinds: list[str]) -> np.ndarray:
@@ -48,29 +72,27 @@ def surge_reaches(kinds: list[str]) -> np.ndarray:
 
 def build_regimes(promo: Promotions, price: np.ndarray, phase_of_tick: np.ndarray, kinds: list[str]) -> Regimes:
     """The regime tables of a plan from its promotion windows and phase prices (`price` (P, K))."""
-    T, K, J, F = phase_of_tick.size, price.shape[1], promo.J, len(promo.flash)
+    T, F = phase_of_tick.size, len(promo.flash)
     ticks = np.arange(T)
 
-    def inside(window) -> np.ndarray:
-        return (ticks >= window[0]) & (ticks < window[1])
+    def inside(windows) -> np.ndarray:
+        """(T, n) bool: each of n half-open windows [a, b) holds the tick."""
+        w = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
+        return (ticks[:, None] >= w[None, :, 0]) & (ticks[:, None] < w[None, :, 1])
 
-    flash_live = np.full((T, K), -1, dtype=np.int64)
     surge = np.zeros((T, F))
-    for i in reversed(range(F)):                 # the first sale listed wins where two overlap
-        f = promo.flash[i]
-        flash_live[f.t0:f.t1, f.k] = i
+    for i, f in enumerate(promo.flash):
         surge[f.t0:f.t1, i] = f.surge - 1.0
-    deposit_open = np.full((T, K), -1, dtype=np.int64)
-    for i, ps in enumerate(promo.presales):
-        deposit_open[ps.d0:ps.d1, ps.skus] = i
-    red = inside(promo.red_window) if promo.red_every > 0 else np.zeros(T, dtype=bool)
+    red = [promo.red_window] if promo.red_every > 0 else [(0, 0)]
     return Regimes(
-        base_price=price[phase_of_tick], flash_live=flash_live,
+        phase_of_tick=phase_of_tick, phase_price=price,
+        flash_on=inside([(f.t0, f.t1) for f in promo.flash]),
+        flash_sku=np.array([f.k for f in promo.flash], dtype=np.int64),
         flash_price=np.array([f.price for f in promo.flash], dtype=float),
-        claimable=np.array([inside(w) for w in promo.claim], dtype=bool).reshape(J, T).T,
-        coupon_valid=np.array([inside(w) for w in promo.valid], dtype=bool).reshape(J, T).T,
-        reduction_live=red[:, None] & promo.red_applies[None, :],
-        deposit_open=deposit_open, surge_reach=surge_reaches(kinds), surge=surge,
+        claimable=inside(promo.claim), coupon_valid=inside(promo.valid),
+        reduction_on=inside(red)[:, 0], reduction_applies=promo.red_applies,
+        deposit_on=inside([(ps.d0, ps.d1) for ps in promo.presales]), presale_of=promo.presale_of,
+        surge_reach=surge_reaches(kinds), surge=surge,
     )
 
 

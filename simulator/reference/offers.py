@@ -34,18 +34,18 @@ class Offers:
             return price, None
         out = self.sold_out[i]
         if self.promo.flash[i].regular_after and out is not None and out < tick:
-            return float(self.regimes.base_price[tick, k]), None
+            return self.regimes.base_price(tick, k), None
         return price, i
 
     def coupon_valid(self, j: int | None, k: int, tick: int) -> bool:
         return j is not None and bool(self.regimes.coupon_valid[tick, j]) and bool(self.promo.applies[j, k])
 
     def reduction_live(self, k: int, tick: int) -> bool:
-        return bool(self.regimes.reduction_live[tick, k])
+        return self.regimes.reduction_live(tick, k)
 
     def deposit_sale(self, k: int, tick: int) -> int | None:
         """The pre-sale taking deposits for SKU k at `tick` (None: none)."""
-        i = int(self.regimes.deposit_open[tick, k])
+        i = self.regimes.deposit_open(tick, k)
         return None if i < 0 else i
 
     def conversion(self, k: int, s: int, c: int, tick: int, coupon: int | None) -> tuple[float, str, int]:

@@ -54,7 +54,7 @@ class Sales:
         got = self.take(k, self.units(k, s), tick)
         if got == 0:
             return
-        i = int(self.regimes.deposit_open[tick, k])
+        i = self.regimes.deposit_open(tick, k)
         ps, h = self.promo.presales[i], self.hour(tick)
         self.rec.by_sku["deposits"][h, k] += 1
         self.rec.by_sku["deposit_amount"][h, k] += ps.deposit * got

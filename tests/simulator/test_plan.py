@@ -118,7 +118,7 @@ HAND_REGIME = [(100.0, -1, False, False), (100.0, -1, False, False), (80.0, -1, 
 
 def regime(model, t: int) -> tuple[float, int, bool, bool]:
     price, sale = model.regimes.activity_price(t, 0)
-    return price, sale, bool(model.regimes.coupon_valid[t, 0]), bool(model.regimes.reduction_live[t, 0])
+    return price, sale, bool(model.regimes.coupon_valid[t, 0]), model.regimes.reduction_live(t, 0)
 
 
 def check_cart_regimes(model) -> None:
@@ -160,7 +160,7 @@ def test_deposit_windows_and_the_balance_profile():
         "skus": ["item"], "deposit": 10.0, "multiplier": 2.0, "deposit_from": at(1), "deposit_to": at(3),
         "balance_from": at(4), "balance_to": at(6), "pay_through": 0.7, "pay_minutes": 30.0}}})
     model = build_model(sc)
-    assert model.regimes.deposit_open[:, 0].tolist() == [-1, 0, 0, -1, -1, -1, -1, -1]
+    assert [model.regimes.deposit_open(t, 0) for t in range(8)] == [-1, 0, 0, -1, -1, -1, -1, -1]
     (ps,) = model.promotions.presales
     assert (ps.b0, ps.b1) == (4, 6)
     np.testing.assert_allclose(ps.profile, np.array([1 - math.exp(-2), math.exp(-2) - math.exp(-4)])
