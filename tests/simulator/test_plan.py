@@ -94,6 +94,32 @@ def test_bug_1_in_the_plan_reaches_the_reference_engine(monkeypatch):
     assert abs(wrong - own - extra) < 5 * math.sqrt(own + extra)
 
 
+def test_own_audiences_crm_responses_and_live_sessions_per_tick():
+    """A push to 10,000 people (10 % open, 30-minute response, cut at 10 × 30 minutes) sent at
+    10:30: its visits in the hours 10–15 are 1,000 × the exponential's mass in each, renormalized
+    by 1 − e⁻¹⁰; a flat live session 14:00–16:00 of 2,000 viewers visiting at 5 % brings 50 an
+    hour, its fee booked at 14:00; an opening session 18:00–19:00 (20-minute decay, cut at its end)
+    brings all of its 500 × 20 % visits in its one tick."""
+    sc = one_sku(stock=10, hours=24, extra={"channels": {
+        "push": {"kind": "crm_push", "audience": 10000, "open_rate": 0.1, "send_times": [at(10.5)],
+                 "response_minutes": 30.0, "cost_per_message": 0.01},
+        "live": {"kind": "live_stream", "commission_rate": 0.2, "sessions": [
+            {"start": at(14), "end": at(16), "viewers": 2000, "visit_rate": 0.05, "fee": 300.0, "curve": "flat"},
+            {"start": at(18), "end": at(19), "viewers": 500, "visit_rate": 0.2, "decay_minutes": 20.0}]}}})
+    model = build_model(sc)
+    push = np.zeros(24)
+    push[10] = 1 - math.exp(-1)                                      # 10:30–11:00: 30 minutes of a 30-minute mean
+    for h in range(11, 16):                                          # the response stops 300 minutes after the send
+        push[h] = math.exp(-(2 * h - 21)) - math.exp(-min(2 * h - 19, 10))
+    np.testing.assert_allclose(model.volume[:, 1], 1000 * push / (1 - math.exp(-10)), rtol=1e-12, atol=1e-12)
+    live = np.zeros(24)
+    live[14:16], live[18] = 50.0, 100.0
+    np.testing.assert_allclose(model.volume[:, 2], live, rtol=1e-12, atol=1e-12)
+    assert np.flatnonzero(model.fees[:, 1]).tolist() == [10] and model.fees[10, 1] == pytest.approx(100.0)
+    assert np.flatnonzero(model.fees[:, 2]).tolist() == [14] and model.fees[14, 2] == 300.0
+    assert model.commission.tolist() == [0.0, 0.0, 0.2]
+
+
 # ------------------------------------------------------------- regimes by pay tick
 def regime_plan():
     """Eight hourly ticks: a warm-up (hours 0–2) before the sale (2–8, 20 % off: 80); a flash
