@@ -249,3 +249,18 @@ def test_stock_events_land_on_the_first_tick_at_or_after_their_moment():
     assert inv.inbound == [(21, 0, 7), (24, 0, 9)]
     assert (inv.stock.tolist(), inv.reorder_point.tolist(), inv.reorder_qty.tolist(), inv.lead_ticks.tolist()) == (
         [40], [10], [25], [3])
+
+
+# ------------------------------------------------------- the fast engine's rows
+@pytest.mark.parametrize("path", ["scenarios/618_electronics.yaml", "scenarios/double11_beauty_flagship.yaml",
+                                  "tests/scenarios/equivalence/matrix_surge_media.yaml"])
+def test_the_fast_engines_visit_rows_are_the_plans(path):
+    """Until the fast engine reads `Model.regimes.surge_reach` itself, its own visit rows (a
+    channel's, then a surge's through each channel it reaches) must be the plan's, row for row."""
+    from simulator import load_scenario
+    from simulator.engine.visitors import VisitRows
+
+    model = build_model(load_scenario(path))
+    rows = VisitRows.of(model)
+    channel, flash = visit_rows(model.regimes)
+    assert rows.channel.tolist() == channel.tolist() and rows.flash.tolist() == flash.tolist()
