@@ -88,6 +88,7 @@ class Model:
     # reference and expected engines read, and the golden tests check
     calendar: Calendar | None = None  # phases, intent, pay phases, intraday curve, spikes
     volume: np.ndarray | None = None  # (T, C) expected volume before budgets (see `Traffic.volume`)
+    media: list = field(default_factory=list)   # (C,) how a paid channel buys (`MediaBuy`), else None
     buying: Buying | None = None      # prices, the purchase formula's inputs, reach, value
     inventory: Inventory | None = None   # stock, replenishment, shipments, returns
     promotions: Promotions | None = None   # promotion arrays, also for a plan without any (then empty)
@@ -137,7 +138,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
                  if getattr(scenario.channels[c], "sales_boost", None) is not None],
         fixed_events=sorted(events, key=lambda e: e[0]),
         resaleable=inventory.resaleable, restock_tick=inventory.restock_tick,
-        calendar=cal, volume=tr.volume, buying=buying, inventory=inventory, promotions=promotions,
+        calendar=cal, volume=tr.volume, media=tr.media, buying=buying, inventory=inventory, promotions=promotions,
         regimes=build_regimes(promotions, buying.price, cal.phase_of_tick, kinds), carts=carts,
     )
 

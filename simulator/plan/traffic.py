@@ -19,6 +19,23 @@ from simulator.timegrid import TimeGrid
 CRM_WINDOW = 10   # a push's visits come within 10 × response_minutes of the send (e^-10 cut off)
 
 
+@dataclass(frozen=True)
+class MediaBuy:
+    """How a paid channel (paid search, display) buys its traffic: what the engines spend
+    draw by draw against its budgets (docs/pacing.md). Money in the scenario's currency."""
+
+    kind: str                    # paid_search or display
+    cpc: float                   # per click (flat-cpc paid search), 0 otherwise
+    cpm: float                   # per thousand impressions (display), 0 otherwise
+    ctr: float                   # clicks per impression (display), 1 otherwise
+    audience: float              # people display can reach (inf: every impression can click)
+    daily: float                 # daily budget, inf when none
+    total: float                 # campaign budget, inf when none
+    pacing: str                  # asap, even, launch_weighted or roi_target
+    roi_target: float            # the GMV a unit of spend must return under roi_target pacing (nan: none)
+    carry_over: bool             # a day's unspent budget adds to the next day's
+
+
 @dataclass
 class Traffic:
     """Per channel and tick: volumes before budgets, expected visits after them, and money."""
@@ -37,6 +54,7 @@ class Traffic:
     commission: np.ndarray       # (C,) commission rate on kept GMV
     quality: np.ndarray          # (C,) conversion multiplier of a channel's visits
     mix: np.ndarray              # (C, S) segment shares of each channel's visits
+    media: list = field(default_factory=list)                     # (C,) `MediaBuy` of a paid channel, else None
     shapes: dict[str, np.ndarray] = field(default_factory=dict)   # (T,) shape of channels bought later
     events: list = field(default_factory=list)                    # crm_send, live_start, budget_exhausted
 
@@ -104,6 +122,20 @@ def _paid_search(tr: Traffic, ci: int, name: str, ch: PaidSearch, shape: np.ndar
     tr.carry_over[ci] = ch.carry_over
 
 
+def media_buy(ch) -> MediaBuy | None:
+    """The `MediaBuy` of a paid-search or display channel (None for any other kind)."""
+    if ch.kind not in ("paid_search", "display"):
+        return None
+    display = ch.kind == "display"
+    return MediaBuy(
+        kind=ch.kind, cpc=0.0 if display or ch.cpc is None else float(ch.cpc),
+        cpm=float(ch.cpm) if display else 0.0, ctr=float(ch.ctr) if display else 1.0,
+        audience=float(ch.audience) if display and ch.audience is not None else np.inf,
+        daily=np.inf if ch.daily_budget is None else float(ch.daily_budget),
+        total=np.inf if ch.total_budget is None else float(ch.total_budget), pacing=ch.pacing,
+        roi_target=np.nan if ch.roi_target is None else float(ch.roi_target), carry_over=bool(ch.carry_over))
+
+
 def build_traffic(scenario: Scenario, cal: Calendar, channels: list[str], segs: list[str], scale: float) -> Traffic:
     """Every channel's volume, expected visits, fees and budgets, except what roi_target pacing
     and auctions decide once the value of a visit is known (`buy_by_return`, the auctions)."""
@@ -113,7 +145,7 @@ def build_traffic(scenario: Scenario, cal: Calendar, channels: list[str], segs: 
                  fees=np.zeros((T, C)), cpc=np.zeros(C), daily_budget=np.full(C, np.inf),
                  total_budget=np.full(C, np.inf), pace_share=np.full((T, C), np.inf),
                  carry_over=np.zeros(C, dtype=bool), commission=np.zeros(C), quality=np.zeros(C),
-                 mix=np.zeros((C, S)))
+                 mix=np.zeros((C, S)), media=[media_buy(scenario.channels[c]) for c in channels])
     shares = np.array([scenario.segments[s].share for s in segs])
     for ci, name in enumerate(channels):
         ch = scenario.channels[name]

@@ -88,5 +88,5 @@ class Budgets:
                 bg.total = float(value)
             else:
                 bg.pacing = value
-            bg.share = self.pace_line(c, bg) if self.plan.kinds[c] in ("paid_search", "display") else None
+            bg.share = self.pace_line(c, bg) if self.plan.media[c] is not None else None
             bg.reset_day()

@@ -29,7 +29,7 @@ class Campaign(Traffic, Budgets, Auctions, Offers, Sales, Orders, Stock):
     """A replication of the plan `model` on `seed` (an int or a `SeedSequence`)."""
 
     def __init__(self, model, seed):
-        self.plan, self.sc = model, model.scenario
+        self.plan = model
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rng = np.random.Generator(np.random.PCG64(ss))
         grid = model.grid
@@ -53,7 +53,7 @@ class Campaign(Traffic, Budgets, Auctions, Offers, Sales, Orders, Stock):
         self.auction_of = {au.name: au for au in model.auctions}
         self.budgets: dict = {}        # channel or "channel/ad group" → its `Budget`
         self.bids: dict[str, dict[str, float]] = {}    # auction channel → ad group → bid in force
-        self.rules = RuleRunner(self.sc) if self.sc.rules else None
+        self.rules = RuleRunner(model.scenario) if model.scenario.rules else None   # the rules program
 
     def pick(self, cum: list[float]) -> int:
         """An index drawn with the probabilities whose running sums are `cum` (one uniform)."""

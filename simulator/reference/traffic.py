@@ -19,27 +19,27 @@ class Traffic:
 
     def channel(self, c: int):
         """Visitors of one channel (paid search, display, organic, recommendation), tick by tick."""
-        name, ch = self.channels[c], self.sc.channels[self.channels[c]]
-        paid, display = ch.kind == "paid_search", ch.kind == "display"
-        b = self.budgets[name] = Budget(_inf(getattr(ch, "daily_budget", None)), _inf(getattr(ch, "total_budget", None)),
-                                        getattr(ch, "pacing", "asap"))
-        b.share = self.pace_line(c, b) if paid or display else None
+        mb = self.plan.media[c]                      # how a paid channel buys (None: it does not)
+        b = Budget(np.inf, np.inf, "asap") if mb is None else Budget(mb.daily, mb.total, mb.pacing)
+        self.budgets[self.channels[c]] = b
+        b.share = None if mb is None else self.pace_line(c, b)
+        paid, display = mb is not None and mb.kind == "paid_search", mb is not None and mb.kind == "display"
         boost = dict(self.plan.boosted).get(c)
         day, mult, reach = None, 1.0, [0.0]
         for tick in range(self.T):
             if self.day[tick] != day:
                 if boost is not None and day is not None:
                     mult = self.ranking(c, boost, tick)
-                b.new_day(getattr(ch, "carry_over", False) and day is not None)
+                b.new_day(mb is not None and mb.carry_over and day is not None)
                 day = self.day[tick]
             lam = self.plan.volume[tick, c] * mult
-            if paid and ch.pacing == "roi_target" and self.worth(c, tick) < ch.roi_target * ch.cpc:
+            if paid and mb.pacing == "roi_target" and self.worth(c, tick) < mb.roi_target * mb.cpc:
                 lam = 0.0                            # a click would not return the target in this phase
             if display:
-                lam = self.display_clicks(c, ch, b, tick, lam, reach)
+                lam = self.display_clicks(c, mb, b, tick, lam, reach)
             for offset, k in self.arrivals(c, tick, lam):
                 yield self.env.timeout(tick + offset - self.env.now)
-                if paid and not self.pay_click(c, ch.cpc, b, tick):
+                if paid and not self.pay_click(c, mb.cpc, b, tick):
                     continue                         # the budget (or the pacing line) cannot pay for this click
                 self.env.process(self.visitor(c, tick, k))
             yield self.env.timeout(tick + 1 - self.env.now)
@@ -57,7 +57,7 @@ class Traffic:
     def display_clicks(self, c: int, ch, b: Budget, tick: int, imps: float, reach: list[float]) -> float:
         """Display in one tick: the impressions the budget (and under roi_target, the marginal
         return) allows, paid for; the expected clicks of the people newly reached. `reach[0]`
-        counts the impressions shown so far."""
+        counts the impressions shown so far; `ch` is the channel's `MediaBuy`."""
         cost = imps * ch.cpm / 1000
         r = b.room(tick)
         kept = 1.0 if cost <= r else max(r, 0.0) / cost
@@ -65,7 +65,7 @@ class Traffic:
         roi = ch.pacing == "roi_target"
         if roi:                                  # impressions while the next one returns the target
             ratio = ch.ctr * self.worth(c, tick) / (ch.roi_target * ch.cpm / 1000)
-            cap = 0.0 if ratio <= 1 else (ch.audience * math.log(ratio) if ch.audience else math.inf)
+            cap = 0.0 if ratio <= 1 else ch.audience * math.log(ratio)
             kept = min(kept, max(0.0, cap - reach[0]) / imps if imps > 0 else 1.0)
         if kept < 1.0 and kept >= by_budget and not b.exhausted and \
                 b.spent_today + cost * kept >= b.allowed * (1 - 1e-12):
@@ -73,7 +73,7 @@ class Traffic:
             b.exhausted = True
         b.spend(cost * kept)
         self.rec.by_channel["ad_spend"][self.hour(tick), c] += cost * kept
-        if ch.audience is None:
+        if math.isinf(ch.audience):
             reach[0] += imps * kept
             return imps * kept * ch.ctr
         before = ch.audience * (1 - math.exp(-reach[0] / ch.audience))   # only newly reached people click
@@ -154,7 +154,3 @@ class Traffic:
             self.deposit(c, k, s, tick)
             return
         self.buy(c, k, s, tick, pay_tick, coupon)
-
-
-def _inf(x: float | None) -> float:
-    return math.inf if x is None else x
