@@ -234,6 +234,11 @@ def test_a_daylight_saving_day_has_23_or_25_ticks_and_the_plan_follows_local_hou
     # even pacing of the daily budget: by the end of the day's i-th tick, (i + 1) / ticks that day
     np.testing.assert_allclose(model.pace_share[day1, 2], np.arange(1, hours[1] + 1) / hours[1], rtol=1e-12)
     assert model.daily_budget[2] == 50.0 and model.cpc[2] == 1.0
+    display, ads = model.media[1], model.media[2]                    # how the paid channels buy
+    assert model.media[0] is None
+    assert (display.kind, display.cpm, display.ctr, display.daily, display.total, display.pacing) == (
+        "display", 10.0, 0.01, 200.0, math.inf, "asap")
+    assert (ads.kind, ads.cpc, ads.daily, ads.pacing, ads.carry_over) == ("paid_search", 1.0, 50.0, "even", False)
 
 
 # ------------------------------------------------------------------------ stock
