@@ -206,11 +206,11 @@ def test_a_budget_spent_at_once_leaves_nothing_for_later_days():
     assert [e[0] for e in model.fixed_events if e[1] == "budget_exhausted"] == [0]
 
 
-def test_the_reference_engine_values_a_visit_as_the_model_does():
-    """roi_target weighs a click by the expected GMV of a visit: the model's array and the
-    reference engine's own sums over SKUs and segments agree, phase by phase and channel by
-    channel (two implementations of one definition, docs/pacing.md)."""
-    from simulator.reference import _Campaign
+def test_the_plan_values_a_visit_by_plain_sums():
+    """roi_target weighs a click by the expected GMV of a visit (docs/pacing.md): the plan's
+    array (which every engine reads) equals plain sums over SKUs and segments of where a visit
+    lands × P(buy) at the phase's price (its pay phase's, for a warm-up) × price × units per
+    order, phase by phase and channel by channel."""
 
     sc = one_sku(stock=100, hours=6, tick_minutes=60, sku={"units_per_order": 1.7, "promo_lift": 1.3,
                                                             "discount": {"burst": 0.3, "default": 0.1}},
@@ -223,7 +223,21 @@ def test_the_reference_engine_values_a_visit_as_the_model_does():
                                            "elasticity": -3.0, "attractiveness": 2.0}},
                         "segments": {"new": {"share": 0.6, "price_sensitivity": 1.5}, "old": {"share": 0.4, "conversion": 2.0}}})
     model = build_model(sc)
-    camp = _Campaign(sc, 1.0, 0)
-    for tick in range(model.n_ticks):
+    phases = {p.name: p for p in sc.calendar.phases}
+    pay = {None: None, "warm": "burst", "burst": "burst"}
+    attract = sum(s.attractiveness for s in sc.skus.values())
+    for j, phase in enumerate([None, "warm", "burst"]):
+        intent = 1.0 if phase is None else phases[phase].intent
         for c, name in enumerate(model.channels):
-            assert camp.worth(name, tick) == pytest.approx(model.value[model.phase_of_tick[tick], c], rel=1e-12)
+            ch, total = sc.channels[name], 0.0
+            mix = ch.segments or {g: seg.share for g, seg in sc.segments.items()}
+            for sku, s in sc.skus.items():
+                price = s.price * (1 - s.discount_in(pay[phase]))
+                lift = s.promo_lift if pay[phase] and phases[pay[phase]].on_promo(sku) else 1.0
+                for seg, w in mix.items():
+                    g = sc.segments[seg]
+                    p = (s.base_conversion * intent * g.conversion * lift
+                         * (price / s.price) ** (s.elasticity * g.price_sensitivity))
+                    total += s.attractiveness / attract * w * min(1.0, ch.quality * p) * price * s.units_per_order
+            assert model.value[j, c] == pytest.approx(total, rel=1e-12), (phase, name)
+    assert model.phases == ["(none)", "warm", "burst"]

@@ -252,7 +252,7 @@ def test_the_reference_engine_values_promotions_as_the_model_does(price, units, 
     """Two implementations — the model's vectorized `realized_depth` and the reference engine's
     plain sum over basket sizes — agree on every class of a random plan."""
     from simulator.model import build_model
-    from simulator.reference import _Campaign
+    from simulator.reference.campaign import Campaign
 
     extra = {"skus": {"item": {"price": price, "units_per_order": units}},
              "segments": {"all": {"share": 1.0, "basket_units": basket}},
@@ -263,10 +263,10 @@ def test_the_reference_engine_values_promotions_as_the_model_does(price, units, 
     sc = one_sku(stock=10, extra=extra)
     model = build_model(sc)
     reg = model.promo.regime(0, 0, 0, np.array([price]), np.ones(1, dtype=bool), np.zeros(1, dtype=bool), np.zeros(1))
-    camp = _Campaign(sc, 1.0, 0)
-    for g, coupon in enumerate((None, "c")):
+    camp = Campaign(model, 0)
+    for g, coupon in enumerate((None, 0)):
         eff = reg.base[g, 0, 0, 0] / (model.promo.conversion.choice[0] * model.promo.conversion.mix[0, 0])
-        want = camp.saving_share("item", "all", price, coupon, bool(every))
+        want = camp.saving_share(0, 0, price, coupon, bool(every))
         p_ref = 0.1 * max(0.05, 1 - want) ** -2.0
         assert eff == pytest.approx(min(1.0, p_ref), rel=1e-9)
 
