@@ -18,8 +18,8 @@ import simpy
 
 from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
-from simulator.engine.baskets import line_units, order_sizes, top_up
 from simulator.engine.lines import Lines, first_of_cell
+from simulator.engine.orders import Orders, basket_classes, top_up_classes
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.returns import book_returns
@@ -72,6 +72,8 @@ class FastEngine:
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
         self.rows = VisitRows.of(model)
+        basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
+        self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
         self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
         for au in model.auctions:                                    # (auction clicks come from the auctions)
             self.drawn[au.c] = False
@@ -190,39 +192,30 @@ class FastEngine:
             run.pending_carts = run.pending_carts.take(~due)
         else:
             lines = draw.lines
-        sizes = None
         deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
+        if warm:                                              # warm-up: only deposits meet the stock now
+            cart_lines = lines.take(~deposit)
+            lines, deposit = lines.take(deposit), deposit[deposit]
+        order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
+        lines, deposit = lines.take(order), deposit[order]
+        orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
         if reg is not None:
-            if warm:                                          # warm-up: only deposits meet the stock now
-                cart_lines = lines.take(~deposit)
-                lines = lines.take(deposit)
-                deposit = deposit[deposit]
-            order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
-            lines, deposit = lines.take(order), deposit[order]
-            o_line, slot, who = lines.order_ids(self.S, self.rows.slots)
-            sizes = order_sizes(rng.keys["units"], slot, who, lines.k[o_line], lines.s[o_line], m.extra_units,
-                                ps.promo.basket_units)
-            sizes = top_up(rng.keys["topup"], slot, who, lines, sizes, reg.price, reg, ps.promo, ~deposit, o_line)
-            lines.units = np.bincount(o_line, weights=sizes, minlength=lines.size).astype(np.int64)
+            orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
+            lines.units = orders.per_line(orders.n * orders.want, lines.size)
             flash_cut = ps.flash_cut(ch, st, lines)
             if flash_cut < cut:
                 cut = flash_cut
                 keep = lines.t < cut
                 back = ~keep & (lines.c >= C)                  # carts due later go back to wait
                 run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
-                sizes = sizes[np.repeat(keep, lines.n)]
+                orders = orders.of_lines(keep)
                 lines, deposit = lines.take(keep), deposit[keep]
                 if warm:
                     cart_lines = cart_lines.take(cart_lines.t < cut)
             draw.truncate(cut - ch.start)
-        elif warm:
-            cart_lines, lines = lines, Lines.empty()
-            deposit = np.zeros(0, dtype=bool)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        if reg is None:
-            lines.units = line_units(rng.keys["line"], lines, self.S, self.rows.slots, m.extra_units)
-        out = yield from play(self, env, ch, rng, st, rec, lines, sizes)
+        out = yield from play(self, env, ch, rng, st, rec, lines, orders)
         if warm:                                              # carts by coupon class: (G, K, S, C)
             pool = np.zeros((self.G, self.K, self.S, self.C))
             carts = self._attribute(ch, cart_lines, cart_lines.n, cart_lines.n).orders       # (h, K, S, C)
@@ -237,10 +230,10 @@ class FastEngine:
             ps.record_stockouts(rec, out)
             if deposit.any():
                 ps.record_deposits(self, rng, rec, ch, out, deposit)
-        if not warm or (reg is not None and deposit.any()):
+        if not warm or deposit.any():
             every = bool(sale.all())
             pick = slice(None) if every else sale
-            got = None if out.order_got is None else out.order_got[slice(None) if every else np.repeat(sale, out.lines.n)]
+            got = out.orders if every else out.orders.of_lines(sale)
             self._book_sales(ch, rng, rec, st, ps, out.lines if every else out.lines.take(sale), out.served[pick],
                              out.served_n[pick], got, reg)
         self._record_traffic(ch, rec, draw.visits)
@@ -380,17 +373,17 @@ class FastEngine:
         rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
 
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
-                    served: np.ndarray, served_n: np.ndarray, got: np.ndarray | None, reg) -> None:
+                    served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
-        units per order where orders are followed — priced by the regime `reg` in force (the
-        phase's prices without promotions; `ps` the promotion state): orders, units, GMV, coupons,
-        reductions, what buyers paid, returns."""
+        their class rows — priced by the regime `reg` in force (the phase's prices without
+        promotions; `ps` the promotion state): orders, units, GMV, coupons, reductions, what
+        buyers paid, returns."""
         price = self.m.price[ch.phase] if reg is None else reg.price
         self._record_sales(ch, rec, self._attribute(ch, sold, served, served_n), price)
         if reg is not None:
             ps.record_orders(self, rng, rec, st, sold, got, reg)
         else:
-            self._record_returns(rng, rec, st, sold, served, price)
+            self._record_returns(rng, rec, st, sold, got, price)
 
     def _record_sales(self, ch: Chunk, rec: RunRecord, got, price: np.ndarray):
         """Orders, units, GMV and commissions on it per hour × SKU × channel, at `price` (K,) per
@@ -406,14 +399,15 @@ class FastEngine:
         rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
         rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
 
-    def _record_returns(self, rng: Streams, rec: RunRecord, st: StockState, lines: Lines, served: np.ndarray,
+    def _record_returns(self, rng: Streams, rec: RunRecord, st: StockState, lines: Lines, orders: Orders,
                         price: np.ndarray):
-        """Returns of a plan without promotions, line by line: every buyer paid the activity
-        `price` (K,), so a line's returned units are one binomial on its first buyer's key."""
-        slots = self.rows.slots
-        who = ((lines.k * self.S + lines.s) << 32) + lines.j0
-        book_returns(self.m, rng.keys, rec, st, lines.t, lines.k, lines.c % self.C, served, price[lines.k],
-                     served * price[lines.k], np.zeros(lines.size), lines.t * slots + lines.row, who)
+        """Returns of a plan without promotions: every buyer paid the activity `price` (K,)."""
+        rows = orders.take((orders.got > 0) & (orders.n > 0))
+        line = rows.line
+        units = rows.n * rows.got
+        p = price[lines.k[line]]
+        book_returns(self.m, rng.keys, rec, st, lines.t[line], lines.k[line], lines.c[line] % self.C, units, p,
+                     units * p, np.zeros(line.size), rows.key, rows.got)
 
     def _record_stock(self, ch: Chunk, rec: RunRecord, out):
         """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""

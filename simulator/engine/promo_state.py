@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.engine.attribution import book as _book
-from simulator.engine.baskets import order_money
 from simulator.engine.lines import Lines
+from simulator.engine.orders import order_money
 from simulator.engine.returns import book_returns
 from simulator.promotions import under_limit
 
@@ -51,6 +51,23 @@ def _book_reduction(rec, rows: np.ndarray, skus: np.ndarray, red: np.ndarray, pl
     rec.by_sku["reduction_cost"] += total * (1 - platform)
 
 
+def _spread(gen: np.random.Generator, rows: np.ndarray, n: np.ndarray, profile: np.ndarray):
+    """Spread n[i] orders of each of `rows` over the W ticks of `profile`: (row, tick, orders)
+    of the nonzero cells. A row of few orders draws each order's tick (the profile's inverse
+    CDF); a row of more than W / 8 orders one multinomial: min(orders, W) work per row."""
+    few = n <= max(1, profile.size // 8)
+    cdf = np.cumsum(profile)
+    owner = np.repeat(rows[few], n[few])
+    w = np.minimum(np.searchsorted(cdf, gen.random(owner.size) * cdf[-1], side="right"), profile.size - 1)
+    key, cnt = np.unique(owner * profile.size + w, return_counts=True)
+    out = [(key // profile.size, key % profile.size, cnt)]
+    if (~few).any():
+        spread = gen.multinomial(n[~few], profile)                              # (rows, W)
+        r, w = np.nonzero(spread)
+        out.append((rows[~few][r], w, spread[r, w]))
+    return tuple(np.concatenate(x).astype(np.int64) for x in zip(*out))
+
+
 class PromoState:
     """Coupon pools, claims, flash sales and deposits of one replication."""
 
@@ -66,7 +83,8 @@ class PromoState:
         self.fallback_at = [-1] * len(p.flash)
         self.pending_empty: list[tuple[int, int]] = []
         self.pending_sellout: list[tuple[int, int]] = []
-        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(7)]   # t, k, s, c, units, slot, who
+        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(7)]   # t, k, s, c, units, orders, key
+        self.balances[6] = self.balances[6].astype(np.uint64)
         self.forfeit_units = np.zeros((len(p.presales), K), dtype=np.int64)
         self.forfeit_orders = np.zeros((len(p.presales), K), dtype=np.int64)
         self.deposit_orders = np.zeros(len(p.presales), dtype=np.int64)   # deposit orders placed so far
@@ -225,36 +243,37 @@ class PromoState:
 
     # ---------------------------------------------------------------- booking
     def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> None:
-        """Deposit orders of the stretch: booked (the deposit is paid now), their balances
-        scheduled, the unpaid ones kept for forfeit."""
+        """Deposit orders of the stretch, by class rows: booked (the deposit is paid now), their
+        balances scheduled (pay-through by a binomial per row, pay moments by a multinomial over
+        the pre-sale's profile), the unpaid ones kept for forfeit."""
         p, m = self.promo, self.m
-        lines = out.lines
+        lines = out.lines.take(deposit)
+        rows = out.orders.of_lines(deposit)
+        rows = rows.take((rows.got > 0) & (rows.n > 0))
+        line, got, n = rows.line, rows.got, rows.n
         K = len(m.skus)
-        o_all, slot, who = lines.order_ids(eng.S, eng.rows.slots)
-        mine = np.repeat(deposit, lines.n)
-        o_line, slot, who = o_all[mine], slot[mine], who[mine]
-        got = out.order_got[mine]
-        paid = got > 0
-        o_line, got, slot, who = o_line[paid], got[paid], slot[paid], who[paid]
-        k = lines.k[o_line]
-        h = m.grid.period[lines.t[o_line]]
+        k = lines.k[line]
+        h = m.grid.period[lines.t[line]]
         ps_of = p.presale_of[k]
         dep = np.array([ps.deposit for ps in p.presales])[ps_of] if p.presales else np.zeros(0)
-        _book(rec.by_sku["deposits"], h, k, 1)
-        _book(rec.by_sku["deposit_amount"], h, k, dep * got)
-        _book(rec.by_sku["paid"], h, k, dep * got)
+        _book(rec.by_sku["deposits"], h, k, n)
+        _book(rec.by_sku["deposit_amount"], h, k, dep * got * n)
+        _book(rec.by_sku["paid"], h, k, dep * got * n)
         through = np.array([ps.pay_through for ps in p.presales])[ps_of]
-        pays = rng.presale.random(got.size) < through
-        t_pay = np.zeros(got.size, dtype=np.int64)
+        pays = rng.presale.binomial(n, through) if n.size else n
         for i, ps in enumerate(p.presales):
-            self.deposit_orders[i] += int((ps_of == i).sum())
-            sel = pays & (ps_of == i)
-            t_pay[sel] = ps.b0 + rng.presale.choice(ps.profile.size, size=int(sel.sum()), p=ps.profile)
-            lost = ~pays & (ps_of == i)
-            self.forfeit_orders[i] += np.bincount(k[lost], minlength=K)
-            self.forfeit_units[i] += np.bincount(k[lost], weights=got[lost], minlength=K).astype(np.int64)
-        new = (t_pay, k, lines.s[o_line], lines.c[o_line], got, slot, who)
-        self.balances = [np.r_[old, x[pays]] for old, x in zip(self.balances, new)]
+            mine = ps_of == i
+            self.deposit_orders[i] += int(n[mine].sum())
+            lost = n - pays
+            self.forfeit_orders[i] += np.bincount(k[mine], weights=lost[mine], minlength=K).astype(np.int64)
+            self.forfeit_units[i] += np.bincount(k[mine], weights=(lost * got)[mine], minlength=K).astype(np.int64)
+            sel = np.flatnonzero(mine & (pays > 0))
+            if not sel.size:
+                continue
+            o, w, cnt = _spread(rng.presale, sel, pays[sel], ps.profile)
+            r_line = line[o]
+            new = (ps.b0 + w, k[o], lines.s[r_line], lines.c[r_line], got[o], cnt, rows.key[o])
+            self.balances = [np.r_[old, x].astype(old.dtype) for old, x in zip(self.balances, new)]
 
     def record_stockouts(self, rec, out) -> None:
         """Oversold units and cancellations of the stretch's lines (payment mode)."""
@@ -262,37 +281,38 @@ class PromoState:
         _book(rec.by_sku["oversold_units"], per[out.lines.t], out.lines.k, out.oversold)
         _book(rec.by_sku["cancellations"], per[out.lines.t], out.lines.k, out.cancelled)
 
-    def record_orders(self, eng, rng, rec, st, sl, got: np.ndarray, reg) -> None:
+    def record_orders(self, eng, rng, rec, st, sl, got, reg) -> None:
         """Coupons redeemed, the platform's reduction, what buyers paid, returns and flash units
-        of sale lines `sl` paid under the regime `reg`, with `got` (O,) units per order (orders,
-        units, GMV and its commissions are booked by the engine)."""
+        of sale lines `sl` paid under the regime `reg`, by their class rows `got` (orders, units,
+        GMV and its commissions are booked by the engine)."""
         p, m = self.promo, self.m
         per = m.grid.period
-        o_line, slot, who = sl.order_ids(eng.S, eng.rows.slots)
-        paid = np.flatnonzero(got > 0)                               # orders the stock served
-        o_line, slot, who, got = o_line[paid], slot[paid], who[paid], got[paid]
-        h, k = per[sl.t[o_line]], sl.k[o_line]
-        redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
-        coupon = np.zeros(got.size)
+        rows = got.take((got.got > 0) & (got.n > 0))                  # orders the stock served
+        line, n = rows.line, rows.n
+        h, k = per[sl.t[line]], sl.k[line]
+        redeemed, red = order_money(sl, rows, reg.price, reg, p)
+        red = red * n
+        coupon = np.zeros(rows.size)
         use = redeemed > 0
         if use.any():
             j = redeemed[use] - 1
-            coupon[use] = p.amount[j]
-            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], 1)
-            _book(rec.by_sku["coupon_cost"], h[use], k[use], p.amount[j])
+            coupon[use] = p.amount[j] * n[use]
+            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], n[use])
+            _book(rec.by_sku["coupon_cost"], h[use], k[use], coupon[use])
             for jj, name in enumerate(p.coupons):
-                mine = j == jj
-                rec.coupons[name]["redeemed"] += float(mine.sum())
-                rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
+                used = float(n[use][j == jj].sum())
+                rec.coupons[name]["redeemed"] += used
+                rec.coupons[name]["cost"] += float(p.amount[jj] * used)
         if red.any():
             _book_reduction(rec, h, k, red, p.red_platform)
         _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
         price = reg.price[k]
-        book_returns(m, rng.keys, rec, st, sl.t[o_line], k, sl.c[o_line] % eng.C, got, price,
-                     got * price - coupon - red, red, slot, who)
+        units = rows.got * n
+        book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % eng.C, units, price,
+                     units * price - coupon - red, red, rows.key, rows.got)
         for i, f in enumerate(p.flash):                             # units sold at the flash price
             if self.flash_status[i] in ("live", "sold_out") and reg.price[f.k] == f.price:
-                rec.flash[f.name]["units"] += float(got[k == f.k].sum())
+                rec.flash[f.name]["units"] += float(units[k == f.k].sum())
 
     def _balances_due(self, eng, rng, rec, st, ch) -> None:
         """Balance payments of deposits due in the stretch: orders, units, GMV at the price at
@@ -303,27 +323,28 @@ class PromoState:
         due = (t >= ch.start) & (t < ch.end)
         if not due.any():
             return
-        t, k, _, c, u, slot, who = (x[due] for x in self.balances)
+        t, k, _, c, u, n, key = (x[due] for x in self.balances)
         self.balances = [x[~due] for x in self.balances]
         h = m.grid.period[t]
         price = self.balance_price[k]
-        gmv = u * price
+        units = u * n
+        gmv = units * price
         ps_of = p.presale_of[k]
         dep = np.array([ps.deposit for ps in p.presales])[ps_of]
         mult = np.array([ps.multiplier for ps in p.presales])[ps_of]
-        for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv)):
+        for name, v in (("orders", n), ("units", units), ("gmv", gmv)):
             _book(rec.by_sku[name], h, k, v)
             _book(rec.by_channel[name], h, c, v)
         _book(rec.by_channel["commissions"], h, c, gmv * m.commission[c])
-        expansion = dep * (mult - 1) * u
+        expansion = dep * (mult - 1) * units
         _book(rec.by_sku["deposit_expansion"], h, k, expansion)
         red = np.zeros(u.size)
         if p.red_every > 0:
             live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
-            red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
+            red = np.where(live, np.floor(u * price / p.red_every + 1e-9) * p.red_off, 0.0) * n
             _book_reduction(rec, h, k, red, p.red_platform)
-        _book(rec.by_sku["paid"], h, k, gmv - dep * mult * u - red)     # the balance: the deposit counts × multiplier
-        book_returns(m, rng.keys, rec, st, t, k, c, u, price, gmv - expansion - red, red, slot, who)
+        _book(rec.by_sku["paid"], h, k, gmv - dep * mult * units - red)     # the balance: the deposit counts × multiplier
+        book_returns(m, rng.keys, rec, st, t, k, c, units, price, gmv - expansion - red, red, key, (t << 20) + u)
 
     def _forfeit(self, rec, i: int, tick: int, st) -> None:
         """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines
+from simulator.engine.orders import Orders, allot
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
@@ -67,33 +67,28 @@ class Outcome:
     cancelled: np.ndarray = None        # (L,) orders with an oversold unit
     released: np.ndarray = None         # (K, n) reserved units back on the shelf
     restocked: np.ndarray = None        # (K, n) returned units back in stock
-    order_got: np.ndarray | None = None  # (O,) units each order got, when orders are tracked one by one
+    orders: Orders = None               # class rows of the lines, `got` set (rows split at a stock-out appended)
 
 
-def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
-         lines: Lines, sizes: np.ndarray | None = None):
-    """SimPy generator: serve `lines` from stock over the chunk; returns an `Outcome`.
-
-    `sizes` (O,), when given, are the units of each order, grouped by line (lines must then
-    come sorted by SKU, tick)."""
+def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, lines: Lines, orders: Orders):
+    """SimPy generator: serve `lines` — their orders by class rows `orders`, grouped by line in
+    line order, lines sorted by SKU, tick — from stock over the chunk; returns an `Outcome`."""
     m: Model = engine.m
-    K, S = len(m.skus), len(m.segments)
+    K = len(m.skus)
     a, b = ch.start, ch.end
     n = b - a
     key = lines.k * n + (lines.t - a)
-    if key.size and (np.diff(key) < 0).any():
-        order = np.argsort(key, kind="stable")     # runs of sorted lines: timsort merges them
-        lines = lines.take(order)
-        key = key[order]
+    orders = orders.take(slice(None))              # stock play sets `got` and `n`: a copy
+    lines.units = orders.per_line(orders.n * orders.want, lines.size)
     demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
     cum = np.zeros((K, n + 1), dtype=np.int64)
     np.cumsum(demand, axis=1, out=cum[:, 1:])
     out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
                   np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
                   oversold=np.zeros(lines.size, dtype=np.int64), cancelled=np.zeros(lines.size, dtype=np.int64),
-                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64),
-                  order_got=None if sizes is None else sizes.copy())
-    offs = None if sizes is None else np.r_[0, np.cumsum(lines.n)]
+                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64))
+    offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
+    split: list[Orders] = []                       # rows split off in stock-out ticks
     done = np.zeros(K, dtype=np.int64)
     pay_mode = st.oversell_ticks >= 0
 
@@ -114,10 +109,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         if oversold:
             out.oversold[r] = lines.units[r]
             out.cancelled[r] = lines.n[r]
-        out.served[r] = 0
-        out.served_n[r] = 0
-        if offs is not None:
-            out.order_got[offs[r.start]:offs[r.stop]] = 0
+        orders.got[offs[r.start]:offs[r.stop]] = 0
 
     def oversell_until(k) -> int:
         """Last relative tick whose orders are oversold rather than lost (−1: none)."""
@@ -181,12 +173,12 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             if st.on_hand[k] > 0:
                 emptied(k, a + i)
             oversell = pay_mode and i <= oversell_until(k)
-            _allot(rng, lines, r, int(st.on_hand[k]), S, engine.rows.slots, out, offs, oversell)
+            served = _allot(rng, lines, r, int(st.on_hand[k]), orders, offs, split, out, oversell)
             out.out_ticks[k, i] = 1
             st.on_hand[k] = 0
             if not st.in_stockout[k] and not st.flash_live[k]:
                 st.in_stockout[k] = True
-                rec.events.append((a + i, "stockout", m.skus[k], float(need - out.served[r].sum())))
+                rec.events.append((a + i, "stockout", m.skus[k], float(need - served)))
         else:
             if need and need == st.on_hand[k]:
                 emptied(k, a + i)
@@ -246,42 +238,25 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     done[quiet] = n
     for k in np.flatnonzero(done < n):
         advance(k, n)
+    out.orders = Orders.concat([orders, *split])
+    out.served, out.served_n = out.orders.served(lines.size)
     return out
 
 
-def _allot(rng: Streams, lines: Lines, r: slice, stock: int, S: int, slots: int, out: Outcome,
-           offs: np.ndarray | None = None, oversell: bool = False):
-    """The last `stock` units go to the tick's orders in the order of each buyer's keyed
-    uniform (`queue`): a random order that is the same buyer's place in any plan.
-
-    Orders come one by one from `out.order_got` when tracked (`offs`: each line's first
-    order); otherwise each order of a line gets 1 unit plus an even multinomial share of
-    the line's extra units. An order that finds fewer units than it wants takes what is
-    left; with `oversell` the rest of it is oversold, else lost.
-    """
-    idx = np.arange(r.start, r.stop)
-    part = lines.take(idx)
-    owner, slot, who = part.order_ids(S, slots)
-    owner = owner + r.start
-    if offs is not None:
-        o0, o1 = offs[r.start], offs[r.stop]
-        sizes = out.order_got[o0:o1].copy()
-    else:
-        sizes = []
-        for j in idx:
-            nj, uj = int(lines.n[j]), int(lines.units[j])
-            extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
-            sizes.append(1 + extra)
-        sizes = np.concatenate(sizes)
-    perm = np.argsort(keyed_uniforms(rng.keys["queue"], slot, who), kind="stable")
-    got_p = np.clip(stock - (np.cumsum(sizes[perm]) - sizes[perm]), 0, sizes[perm])
-    got = np.empty_like(got_p)
-    got[perm] = got_p
-    if offs is not None:
-        out.order_got[o0:o1] = got
+def _allot(rng: Streams, lines: Lines, r: slice, stock: int, orders: Orders, offs: np.ndarray, split: list,
+           out: Outcome, oversell: bool) -> int:
+    """The last `stock` units go to the orders of lines `r` (one SKU, one tick) in a uniform
+    random order (`orders.allot`); the rows it splits off join `split`. With `oversell` what the
+    orders did not get is oversold. Returns the units served."""
+    o0, o1 = offs[r.start], offs[r.stop]
+    parts = allot(rng.stockout, orders, o0, o1, stock)
+    split.extend(parts)
+    tick = Orders.concat([orders.take(slice(o0, o1)), *parts])
     width = r.stop - r.start
-    out.served[r] = np.bincount(owner - r.start, weights=got, minlength=width).astype(np.int64)
-    out.served_n[r] = np.bincount(owner - r.start, weights=got > 0, minlength=width).astype(np.int64)
+    at = tick.line - r.start
+    got = np.bincount(at, weights=tick.n * tick.got, minlength=width).astype(np.int64)
     if oversell:
-        out.oversold[r] = np.bincount(owner - r.start, weights=sizes - got, minlength=width).astype(np.int64)
-        out.cancelled[r] = np.bincount(owner - r.start, weights=got < sizes, minlength=width).astype(np.int64)
+        whole = np.bincount(at, weights=tick.n * (tick.got == tick.want), minlength=width).astype(np.int64)
+        out.oversold[r] = lines.units[r] - got
+        out.cancelled[r] = lines.n[r] - whole
+    return int(got.sum())
