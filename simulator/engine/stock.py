@@ -78,7 +78,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, l
     a, b = ch.start, ch.end
     n = b - a
     key = lines.k * n + (lines.t - a)
-    orders = orders.take(slice(None))              # stock play sets `got` and `n`: a copy
+    orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
     lines.units = orders.per_line(orders.n * orders.want, lines.size)
     demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
     cum = np.zeros((K, n + 1), dtype=np.int64)
