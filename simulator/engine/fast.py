@@ -24,7 +24,7 @@ from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.returns import book_returns
 from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
-from simulator.engine.stock import StockState, play
+from simulator.engine.stock import Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.pacing import paced
@@ -92,9 +92,10 @@ class FastEngine:
                               coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
                               ad_groups={au.name: au.G for au in m.auctions})
         env.process(self._announce(env, rec))
+        repl = Replenishment(m, env, st, rec)
         for tick, k, units in m.inbound:
-            env.process(self._deliver(env, st, rec, tick, k, units, "inbound"))
-        env.process(self._campaign(env, rng, st, _Run(m, self.rules), rec))
+            repl.deliver(tick, k, units, "inbound")
+        env.process(self._campaign(env, rng, repl, _Run(m, self.rules)))
         env.run()
         return rec
 
@@ -104,36 +105,10 @@ class FastEngine:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
 
-    def _deliver(self, env, st: StockState, rec: RunRecord, tick: int, k: int, units: int, kind: str):
-        """A shipment (`inbound`, `reorder`) or reserved units coming back (`release`) at the
-        start of `tick` (before that tick's demand)."""
-        yield env.timeout(tick - env.now)
-        st.inbox.append((tick, k, units, kind))
-        if kind != "release":
-            rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
-        if not st.signal.triggered:
-            st.signal.succeed()
-
-    def reorder(self, env, st: StockState, rec: RunRecord, k: int, tick: int) -> None:
-        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later).
-        The lots one check places are counted at once (one order, one delivery): never a loop
-        per lot, whatever s / Q is."""
-        m = self.m
-        if m.reorder_point[k] < 0:
-            return
-        gap = int(m.reorder_point[k]) - int(st.position(k))
-        if gap < 0:
-            return
-        q = (gap // int(m.reorder_qty[k]) + 1) * int(m.reorder_qty[k])
-        st.on_order[k] += q
-        rec.events.append((tick, "reorder", m.skus[k], float(q)))
-        if tick + m.lead_ticks[k] < m.n_ticks:
-            env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, "reorder"))
-
-    def _campaign(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord):
+    def _campaign(self, env, rng: Streams, repl: Replenishment, run: _Run):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
         empties, a flash sale falls back to the regular price) and the rest drawn again."""
-        m = self.m
+        m, st, rec = self.m, repl.st, repl.rec
         for i, ch in enumerate(m.chunks):
             if ch.day != run.day:
                 run.carried = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # what is left
@@ -154,9 +129,9 @@ class FastEngine:
             run.visits_from = ch.start
             a = ch.start
             while a < ch.end:
-                a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
+                a = yield from self._stretch(rng, repl, run, Chunk(a, ch.end, ch.phase, ch.day))
         if run.promo is not None:
-            run.promo.finish(self, st, rec)
+            run.promo.finish(st, rec)
         rec.by_sku["restocked"][-1] += st.after_end               # returns back after the campaign
         rec.stock[-1] += st.after_end
 
@@ -174,73 +149,91 @@ class FastEngine:
             run.boost[c] = boost.multiplier(orders)
             rec.events.append((tick, "ranking", m.channels[c], run.boost[c]))
 
-    def _stretch(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord, ch: Chunk):
+    def _stretch(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk):
         """Play ticks [ch.start, cut] of a chunk; returns the first tick not played."""
-        m, C = self.m, self.C
+        st, rec = repl.st, repl.rec
         ps = run.promo
-        reg = ps.begin(self, env, st, rec, ch) if ps is not None else None
+        reg = ps.begin(st, rec, ch) if ps is not None else None
         draw = self._draw(ch, rng, run, reg)
-        warm = bool(m.warmup[ch.phase])
+        warm = bool(self.m.warmup[ch.phase])
         if not warm:
             self._release_carts(ch, rng, run)
-        cut = ch.end
-        if ps is not None:
-            cut = ps.pool_cut(self, rng, ch, draw)            # a coupon pool empties: cut after that tick
+        cut = ch.end if ps is None else ps.pool_cut(rng, ch, draw)   # a coupon pool empties: cut after that tick
         if not warm:
             due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < cut)
             lines = Lines.concat([draw.lines, run.pending_carts.take(due)])
             run.pending_carts = run.pending_carts.take(~due)
         else:
             lines = draw.lines
+        lines, orders, deposit, carts, cut = self._orders(rng, st, run, ch, reg, lines, cut, warm)
+        if ps is not None:
+            draw.truncate(cut - ch.start)
+        self._commit_budgets(ch, run, rec, draw, rng, cut)
+        ch = Chunk(ch.start, cut, ch.phase, ch.day)
+        out = yield from play(repl, ch, rng, lines, orders)
+        if warm:
+            self._pool_carts(ch, run, rec, carts)
+        self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
+        self._record_traffic(ch, rec, draw.visits)
+        self._record_stock(ch, rec, out)
+        if ps is not None:
+            ps.end(rng, rec, st, ch, draw)
+        return cut
+
+    def _orders(self, rng: Streams, st: StockState, run: _Run, ch: Chunk, reg, lines: Lines, cut: int, warm: bool):
+        """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
+        apart), sorted by SKU, tick, and their class rows (`engine.orders`); a flash sale that
+        sells out and falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool,
+        carts, cut)."""
+        m, C = self.m, self.C
         deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
-        if warm:                                              # warm-up: only deposits meet the stock now
-            cart_lines = lines.take(~deposit)
+        carts = lines.take(~deposit) if warm else Lines.empty()
+        if warm:
             lines, deposit = lines.take(deposit), deposit[deposit]
         order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
         lines, deposit = lines.take(order), deposit[order]
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
-        if reg is not None:
-            orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
-            lines.units = orders.per_line(orders.n * orders.want, lines.size)
-            flash_cut = ps.flash_cut(ch, st, lines)
-            if flash_cut < cut:
-                cut = flash_cut
-                keep = lines.t < cut
-                back = ~keep & (lines.c >= C)                  # carts due later go back to wait
-                run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
-                orders = orders.of_lines(keep)
-                lines, deposit = lines.take(keep), deposit[keep]
-                if warm:
-                    cart_lines = cart_lines.take(cart_lines.t < cut)
-            draw.truncate(cut - ch.start)
-        self._commit_budgets(ch, run, rec, draw, rng, cut)
-        ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        out = yield from play(self, env, ch, rng, st, rec, lines, orders)
-        if warm:                                              # carts by coupon class: (G, K, S, C)
-            pool = np.zeros((self.G, self.K, self.S, self.C))
-            carts = self._attribute(ch, cart_lines, cart_lines.n, cart_lines.n).orders       # (h, K, S, C)
-            g = cart_lines.cls
-            for cls in range(self.G):
-                part = cart_lines.take(g == cls)
-                pool[cls] = self._attribute(ch, part, part.n, part.n).orders.sum(axis=0)
-            self._record_carts(ch, rec, carts)
-            run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
-        sale = ~deposit
-        if reg is not None:
+        if reg is None:
+            return lines, orders, deposit, carts, cut
+        ps = run.promo
+        orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
+        lines.units = orders.per_line(orders.n * orders.want, lines.size)
+        flash_cut = ps.flash_cut(ch, st, lines)
+        if flash_cut < cut:
+            cut = flash_cut
+            keep = lines.t < cut
+            back = ~keep & (lines.c >= C)                          # carts due later go back to wait
+            run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
+            orders = orders.of_lines(keep)
+            lines, deposit = lines.take(keep), deposit[keep]
+            carts = carts.take(carts.t < cut)
+        return lines, orders, deposit, carts, cut
+
+    def _pool_carts(self, ch: Chunk, run: _Run, rec: RunRecord, carts: Lines) -> None:
+        """A warm-up stretch's carts: recorded per hour, pooled by coupon class (G, K, S, C)."""
+        pool = np.zeros((self.G, self.K, self.S, self.C))
+        g = carts.cls
+        for cls in range(self.G):
+            part = carts.take(g == cls)
+            pool[cls] = self._attribute(ch, part, part.n, part.n).orders.sum(axis=0)
+        self._record_carts(ch, rec, self._attribute(ch, carts, carts.n, carts.n).orders)
+        run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
+
+    def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
+              warm: bool) -> None:
+        """What the stock served: deposits (taken now, paid later) and sales."""
+        if ps is not None:
             ps.record_stockouts(rec, out)
             if deposit.any():
-                ps.record_deposits(self, rng, rec, ch, out, deposit)
-        if not warm or deposit.any():
-            every = bool(sale.all())
-            pick = slice(None) if every else sale
-            got = out.orders if every else out.orders.of_lines(sale)
-            self._book_sales(ch, rng, rec, st, ps, out.lines if every else out.lines.take(sale), out.served[pick],
-                             out.served_n[pick], got, reg)
-        self._record_traffic(ch, rec, draw.visits)
-        self._record_stock(ch, rec, out)
-        if ps is not None:
-            ps.end(self, rng, rec, st, ch, draw)
-        return cut
+                ps.record_deposits(rng, rec, out, deposit)
+        if warm and not deposit.any():
+            return
+        sale = ~deposit
+        if sale.all():
+            self._book_sales(ch, rng, rec, st, ps, out.lines, out.served, out.served_n, out.orders, reg)
+        else:
+            self._book_sales(ch, rng, rec, st, ps, out.lines.take(sale), out.served[sale], out.served_n[sale],
+                             out.orders.of_lines(sale), reg)
 
     # ---------------------------------------------------------------- draws
     def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg) -> "Draw":
@@ -381,7 +374,7 @@ class FastEngine:
         price = self.m.price[ch.phase] if reg is None else reg.price
         self._record_sales(ch, rec, self._attribute(ch, sold, served, served_n), price)
         if reg is not None:
-            ps.record_orders(self, rng, rec, st, sold, got, reg)
+            ps.record_orders(rng, rec, st, sold, got, reg)
         else:
             self._record_returns(rng, rec, st, sold, got, price)
 

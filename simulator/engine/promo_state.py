@@ -73,6 +73,7 @@ class PromoState:
 
     def __init__(self, model):
         self.m = model
+        self.C = len(model.channels)
         p = self.promo = model.promo
         K, S = len(model.skus), len(model.segments)
         self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
@@ -93,7 +94,7 @@ class PromoState:
             self.balance_price[ps.skus] = model.price[model.phase_of_tick[ps.b0]][ps.skus]
 
     # ------------------------------------------------------------ the start of a stretch
-    def begin(self, eng, env, st, rec, ch):
+    def begin(self, st, rec, ch):
         """Flash sales that start, end or fall back, forfeits due, and the stretch's regime."""
         p, m = self.promo, self.m
         a = ch.start
@@ -170,7 +171,7 @@ class PromoState:
         self._attempt_rate = rate
 
     # ------------------------------------------------------------------- cuts
-    def pool_cut(self, eng, rng, ch, draw: Draw) -> int:
+    def pool_cut(self, rng, ch, draw: Draw) -> int:
         """The tick after the first pool-empty tick of the stretch (ch.end: none). At that tick
         the pool's last coupons go to a uniform choice of its claimers (first come, first
         served); buyers who claimed too late buy without it. Lines after it are dropped."""
@@ -179,7 +180,7 @@ class PromoState:
         lines = draw.lines
         if not p.J or not lines.size and not draw.claims.any():
             return ch.end
-        fresh = lines.c < eng.C
+        fresh = lines.c < self.C
         g = lines.cls
         best, which = n, []
         per_tick = {}
@@ -208,7 +209,7 @@ class PromoState:
             accepted = int(self.left[j] - (cum[i - 1] if i else 0))
             B, N = int(buy[i]), int(draw.claims[i, :, j].sum())
             x = int(rng.claims.hypergeometric(B, N, accepted)) if B and N else min(B, accepted)
-            rows = np.flatnonzero((lines.c < eng.C) & (lines.cls == j + 1) & (lines.t == tau))
+            rows = np.flatnonzero((lines.c < self.C) & (lines.cls == j + 1) & (lines.t == tau))
             kept = rng.claims.multivariate_hypergeometric(lines.n[rows], x) if rows.size else rows
             late = lines.n[rows] - kept
             if late.any():                                        # too late: bought without the coupon
@@ -242,7 +243,7 @@ class PromoState:
         return cut
 
     # ---------------------------------------------------------------- booking
-    def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> None:
+    def record_deposits(self, rng, rec, out, deposit: np.ndarray) -> None:
         """Deposit orders of the stretch, by class rows: booked (the deposit is paid now), their
         balances scheduled (pay-through by a binomial per row, pay moments by a multinomial over
         the pre-sale's profile), the unpaid ones kept for forfeit."""
@@ -281,7 +282,7 @@ class PromoState:
         _book(rec.by_sku["oversold_units"], per[out.lines.t], out.lines.k, out.oversold)
         _book(rec.by_sku["cancellations"], per[out.lines.t], out.lines.k, out.cancelled)
 
-    def record_orders(self, eng, rng, rec, st, sl, got, reg) -> None:
+    def record_orders(self, rng, rec, st, sl, got, reg) -> None:
         """Coupons redeemed, the platform's reduction, what buyers paid, returns and flash units
         of sale lines `sl` paid under the regime `reg`, by their class rows `got` (orders, units,
         GMV and its commissions are booked by the engine)."""
@@ -308,13 +309,13 @@ class PromoState:
         _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
         price = reg.price[k]
         units = rows.got * n
-        book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % eng.C, units, price,
+        book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % self.C, units, price,
                      units * price - coupon - red, red, rows.key, rows.got)
         for i, f in enumerate(p.flash):                             # units sold at the flash price
             if self.flash_status[i] in ("live", "sold_out") and reg.price[f.k] == f.price:
                 rec.flash[f.name]["units"] += float(units[k == f.k].sum())
 
-    def _balances_due(self, eng, rng, rec, st, ch) -> None:
+    def _balances_due(self, rng, rec, st, ch) -> None:
         """Balance payments of deposits due in the stretch: orders, units, GMV at the price at
         balance_from, deposit expansion, the reduction if live then, what the buyer pays now,
         commissions, returns."""
@@ -365,11 +366,11 @@ class PromoState:
         self.forfeit_orders[i] = 0
 
     # ------------------------------------------------------------ the end of a stretch
-    def end(self, eng, rng, rec, st, ch, draw: Draw) -> None:
+    def end(self, rng, rec, st, ch, draw: Draw) -> None:
         """Claims booked (pools, customers, flows), pool-empty and sell-out events, balances."""
         p, m = self.promo, self.m
         per = m.grid.period
-        self._balances_due(eng, rng, rec, st, ch)
+        self._balances_due(rng, rec, st, ch)
         for i, t in self.pending_sellout:
             if t < ch.end:
                 f = p.flash[i]
@@ -386,7 +387,7 @@ class PromoState:
         if dl.g is None:
             held = np.zeros(0, dtype=np.int64)
         else:
-            held = np.flatnonzero((dl.t < ch.end) & (dl.c < eng.C) & (dl.g > 0))   # holding a coupon
+            held = np.flatnonzero((dl.t < ch.end) & (dl.c < self.C) & (dl.g > 0))   # holding a coupon
         t_h, k_h, n_h, g_h = dl.t[held], dl.k[held], dl.n[held], dl.cls[held]
         lo = per[ch.start]
         hours = per[ch.end - 1] + 1 - lo
@@ -420,7 +421,7 @@ class PromoState:
         reg = self._reg
         return reg.W[j + 1][None] * reg.nobuy[j + 1]
 
-    def finish(self, eng, st, rec) -> None:
+    def finish(self, st, rec) -> None:
         """At the campaign's end: pre-sales whose balance window closes with it forfeit, and flash
         sales that run to the end log `flash_end` at the last tick."""
         T = self.m.n_ticks

@@ -52,6 +52,44 @@ class StockState:
         return int(self.on_hand[k] + self.held[k] + self.on_order[k])
 
 
+class Replenishment:
+    """Deliveries and the (s, Q) reorder policy of one replication. A delivery is a SimPy
+    process that waits for its tick, puts the units in the inbox and triggers `st.signal`:
+    the event stock play waits on beside its own next stock-out or reorder tick."""
+
+    def __init__(self, model: Model, env, st: StockState, rec: RunRecord):
+        self.m, self.env, self.st, self.rec = model, env, st, rec
+
+    def deliver(self, tick: int, k: int, units: int, kind: str) -> None:
+        """Schedule `units` of SKU k at the start of `tick` (before its demand): a shipment
+        (`inbound`, `reorder`) or reserved units coming back (`release`)."""
+        self.env.process(self._arrive(tick, k, units, kind))
+
+    def _arrive(self, tick: int, k: int, units: int, kind: str):
+        yield self.env.timeout(tick - self.env.now)
+        self.st.inbox.append((tick, k, units, kind))
+        if kind != "release":
+            self.rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
+        if not self.st.signal.triggered:
+            self.st.signal.succeed()
+
+    def check(self, k: int, tick: int) -> None:
+        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later).
+        The lots one check places are counted at once (one order, one delivery): never a loop
+        per lot, whatever s / Q is."""
+        m, st = self.m, self.st
+        if m.reorder_point[k] < 0:
+            return
+        gap = int(m.reorder_point[k]) - int(st.position(k))
+        if gap < 0:
+            return
+        q = (gap // int(m.reorder_qty[k]) + 1) * int(m.reorder_qty[k])
+        st.on_order[k] += q
+        self.rec.events.append((tick, "reorder", m.skus[k], float(q)))
+        if tick + m.lead_ticks[k] < m.n_ticks:
+            self.deliver(tick + int(m.lead_ticks[k]), k, q, "reorder")
+
+
 @dataclass
 class Outcome:
     """What the stock did to a chunk's lines."""
@@ -70,10 +108,12 @@ class Outcome:
     orders: Orders = None               # class rows of the lines, `got` set (rows split at a stock-out appended)
 
 
-def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, lines: Lines, orders: Orders):
+def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders):
     """SimPy generator: serve `lines` — their orders by class rows `orders`, grouped by line in
-    line order, lines sorted by SKU, tick — from stock over the chunk; returns an `Outcome`."""
-    m: Model = engine.m
+    line order, lines sorted by SKU, tick — from stock over the chunk; returns an `Outcome`.
+    Reorders go to `repl`; its deliveries wake the play."""
+    m: Model = repl.m
+    env, st, rec = repl.env, repl.st, repl.rec
     K = len(m.skus)
     a, b = ch.start, ch.end
     n = b - a
@@ -184,7 +224,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, l
                 emptied(k, a + i)
             st.on_hand[k] -= need
         done[k] = i + 1
-        engine.reorder(env, st, rec, k, a + i)
+        repl.check(k, a + i)
 
     def take_in(upto: int):
         """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
@@ -204,7 +244,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, l
                 st.on_hand[k] += units
                 st.in_stockout[k] = False
                 st.zero_at[k] = -1
-            engine.reorder(env, st, rec, k, tick)
+            repl.check(k, tick)
         return {d[1] for d in due}
 
     for k, units in st.restocks.pop(a, []):       # returns back in stock at a local midnight (a chunk's start)
@@ -215,7 +255,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, l
     take_in(a + 1)
     if a == 0:                                    # a SKU that starts at or below its reorder point
         for k in range(K):
-            engine.reorder(env, st, rec, k, 0)
+            repl.check(k, 0)
     nxt = next_events()
     while True:
         target = min(a + int(nxt.min()), b)

@@ -74,6 +74,33 @@ def test_an_inbound_shipment_arrives_at_its_tick():
         assert rec.by_sku["stockout_ticks"][:, 0].tolist() == [4, 4, 4, 4, 4]
 
 
+def test_a_delivery_is_the_simpy_event_that_wakes_stock_play():
+    """A delivery is a SimPy process: at its tick it triggers the event stock play waits on —
+    not a timeout standing in for it (a process waiting only on that event wakes at the tick,
+    and finds the units in the inbox)."""
+    import simpy
+
+    from simulator.engine.stock import Replenishment, StockState
+    from simulator.model import build_model
+    from simulator.record import RunRecord
+
+    model = build_model(one_sku(stock=0, hours=5, tick_minutes=15))
+    env = simpy.Environment()
+    st = StockState(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=bool), [], env.event())
+    rec = RunRecord.empty(5, 1, 1, model.stock)
+    woke = []
+
+    def stock_play():
+        yield st.signal
+        woke.append((env.now, list(st.inbox)))
+
+    env.process(stock_play())
+    Replenishment(model, env, st, rec).deliver(13, 0, 40, "inbound")
+    env.run()
+    assert woke == [(13, [(13, 0, 40, "inbound")])]
+    assert rec.events == [(13, "arrival", "item", 40.0)]
+
+
 # ------------------------------------------------------------ (s, Q) reorders
 def test_reorder_golden_log_under_a_flood():
     """Stock 10, s = 3, Q = 8, lead 2 h: tick 0 sells out and orders (position 0 + 8 > 3); every
