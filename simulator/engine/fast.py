@@ -18,13 +18,14 @@ import simpy
 
 from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
+from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines, first_of_cell
-from simulator.engine.orders import Orders, basket_classes, top_up_classes
+from simulator.engine.orders import Orders, basket_classes, cell_units, top_up_classes, units_pmf
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.returns import book_returns
 from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
-from simulator.engine.stock import Replenishment, StockState, play
+from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.pacing import paced
@@ -165,12 +166,12 @@ class FastEngine:
             run.pending_carts = run.pending_carts.take(~due)
         else:
             lines = draw.lines
-        lines, orders, deposit, carts, cut = self._orders(rng, st, run, ch, reg, lines, cut, warm)
+        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm)
         if ps is not None:
             draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        out = yield from play(repl, ch, rng, lines, orders)
+        out = yield from play(repl, ch, rng, lines, orders, lost)
         if warm:
             self._pool_carts(ch, run, rec, carts)
         self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
@@ -180,34 +181,76 @@ class FastEngine:
             ps.end(rng, rec, st, ch, draw)
         return cut
 
-    def _orders(self, rng: Streams, st: StockState, run: _Run, ch: Chunk, reg, lines: Lines, cut: int, warm: bool):
+    def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
+                warm: bool):
         """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
-        apart), sorted by SKU, tick, and their class rows (`engine.orders`); a flash sale that
+        apart), sorted by SKU, tick, and their class rows (`engine.orders`); the lines of SKUs
+        that lose their whole demand in the stretch go to `Lost` instead. A flash sale that
         sells out and falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool,
-        carts, cut)."""
+        carts, cut, lost)."""
         m, C = self.m, self.C
         deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
         carts = lines.take(~deposit) if warm else Lines.empty()
         if warm:
             lines, deposit = lines.take(deposit), deposit[deposit]
-        order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
-        lines, deposit = lines.take(order), deposit[order]
+        dead = repl.dead(ch.start, cut)
+        gone = dead[lines.k]
+        gone_lines, gone_dep = lines.take(gone), deposit[gone]
+        live = np.flatnonzero(~gone)
+        live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
+        lines, deposit = lines.take(live), deposit[live]
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
-        if reg is None:
-            return lines, orders, deposit, carts, cut
-        ps = run.promo
-        orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
-        lines.units = orders.per_line(orders.n * orders.want, lines.size)
-        flash_cut = ps.flash_cut(ch, st, lines)
-        if flash_cut < cut:
-            cut = flash_cut
-            keep = lines.t < cut
-            back = ~keep & (lines.c >= C)                          # carts due later go back to wait
-            run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
-            orders = orders.of_lines(keep)
-            lines, deposit = lines.take(keep), deposit[keep]
-            carts = carts.take(carts.t < cut)
-        return lines, orders, deposit, carts, cut
+        if reg is not None:
+            ps = run.promo
+            orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
+            lines.units = orders.per_line(orders.n * orders.want, lines.size)
+            flash_cut = ps.flash_cut(ch, repl.st, lines)
+            if flash_cut < cut:
+                cut = flash_cut
+                keep, stay = lines.t < cut, gone_lines.t < cut
+                back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
+                run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
+                orders = orders.of_lines(keep)
+                lines, deposit = lines.take(keep), deposit[keep]
+                gone_lines, gone_dep = gone_lines.take(stay), gone_dep[stay]
+                carts = carts.take(carts.t < cut)
+        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, gone_dep, dead)
+        return lines, orders, deposit, carts, cut, lost
+
+    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, deposit: np.ndarray,
+              dead: np.ndarray) -> Lost:
+        """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
+        `lines`: orders per tick, and units by cells of SKU × segment × coupon class × top-up
+        eligibility per reporting period (the first tick with orders of each SKU a cell of its
+        own: a stock-out event reads it), each cell's units drawn from one order's law
+        (`orders.units_pmf`, `orders.cell_units`)."""
+        K, S, G, n = self.K, self.S, self.G, ch.end - ch.start
+        if not lines.size:
+            z = np.zeros((K, n), dtype=np.int64)
+            return Lost(dead, z, z, np.zeros(K, dtype=np.int64))
+        t = lines.t - ch.start
+        orders = np.bincount(lines.k * n + t, weights=lines.n, minlength=K * n).astype(np.int64).reshape(K, n)
+        has = orders > 0
+        first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
+        p_tick = self.m.grid.period[ch.start:ch.end]
+        starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
+        p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
+        own = t == first[lines.k]
+        tick = np.where(own, t, p_start[t])
+        law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
+        count = np.bincount((own * n + tick) * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
+        cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
+        count = count[cell]
+        price = self.m.price[self.m.pay_phase[ch.phase]] if reg is None else reg.price
+        pmf = units_pmf(self.basket_mean, G, price, reg, None if reg is None else run.promo.promo)
+        law_c = cell % (K * S * G * 2)
+        units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c])
+        tick_c = (cell // (K * S * G * 2)) % n
+        k_c = law_c // (S * G * 2)
+        per_tick = np.bincount(k_c * n + tick_c, weights=units, minlength=K * n).astype(np.int64).reshape(K, n)
+        at_first = cell // (K * S * G * 2) >= n
+        first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
+        return Lost(dead, orders, per_tick, first_units)
 
     def _pool_carts(self, ch: Chunk, run: _Run, rec: RunRecord, carts: Lines) -> None:
         """A warm-up stretch's carts: recorded per hour, pooled by coupon class (G, K, S, C)."""

@@ -127,19 +127,12 @@ def basket_classes(keys: dict, lines, S: int, slots: int, mean: np.ndarray) -> O
     return Orders(line, want, n, key, want.copy()) if L else Orders.empty()
 
 
-def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg, promo,
-                   eligible: np.ndarray) -> Orders:
-    """凑单: of a class row whose basket lies just below a usable threshold (within
-    `topup_reach` of it), Binomial(count, q) orders top up to it — a row of their own.
-
-    `eligible` (L,) bool: lines whose orders may top up (not deposits)."""
-    if promo.topup_probability <= 0 or not orders.size:
-        return orders
-    k = lines.k[orders.line]
+def top_up_target(k: np.ndarray, g: np.ndarray, want: np.ndarray, price: np.ndarray, reg, promo) -> np.ndarray:
+    """Units an order of SKU `k`, coupon class `g` wanting `want` units tops up to (凑单): the
+    smallest usable threshold within `topup_reach` above its basket; 0 where none is."""
     p = price[k]
-    v = orders.want * p
-    best = np.full(orders.size, np.inf)
-    g = lines.cls[orders.line]
+    v = want * p
+    best = np.full(want.size, np.inf)
     has = g > 0
     if has.any():
         j = g[has] - 1
@@ -149,8 +142,21 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
     if reg.red_live:
         nxt = (np.floor(v / promo.red_every) + 1) * promo.red_every
         best = np.where(promo.red_applies[k], np.minimum(best, nxt), best)
-    ok = np.isfinite(best) & eligible[orders.line] & (best - v <= promo.topup_reach * best)
-    hit = np.flatnonzero(ok)
+    ok = np.isfinite(best) & (best - v <= promo.topup_reach * best)
+    add = np.ceil((np.where(ok, best, v) - v) / p - 1e-9).astype(np.int64)
+    return np.where(ok, want + add, 0)
+
+
+def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg, promo,
+                   eligible: np.ndarray) -> Orders:
+    """凑单: of a class row whose basket lies just below a usable threshold (within
+    `topup_reach` of it), Binomial(count, q) orders top up to it — a row of their own.
+
+    `eligible` (L,) bool: lines whose orders may top up (not deposits)."""
+    if promo.topup_probability <= 0 or not orders.size:
+        return orders
+    target = top_up_target(lines.k[orders.line], lines.cls[orders.line], orders.want, price, reg, promo)
+    hit = np.flatnonzero((target > 0) & eligible[orders.line])
     if not hit.size:
         return orders
     up = binomial_quantile(keyed_uniforms(key, orders.key[hit]), orders.n[hit], promo.topup_probability)
@@ -160,7 +166,7 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
         return orders
     more = orders.take(hit)
     more.n = up
-    more.want = more.want + np.ceil((best[hit] - v[hit]) / p[hit] - 1e-9).astype(np.int64)
+    more.want = target[hit]
     more.got = more.want.copy()
     more.key = keyed_ids(np.uint64(1), more.key, more.want)
     orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got)
@@ -168,6 +174,53 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
     both = Orders.concat([orders, more])
     both = both.take(both.n > 0)
     return both.take(np.argsort(both.line, kind="stable"))
+
+
+def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo) -> np.ndarray:
+    """(K·S·G·2, V) the law of one order's units, top-up included, per SKU × segment × coupon
+    class × (0: may not top up — a deposit —, 1: may), over the values 0 … V − 1: 1 +
+    Poisson(`mean` (K, S)), then the top-up of `top_up_target` with its probability (none
+    without promotions: `reg` None)."""
+    K, S = mean.shape
+    top = int(np.ceil(mean.max() + 12 * np.sqrt(mean.max()) + 12))
+    i = np.arange(top + 1)
+    base = np.exp(special.xlogy(i[None, :], mean.reshape(-1, 1)) - mean.reshape(-1, 1) - special.gammaln(i + 1.0))
+    base[:, -1] += np.maximum(0.0, 1.0 - base.sum(axis=1))                    # (K·S, top + 1) over sizes 1 + i
+    k, s, g, e = (x.ravel() for x in np.meshgrid(np.arange(K), np.arange(S), np.arange(G), np.arange(2), indexing="ij"))
+    rows = np.repeat(np.arange(k.size), i.size)
+    size = np.tile(1 + i, k.size)
+    mass = base[(k * S + s)[rows], size - 1]
+    q = 0.0 if reg is None else promo.topup_probability
+    target = np.zeros(size.size, dtype=np.int64)
+    if q > 0:
+        target = top_up_target(k[rows], g[rows], size, price, reg, promo) * e[rows]
+    V = int(max(size.max(), target.max())) + 1
+    pmf = np.zeros((k.size, V))
+    moved = np.where(target > 0, q, 0.0) * mass
+    np.add.at(pmf, (rows, size), mass - moved)
+    np.add.at(pmf, (rows, target), moved)
+    return pmf
+
+
+def cell_units(key: np.uint64, ident: np.ndarray, n: np.ndarray, pmf: np.ndarray) -> np.ndarray:
+    """(N,) units of N cells of `n` (N,) orders each, every order's units drawn from its cell's
+    law `pmf` (N, V): the count at each value by a conditional binomial on a uniform keyed to
+    the cell `ident` (N,) and the value, a handful of steps."""
+    units = np.zeros(n.size, dtype=np.int64)
+    left = n.astype(np.int64).copy()
+    tail = np.ones(n.size)
+    idx = np.flatnonzero(left > 0)
+    for v in range(pmf.shape[1]):
+        if not idx.size:
+            break
+        pv = pmf[idx, v]
+        p = np.where(tail[idx] > 1e-15, pv / np.maximum(tail[idx], 1e-300), 1.0)
+        c = binomial_quantile(keyed_uniforms(key, ident[idx], v), left[idx], np.minimum(p, 1.0))
+        units[idx] += c * v
+        left[idx] -= c
+        tail[idx] -= pv
+        idx = idx[left[idx] > 0]
+    return units
 
 
 def order_money(lines, orders: Orders, price: np.ndarray, reg, promo) -> tuple[np.ndarray, np.ndarray]:

@@ -59,14 +59,34 @@ class Replenishment:
 
     def __init__(self, model: Model, env, st: StockState, rec: RunRecord):
         self.m, self.env, self.st, self.rec = model, env, st, rec
+        self.first_due = np.full(len(model.skus), np.iinfo(np.int64).max)   # (K,) next scheduled delivery
+        self.scheduled: list[tuple[int, int]] = []                            # (tick, sku) on their way
 
     def deliver(self, tick: int, k: int, units: int, kind: str) -> None:
         """Schedule `units` of SKU k at the start of `tick` (before its demand): a shipment
         (`inbound`, `reorder`) or reserved units coming back (`release`)."""
+        self.scheduled.append((tick, k))
+        self.first_due[k] = min(self.first_due[k], tick)
         self.env.process(self._arrive(tick, k, units, kind))
+
+    def dead(self, a: int, b: int) -> np.ndarray:
+        """(K,) SKUs whose whole demand in ticks [a, b) is lost: no stock on hand or held back,
+        nothing arriving before b (shipments, reorders, releases, restocks), no oversell window
+        open, no flash sale on, and not the campaign's first tick (its reorder check)."""
+        st = self.st
+        out = (st.on_hand + st.held == 0) & (self.first_due >= b) & ~st.flash_live & (a > 0)
+        if st.oversell_ticks >= 0:
+            out &= (st.zero_at < 0) | (st.zero_at + st.oversell_ticks < a)
+        for _, k, _, _ in st.inbox:
+            out[k] = False
+        for k, _ in st.restocks.get(a, []):
+            out[k] = False
+        return out
 
     def _arrive(self, tick: int, k: int, units: int, kind: str):
         yield self.env.timeout(tick - self.env.now)
+        self.scheduled.remove((tick, k))
+        self.first_due[k] = min((t for t, j in self.scheduled if j == k), default=np.iinfo(np.int64).max)
         self.st.inbox.append((tick, k, units, kind))
         if kind != "release":
             self.rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
@@ -91,6 +111,22 @@ class Replenishment:
 
 
 @dataclass
+class Lost:
+    """Demand of the SKUs whose whole demand in a stretch is lost (`Replenishment.dead`), drawn
+    in bulk rather than as lines: shapes (K,) and (K, n) over the stretch's n ticks."""
+
+    dead: np.ndarray                    # (K,) bool
+    orders: np.ndarray                  # (K, n) orders per tick
+    units: np.ndarray                   # (K, n) units, each reporting period's at its first tick
+    first: np.ndarray                   # (K,) units of the first tick with orders
+
+    @classmethod
+    def none(cls, K: int, n: int) -> "Lost":
+        z = np.zeros((K, n), dtype=np.int64)
+        return cls(np.zeros(K, dtype=bool), z, z, np.zeros(K, dtype=np.int64))
+
+
+@dataclass
 class Outcome:
     """What the stock did to a chunk's lines."""
 
@@ -108,10 +144,11 @@ class Outcome:
     orders: Orders = None               # class rows of the lines, `got` set (rows split at a stock-out appended)
 
 
-def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders):
+def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders, lost: Lost):
     """SimPy generator: serve `lines` — their orders by class rows `orders`, grouped by line in
-    line order, lines sorted by SKU, tick — from stock over the chunk; returns an `Outcome`.
-    Reorders go to `repl`; its deliveries wake the play."""
+    line order, lines sorted by SKU, tick — from stock over the chunk; the SKUs of `lost` lose
+    their demand whole. Returns an `Outcome`. Reorders go to `repl`; its deliveries wake the
+    play."""
     m: Model = repl.m
     env, st, rec = repl.env, repl.st, repl.rec
     K = len(m.skus)
@@ -121,6 +158,8 @@ def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Ord
     orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
     lines.units = orders.per_line(orders.n * orders.want, lines.size)
     demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
+    demand[lost.dead] = lost.units[lost.dead]
+    present = np.where(lost.dead[:, None], lost.orders > 0, demand > 0)     # (K, n) ticks with orders
     cum = np.zeros((K, n + 1), dtype=np.int64)
     np.cumsum(demand, axis=1, out=cum[:, 1:])
     out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
@@ -190,18 +229,19 @@ def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Ord
                 emptied(k, a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1)
             st.on_hand[k] -= take
         else:
-            out.out_ticks[k, x:to] = demand[k, x:to] > 0
+            out.out_ticks[k, x:to] = present[k, x:to]
             y = min(max(oversell_until(k) + 1, x), to)
             if y > x:
                 none_served(rows(k, x, y), True)
             if to > y:
                 none_served(rows(k, y, to), False)
             if not st.in_stockout[k] and not st.flash_live[k]:
-                hit = np.flatnonzero(demand[k, x:to])
+                hit = np.flatnonzero(present[k, x:to])
                 if hit.size:
                     st.in_stockout[k] = True
                     first = x + int(hit[0])
-                    rec.events.append((a + first, "stockout", m.skus[k], float(demand[k, first])))
+                    value = lost.first[k] if lost.dead[k] else demand[k, first]
+                    rec.events.append((a + first, "stockout", m.skus[k], float(value)))
         done[k] = to
 
     def event_at(k, i):
