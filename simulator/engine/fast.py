@@ -57,6 +57,9 @@ class _Run:
         self.rules = RuleRunner(model.scenario, model.grid, rules) if rules is not None else None
         self.visits = np.zeros((0, 0), dtype=np.int64)  # (n, R) the chunk's visits per tick × visit row
         self.visits_from = 0                           # the chunk's first tick
+        self.open = np.ones(len(model.channels), dtype=bool)   # (C,) budgeted channels still buying today
+        self.exhausted: dict = {}                      # channel → SimPy event: its budget ran out
+        self.env = None                                # the replication's SimPy environment
 
 
 class FastEngine:
@@ -96,7 +99,12 @@ class FastEngine:
         repl = Replenishment(m, env, st, rec)
         for tick, k, units in m.inbound:
             repl.deliver(tick, k, units, "inbound")
-        env.process(self._campaign(env, rng, repl, _Run(m, self.rules)))
+        run = _Run(m, self.rules)
+        run.env = env
+        for c in self.flat_paid:
+            run.exhausted[c] = env.event()
+            env.process(self._budget_watch(env, run, rec, c))
+        env.process(self._campaign(env, rng, repl, run))
         env.run()
         return rec
 
@@ -105,6 +113,20 @@ class FastEngine:
         for tick, kind, subject, value in self.m.fixed_events:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
+
+    def _budget_watch(self, env, run: _Run, rec: RunRecord, c: int):
+        """Paid search at a flat cpc: waits for its budget-exhaustion event, logs it and stops the
+        channel (no clicks are drawn for it until a new day or a rule reopens it)."""
+        while True:
+            spent = yield run.exhausted[c]
+            run.exhausted[c] = env.event()
+            rec.events.append((int(env.now), "budget_exhausted", self.m.channels[c], spent))
+            run.open[c] = False
+
+    def _exhaust(self, env, run: _Run, c: int, tick: int, spent: float):
+        """The moment channel c's budget runs out: its event succeeds at `tick`."""
+        yield env.timeout(tick - env.now)
+        run.exhausted[c].succeed(spent)
 
     def _campaign(self, env, rng: Streams, repl: Replenishment, run: _Run):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
@@ -117,6 +139,7 @@ class FastEngine:
                 run.daily_left = run.daily_budget + run.carried
                 run.day_allow = np.minimum(run.daily_left, run.total_left)
                 run.spent_today[:] = 0.0
+                run.open[:] = True
                 for b in run.auction_budgets.values():
                     b.new_day()
                 self._rank(ch.start, run, rec)
@@ -290,6 +313,10 @@ class FastEngine:
         paid, auctions = {}, {}
         budgeted = [c for c in self.flat_paid if np.isfinite(run.daily_budget[c]) or np.isfinite(run.total_budget[c])]
         for c in budgeted:                                             # offered clicks, cut by the budget
+            if not run.open[c]:                                        # stopped by its exhaustion event
+                paid[c] = (np.zeros(n, dtype=np.int64), -1)
+                visits[:, c] = 0
+                continue
             paid[c] = self._paid_visits(ch, run, c, visits[:, c])
             visits[:, c] = paid[c][0]
         for c, b in run.auction_budgets.items():                       # ad groups in auctions
@@ -352,7 +379,7 @@ class FastEngine:
                 continue
             spent = float(visits.sum() * m.cpc[c])
             if 0 <= stop < visits.size:
-                rec.events.append((ch.start + stop, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
+                run.env.process(self._exhaust(run.env, run, c, ch.start + stop, run.spent_today[c] + spent))
             run.spent_today[c] += spent
             run.daily_left[c] -= spent
             run.total_left[c] -= spent

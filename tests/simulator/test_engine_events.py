@@ -242,6 +242,52 @@ def test_budget_exhausted_fires_at_the_tick_of_the_last_affordable_click():
             assert hits.get(d) == hours[np.searchsorted(cum, 2)]  # the tick of the second click
 
 
+def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
+    """Paid search at a flat cpc: its budget running out is a SimPy event; the channel's process
+    waits on it, logs `budget_exhausted` and stops the channel — no click of it is drawn later
+    that day (the afternoon phase is a stretch of its own). A process that only logs the event
+    leaves the channel open: the stop comes from the event, not from the budget arithmetic."""
+    from simulator.engine import FastEngine
+    from simulator.model import build_model
+
+    sc = Scenario.model_validate({
+        "meta": {"name": "budget", "start": at(0), "end": at(24), "tick_minutes": 60},
+        "calendar": {"intraday": "flat", "phases": [{"name": "afternoon", "start": at(12), "end": at(24)}]},
+        "channels": {"ads": {"kind": "paid_search", "cpc": 1.0, "clicks_per_hour": 2.0, "daily_budget": 3.0}},
+        "skus": {"item": {"price": 50.0, "unit_cost": 20.0, "base_conversion": 0.05, "stock": 1000}},
+    })
+    model = build_model(sc)
+
+    class Spy(FastEngine):
+        def __init__(self, model, close=True):
+            super().__init__(model)
+            self.asked, self.close = [], close
+
+        def _paid_visits(self, ch, run, c, offered):
+            self.asked.append(ch.start)
+            return super()._paid_visits(ch, run, c, offered)
+
+        def _budget_watch(self, env, run, rec, c):
+            if self.close:
+                yield from super()._budget_watch(env, run, rec, c)
+                return
+            while True:                                            # logs, never stops the channel
+                spent = yield run.exhausted[c]
+                run.exhausted[c] = env.event()
+                rec.events.append((int(env.now), "budget_exhausted", "ads", spent))
+
+    for seed in range(5):
+        eng = Spy(model)
+        rec = eng.run(seed)
+        (tick, _, _, spent), = events_of(rec, "budget_exhausted")
+        assert tick < 12 and spent == 3.0
+        assert eng.asked == [0]                                    # the afternoon stretch draws no click
+        assert rec.by_channel["visits"][tick + 1:, 0].sum() == 0
+        left_open = Spy(model, close=False)
+        left_open.run(seed)
+        assert left_open.asked == [0, 12]
+
+
 def test_initial_reorder_counts_a_delivery_of_tick_0():
     """The opening (s, Q) check sees the deliveries of tick 0, which land before its demand."""
     sc = one_sku(stock=0, hours=6, visits_per_hour=0.0,
