@@ -16,19 +16,18 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
+from simulator.engine.booking import Books
+from simulator.engine.budgets import FlatBudgets
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines, first_of_cell
 from simulator.engine.orders import Orders, basket_classes, cell_units, top_up_classes, units_pmf
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
-from simulator.engine.returns import book_returns
-from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
+from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
 from simulator.model import Chunk, Model
-from simulator.pacing import paced
 from simulator.record import RunRecord
 from simulator.rules.snapshot import RuleRunner
 
@@ -71,13 +70,15 @@ class FastEngine:
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.G = 1 if model.promo is None else model.promo.G
-        self.flat_paid = [c for c in range(self.C) if model.cpc[c] > 0]   # paid search at a flat cpc
+        self.budgets = FlatBudgets(model)                               # paid search at a flat cpc
+        self.books = Books(model)
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
         self.rows = VisitRows.of(model)
         basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
         self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
+        self._laws: dict = {}                                      # regime → `units_pmf` (one order's units)
         self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
         for au in model.auctions:                                    # (auction clicks come from the auctions)
             self.drawn[au.c] = False
@@ -101,9 +102,7 @@ class FastEngine:
             repl.deliver(tick, k, units, "inbound")
         run = _Run(m, self.rules)
         run.env = env
-        for c in self.flat_paid:
-            run.exhausted[c] = env.event()
-            env.process(self._budget_watch(env, run, rec, c))
+        self.budgets.start(env, run, rec)
         env.process(self._campaign(env, rng, repl, run))
         env.run()
         return rec
@@ -114,32 +113,13 @@ class FastEngine:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
 
-    def _budget_watch(self, env, run: _Run, rec: RunRecord, c: int):
-        """Paid search at a flat cpc: waits for its budget-exhaustion event, logs it and stops the
-        channel (no clicks are drawn for it until a new day or a rule reopens it)."""
-        while True:
-            spent = yield run.exhausted[c]
-            run.exhausted[c] = env.event()
-            rec.events.append((int(env.now), "budget_exhausted", self.m.channels[c], spent))
-            run.open[c] = False
-
-    def _exhaust(self, env, run: _Run, c: int, tick: int, spent: float):
-        """The moment channel c's budget runs out: its event succeeds at `tick`."""
-        yield env.timeout(tick - env.now)
-        run.exhausted[c].succeed(spent)
-
     def _campaign(self, env, rng: Streams, repl: Replenishment, run: _Run):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
         empties, a flash sale falls back to the regular price) and the rest drawn again."""
         m, st, rec = self.m, repl.st, repl.rec
         for i, ch in enumerate(m.chunks):
             if ch.day != run.day:
-                run.carried = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # what is left
-                run.day = ch.day
-                run.daily_left = run.daily_budget + run.carried
-                run.day_allow = np.minimum(run.daily_left, run.total_left)
-                run.spent_today[:] = 0.0
-                run.open[:] = True
+                self.budgets.new_day(run, ch.day)
                 for b in run.auction_budgets.values():
                     b.new_day()
                 self._rank(ch.start, run, rec)
@@ -198,8 +178,8 @@ class FastEngine:
         if warm:
             self._pool_carts(ch, run, rec, carts)
         self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
-        self._record_traffic(ch, rec, draw.visits)
-        self._record_stock(ch, rec, out)
+        self.books.traffic(ch, rec, draw.visits)
+        self.books.stock(ch, rec, out)
         if ps is not None:
             ps.end(rng, rec, st, ch, draw)
         return cut
@@ -265,7 +245,10 @@ class FastEngine:
         cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
         count = count[cell]
         price = self.m.price[self.m.pay_phase[ch.phase]] if reg is None else reg.price
-        pmf = units_pmf(self.basket_mean, G, price, reg, None if reg is None else run.promo.promo)
+        law_key = (price.tobytes(), None if reg is None else (reg.valid.tobytes(), reg.red_live))
+        if law_key not in self._laws:                                 # one order's law per regime
+            self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, None if reg is None else run.promo.promo)
+        pmf = self._laws[law_key]
         law_c = cell % (K * S * G * 2)
         units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c])
         tick_c = (cell // (K * S * G * 2)) % n
@@ -281,8 +264,8 @@ class FastEngine:
         g = carts.cls
         for cls in range(self.G):
             part = carts.take(g == cls)
-            pool[cls] = self._attribute(ch, part, part.n, part.n).orders.sum(axis=0)
-        self._record_carts(ch, rec, self._attribute(ch, carts, carts.n, carts.n).orders)
+            pool[cls] = self.books.attribute(ch, part, part.n, part.n).orders.sum(axis=0)
+        self.books.carts(ch, rec, self.books.attribute(ch, carts, carts.n, carts.n).orders)
         run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
 
     def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
@@ -311,14 +294,13 @@ class FastEngine:
         visits = run.visits[off:off + n].copy()                       # (n, R)
         lam = m.traffic[ch.start:ch.end] * run.boost[None, :]
         paid, auctions = {}, {}
-        budgeted = [c for c in self.flat_paid if np.isfinite(run.daily_budget[c]) or np.isfinite(run.total_budget[c])]
-        for c in budgeted:                                             # offered clicks, cut by the budget
-            if not run.open[c]:                                        # stopped by its exhaustion event
-                paid[c] = (np.zeros(n, dtype=np.int64), -1)
-                visits[:, c] = 0
-                continue
-            paid[c] = self._paid_visits(ch, run, c, visits[:, c])
+        buying, stopped = self.budgets.budgeted(run)
+        for c in buying:                                               # offered clicks, cut by the budget
+            paid[c] = self.budgets.clicks(ch, run, c, visits[:, c])
             visits[:, c] = paid[c][0]
+        for c in stopped:                                              # stopped by their exhaustion event
+            paid[c] = (np.zeros(n, dtype=np.int64), -1)
+            visits[:, c] = 0
         for c, b in run.auction_budgets.items():                       # ad groups in auctions
             auctions[c] = draw_auctions(b.au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
             paid[c] = (auctions[c].clicks, -1)
@@ -336,54 +318,13 @@ class FastEngine:
             np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
         return Draw(sp.lines, by_channel, claims, paid, lam, auctions)
 
-    def _paid_visits(self, ch: Chunk, run: _Run, c: int, offered: np.ndarray):
-        """(n,) clicks of a budgeted paid channel out of the `offered` (n,) clicks, stopped at the
-        exact tick its daily or total budget runs out: that tick keeps the clicks the budget
-        still pays for (visitors are exchangeable, so which of them is a uniform choice); spend ≤
-        budget, short of it by less than one click. Returns (clicks, relative tick of the last
-        paid click or −1)."""
-        m = self.m
-        allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
-        if allowed <= 0:                                               # exhausted earlier
-            return np.zeros(offered.size, dtype=np.int64), -1
-        visits = offered.copy()
-        share = run.pace_share[ch.start:ch.end, c]
-        if np.isfinite(share).all():                                   # pacing: never ahead of the line
-            cpc = float(m.cpc[c])
-            if np.isfinite(run.daily_budget[c]):
-                line = run.day_allow[c] * share - run.spent_today[c]
-            else:
-                line = run.total_budget[c] * share - run.spent_total[c]
-            cap = np.clip(np.floor(line / cpc + 1e-9), 0, allowed)
-            paid = paced(visits, cap).astype(np.int64)
-            kept = np.diff(paid, prepend=0)
-            cut = np.flatnonzero(paid >= allowed)                      # the last click the budget pays
-            return kept, (int(cut[0]) if cut.size else -1)
-        cum = np.cumsum(visits)
-        if not cum.size or cum[-1] < allowed:
-            return visits, -1
-        i = int(np.searchsorted(cum, allowed, side="left"))           # tick i: the last paid click
-        visits[i] = allowed - (int(cum[i - 1]) if i else 0)
-        visits[i + 1:] = 0
-        return visits, i
-
     def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:
-        """Book the paid clicks of the ticks kept, [ch.start, cut): budget state, exhaustion
-        events, and the auctions' spend and ad-group counts."""
-        m = self.m
+        """Book the paid clicks of the ticks kept, [ch.start, cut): the flat-cpc budgets
+        (`budgets`), and the auctions' spend and ad-group counts."""
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
-        for c, (visits, stop) in draw.paid.items():
-            if c in draw.auctions:
-                continue
-            spent = float(visits.sum() * m.cpc[c])
-            if 0 <= stop < visits.size:
-                run.env.process(self._exhaust(run.env, run, c, ch.start + stop, run.spent_today[c] + spent))
-            run.spent_today[c] += spent
-            run.daily_left[c] -= spent
-            run.total_left[c] -= spent
-            run.spent_total[c] += spent
+        self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ---------------------------------------------------------------- carts
     def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
@@ -411,30 +352,6 @@ class FastEngine:
             run.pending_carts = Lines.concat([run.pending_carts, new])
 
     # ------------------------------------------------------------ recording
-    def _hours(self, ch: Chunk):
-        per = self.m.grid.period
-        return per[ch.start], per[ch.end - 1] + 1
-
-    def _attribute(self, ch, lines, served, served_n):
-        per = self.m.grid.period
-        lo, hi = self._hours(ch)
-        return attribute(lines, served, served_n, per[lines.t] - lo, hi - lo, self.K, self.S, self.C)
-
-    def _record_traffic(self, ch: Chunk, rec: RunRecord, visits: np.ndarray):
-        """Visits (carts paying are not new visits); spend and fees."""
-        m = self.m
-        lo, hi = self._hours(ch)
-        p_tick = m.grid.period[ch.start:ch.end]
-        visits = _by_period(visits.astype(float), p_tick)
-        rec.by_channel["visits"][lo:hi] += visits
-        rec.by_channel["ad_spend"][lo:hi] += visits * m.cpc[None, :] + _by_period(m.media_spend[ch.start:ch.end], p_tick)
-        rec.by_channel["fees"][lo:hi] += _by_period(m.fees[ch.start:ch.end], p_tick)
-
-    def _record_carts(self, ch: Chunk, rec: RunRecord, carts: np.ndarray):
-        lo, hi = self._hours(ch)
-        rec.by_channel["carts"][lo:hi] += carts.sum(axis=(1, 2))
-        rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
-
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
                     served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
@@ -442,58 +359,8 @@ class FastEngine:
         promotions; `ps` the promotion state): orders, units, GMV, coupons, reductions, what
         buyers paid, returns."""
         price = self.m.price[ch.phase] if reg is None else reg.price
-        self._record_sales(ch, rec, self._attribute(ch, sold, served, served_n), price)
+        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), price)
         if reg is not None:
             ps.record_orders(rng, rec, st, sold, got, reg)
         else:
-            self._record_returns(rng, rec, st, sold, got, price)
-
-    def _record_sales(self, ch: Chunk, rec: RunRecord, got, price: np.ndarray):
-        """Orders, units, GMV and commissions on it per hour × SKU × channel, at `price` (K,) per
-        unit (returns are booked apart)."""
-        m = self.m
-        lo, hi = self._hours(ch)
-        orders = got.orders.sum(axis=2)                                # (h, K, C)
-        units = got.units.sum(axis=2).astype(np.int64)
-        gmv = units * price[None, :, None]
-        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv)):
-            rec.by_channel[name][lo:hi] += cube.sum(axis=1)
-            rec.by_sku[name][lo:hi] += cube.sum(axis=2)
-        rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
-        rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
-
-    def _record_returns(self, rng: Streams, rec: RunRecord, st: StockState, lines: Lines, orders: Orders,
-                        price: np.ndarray):
-        """Returns of a plan without promotions: every buyer paid the activity `price` (K,)."""
-        rows = orders.take((orders.got > 0) & (orders.n > 0))
-        line = rows.line
-        units = rows.n * rows.got
-        p = price[lines.k[line]]
-        book_returns(self.m, rng.keys, rec, st, lines.t[line], lines.k[line], lines.c[line] % self.C, units, p,
-                     units * p, np.zeros(line.size), rows.key, rows.got)
-
-    def _record_stock(self, ch: Chunk, rec: RunRecord, out):
-        """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""
-        lo, hi = self._hours(ch)
-        p_tick = self.m.grid.period[ch.start:ch.end]
-        n = ch.end - ch.start
-        lines = out.lines
-        key = lines.k * n + (lines.t - ch.start)
-        sold = np.bincount(key, weights=out.served, minlength=self.K * n).reshape(self.K, n)
-        over = np.bincount(key, weights=out.oversold, minlength=self.K * n).reshape(self.K, n)
-        ends = np.flatnonzero(np.diff(p_tick))
-        starts = np.r_[0, ends + 1]
-        per = {}
-        for name, flow in (("lost_units", out.demand - sold - over), ("stockout_ticks", out.out_ticks),
-                           ("inbound", out.arrivals), ("taken", sold), ("released", out.released),
-                           ("restocked", out.restocked)):
-            per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
-            rec.by_sku[name][lo:hi] += per[name]
-        net = per["inbound"] + per["released"] + per["restocked"] - per["taken"]   # whole units: exact in floats
-        rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
-
-
-def _by_period(x: np.ndarray, p_tick: np.ndarray) -> np.ndarray:
-    """Sum rows of x (n, ·) into consecutive reporting periods; returns (periods, ·)."""
-    starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
-    return np.add.reduceat(x, starts, axis=0) if x.shape[0] else x
+            self.books.returns(rng, rec, st, sold, got, price)

@@ -248,6 +248,7 @@ def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
     that day (the afternoon phase is a stretch of its own). A process that only logs the event
     leaves the channel open: the stop comes from the event, not from the budget arithmetic."""
     from simulator.engine import FastEngine
+    from simulator.engine.budgets import FlatBudgets
     from simulator.model import build_model
 
     sc = Scenario.model_validate({
@@ -258,34 +259,39 @@ def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
     })
     model = build_model(sc)
 
-    class Spy(FastEngine):
+    class Spy(FlatBudgets):
         def __init__(self, model, close=True):
             super().__init__(model)
             self.asked, self.close = [], close
 
-        def _paid_visits(self, ch, run, c, offered):
+        def clicks(self, ch, run, c, offered):
             self.asked.append(ch.start)
-            return super()._paid_visits(ch, run, c, offered)
+            return super().clicks(ch, run, c, offered)
 
-        def _budget_watch(self, env, run, rec, c):
+        def watch(self, env, run, rec, c):
             if self.close:
-                yield from super()._budget_watch(env, run, rec, c)
+                yield from super().watch(env, run, rec, c)
                 return
             while True:                                            # logs, never stops the channel
                 spent = yield run.exhausted[c]
                 run.exhausted[c] = env.event()
                 rec.events.append((int(env.now), "budget_exhausted", "ads", spent))
 
+    def engine(close: bool) -> FastEngine:
+        eng = FastEngine(model)
+        eng.budgets = Spy(model, close)
+        return eng
+
     for seed in range(5):
-        eng = Spy(model)
+        eng = engine(True)
         rec = eng.run(seed)
         (tick, _, _, spent), = events_of(rec, "budget_exhausted")
         assert tick < 12 and spent == 3.0
-        assert eng.asked == [0]                                    # the afternoon stretch draws no click
+        assert eng.budgets.asked == [0]                            # the afternoon stretch asks for no click
         assert rec.by_channel["visits"][tick + 1:, 0].sum() == 0
-        left_open = Spy(model, close=False)
+        left_open = engine(False)
         left_open.run(seed)
-        assert left_open.asked == [0, 12]
+        assert left_open.budgets.asked == [0, 12]
 
 
 def test_initial_reorder_counts_a_delivery_of_tick_0():
