@@ -26,7 +26,7 @@ from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
-from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
+from simulator.engine.visitors import VisitRows, chunk_visits, resolve_segments, split_visits, tables
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
 from simulator.rules.snapshot import RuleRunner
@@ -158,8 +158,8 @@ class FastEngine:
         st, rec = repl.st, repl.rec
         ps = run.promo
         reg = ps.begin(st, rec, ch) if ps is not None else None
-        draw = self._draw(ch, rng, run, reg)
         warm = bool(self.m.warmup[ch.phase])
+        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end))
         if not warm:
             self._release_carts(ch, rng, run)
         cut = ch.end if ps is None else ps.pool_cut(rng, ch, draw)   # a coupon pool empties: cut after that tick
@@ -169,7 +169,7 @@ class FastEngine:
             run.pending_carts = run.pending_carts.take(~due)
         else:
             lines = draw.lines
-        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm)
+        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw.tables)
         if ps is not None:
             draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
@@ -185,7 +185,7 @@ class FastEngine:
         return cut
 
     def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
-                warm: bool):
+                warm: bool, tab):
         """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
         apart), sorted by SKU, tick, and their class rows (`engine.orders`); the lines of SKUs
         that lose their whole demand in the stretch go to `Lost` instead. A flash sale that
@@ -198,7 +198,7 @@ class FastEngine:
             lines, deposit = lines.take(deposit), deposit[deposit]
         dead = repl.dead(ch.start, cut)
         gone = dead[lines.k]
-        gone_lines, gone_dep = lines.take(gone), deposit[gone]
+        gone_lines = lines.take(gone)
         live = np.flatnonzero(~gone)
         live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
         lines, deposit = lines.take(live), deposit[live]
@@ -215,13 +215,12 @@ class FastEngine:
                 run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
                 orders = orders.of_lines(keep)
                 lines, deposit = lines.take(keep), deposit[keep]
-                gone_lines, gone_dep = gone_lines.take(stay), gone_dep[stay]
+                gone_lines = gone_lines.take(stay)
                 carts = carts.take(carts.t < cut)
-        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, gone_dep, dead)
+        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, tab)
         return lines, orders, deposit, carts, cut, lost
 
-    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, deposit: np.ndarray,
-              dead: np.ndarray) -> Lost:
+    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, tab) -> Lost:
         """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
         `lines`: orders per tick, and units by cells of SKU × segment × coupon class × top-up
         eligibility per reporting period (the first tick with orders of each SKU a cell of its
@@ -239,9 +238,12 @@ class FastEngine:
         starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
         p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
         own = t == first[lines.k]
-        tick = np.where(own, t, p_start[t])
+        lines = lines.take(slice(None))
+        lines.t = own * n + np.where(own, t, p_start[t])                  # time key: (own first tick?, tick)
+        lines = resolve_segments(lines, tab, rng.split, S)
+        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < self.C)
         law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
-        count = np.bincount((own * n + tick) * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
+        count = np.bincount(lines.t * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
         cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
         count = count[cell]
         price = self.m.price[self.m.pay_phase[ch.phase]] if reg is None else reg.price
@@ -285,9 +287,10 @@ class FastEngine:
                              out.orders.of_lines(sale), reg)
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg) -> "Draw":
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
-        its budget pays, auctions as served), split into buyer lines and claims (`visitors`)."""
+        its budget pays, auctions as served), split into buyer lines and claims (`visitors`;
+        the segments of `dead` SKUs' buyers are drawn later, by `_lost`)."""
         m, C = self.m, self.C
         n = ch.end - ch.start
         off = ch.start - run.visits_from
@@ -310,13 +313,13 @@ class FastEngine:
         if reg is not None:                                            # per-customer limits: shares per tick
             run.promo.limit_weights(reg, rates, self.rows)
         tab = tables(self.rows, m, ch.phase, reg, n)
-        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S)
+        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)
         claims = np.zeros((n, C, sp.claims.shape[2]), dtype=np.int64)
         if claims.shape[2]:
             np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
-        return Draw(sp.lines, by_channel, claims, paid, lam, auctions)
+        return Draw(sp.lines, by_channel, claims, paid, lam, auctions, tab)
 
     def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:
         """Book the paid clicks of the ticks kept, [ch.start, cut): the flat-cpc budgets

@@ -33,6 +33,7 @@ class Draw:
     paid: dict
     lam: np.ndarray
     auctions: dict = field(default_factory=dict)   # auction channel → AuctionDraw
+    tables: object = None                          # the stretch's purchase tables (`visitors.Tables`)
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks."""
