@@ -44,3 +44,12 @@ def book(flow: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights) -> None:
     else:
         add = np.bincount(key, weights=weights, minlength=(hi - lo) * W)
     flow[lo:hi] += add.reshape(hi - lo, W)
+
+
+def book_reduction(rec, rows: np.ndarray, skus: np.ndarray, red: np.ndarray, platform: float) -> None:
+    """Book the full reduction `red` of orders in periods `rows` of SKUs `skus`, split into the
+    platform's subsidy (share `platform`) and the store's cost."""
+    total = np.zeros_like(rec.by_sku["platform_subsidy"])
+    book(total, rows, skus, red)
+    rec.by_sku["platform_subsidy"] += total * platform
+    rec.by_sku["reduction_cost"] += total * (1 - platform)

@@ -16,18 +16,18 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from simulator.engine.attribution import attribute
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
-from simulator.engine.baskets import line_units, order_sizes, top_up
+from simulator.engine.booking import Books
+from simulator.engine.budgets import FlatBudgets
+from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines, first_of_cell
+from simulator.engine.orders import Orders, basket_classes, cell_units, top_up_classes, units_pmf
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, PromoState
-from simulator.engine.returns import book_returns
-from simulator.engine.visitors import VisitRows, chunk_visits, split_visits, tables
-from simulator.engine.stock import StockState, play
+from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
+from simulator.engine.visitors import VisitRows, chunk_visits, resolve_segments, split_visits, tables
 from simulator.model import Chunk, Model
-from simulator.pacing import paced
 from simulator.record import RunRecord
 from simulator.rules.snapshot import RuleRunner
 
@@ -56,6 +56,9 @@ class _Run:
         self.rules = RuleRunner(model.scenario, model.grid, rules) if rules is not None else None
         self.visits = np.zeros((0, 0), dtype=np.int64)  # (n, R) the chunk's visits per tick × visit row
         self.visits_from = 0                           # the chunk's first tick
+        self.open = np.ones(len(model.channels), dtype=bool)   # (C,) budgeted channels still buying today
+        self.exhausted: dict = {}                      # channel → SimPy event: its budget ran out
+        self.env = None                                # the replication's SimPy environment
 
 
 class FastEngine:
@@ -67,11 +70,15 @@ class FastEngine:
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.G = 1 if model.promo is None else model.promo.G
-        self.flat_paid = [c for c in range(self.C) if model.cpc[c] > 0]   # paid search at a flat cpc
+        self.budgets = FlatBudgets(model)                               # paid search at a flat cpc
+        self.books = Books(model)
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
         self.rows = VisitRows.of(model)
+        basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
+        self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
+        self._laws: dict = {}                                      # regime → `units_pmf` (one order's units)
         self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
         for au in model.auctions:                                    # (auction clicks come from the auctions)
             self.drawn[au.c] = False
@@ -90,9 +97,13 @@ class FastEngine:
                               coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
                               ad_groups={au.name: au.G for au in m.auctions})
         env.process(self._announce(env, rec))
+        repl = Replenishment(m, env, st, rec)
         for tick, k, units in m.inbound:
-            env.process(self._deliver(env, st, rec, tick, k, units, "inbound"))
-        env.process(self._campaign(env, rng, st, _Run(m, self.rules), rec))
+            repl.deliver(tick, k, units, "inbound")
+        run = _Run(m, self.rules)
+        run.env = env
+        self.budgets.start(env, run, rec)
+        env.process(self._campaign(env, rng, repl, run))
         env.run()
         return rec
 
@@ -102,43 +113,13 @@ class FastEngine:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
 
-    def _deliver(self, env, st: StockState, rec: RunRecord, tick: int, k: int, units: int, kind: str):
-        """A shipment (`inbound`, `reorder`) or reserved units coming back (`release`) at the
-        start of `tick` (before that tick's demand)."""
-        yield env.timeout(tick - env.now)
-        st.inbox.append((tick, k, units, kind))
-        if kind != "release":
-            rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
-        if not st.signal.triggered:
-            st.signal.succeed()
-
-    def reorder(self, env, st: StockState, rec: RunRecord, k: int, tick: int) -> None:
-        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later).
-        The lots one check places are counted at once (one order, one delivery): never a loop
-        per lot, whatever s / Q is."""
-        m = self.m
-        if m.reorder_point[k] < 0:
-            return
-        gap = int(m.reorder_point[k]) - int(st.position(k))
-        if gap < 0:
-            return
-        q = (gap // int(m.reorder_qty[k]) + 1) * int(m.reorder_qty[k])
-        st.on_order[k] += q
-        rec.events.append((tick, "reorder", m.skus[k], float(q)))
-        if tick + m.lead_ticks[k] < m.n_ticks:
-            env.process(self._deliver(env, st, rec, tick + int(m.lead_ticks[k]), k, q, "reorder"))
-
-    def _campaign(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord):
+    def _campaign(self, env, rng: Streams, repl: Replenishment, run: _Run):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
         empties, a flash sale falls back to the regular price) and the rest drawn again."""
-        m = self.m
+        m, st, rec = self.m, repl.st, repl.rec
         for i, ch in enumerate(m.chunks):
             if ch.day != run.day:
-                run.carried = np.where(m.carry_over & (run.day >= 0), run.daily_left, 0.0)   # what is left
-                run.day = ch.day
-                run.daily_left = run.daily_budget + run.carried
-                run.day_allow = np.minimum(run.daily_left, run.total_left)
-                run.spent_today[:] = 0.0
+                self.budgets.new_day(run, ch.day)
                 for b in run.auction_budgets.values():
                     b.new_day()
                 self._rank(ch.start, run, rec)
@@ -152,9 +133,9 @@ class FastEngine:
             run.visits_from = ch.start
             a = ch.start
             while a < ch.end:
-                a = yield from self._stretch(env, rng, st, run, rec, Chunk(a, ch.end, ch.phase, ch.day))
+                a = yield from self._stretch(rng, repl, run, Chunk(a, ch.end, ch.phase, ch.day))
         if run.promo is not None:
-            run.promo.finish(self, st, rec)
+            run.promo.finish(st, rec)
         rec.by_sku["restocked"][-1] += st.after_end               # returns back after the campaign
         rec.stock[-1] += st.after_end
 
@@ -172,97 +153,157 @@ class FastEngine:
             run.boost[c] = boost.multiplier(orders)
             rec.events.append((tick, "ranking", m.channels[c], run.boost[c]))
 
-    def _stretch(self, env, rng: Streams, st: StockState, run: _Run, rec: RunRecord, ch: Chunk):
+    def _stretch(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk):
         """Play ticks [ch.start, cut] of a chunk; returns the first tick not played."""
-        m, C = self.m, self.C
+        st, rec = repl.st, repl.rec
         ps = run.promo
-        reg = ps.begin(self, env, st, rec, ch) if ps is not None else None
-        draw = self._draw(ch, rng, run, reg)
-        warm = bool(m.warmup[ch.phase])
+        reg = ps.begin(st, rec, ch) if ps is not None else None
+        warm = bool(self.m.warmup[ch.phase])
+        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end))
         if not warm:
             self._release_carts(ch, rng, run)
-        cut = ch.end
-        if ps is not None:
-            cut = ps.pool_cut(self, rng, ch, draw)            # a coupon pool empties: cut after that tick
+        cut = ch.end if ps is None else ps.pool_cut(rng, ch, draw)   # a coupon pool empties: cut after that tick
         if not warm:
             due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < cut)
             lines = Lines.concat([draw.lines, run.pending_carts.take(due)])
             run.pending_carts = run.pending_carts.take(~due)
         else:
             lines = draw.lines
-        sizes = None
-        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
-        if reg is not None:
-            if warm:                                          # warm-up: only deposits meet the stock now
-                cart_lines = lines.take(~deposit)
-                lines = lines.take(deposit)
-                deposit = deposit[deposit]
-            order = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")   # by SKU, tick: sorted runs merge
-            lines, deposit = lines.take(order), deposit[order]
-            o_line, slot, who = lines.order_ids(self.S, self.rows.slots)
-            sizes = order_sizes(rng.keys["units"], slot, who, lines.k[o_line], lines.s[o_line], m.extra_units,
-                                ps.promo.basket_units)
-            sizes = top_up(rng.keys["topup"], slot, who, lines, sizes, reg.price, reg, ps.promo, ~deposit, o_line)
-            lines.units = np.bincount(o_line, weights=sizes, minlength=lines.size).astype(np.int64)
-            flash_cut = ps.flash_cut(ch, st, lines)
-            if flash_cut < cut:
-                cut = flash_cut
-                keep = lines.t < cut
-                back = ~keep & (lines.c >= C)                  # carts due later go back to wait
-                run.pending_carts = Lines.concat([run.pending_carts, lines.take(back)])
-                sizes = sizes[np.repeat(keep, lines.n)]
-                lines, deposit = lines.take(keep), deposit[keep]
-                if warm:
-                    cart_lines = cart_lines.take(cart_lines.t < cut)
+        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw.tables)
+        if ps is not None:
             draw.truncate(cut - ch.start)
-        elif warm:
-            cart_lines, lines = lines, Lines.empty()
-            deposit = np.zeros(0, dtype=bool)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        if reg is None:
-            lines.units = line_units(rng.keys["line"], lines, self.S, self.rows.slots, m.extra_units)
-        out = yield from play(self, env, ch, rng, st, rec, lines, sizes)
-        if warm:                                              # carts by coupon class: (G, K, S, C)
-            pool = np.zeros((self.G, self.K, self.S, self.C))
-            carts = self._attribute(ch, cart_lines, cart_lines.n, cart_lines.n).orders       # (h, K, S, C)
-            g = cart_lines.cls
-            for cls in range(self.G):
-                part = cart_lines.take(g == cls)
-                pool[cls] = self._attribute(ch, part, part.n, part.n).orders.sum(axis=0)
-            self._record_carts(ch, rec, carts)
-            run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
-        sale = ~deposit
-        if reg is not None:
-            ps.record_stockouts(rec, out)
-            if deposit.any():
-                ps.record_deposits(self, rng, rec, ch, out, deposit)
-        if not warm or (reg is not None and deposit.any()):
-            every = bool(sale.all())
-            pick = slice(None) if every else sale
-            got = None if out.order_got is None else out.order_got[slice(None) if every else np.repeat(sale, out.lines.n)]
-            self._book_sales(ch, rng, rec, st, ps, out.lines if every else out.lines.take(sale), out.served[pick],
-                             out.served_n[pick], got, reg)
-        self._record_traffic(ch, rec, draw.visits)
-        self._record_stock(ch, rec, out)
+        out = yield from play(repl, ch, rng, lines, orders, lost)
+        if warm:
+            self._pool_carts(ch, run, rec, carts)
+        self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
+        self.books.traffic(ch, rec, draw.visits)
+        self.books.stock(ch, rec, out)
         if ps is not None:
-            ps.end(self, rng, rec, st, ch, draw)
+            ps.end(rng, rec, st, ch, draw)
         return cut
 
+    def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
+                warm: bool, tab):
+        """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
+        apart), sorted by SKU, tick, and their class rows (`engine.orders`); the lines of SKUs
+        that lose their whole demand in the stretch go to `Lost` instead. A flash sale that
+        sells out and falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool,
+        carts, cut, lost)."""
+        m, C = self.m, self.C
+        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
+        carts = lines.take(~deposit) if warm else Lines.empty()
+        if warm:
+            lines, deposit = lines.take(deposit), deposit[deposit]
+        dead = repl.dead(ch.start, cut)
+        gone = dead[lines.k]
+        gone_lines = lines.take(gone)
+        live = np.flatnonzero(~gone)
+        live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
+        lines, deposit = lines.take(live), deposit[live]
+        orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
+        if reg is not None:
+            ps = run.promo
+            orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
+            lines.units = orders.per_line(orders.n * orders.want, lines.size)
+            flash_cut = ps.flash_cut(ch, repl.st, lines)
+            if flash_cut < cut:
+                cut = flash_cut
+                keep, stay = lines.t < cut, gone_lines.t < cut
+                back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
+                run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
+                orders = orders.of_lines(keep)
+                lines, deposit = lines.take(keep), deposit[keep]
+                gone_lines = gone_lines.take(stay)
+                carts = carts.take(carts.t < cut)
+        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, tab)
+        return lines, orders, deposit, carts, cut, lost
+
+    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, tab) -> Lost:
+        """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
+        `lines`: orders per tick, and units by cells of SKU × segment × coupon class × top-up
+        eligibility per reporting period (the first tick with orders of each SKU a cell of its
+        own: a stock-out event reads it), each cell's units drawn from one order's law
+        (`orders.units_pmf`, `orders.cell_units`)."""
+        K, S, G, n = self.K, self.S, self.G, ch.end - ch.start
+        if not lines.size:
+            z = np.zeros((K, n), dtype=np.int64)
+            return Lost(dead, z, z, np.zeros(K, dtype=np.int64))
+        t = lines.t - ch.start
+        orders = np.bincount(lines.k * n + t, weights=lines.n, minlength=K * n).astype(np.int64).reshape(K, n)
+        has = orders > 0
+        first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
+        p_tick = self.m.grid.period[ch.start:ch.end]
+        starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
+        p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
+        own = t == first[lines.k]
+        lines = lines.take(slice(None))
+        lines.t = own * n + np.where(own, t, p_start[t])                  # time key: (own first tick?, tick)
+        lines = resolve_segments(lines, tab, rng.split, S)
+        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < self.C)
+        law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
+        count = np.bincount(lines.t * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
+        cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
+        count = count[cell]
+        price = self.m.price[self.m.pay_phase[ch.phase]] if reg is None else reg.price
+        law_key = (price.tobytes(), None if reg is None else (reg.valid.tobytes(), reg.red_live))
+        if law_key not in self._laws:                                 # one order's law per regime
+            self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, None if reg is None else run.promo.promo)
+        pmf = self._laws[law_key]
+        law_c = cell % (K * S * G * 2)
+        units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c])
+        tick_c = (cell // (K * S * G * 2)) % n
+        k_c = law_c // (S * G * 2)
+        per_tick = np.bincount(k_c * n + tick_c, weights=units, minlength=K * n).astype(np.int64).reshape(K, n)
+        at_first = cell // (K * S * G * 2) >= n
+        first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
+        return Lost(dead, orders, per_tick, first_units)
+
+    def _pool_carts(self, ch: Chunk, run: _Run, rec: RunRecord, carts: Lines) -> None:
+        """A warm-up stretch's carts: recorded per hour, pooled by coupon class (G, K, S, C)."""
+        pool = np.zeros((self.G, self.K, self.S, self.C))
+        g = carts.cls
+        for cls in range(self.G):
+            part = carts.take(g == cls)
+            pool[cls] = self.books.attribute(ch, part, part.n, part.n).orders.sum(axis=0)
+        self.books.carts(ch, rec, self.books.attribute(ch, carts, carts.n, carts.n).orders)
+        run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
+
+    def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
+              warm: bool) -> None:
+        """What the stock served: deposits (taken now, paid later) and sales."""
+        if ps is not None:
+            ps.record_stockouts(rec, out)
+            if deposit.any():
+                ps.record_deposits(rng, rec, out, deposit)
+        if warm and not deposit.any():
+            return
+        sale = ~deposit
+        if sale.all():
+            self._book_sales(ch, rng, rec, st, ps, out.lines, out.served, out.served_n, out.orders, reg)
+        else:
+            self._book_sales(ch, rng, rec, st, ps, out.lines.take(sale), out.served[sale], out.served_n[sale],
+                             out.orders.of_lines(sale), reg)
+
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg) -> "Draw":
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
-        its budget pays, auctions as served), split into buyer lines and claims (`visitors`)."""
+        its budget pays, auctions as served), split into buyer lines and claims (`visitors`;
+        the segments of `dead` SKUs' buyers are drawn later, by `_lost`)."""
         m, C = self.m, self.C
         n = ch.end - ch.start
         off = ch.start - run.visits_from
         visits = run.visits[off:off + n].copy()                       # (n, R)
         lam = m.traffic[ch.start:ch.end] * run.boost[None, :]
         paid, auctions = {}, {}
-        budgeted = [c for c in self.flat_paid if np.isfinite(run.daily_budget[c]) or np.isfinite(run.total_budget[c])]
-        for c in budgeted:                                             # offered clicks, cut by the budget
-            paid[c] = self._paid_visits(ch, run, c, visits[:, c])
+        buying, stopped = self.budgets.budgeted(run)
+        for c in buying:                                               # offered clicks, cut by the budget
+            paid[c] = self.budgets.clicks(ch, run, c, visits[:, c])
             visits[:, c] = paid[c][0]
+        for c in stopped:                                              # stopped by their exhaustion event
+            paid[c] = (np.zeros(n, dtype=np.int64), -1)
+            visits[:, c] = 0
         for c, b in run.auction_budgets.items():                       # ad groups in auctions
             auctions[c] = draw_auctions(b.au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
             paid[c] = (auctions[c].clicks, -1)
@@ -272,62 +313,21 @@ class FastEngine:
         if reg is not None:                                            # per-customer limits: shares per tick
             run.promo.limit_weights(reg, rates, self.rows)
         tab = tables(self.rows, m, ch.phase, reg, n)
-        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S)
+        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)
         claims = np.zeros((n, C, sp.claims.shape[2]), dtype=np.int64)
         if claims.shape[2]:
             np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
-        return Draw(sp.lines, by_channel, claims, paid, lam, auctions)
-
-    def _paid_visits(self, ch: Chunk, run: _Run, c: int, offered: np.ndarray):
-        """(n,) clicks of a budgeted paid channel out of the `offered` (n,) clicks, stopped at the
-        exact tick its daily or total budget runs out: that tick keeps the clicks the budget
-        still pays for (visitors are exchangeable, so which of them is a uniform choice); spend ≤
-        budget, short of it by less than one click. Returns (clicks, relative tick of the last
-        paid click or −1)."""
-        m = self.m
-        allowed = int(np.floor(min(run.daily_left[c], run.total_left[c]) / m.cpc[c] + 1e-9))
-        if allowed <= 0:                                               # exhausted earlier
-            return np.zeros(offered.size, dtype=np.int64), -1
-        visits = offered.copy()
-        share = run.pace_share[ch.start:ch.end, c]
-        if np.isfinite(share).all():                                   # pacing: never ahead of the line
-            cpc = float(m.cpc[c])
-            if np.isfinite(run.daily_budget[c]):
-                line = run.day_allow[c] * share - run.spent_today[c]
-            else:
-                line = run.total_budget[c] * share - run.spent_total[c]
-            cap = np.clip(np.floor(line / cpc + 1e-9), 0, allowed)
-            paid = paced(visits, cap).astype(np.int64)
-            kept = np.diff(paid, prepend=0)
-            cut = np.flatnonzero(paid >= allowed)                      # the last click the budget pays
-            return kept, (int(cut[0]) if cut.size else -1)
-        cum = np.cumsum(visits)
-        if not cum.size or cum[-1] < allowed:
-            return visits, -1
-        i = int(np.searchsorted(cum, allowed, side="left"))           # tick i: the last paid click
-        visits[i] = allowed - (int(cum[i - 1]) if i else 0)
-        visits[i + 1:] = 0
-        return visits, i
+        return Draw(sp.lines, by_channel, claims, paid, lam, auctions, tab)
 
     def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:
-        """Book the paid clicks of the ticks kept, [ch.start, cut): budget state, exhaustion
-        events, and the auctions' spend and ad-group counts."""
-        m = self.m
+        """Book the paid clicks of the ticks kept, [ch.start, cut): the flat-cpc budgets
+        (`budgets`), and the auctions' spend and ad-group counts."""
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
-        for c, (visits, stop) in draw.paid.items():
-            if c in draw.auctions:
-                continue
-            spent = float(visits.sum() * m.cpc[c])
-            if 0 <= stop < visits.size:
-                rec.events.append((ch.start + stop, "budget_exhausted", m.channels[c], run.spent_today[c] + spent))
-            run.spent_today[c] += spent
-            run.daily_left[c] -= spent
-            run.total_left[c] -= spent
-            run.spent_total[c] += spent
+        self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ---------------------------------------------------------------- carts
     def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
@@ -355,88 +355,15 @@ class FastEngine:
             run.pending_carts = Lines.concat([run.pending_carts, new])
 
     # ------------------------------------------------------------ recording
-    def _hours(self, ch: Chunk):
-        per = self.m.grid.period
-        return per[ch.start], per[ch.end - 1] + 1
-
-    def _attribute(self, ch, lines, served, served_n):
-        per = self.m.grid.period
-        lo, hi = self._hours(ch)
-        return attribute(lines, served, served_n, per[lines.t] - lo, hi - lo, self.K, self.S, self.C)
-
-    def _record_traffic(self, ch: Chunk, rec: RunRecord, visits: np.ndarray):
-        """Visits (carts paying are not new visits); spend and fees."""
-        m = self.m
-        lo, hi = self._hours(ch)
-        p_tick = m.grid.period[ch.start:ch.end]
-        visits = _by_period(visits.astype(float), p_tick)
-        rec.by_channel["visits"][lo:hi] += visits
-        rec.by_channel["ad_spend"][lo:hi] += visits * m.cpc[None, :] + _by_period(m.media_spend[ch.start:ch.end], p_tick)
-        rec.by_channel["fees"][lo:hi] += _by_period(m.fees[ch.start:ch.end], p_tick)
-
-    def _record_carts(self, ch: Chunk, rec: RunRecord, carts: np.ndarray):
-        lo, hi = self._hours(ch)
-        rec.by_channel["carts"][lo:hi] += carts.sum(axis=(1, 2))
-        rec.by_sku["carts"][lo:hi] += carts.sum(axis=(2, 3))
-
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
-                    served: np.ndarray, served_n: np.ndarray, got: np.ndarray | None, reg) -> None:
+                    served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
-        units per order where orders are followed — priced by the regime `reg` in force (the
-        phase's prices without promotions; `ps` the promotion state): orders, units, GMV, coupons,
-        reductions, what buyers paid, returns."""
+        their class rows — priced by the regime `reg` in force (the phase's prices without
+        promotions; `ps` the promotion state): orders, units, GMV, coupons, reductions, what
+        buyers paid, returns."""
         price = self.m.price[ch.phase] if reg is None else reg.price
-        self._record_sales(ch, rec, self._attribute(ch, sold, served, served_n), price)
+        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), price)
         if reg is not None:
-            ps.record_orders(self, rng, rec, st, sold, got, reg)
+            ps.record_orders(rng, rec, st, sold, got, reg)
         else:
-            self._record_returns(rng, rec, st, sold, served, price)
-
-    def _record_sales(self, ch: Chunk, rec: RunRecord, got, price: np.ndarray):
-        """Orders, units, GMV and commissions on it per hour × SKU × channel, at `price` (K,) per
-        unit (returns are booked apart)."""
-        m = self.m
-        lo, hi = self._hours(ch)
-        orders = got.orders.sum(axis=2)                                # (h, K, C)
-        units = got.units.sum(axis=2).astype(np.int64)
-        gmv = units * price[None, :, None]
-        for name, cube in (("orders", orders), ("units", units), ("gmv", gmv)):
-            rec.by_channel[name][lo:hi] += cube.sum(axis=1)
-            rec.by_sku[name][lo:hi] += cube.sum(axis=2)
-        rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
-        rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
-
-    def _record_returns(self, rng: Streams, rec: RunRecord, st: StockState, lines: Lines, served: np.ndarray,
-                        price: np.ndarray):
-        """Returns of a plan without promotions, line by line: every buyer paid the activity
-        `price` (K,), so a line's returned units are one binomial on its first buyer's key."""
-        slots = self.rows.slots
-        who = ((lines.k * self.S + lines.s) << 32) + lines.j0
-        book_returns(self.m, rng.keys, rec, st, lines.t, lines.k, lines.c % self.C, served, price[lines.k],
-                     served * price[lines.k], np.zeros(lines.size), lines.t * slots + lines.row, who)
-
-    def _record_stock(self, ch: Chunk, rec: RunRecord, out):
-        """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""
-        lo, hi = self._hours(ch)
-        p_tick = self.m.grid.period[ch.start:ch.end]
-        n = ch.end - ch.start
-        lines = out.lines
-        key = lines.k * n + (lines.t - ch.start)
-        sold = np.bincount(key, weights=out.served, minlength=self.K * n).reshape(self.K, n)
-        over = np.bincount(key, weights=out.oversold, minlength=self.K * n).reshape(self.K, n)
-        ends = np.flatnonzero(np.diff(p_tick))
-        starts = np.r_[0, ends + 1]
-        per = {}
-        for name, flow in (("lost_units", out.demand - sold - over), ("stockout_ticks", out.out_ticks),
-                           ("inbound", out.arrivals), ("taken", sold), ("released", out.released),
-                           ("restocked", out.restocked)):
-            per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
-            rec.by_sku[name][lo:hi] += per[name]
-        net = per["inbound"] + per["released"] + per["restocked"] - per["taken"]   # whole units: exact in floats
-        rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
-
-
-def _by_period(x: np.ndarray, p_tick: np.ndarray) -> np.ndarray:
-    """Sum rows of x (n, ·) into consecutive reporting periods; returns (periods, ·)."""
-    starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
-    return np.add.reduceat(x, starts, axis=0) if x.shape[0] else x
+            self.books.returns(rng, rec, st, sold, got, price)

@@ -32,11 +32,17 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
-def keyed_uniforms(key: np.uint64, a, b=None) -> np.ndarray:
-    """Uniforms in (0, 1), one per element of `a` (and `b`, broadcast): a function of (key, a, b)
-    only. `a`, `b` are non-negative integers (int64 or uint64)."""
+def keyed_ids(key: np.uint64, a, b=None) -> np.ndarray:
+    """64-bit identities, one per element of `a` (and `b`, broadcast): a function of (key, a, b)
+    only — the bits `keyed_uniforms` turns into a number, and a key for further draws."""
     with np.errstate(over="ignore"):
         z = _mix(np.uint64(key) + (np.asarray(a).astype(np.uint64) + _ONE) * GAMMA)
         if b is not None:
             z = _mix(z + (np.asarray(b).astype(np.uint64) + _ONE) * GAMMA)
-    return ((z >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
+    return z
+
+
+def keyed_uniforms(key: np.uint64, a, b=None) -> np.ndarray:
+    """Uniforms in (0, 1), one per element of `a` (and `b`, broadcast): a function of (key, a, b)
+    only. `a`, `b` are non-negative integers (int64 or uint64)."""
+    return ((keyed_ids(key, a, b) >> _S11).astype(np.float64) + 0.5) * _TO_UNIT

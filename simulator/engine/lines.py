@@ -20,8 +20,8 @@ class Lines:
     Who the buyers are: `row` is the visit row they came from (a channel's row, a flash
     surge's row; for carts, the cart row of their channel), and `j0` the index of the line's
     first buyer among the buyers of its slot (tick × row) and cell (SKU × segment), counted in
-    class order. Buyer j0 + i of the line is (t, row, k·S + s, j0 + i): its random draws are
-    keyed by that identity (`engine.keyed`), so plans on one seed share them.
+    class order. A line's identity is (t, row, k·S + s, class, j0): its orders' random draws are
+    keyed by it (`engine.orders`, `engine.keyed`), so plans on one seed share them.
     """
 
     t: np.ndarray
@@ -71,15 +71,6 @@ class Lines:
             return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0)
         t, k, s, c, n, row, j0 = (np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS)
         return cls(t, k, s, c, n, None, g, row, j0)
-
-    def order_ids(self, S: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each buyer's identity, buyers grouped by line in line order: (O,) its line, and two
-        keys — tick × `rows` + row, and cell × 2³² + index among its slot's buyers of the cell."""
-        line = np.repeat(np.arange(self.size), self.n)
-        rank = np.arange(line.size) - np.repeat(np.cumsum(self.n) - self.n, self.n)
-        slot = self.t * rows + self.row
-        cell = self.k * S + self.s
-        return line, slot[line], (cell[line] << 32) + self.j0[line] + rank
 
 
 def first_of_cell(key: np.ndarray, cell_key: np.ndarray, n: np.ndarray) -> np.ndarray:

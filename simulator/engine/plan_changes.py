@@ -36,6 +36,7 @@ def _flat(m, run, c: int, field: str, value) -> None:
         run.daily_budget[c] = value
     else:
         run.total_budget[c] = value
+    run.open[c] = True                                # a new budget: its own exhaustion will stop it
     pacing = run.pacing.get(c, m.scenario.channels[m.channels[c]].pacing)
     daily, total = run.daily_budget[c], run.total_budget[c]
     run.total_left[c] = total - run.spent_total[c]

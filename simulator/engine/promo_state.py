@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.engine.attribution import book as _book
-from simulator.engine.baskets import order_money
+from simulator.engine.attribution import book_reduction
 from simulator.engine.lines import Lines
+from simulator.engine.orders import order_money
+from simulator.engine.presales import Deposits
 from simulator.engine.returns import book_returns
 from simulator.promotions import under_limit
 
@@ -31,6 +33,7 @@ class Draw:
     paid: dict
     lam: np.ndarray
     auctions: dict = field(default_factory=dict)   # auction channel → AuctionDraw
+    tables: object = None                          # the stretch's purchase tables (`visitors.Tables`)
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks."""
@@ -42,22 +45,14 @@ class Draw:
             d.truncate(keep)
 
 
-def _book_reduction(rec, rows: np.ndarray, skus: np.ndarray, red: np.ndarray, platform: float) -> None:
-    """Book the full reduction `red` of orders in periods `rows` of SKUs `skus`, split into the
-    platform's subsidy (share `platform`) and the store's cost."""
-    total = np.zeros_like(rec.by_sku["platform_subsidy"])
-    _book(total, rows, skus, red)
-    rec.by_sku["platform_subsidy"] += total * platform
-    rec.by_sku["reduction_cost"] += total * (1 - platform)
-
-
 class PromoState:
     """Coupon pools, claims, flash sales and deposits of one replication."""
 
     def __init__(self, model):
         self.m = model
+        self.C = len(model.channels)
         p = self.promo = model.promo
-        K, S = len(model.skus), len(model.segments)
+        S = len(model.segments)
         self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
         self.attempts = np.zeros((p.J, S))                        # (J, S) expected claim attempts per person
         self._attempt_rate = None                                 # (n, J, S) of the current stretch
@@ -66,16 +61,11 @@ class PromoState:
         self.fallback_at = [-1] * len(p.flash)
         self.pending_empty: list[tuple[int, int]] = []
         self.pending_sellout: list[tuple[int, int]] = []
-        self.balances = [np.zeros(0, dtype=np.int64) for _ in range(7)]   # t, k, s, c, units, slot, who
-        self.forfeit_units = np.zeros((len(p.presales), K), dtype=np.int64)
-        self.forfeit_orders = np.zeros((len(p.presales), K), dtype=np.int64)
-        self.deposit_orders = np.zeros(len(p.presales), dtype=np.int64)   # deposit orders placed so far
-        self.balance_price = np.zeros(K)
-        for ps in p.presales:
-            self.balance_price[ps.skus] = model.price[model.phase_of_tick[ps.b0]][ps.skus]
+        self.deposits = Deposits(model)                          # pre-sale deposits and their balances
+        self.balance_price = self.deposits.balance_price
 
     # ------------------------------------------------------------ the start of a stretch
-    def begin(self, eng, env, st, rec, ch):
+    def begin(self, st, rec, ch):
         """Flash sales that start, end or fall back, forfeits due, and the stretch's regime."""
         p, m = self.promo, self.m
         a = ch.start
@@ -101,11 +91,7 @@ class PromoState:
             elif self.flash_status[i] == "done" and a == f.t1:       # fell back earlier: nothing left
                 rec.events.append((a, "flash_end", f.name, 0.0))
                 self.flash_status[i] = "ended"
-        for i, ps in enumerate(p.presales):
-            if a == ps.b0:
-                rec.events.append((a, "balance_open", ps.name, float(self.deposit_orders[i])))
-            if a == ps.b1 and a < m.n_ticks:
-                self._forfeit(rec, i, a, st)
+        self.deposits.begin(rec, st, a)
         phase = ch.phase
         pay_phase = int(m.pay_phase[phase])
         pay_tick = m.pay_start[phase][0] if m.warmup[phase] else a
@@ -152,7 +138,7 @@ class PromoState:
         self._attempt_rate = rate
 
     # ------------------------------------------------------------------- cuts
-    def pool_cut(self, eng, rng, ch, draw: Draw) -> int:
+    def pool_cut(self, rng, ch, draw: Draw) -> int:
         """The tick after the first pool-empty tick of the stretch (ch.end: none). At that tick
         the pool's last coupons go to a uniform choice of its claimers (first come, first
         served); buyers who claimed too late buy without it. Lines after it are dropped."""
@@ -161,7 +147,7 @@ class PromoState:
         lines = draw.lines
         if not p.J or not lines.size and not draw.claims.any():
             return ch.end
-        fresh = lines.c < eng.C
+        fresh = lines.c < self.C
         g = lines.cls
         best, which = n, []
         per_tick = {}
@@ -190,7 +176,7 @@ class PromoState:
             accepted = int(self.left[j] - (cum[i - 1] if i else 0))
             B, N = int(buy[i]), int(draw.claims[i, :, j].sum())
             x = int(rng.claims.hypergeometric(B, N, accepted)) if B and N else min(B, accepted)
-            rows = np.flatnonzero((lines.c < eng.C) & (lines.cls == j + 1) & (lines.t == tau))
+            rows = np.flatnonzero((lines.c < self.C) & (lines.cls == j + 1) & (lines.t == tau))
             kept = rng.claims.multivariate_hypergeometric(lines.n[rows], x) if rows.size else rows
             late = lines.n[rows] - kept
             if late.any():                                        # too late: bought without the coupon
@@ -224,37 +210,9 @@ class PromoState:
         return cut
 
     # ---------------------------------------------------------------- booking
-    def record_deposits(self, eng, rng, rec, ch, out, deposit: np.ndarray) -> None:
-        """Deposit orders of the stretch: booked (the deposit is paid now), their balances
-        scheduled, the unpaid ones kept for forfeit."""
-        p, m = self.promo, self.m
-        lines = out.lines
-        K = len(m.skus)
-        o_all, slot, who = lines.order_ids(eng.S, eng.rows.slots)
-        mine = np.repeat(deposit, lines.n)
-        o_line, slot, who = o_all[mine], slot[mine], who[mine]
-        got = out.order_got[mine]
-        paid = got > 0
-        o_line, got, slot, who = o_line[paid], got[paid], slot[paid], who[paid]
-        k = lines.k[o_line]
-        h = m.grid.period[lines.t[o_line]]
-        ps_of = p.presale_of[k]
-        dep = np.array([ps.deposit for ps in p.presales])[ps_of] if p.presales else np.zeros(0)
-        _book(rec.by_sku["deposits"], h, k, 1)
-        _book(rec.by_sku["deposit_amount"], h, k, dep * got)
-        _book(rec.by_sku["paid"], h, k, dep * got)
-        through = np.array([ps.pay_through for ps in p.presales])[ps_of]
-        pays = rng.presale.random(got.size) < through
-        t_pay = np.zeros(got.size, dtype=np.int64)
-        for i, ps in enumerate(p.presales):
-            self.deposit_orders[i] += int((ps_of == i).sum())
-            sel = pays & (ps_of == i)
-            t_pay[sel] = ps.b0 + rng.presale.choice(ps.profile.size, size=int(sel.sum()), p=ps.profile)
-            lost = ~pays & (ps_of == i)
-            self.forfeit_orders[i] += np.bincount(k[lost], minlength=K)
-            self.forfeit_units[i] += np.bincount(k[lost], weights=got[lost], minlength=K).astype(np.int64)
-        new = (t_pay, k, lines.s[o_line], lines.c[o_line], got, slot, who)
-        self.balances = [np.r_[old, x[pays]] for old, x in zip(self.balances, new)]
+    def record_deposits(self, rng, rec, out, deposit: np.ndarray) -> None:
+        """Deposit orders of the stretch (`presales.Deposits.record`)."""
+        self.deposits.record(rng, rec, out, deposit)
 
     def record_stockouts(self, rec, out) -> None:
         """Oversold units and cancellations of the stretch's lines (payment mode)."""
@@ -262,93 +220,45 @@ class PromoState:
         _book(rec.by_sku["oversold_units"], per[out.lines.t], out.lines.k, out.oversold)
         _book(rec.by_sku["cancellations"], per[out.lines.t], out.lines.k, out.cancelled)
 
-    def record_orders(self, eng, rng, rec, st, sl, got: np.ndarray, reg) -> None:
+    def record_orders(self, rng, rec, st, sl, got, reg) -> None:
         """Coupons redeemed, the platform's reduction, what buyers paid, returns and flash units
-        of sale lines `sl` paid under the regime `reg`, with `got` (O,) units per order (orders,
-        units, GMV and its commissions are booked by the engine)."""
+        of sale lines `sl` paid under the regime `reg`, by their class rows `got` (orders, units,
+        GMV and its commissions are booked by the engine)."""
         p, m = self.promo, self.m
         per = m.grid.period
-        o_line, slot, who = sl.order_ids(eng.S, eng.rows.slots)
-        paid = np.flatnonzero(got > 0)                               # orders the stock served
-        o_line, slot, who, got = o_line[paid], slot[paid], who[paid], got[paid]
-        h, k = per[sl.t[o_line]], sl.k[o_line]
-        redeemed, red = order_money(sl, got, reg.price, reg, p, o_line, k)
-        coupon = np.zeros(got.size)
+        rows = got.take((got.got > 0) & (got.n > 0))                  # orders the stock served
+        line, n = rows.line, rows.n
+        h, k = per[sl.t[line]], sl.k[line]
+        redeemed, red = order_money(sl, rows, reg.price, reg, p)
+        red = red * n
+        coupon = np.zeros(rows.size)
         use = redeemed > 0
         if use.any():
             j = redeemed[use] - 1
-            coupon[use] = p.amount[j]
-            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], 1)
-            _book(rec.by_sku["coupon_cost"], h[use], k[use], p.amount[j])
+            coupon[use] = p.amount[j] * n[use]
+            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], n[use])
+            _book(rec.by_sku["coupon_cost"], h[use], k[use], coupon[use])
             for jj, name in enumerate(p.coupons):
-                mine = j == jj
-                rec.coupons[name]["redeemed"] += float(mine.sum())
-                rec.coupons[name]["cost"] += float(p.amount[jj] * mine.sum())
+                used = float(n[use][j == jj].sum())
+                rec.coupons[name]["redeemed"] += used
+                rec.coupons[name]["cost"] += float(p.amount[jj] * used)
         if red.any():
-            _book_reduction(rec, h, k, red, p.red_platform)
+            book_reduction(rec, h, k, red, p.red_platform)
         _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
         price = reg.price[k]
-        book_returns(m, rng.keys, rec, st, sl.t[o_line], k, sl.c[o_line] % eng.C, got, price,
-                     got * price - coupon - red, red, slot, who)
+        units = rows.got * n
+        book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % self.C, units, price,
+                     units * price - coupon - red, red, rows.key, rows.got)
         for i, f in enumerate(p.flash):                             # units sold at the flash price
             if self.flash_status[i] in ("live", "sold_out") and reg.price[f.k] == f.price:
-                rec.flash[f.name]["units"] += float(got[k == f.k].sum())
-
-    def _balances_due(self, eng, rng, rec, st, ch) -> None:
-        """Balance payments of deposits due in the stretch: orders, units, GMV at the price at
-        balance_from, deposit expansion, the reduction if live then, what the buyer pays now,
-        commissions, returns."""
-        p, m = self.promo, self.m
-        t = self.balances[0]
-        due = (t >= ch.start) & (t < ch.end)
-        if not due.any():
-            return
-        t, k, _, c, u, slot, who = (x[due] for x in self.balances)
-        self.balances = [x[~due] for x in self.balances]
-        h = m.grid.period[t]
-        price = self.balance_price[k]
-        gmv = u * price
-        ps_of = p.presale_of[k]
-        dep = np.array([ps.deposit for ps in p.presales])[ps_of]
-        mult = np.array([ps.multiplier for ps in p.presales])[ps_of]
-        for name, v in (("orders", np.ones(u.size)), ("units", u), ("gmv", gmv)):
-            _book(rec.by_sku[name], h, k, v)
-            _book(rec.by_channel[name], h, c, v)
-        _book(rec.by_channel["commissions"], h, c, gmv * m.commission[c])
-        expansion = dep * (mult - 1) * u
-        _book(rec.by_sku["deposit_expansion"], h, k, expansion)
-        red = np.zeros(u.size)
-        if p.red_every > 0:
-            live = (t >= p.red_window[0]) & (t < p.red_window[1]) & p.red_applies[k]
-            red = np.where(live, np.floor(gmv / p.red_every + 1e-9) * p.red_off, 0.0)
-            _book_reduction(rec, h, k, red, p.red_platform)
-        _book(rec.by_sku["paid"], h, k, gmv - dep * mult * u - red)     # the balance: the deposit counts × multiplier
-        book_returns(m, rng.keys, rec, st, t, k, c, u, price, gmv - expansion - red, red, slot, who)
-
-    def _forfeit(self, rec, i: int, tick: int, st) -> None:
-        """Unpaid deposits of pre-sale i are forfeited at `tick`; their units go back on the shelf."""
-        p, m = self.promo, self.m
-        ps = p.presales[i]
-        h = m.grid.period[min(tick, m.n_ticks - 1)]
-        units = self.forfeit_units[i]
-        rec.by_sku["deposit_forfeits"][h] += self.forfeit_orders[i]
-        rec.by_sku["forfeited_amount"][h] += units * ps.deposit
-        rec.events.append((min(tick, m.n_ticks - 1), "forfeits", ps.name, float(self.forfeit_orders[i].sum())))
-        for k in np.flatnonzero(units):
-            if tick < m.n_ticks:
-                st.inbox.append((tick, int(k), int(units[k]), "release"))
-            else:                                                # the window closes with the campaign
-                rec.by_sku["released"][h, k] += units[k]
-                rec.stock[-1, k] += units[k]
-        self.forfeit_units[i] = 0
-        self.forfeit_orders[i] = 0
+                rec.flash[f.name]["units"] += float(units[k == f.k].sum())
 
     # ------------------------------------------------------------ the end of a stretch
-    def end(self, eng, rng, rec, st, ch, draw: Draw) -> None:
+    def end(self, rng, rec, st, ch, draw: Draw) -> None:
         """Claims booked (pools, customers, flows), pool-empty and sell-out events, balances."""
         p, m = self.promo, self.m
         per = m.grid.period
-        self._balances_due(eng, rng, rec, st, ch)
+        self.deposits.due(rng, rec, st, ch)
         for i, t in self.pending_sellout:
             if t < ch.end:
                 f = p.flash[i]
@@ -365,7 +275,7 @@ class PromoState:
         if dl.g is None:
             held = np.zeros(0, dtype=np.int64)
         else:
-            held = np.flatnonzero((dl.t < ch.end) & (dl.c < eng.C) & (dl.g > 0))   # holding a coupon
+            held = np.flatnonzero((dl.t < ch.end) & (dl.c < self.C) & (dl.g > 0))   # holding a coupon
         t_h, k_h, n_h, g_h = dl.t[held], dl.k[held], dl.n[held], dl.cls[held]
         lo = per[ch.start]
         hours = per[ch.end - 1] + 1 - lo
@@ -399,13 +309,11 @@ class PromoState:
         reg = self._reg
         return reg.W[j + 1][None] * reg.nobuy[j + 1]
 
-    def finish(self, eng, st, rec) -> None:
+    def finish(self, st, rec) -> None:
         """At the campaign's end: pre-sales whose balance window closes with it forfeit, and flash
         sales that run to the end log `flash_end` at the last tick."""
         T = self.m.n_ticks
-        for i, ps in enumerate(self.promo.presales):
-            if ps.b1 >= T:
-                self._forfeit(rec, i, T, st)
+        self.deposits.finish(rec, st)
         for i, f in enumerate(self.promo.flash):
             if f.t1 >= T and self.flash_status[i] in ("live", "sold_out", "done"):
                 rec.events.append((T - 1, "flash_end", f.name,

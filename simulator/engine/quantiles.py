@@ -74,7 +74,8 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray
     Cells with a small mean walk up from F(0) = (1 − p)^n by the pmf's ratio
     P(k + 1) / P(k) = (n − k)/(k + 1) · p/(1 − p), a few steps for the conversion-sized
     probabilities of a tick; the others start from the Cornish–Fisher normal quantile and step
-    by the CDF (`scipy.special.betainc`) until it brackets u."""
+    by the CDF (`scipy.special.betainc`) until it brackets u. Above p = ½ it reads n − the
+    quantile of Binomial(n, 1 − p) at 1 − u (equal but on a set of u of measure zero)."""
     u, n, p = np.broadcast_arrays(np.asarray(u, float), np.asarray(n, np.int64), np.asarray(p, float))
     out = np.zeros(u.shape, dtype=np.int64)
     p = np.clip(p, 0.0, 1.0)
@@ -83,6 +84,12 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray
     live = (n > 0) & (p > 0) & ~full
     if not live.any():
         return out
+    flip = live & (p > 0.5)                      # n − Binomial(n, 1 − p) at 1 − u: the short walk
+    if flip.any():
+        out[flip] = n[flip] - binomial_quantile(1.0 - u[flip], n[flip], 1.0 - p[flip])
+        live &= ~flip
+        if not live.any():
+            return out
     idx = np.flatnonzero(live)
     uv, nv, pv = u.ravel()[idx], n.ravel()[idx], p.ravel()[idx]
     log_f0 = nv * np.log1p(-pv)

@@ -6,8 +6,8 @@ depth = 1 − what its buyer paid per unit / list price. A return refunds the bu
 share of what the order paid (after coupon, reduction and deposit expansion); the platform
 takes back its share of the returned units' reduction. A share `resaleable_returns` of the
 returned units is back in stock at the local midnight `return_days` after the sale (after
-the campaign: in its ending stock); the rest is written off. Each order's (or line's) draws are
-keyed by its buyer, so plans on one seed return the same units where they sell the same.
+the campaign: in its ending stock); the rest is written off. A class row's draws are
+keyed by its line and class, so plans on one seed return the same units where they sell the same.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ from simulator.engine.quantiles import binomial_quantile
 
 
 def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.ndarray, units: np.ndarray,
-                 price: np.ndarray, paid: np.ndarray, red: np.ndarray, slot: np.ndarray, who: np.ndarray) -> None:
-    """Returns of N orders (or lines): `t` tick paid, `k` SKU, `c` channel (< C), `units` served,
-    `price` activity price per unit, `paid` what the buyers paid for the units, `red` the
-    reductions (the platform funds its share), `slot`/`who` the buyers' keys. Books returns,
+                 price: np.ndarray, paid: np.ndarray, red: np.ndarray, key: np.ndarray, salt: np.ndarray) -> None:
+    """Returns of N class rows of orders: `t` tick paid, `k` SKU, `c` channel (< C), `units`
+    served (all the row's orders), `price` activity price per unit, `paid` what the buyers paid
+    for the units, `red` the reductions (the platform funds its share), `key`/`salt` the row's
+    identity (its keyed draws). A row's orders paid alike per unit, so its returned units are
+    one binomial over all of them. Books returns,
     refunds and the platform's clawback by hour × SKU and channel, takes the returned GMV out of
     commissions, and schedules the resaleable units in `st.restocks` (after the end:
     `st.after_end`)."""
     live = np.flatnonzero(units > 0)
     if not live.size:
         return
-    u = keyed_uniforms(keys["returns"], slot[live], who[live])
+    u = keyed_uniforms(keys["returns"], key[live], salt[live])
     k_l, units_l = k[live], units[live]
     rate = m.return_rate[k_l]
     if m.promo is not None and m.promo.return_slope.any():
@@ -43,7 +45,7 @@ def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.nda
     if not hit.size:
         return
     back = back[back > 0]
-    t, k, c, units, price, paid, red = (x[hit] for x in (t, k, c, units, price, paid, red))
+    t, k, c, units, price, paid, red, key, salt = (x[hit] for x in (t, k, c, units, price, paid, red, key, salt))
     share = back / units
     h = m.grid.period[t]
     platform = m.promo.red_platform if m.promo is not None else 0.0
@@ -53,7 +55,7 @@ def book_returns(m, keys: dict, rec, st, t: np.ndarray, k: np.ndarray, c: np.nda
     if platform:
         book(rec.by_sku["subsidy_clawback"], h, k, share * red * platform)
     book(rec.by_channel["commissions"], h, c, -back * price * m.commission[c])
-    u = keyed_uniforms(keys["restock"], slot[hit], who[hit])
+    u = keyed_uniforms(keys["restock"], key, salt)
     share = m.resaleable[k]
     again = (u > 1.0 - share).astype(np.int64)
     more = np.flatnonzero(back > 1)

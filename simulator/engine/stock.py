@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines
+from simulator.engine.orders import Orders, allot
 from simulator.engine.streams import Streams
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
@@ -52,6 +52,80 @@ class StockState:
         return int(self.on_hand[k] + self.held[k] + self.on_order[k])
 
 
+class Replenishment:
+    """Deliveries and the (s, Q) reorder policy of one replication. A delivery is a SimPy
+    process that waits for its tick, puts the units in the inbox and triggers `st.signal`:
+    the event stock play waits on beside its own next stock-out or reorder tick."""
+
+    def __init__(self, model: Model, env, st: StockState, rec: RunRecord):
+        self.m, self.env, self.st, self.rec = model, env, st, rec
+        self.first_due = np.full(len(model.skus), np.iinfo(np.int64).max)   # (K,) next scheduled delivery
+        self.scheduled: list[tuple[int, int]] = []                            # (tick, sku) on their way
+
+    def deliver(self, tick: int, k: int, units: int, kind: str) -> None:
+        """Schedule `units` of SKU k at the start of `tick` (before its demand): a shipment
+        (`inbound`, `reorder`) or reserved units coming back (`release`)."""
+        self.scheduled.append((tick, k))
+        self.first_due[k] = min(self.first_due[k], tick)
+        self.env.process(self._arrive(tick, k, units, kind))
+
+    def dead(self, a: int, b: int) -> np.ndarray:
+        """(K,) SKUs whose whole demand in ticks [a, b) is lost: no stock on hand or held back,
+        nothing arriving before b (shipments, reorders, releases, restocks), no oversell window
+        open, no flash sale on, and not the campaign's first tick (its reorder check)."""
+        st = self.st
+        out = (st.on_hand + st.held == 0) & (self.first_due >= b) & ~st.flash_live & (a > 0)
+        if st.oversell_ticks >= 0:
+            out &= (st.zero_at < 0) | (st.zero_at + st.oversell_ticks < a)
+        for _, k, _, _ in st.inbox:
+            out[k] = False
+        for k, _ in st.restocks.get(a, []):
+            out[k] = False
+        return out
+
+    def _arrive(self, tick: int, k: int, units: int, kind: str):
+        yield self.env.timeout(tick - self.env.now)
+        self.scheduled.remove((tick, k))
+        self.first_due[k] = min((t for t, j in self.scheduled if j == k), default=np.iinfo(np.int64).max)
+        self.st.inbox.append((tick, k, units, kind))
+        if kind != "release":
+            self.rec.events.append((tick, "arrival", self.m.skus[k], float(units)))
+        if not self.st.signal.triggered:
+            self.st.signal.succeed()
+
+    def check(self, k: int, tick: int) -> None:
+        """(s, Q): while stock on hand + held back + on order ≤ s, order Q (arrives lead time later).
+        The lots one check places are counted at once (one order, one delivery): never a loop
+        per lot, whatever s / Q is."""
+        m, st = self.m, self.st
+        if m.reorder_point[k] < 0:
+            return
+        gap = int(m.reorder_point[k]) - int(st.position(k))
+        if gap < 0:
+            return
+        q = (gap // int(m.reorder_qty[k]) + 1) * int(m.reorder_qty[k])
+        st.on_order[k] += q
+        self.rec.events.append((tick, "reorder", m.skus[k], float(q)))
+        if tick + m.lead_ticks[k] < m.n_ticks:
+            self.deliver(tick + int(m.lead_ticks[k]), k, q, "reorder")
+
+
+@dataclass
+class Lost:
+    """Demand of the SKUs whose whole demand in a stretch is lost (`Replenishment.dead`), drawn
+    in bulk rather than as lines: shapes (K,) and (K, n) over the stretch's n ticks."""
+
+    dead: np.ndarray                    # (K,) bool
+    orders: np.ndarray                  # (K, n) orders per tick
+    units: np.ndarray                   # (K, n) units, each reporting period's at its first tick
+    first: np.ndarray                   # (K,) units of the first tick with orders
+
+    @classmethod
+    def none(cls, K: int, n: int) -> "Lost":
+        z = np.zeros((K, n), dtype=np.int64)
+        return cls(np.zeros(K, dtype=bool), z, z, np.zeros(K, dtype=np.int64))
+
+
 @dataclass
 class Outcome:
     """What the stock did to a chunk's lines."""
@@ -67,33 +141,33 @@ class Outcome:
     cancelled: np.ndarray = None        # (L,) orders with an oversold unit
     released: np.ndarray = None         # (K, n) reserved units back on the shelf
     restocked: np.ndarray = None        # (K, n) returned units back in stock
-    order_got: np.ndarray | None = None  # (O,) units each order got, when orders are tracked one by one
+    orders: Orders = None               # class rows of the lines, `got` set (rows split at a stock-out appended)
 
 
-def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
-         lines: Lines, sizes: np.ndarray | None = None):
-    """SimPy generator: serve `lines` from stock over the chunk; returns an `Outcome`.
-
-    `sizes` (O,), when given, are the units of each order, grouped by line (lines must then
-    come sorted by SKU, tick)."""
-    m: Model = engine.m
-    K, S = len(m.skus), len(m.segments)
+def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders, lost: Lost):
+    """SimPy generator: serve `lines` — their orders by class rows `orders`, grouped by line in
+    line order, lines sorted by SKU, tick — from stock over the chunk; the SKUs of `lost` lose
+    their demand whole. Returns an `Outcome`. Reorders go to `repl`; its deliveries wake the
+    play."""
+    m: Model = repl.m
+    env, st, rec = repl.env, repl.st, repl.rec
+    K = len(m.skus)
     a, b = ch.start, ch.end
     n = b - a
     key = lines.k * n + (lines.t - a)
-    if key.size and (np.diff(key) < 0).any():
-        order = np.argsort(key, kind="stable")     # runs of sorted lines: timsort merges them
-        lines = lines.take(order)
-        key = key[order]
+    orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
+    lines.units = orders.per_line(orders.n * orders.want, lines.size)
     demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
+    demand[lost.dead] = lost.units[lost.dead]
+    present = np.where(lost.dead[:, None], lost.orders > 0, demand > 0)     # (K, n) ticks with orders
     cum = np.zeros((K, n + 1), dtype=np.int64)
     np.cumsum(demand, axis=1, out=cum[:, 1:])
     out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
                   np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
                   oversold=np.zeros(lines.size, dtype=np.int64), cancelled=np.zeros(lines.size, dtype=np.int64),
-                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64),
-                  order_got=None if sizes is None else sizes.copy())
-    offs = None if sizes is None else np.r_[0, np.cumsum(lines.n)]
+                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64))
+    offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
+    split: list[Orders] = []                       # rows split off in stock-out ticks
     done = np.zeros(K, dtype=np.int64)
     pay_mode = st.oversell_ticks >= 0
 
@@ -114,10 +188,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
         if oversold:
             out.oversold[r] = lines.units[r]
             out.cancelled[r] = lines.n[r]
-        out.served[r] = 0
-        out.served_n[r] = 0
-        if offs is not None:
-            out.order_got[offs[r.start]:offs[r.stop]] = 0
+        orders.got[offs[r.start]:offs[r.stop]] = 0
 
     def oversell_until(k) -> int:
         """Last relative tick whose orders are oversold rather than lost (−1: none)."""
@@ -158,18 +229,19 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
                 emptied(k, a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1)
             st.on_hand[k] -= take
         else:
-            out.out_ticks[k, x:to] = demand[k, x:to] > 0
+            out.out_ticks[k, x:to] = present[k, x:to]
             y = min(max(oversell_until(k) + 1, x), to)
             if y > x:
                 none_served(rows(k, x, y), True)
             if to > y:
                 none_served(rows(k, y, to), False)
             if not st.in_stockout[k] and not st.flash_live[k]:
-                hit = np.flatnonzero(demand[k, x:to])
+                hit = np.flatnonzero(present[k, x:to])
                 if hit.size:
                     st.in_stockout[k] = True
                     first = x + int(hit[0])
-                    rec.events.append((a + first, "stockout", m.skus[k], float(demand[k, first])))
+                    value = lost.first[k] if lost.dead[k] else demand[k, first]
+                    rec.events.append((a + first, "stockout", m.skus[k], float(value)))
         done[k] = to
 
     def event_at(k, i):
@@ -181,18 +253,18 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
             if st.on_hand[k] > 0:
                 emptied(k, a + i)
             oversell = pay_mode and i <= oversell_until(k)
-            _allot(rng, lines, r, int(st.on_hand[k]), S, engine.rows.slots, out, offs, oversell)
+            served = _allot(rng, lines, r, int(st.on_hand[k]), orders, offs, split, out, oversell)
             out.out_ticks[k, i] = 1
             st.on_hand[k] = 0
             if not st.in_stockout[k] and not st.flash_live[k]:
                 st.in_stockout[k] = True
-                rec.events.append((a + i, "stockout", m.skus[k], float(need - out.served[r].sum())))
+                rec.events.append((a + i, "stockout", m.skus[k], float(need - served)))
         else:
             if need and need == st.on_hand[k]:
                 emptied(k, a + i)
             st.on_hand[k] -= need
         done[k] = i + 1
-        engine.reorder(env, st, rec, k, a + i)
+        repl.check(k, a + i)
 
     def take_in(upto: int):
         """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
@@ -212,7 +284,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
                 st.on_hand[k] += units
                 st.in_stockout[k] = False
                 st.zero_at[k] = -1
-            engine.reorder(env, st, rec, k, tick)
+            repl.check(k, tick)
         return {d[1] for d in due}
 
     for k, units in st.restocks.pop(a, []):       # returns back in stock at a local midnight (a chunk's start)
@@ -223,7 +295,7 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     take_in(a + 1)
     if a == 0:                                    # a SKU that starts at or below its reorder point
         for k in range(K):
-            engine.reorder(env, st, rec, k, 0)
+            repl.check(k, 0)
     nxt = next_events()
     while True:
         target = min(a + int(nxt.min()), b)
@@ -246,42 +318,25 @@ def play(engine, env, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord,
     done[quiet] = n
     for k in np.flatnonzero(done < n):
         advance(k, n)
+    out.orders = Orders.concat([orders, *split])
+    out.served, out.served_n = out.orders.served(lines.size)
     return out
 
 
-def _allot(rng: Streams, lines: Lines, r: slice, stock: int, S: int, slots: int, out: Outcome,
-           offs: np.ndarray | None = None, oversell: bool = False):
-    """The last `stock` units go to the tick's orders in the order of each buyer's keyed
-    uniform (`queue`): a random order that is the same buyer's place in any plan.
-
-    Orders come one by one from `out.order_got` when tracked (`offs`: each line's first
-    order); otherwise each order of a line gets 1 unit plus an even multinomial share of
-    the line's extra units. An order that finds fewer units than it wants takes what is
-    left; with `oversell` the rest of it is oversold, else lost.
-    """
-    idx = np.arange(r.start, r.stop)
-    part = lines.take(idx)
-    owner, slot, who = part.order_ids(S, slots)
-    owner = owner + r.start
-    if offs is not None:
-        o0, o1 = offs[r.start], offs[r.stop]
-        sizes = out.order_got[o0:o1].copy()
-    else:
-        sizes = []
-        for j in idx:
-            nj, uj = int(lines.n[j]), int(lines.units[j])
-            extra = rng.stockout.multinomial(uj - nj, np.full(nj, 1.0 / nj)) if uj > nj else np.zeros(nj, dtype=np.int64)
-            sizes.append(1 + extra)
-        sizes = np.concatenate(sizes)
-    perm = np.argsort(keyed_uniforms(rng.keys["queue"], slot, who), kind="stable")
-    got_p = np.clip(stock - (np.cumsum(sizes[perm]) - sizes[perm]), 0, sizes[perm])
-    got = np.empty_like(got_p)
-    got[perm] = got_p
-    if offs is not None:
-        out.order_got[o0:o1] = got
+def _allot(rng: Streams, lines: Lines, r: slice, stock: int, orders: Orders, offs: np.ndarray, split: list,
+           out: Outcome, oversell: bool) -> int:
+    """The last `stock` units go to the orders of lines `r` (one SKU, one tick) in a uniform
+    random order (`orders.allot`); the rows it splits off join `split`. With `oversell` what the
+    orders did not get is oversold. Returns the units served."""
+    o0, o1 = offs[r.start], offs[r.stop]
+    parts = allot(rng.stockout, orders, o0, o1, stock)
+    split.extend(parts)
+    tick = Orders.concat([orders.take(slice(o0, o1)), *parts])
     width = r.stop - r.start
-    out.served[r] = np.bincount(owner - r.start, weights=got, minlength=width).astype(np.int64)
-    out.served_n[r] = np.bincount(owner - r.start, weights=got > 0, minlength=width).astype(np.int64)
+    at = tick.line - r.start
+    got = np.bincount(at, weights=tick.n * tick.got, minlength=width).astype(np.int64)
     if oversell:
-        out.oversold[r] = np.bincount(owner - r.start, weights=sizes - got, minlength=width).astype(np.int64)
-        out.cancelled[r] = np.bincount(owner - r.start, weights=got < sizes, minlength=width).astype(np.int64)
+        whole = np.bincount(at, weights=tick.n * (tick.got == tick.want), minlength=width).astype(np.int64)
+        out.oversold[r] = lines.units[r] - got
+        out.cancelled[r] = lines.n[r] - whole
+    return int(got.sum())

@@ -143,8 +143,12 @@ class Split:
 
 
 def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, split_rng: np.random.Generator,
-                 start: int, K: int, S: int) -> Split:
-    """Buyers, claims and buyer lines of `visits` (n, R) from tick `start` (see module doc)."""
+                 start: int, K: int, S: int, dead: np.ndarray | None = None) -> Split:
+    """Buyers, claims and buyer lines of `visits` (n, R) from tick `start` (see module doc).
+
+    `dead` (K,) bool, where given: SKUs that lose their whole demand in the stretch; a slot
+    split by a multinomial lumps their buyers' segments (lines with s = −1: `resolve_segments`
+    draws them per reporting period, where a SKU's lost units are counted)."""
     n, R = visits.shape
     G = tab.G
     CAT = K * S * G
@@ -169,13 +173,13 @@ def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, s
                 claims[:, :, j][on] = binomial_quantile(keyed_uniforms(keys["claim"], slot[on], j), left[on], share)
             left = left - claims[:, :, j]
             rest = rest - q[:, :, j]
-    return Split(_categories(B, tab, rows, keys, split_rng, start, slot, K, S, CAT), B, claims)
+    return Split(_categories(B, tab, rows, keys, split_rng, start, slot, K, S, CAT, dead), B, claims)
 
 
-def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT) -> Lines:
+def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT, dead=None) -> Lines:
     """Buyer lines: each buyer's category by a keyed inverse CDF (slots with at most CAT and
     ONE_BY_ONE buyers) or one multinomial per slot (more), grouped into lines (tick, row,
-    category) with their j0."""
+    category) with their j0; the multinomial lumps the segments of `dead` SKUs."""
     n, R = B.shape
     flat = B.ravel()
     cut = min(CAT, ONE_BY_ONE)
@@ -198,16 +202,32 @@ def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K
         first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         keys_out.append(key[first])
         counts.append(np.diff(np.r_[first, key.size]))
+    lumped = Lines.empty()
     if big.size:
         t_b = big // R
         probs = tab.buy[t_b if tab.buy.shape[0] > 1 else 0, big % R]                 # (m, CAT)
+        lump = dead is not None and dead.any() and tab.buy.shape[0] == 1
+        if lump:
+            G = tab.G
+            P = probs.reshape(-1, K, S, G)
+            live_cat = np.flatnonzero(np.repeat(~dead, S * G))
+            probs = np.concatenate([P[:, ~dead].reshape(big.size, -1), P[:, dead].sum(axis=2).reshape(big.size, -1)], axis=1)
         probs = probs / probs.sum(axis=1, keepdims=True)
         draw = split_rng.multinomial(flat[big], probs)
         i, cat = np.nonzero(draw)
+        cnt = draw[i, cat]
+        if lump:
+            mine = cat >= live_cat.size                               # a dead SKU: (k, class), segment later
+            kd, g = np.divmod(cat[mine] - live_cat.size, G)
+            owner = big[i[mine]]
+            t_rel, r = np.divmod(owner, R)
+            lumped = Lines(start + t_rel, np.flatnonzero(dead)[kd], np.full(kd.size, -1), rows.channel[r],
+                           cnt[mine].astype(np.int64), None, g if G > 1 else None, r)
+            i, cat, cnt = i[~mine], live_cat[cat[~mine]], cnt[~mine]
         keys_out.append(big[i] * CAT + cat)
-        counts.append(draw[i, cat])
+        counts.append(cnt)
     if not keys_out:
-        return Lines.empty()
+        return lumped
     key = np.concatenate(keys_out)
     cnt = np.concatenate(counts).astype(np.int64)
     order = np.argsort(key, kind="stable")
@@ -218,4 +238,30 @@ def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K
     cell, g = np.divmod(cat, G)
     k, s = np.divmod(cell, S)
     j0 = first_of_cell(key, owner * (K * S) + cell, cnt)
-    return Lines(start + t_rel, k, s, rows.channel[r], cnt, None, g if G > 1 else None, r, j0)
+    return Lines.concat([Lines(start + t_rel, k, s, rows.channel[r], cnt, None, g if G > 1 else None, r, j0), lumped])
+
+
+def resolve_segments(lines: Lines, tab: Tables, gen: np.random.Generator, S: int) -> Lines:
+    """Lines of lumped segments (s = −1, `split_visits`) split over segments: the buyers of each
+    (t — a time key of the caller's —, visit row, SKU, class) by one multinomial over S with
+    the row's purchase probabilities (exact: a stretch's tables are constant when it lumps, so
+    a buyer's segment given its SKU and class does not depend on its tick). Lines with a
+    segment pass as they are."""
+    lump = lines.s < 0
+    if not lump.any():
+        return lines
+    part = lines.take(lump)
+    G, K = tab.G, tab.buy.shape[2] // (S * tab.G)
+    key = ((part.t * tab.buy.shape[1] + part.row) * K + part.k) * G + part.cls
+    uniq, inv = np.unique(key, return_inverse=True)
+    n = np.bincount(inv, weights=part.n).astype(np.int64)
+    g = uniq % G
+    k = (uniq // G) % K
+    r = (uniq // (G * K)) % tab.buy.shape[1]
+    t = uniq // (G * K * tab.buy.shape[1])
+    p = tab.buy[0].reshape(-1, K, S, G)[r, k, :, g]                                  # (U, S)
+    split = gen.multinomial(n, p / p.sum(axis=1, keepdims=True))
+    u, s = np.nonzero(split)
+    z = np.zeros(u.size, dtype=np.int64)
+    new = Lines(t[u], k[u], s, z, split[u, s].astype(np.int64), None, g[u] if G > 1 else None, r[u], z)
+    return Lines.concat([lines.take(~lump), new])

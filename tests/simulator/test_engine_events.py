@@ -74,6 +74,33 @@ def test_an_inbound_shipment_arrives_at_its_tick():
         assert rec.by_sku["stockout_ticks"][:, 0].tolist() == [4, 4, 4, 4, 4]
 
 
+def test_a_delivery_is_the_simpy_event_that_wakes_stock_play():
+    """A delivery is a SimPy process: at its tick it triggers the event stock play waits on —
+    not a timeout standing in for it (a process waiting only on that event wakes at the tick,
+    and finds the units in the inbox)."""
+    import simpy
+
+    from simulator.engine.stock import Replenishment, StockState
+    from simulator.model import build_model
+    from simulator.record import RunRecord
+
+    model = build_model(one_sku(stock=0, hours=5, tick_minutes=15))
+    env = simpy.Environment()
+    st = StockState(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=bool), [], env.event())
+    rec = RunRecord.empty(5, 1, 1, model.stock)
+    woke = []
+
+    def stock_play():
+        yield st.signal
+        woke.append((env.now, list(st.inbox)))
+
+    env.process(stock_play())
+    Replenishment(model, env, st, rec).deliver(13, 0, 40, "inbound")
+    env.run()
+    assert woke == [(13, [(13, 0, 40, "inbound")])]
+    assert rec.events == [(13, "arrival", "item", 40.0)]
+
+
 # ------------------------------------------------------------ (s, Q) reorders
 def test_reorder_golden_log_under_a_flood():
     """Stock 10, s = 3, Q = 8, lead 2 h: tick 0 sells out and orders (position 0 + 8 > 3); every
@@ -215,6 +242,58 @@ def test_budget_exhausted_fires_at_the_tick_of_the_last_affordable_click():
             assert hits.get(d) == hours[np.searchsorted(cum, 2)]  # the tick of the second click
 
 
+def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
+    """Paid search at a flat cpc: its budget running out is a SimPy event; the channel's process
+    waits on it, logs `budget_exhausted` and stops the channel — no click of it is drawn later
+    that day (the afternoon phase is a stretch of its own). A process that only logs the event
+    leaves the channel open: the stop comes from the event, not from the budget arithmetic."""
+    from simulator.engine import FastEngine
+    from simulator.engine.budgets import FlatBudgets
+    from simulator.model import build_model
+
+    sc = Scenario.model_validate({
+        "meta": {"name": "budget", "start": at(0), "end": at(24), "tick_minutes": 60},
+        "calendar": {"intraday": "flat", "phases": [{"name": "afternoon", "start": at(12), "end": at(24)}]},
+        "channels": {"ads": {"kind": "paid_search", "cpc": 1.0, "clicks_per_hour": 2.0, "daily_budget": 3.0}},
+        "skus": {"item": {"price": 50.0, "unit_cost": 20.0, "base_conversion": 0.05, "stock": 1000}},
+    })
+    model = build_model(sc)
+
+    class Spy(FlatBudgets):
+        def __init__(self, model, close=True):
+            super().__init__(model)
+            self.asked, self.close = [], close
+
+        def clicks(self, ch, run, c, offered):
+            self.asked.append(ch.start)
+            return super().clicks(ch, run, c, offered)
+
+        def watch(self, env, run, rec, c):
+            if self.close:
+                yield from super().watch(env, run, rec, c)
+                return
+            while True:                                            # logs, never stops the channel
+                spent = yield run.exhausted[c]
+                run.exhausted[c] = env.event()
+                rec.events.append((int(env.now), "budget_exhausted", "ads", spent))
+
+    def engine(close: bool) -> FastEngine:
+        eng = FastEngine(model)
+        eng.budgets = Spy(model, close)
+        return eng
+
+    for seed in range(5):
+        eng = engine(True)
+        rec = eng.run(seed)
+        (tick, _, _, spent), = events_of(rec, "budget_exhausted")
+        assert tick < 12 and spent == 3.0
+        assert eng.budgets.asked == [0]                            # the afternoon stretch asks for no click
+        assert rec.by_channel["visits"][tick + 1:, 0].sum() == 0
+        left_open = engine(False)
+        left_open.run(seed)
+        assert left_open.budgets.asked == [0, 12]
+
+
 def test_initial_reorder_counts_a_delivery_of_tick_0():
     """The opening (s, Q) check sees the deliveries of tick 0, which land before its demand."""
     sc = one_sku(stock=0, hours=6, visits_per_hour=0.0,
@@ -238,3 +317,37 @@ def test_a_phase_shorter_than_a_tick_is_rejected_or_played():
         return
     rec = simulate(sc, reps=1, seed=14).records[0]
     assert rec.by_channel["carts"].sum() > 0 and rec.by_channel["orders"].sum() > 0
+
+
+def test_demand_of_a_sku_out_of_stock_for_a_whole_stretch_is_drawn_in_bulk_with_the_same_law():
+    """A SKU with no stock and nothing coming loses every order of a stretch: the engine draws
+    that demand by cells (segment × coupon class per reporting period) instead of lines. On the
+    same seeds it loses the same orders in the same ticks as the line path (the stock-out ticks
+    and event agree exactly), and its lost units — baskets of 1 + Poisson(0.6), top-up to the
+    reduction's threshold included — have the line path's mean within 4 standard errors."""
+    from simulator.engine import FastEngine
+    from simulator.engine.stock import Replenishment
+    from simulator.model import build_model
+
+    sc = one_sku(stock=0, hours=72, tick_minutes=30, visits_per_hour=200, base_conversion=0.2,
+                 sku={"price": 140.0, "units_per_order": 1.6},
+                 extra={"platform_reduction": {"every": 300, "off": 50},
+                        "baskets": {"topup_reach": 0.2, "topup_probability": 0.5}})
+    model = build_model(sc)
+    bulk = [FastEngine(model).run(s) for s in range(120)]
+    dead = Replenishment.dead
+    try:
+        Replenishment.dead = lambda self, a, b: np.zeros(len(model.skus), dtype=bool)
+        lines = [FastEngine(model).run(s) for s in range(120)]
+    finally:
+        Replenishment.dead = dead
+    for x, y in zip(bulk, lines):
+        assert np.array_equal(x.by_sku["stockout_ticks"], y.by_sku["stockout_ticks"])
+        assert [e for e in x.events if e[1] == "stockout"][0][0] == [e for e in y.events if e[1] == "stockout"][0][0]
+        assert x.by_sku["units"].sum() == 0 and x.by_sku["lost_units"][24:].sum() > 0
+    a = np.array([r.by_sku["lost_units"].sum() for r in bulk])
+    b = np.array([r.by_sku["lost_units"].sum() for r in lines])
+    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert abs(a.mean() - b.mean()) <= 4 * se
+    hourly = np.array([r.by_sku["lost_units"][:, 0] for r in bulk]).mean(axis=0)
+    assert hourly[24:].min() > 0                                  # every hour of days 2 and 3 books its loss

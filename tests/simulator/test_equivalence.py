@@ -307,15 +307,14 @@ class FirstTickCarts(FastEngine):
         carts = sold.c >= self.C
         if reg is None or not carts.any():
             return super()._book_sales(ch, rng, rec, st, ps, sold, served, served_n, got, reg)
-        o = np.repeat(carts, sold.n)
         super()._book_sales(ch, rng, rec, st, ps, sold.take(~carts), served[~carts], served_n[~carts],
-                            got[~o], reg)
+                            got.of_lines(~carts), reg)
         m = self.m
         first = max(t for t, _ in m.pay_start.values() if t <= ch.start)   # the pay window's first tick
         first_reg = ps.promo.regime(ch.phase, first, first, m.price[m.pay_phase[ch.phase]], ps.left > 0,
                                     np.zeros(self.K, dtype=bool), ps.balance_price)
-        super()._book_sales(ch, rng, rec, st, ps, sold.take(carts), served[carts], served_n[carts], got[o],
-                            first_reg)
+        super()._book_sales(ch, rng, rec, st, ps, sold.take(carts), served[carts], served_n[carts],
+                            got.of_lines(carts), first_reg)
 
 
 CART_SCENARIOS = ("matrix_carts_flash", "matrix_dst")

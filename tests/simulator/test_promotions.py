@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from simulator.engine.baskets import top_up
 from simulator.engine.fast import FastEngine
 from simulator.engine.lines import Lines
+from simulator.engine.orders import Orders, top_up_classes
 from simulator.kpis import run_kpis
 from simulator.model import build_model
 from simulator.runner import replication_seed
@@ -64,7 +64,8 @@ def test_flash_sale_sells_out_like_a_poisson_count():
 
 def test_top_up_moves_mass_from_below_to_above_the_threshold():
     """Price 140, every 300 off 50, reach 20 %: 2 units (280) top up to 3, 4 (560) to 5, and
-    so on for every basket within 20 % of the next multiple of 300, each with probability q."""
+    so on for every basket within 20 % of the next multiple of 300, each order with probability
+    q — a binomial per class row of orders."""
     sc = one_sku(stock=10, sku={"price": 140.0},
                  extra={"platform_reduction": {"every": 300, "off": 50},
                         "baskets": {"topup_reach": 0.2, "topup_probability": 0.4}})
@@ -72,25 +73,33 @@ def test_top_up_moves_mass_from_below_to_above_the_threshold():
     reg = promo.regime(0, 0, 0, np.array([140.0]), np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), np.zeros(1))
     rng = np.random.default_rng(3)
     n = 200_000
-    sizes = 1 + rng.poisson(2.0, n)
+    sizes = np.bincount(1 + rng.poisson(2.0, n))
+    want = np.flatnonzero(sizes)
     lines = Lines(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
                   np.zeros(1, dtype=np.int64), np.array([n]))
-    line, slot, who = lines.order_ids(1, 1)
-    after = top_up(np.uint64(3), slot, who, lines, sizes, reg.price, reg, promo, np.ones(1, dtype=bool), line)
-    for below, above in ((2, 3), (4, 5)):
-        p_below = np.mean(sizes == below)
-        moved = np.mean((sizes == below) & (after == above))
-        se = np.sqrt(0.4 * 0.6 * p_below / n)
-        assert abs(moved / p_below - 0.4) * p_below <= 4 * se
-        assert not ((sizes == below) & (after != below) & (after != above)).any()
-    v = 140.0 * sizes
+    z = np.zeros(want.size, dtype=np.int64)
+    orders = Orders(z, want, sizes[want], np.arange(want.size, dtype=np.uint64), want.copy())
+    after = top_up_classes(np.uint64(3), lines, orders, reg.price, reg, promo, np.ones(1, dtype=bool))
+    assert after.n.sum() == n and (after.n > 0).all()
+    v = 140.0 * want
     nxt = (np.floor(v / 300) + 1) * 300
     within = nxt - v <= 0.2 * nxt                             # 2 → 3, 4 → 5, 6 → 7, 7 → 9, …
-    assert np.array_equal(sizes[~within], after[~within])
-    grown = after != sizes
-    assert np.array_equal(after[grown], (sizes + np.ceil((nxt - v) / 140 - 1e-9))[grown])
-    share = grown[within].mean()
-    assert abs(share - 0.4) <= 4 * np.sqrt(0.4 * 0.6 / within.sum())
+    moved_total, eligible = 0, 0
+    for size, up, count in zip(want, within, sizes[want]):
+        mine = after.key == orders.key[want == size][0]            # the rows it kept
+        kept = int(after.n[mine].sum())
+        if not up:
+            assert kept == count
+            continue
+        moved = count - kept
+        target = size + np.ceil((nxt[want == size][0] - 140.0 * size) / 140 - 1e-9)
+        grown = (after.want == target) & ~mine
+        assert moved == 0 or grown.any()
+        se = np.sqrt(0.4 * 0.6 * count)
+        assert abs(moved - 0.4 * count) <= 4 * se + 1
+        moved_total += moved
+        eligible += count
+    assert abs(moved_total / eligible - 0.4) <= 4 * np.sqrt(0.4 * 0.6 / eligible)
 
 
 ALL_ON = {
