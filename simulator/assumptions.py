@@ -42,7 +42,7 @@ class Assumptions:
         from scipy.special import ndtr
 
         rng = np.random.default_rng(np.random.SeedSequence([seed, ASSUMPTION_STREAM], spawn_key=(twin(i),)))
-        z = np.linalg.cholesky(self.block.matrix()) @ rng.standard_normal(len(self.names))
+        z = np.linalg.cholesky(np.array(self.block.matrix())) @ rng.standard_normal(len(self.names))
         u = np.clip(ndtr(z), 1e-12, 1 - 1e-12)
         return {name: float(self.block.assumptions[name].quantile(u[j])) for j, name in enumerate(self.names)}
 

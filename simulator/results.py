@@ -148,7 +148,8 @@ class Results:
                 groups.setdefault(key, []).append(float(p["gmv"] >= targets.gmv))
             hits = np.array([np.mean(g) for g in groups.values()])
             se = float(hits.std(ddof=1) / np.sqrt(hits.size)) if hits.size > 1 else None
-            out["targets"] = {"gmv": {"value": targets.gmv, "p_reach": float(hits.mean()), "se": se}}
+            out["targets"] = {"gmv": {"value": targets.gmv, "p_reach": float(hits.mean()), "se": se,
+                                      "draws": int(hits.size)}}
         if self.assumptions is not None:
             names = list(self.assumptions[0]) if self.assumptions else []
             out["assumptions"] = {n: quantiles([a[n] for a in self.assumptions]) for n in names}

@@ -35,14 +35,14 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from simulator.naming import did_you_mean
 from simulator.scenario.numbers import Finite, bounded
 from simulator.scenario.numbers import Strict as _Strict
 from simulator.scenario.errors import ScenarioError
-from simulator.scenario.overrides import PathError, expand, field_locations, probe_values, value_at
+from simulator.scenario.overrides import (PathError, _instance_at, expand, field_locations, probe_values,
+                                          value_at)
 
 Z999 = 3.090232306167813
 """The standard normal's 99.9 % quantile: where a normal or lognormal assumption is probed."""
@@ -151,8 +151,9 @@ class Assumption(_Strict):
         """The draw multiplies each written value (a range, or `relative: true`)."""
         return self.range is not None or self.relative
 
-    def quantile(self, u: np.ndarray) -> np.ndarray:
-        """The assumption's draws for uniforms `u` in (0, 1) (its inverse CDF)."""
+    def quantile(self, u):
+        """The assumption's draws for uniforms `u` in (0, 1) (its inverse CDF; arrays too)."""
+        import numpy as np
         from scipy.special import ndtri
 
         u = np.asarray(u, dtype=float)
@@ -197,14 +198,14 @@ class Uncertainty(_Strict):
     assumptions: dict[str, Assumption] = Field(min_length=1)
     correlations: list[Correlation] = Field(default_factory=list)
 
-    def matrix(self) -> np.ndarray:
+    def matrix(self) -> list[list[float]]:
         """(A, A) the Gaussian copula's correlation matrix, assumptions in their written order:
         a rank correlation ρ_s is the normal correlation 2 sin(π ρ_s / 6)."""
         names = list(self.assumptions)
-        r = np.eye(len(names))
+        r = [[float(i == j) for j in range(len(names))] for i in range(len(names))]
         for c in self.correlations:
             i, j = names.index(c.between[0]), names.index(c.between[1])
-            r[i, j] = r[j, i] = 2.0 * math.sin(math.pi * c.rank / 6.0)
+            r[i][j] = r[j][i] = 2.0 * math.sin(math.pi * c.rank / 6.0)
         return r
 
 
@@ -240,7 +241,10 @@ def _locations(scenario, data: dict, path: str, where: tuple) -> list[tuple]:
     kept = [loc for loc in locs if isinstance(value_at(data, loc), int | float)
             and not isinstance(value_at(data, loc), bool)]
     if not kept:
-        raise UncertaintyError(where, f"{path} matches no number set in the scenario")
+        fields = {f for loc in locs for f in type(_instance_at(scenario, loc[:-1])).model_fields
+                  if isinstance(_instance_at(scenario, loc[:-1]), BaseModel)}
+        raise UncertaintyError(where, f"{path} matches no number set in the scenario"
+                                      f"{did_you_mean(path.rsplit('.', 1)[-1], sorted(fields))}")
     return kept
 
 
@@ -283,6 +287,23 @@ def resolve(scenario) -> list[Target]:
     return targets
 
 
+def _positive_definite(a: list[list[float]]) -> bool:
+    """Whether the symmetric matrix `a` is positive definite (a Cholesky factorization
+    succeeds): a few assumptions, so plain Python, and no numpy at load."""
+    n = len(a)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            rest = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            if i == j:
+                if rest <= 1e-10:
+                    return False
+                low[i][i] = math.sqrt(rest)
+            else:
+                low[i][j] = rest / low[j][j]
+    return True
+
+
 def check_uncertainty(scenario) -> None:
     """Every check of the uncertainty block that needs the scenario (raises UncertaintyError)."""
     unc = scenario.uncertainty
@@ -299,7 +320,7 @@ def check_uncertainty(scenario) -> None:
         if pair in pairs:
             raise UncertaintyError(where, f"{' and '.join(c.between)} are correlated twice")
         pairs.add(pair)
-    if np.linalg.eigvalsh(unc.matrix()).min() <= 1e-10:
+    if not _positive_definite(unc.matrix()):
         raise UncertaintyError(("uncertainty", "correlations"),
                                "these correlations cannot hold together (their matrix is not positive "
                                "definite): a correlates with b and b with c leaves c little room with a; "
