@@ -173,16 +173,16 @@ def hourly(d: ReportData) -> pd.DataFrame:
 def cumulative_gmv(d: ReportData, h: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cumulative GMV at the end of each period, from 0 at the campaign's start.
 
-    Index: time (end of period); columns mean, p5, p50, p95 over replications. The last
-    row is the campaign's GMV (summary.json kpis.gmv).
+    Index: time (end of period); columns mean, p5, p25, p50, p75, p95 over replications.
+    The last row is the campaign's GMV (summary.json kpis.gmv).
     """
     h = hourly(d) if h is None else h
     wide = h.pivot(index="period_start", columns="replication", values="gmv").sort_index().cumsum()
     ends = wide.index + d.period
     values = np.vstack([np.zeros((1, wide.shape[1])), wide.to_numpy()])
     idx = pd.DatetimeIndex([wide.index[0]]).append(ends)
-    p5, p50, p95 = np.percentile(values, [5, 50, 95], axis=1)
-    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p50": p50, "p95": p95},
+    p5, p25, p50, p75, p95 = np.percentile(values, [5, 25, 50, 75, 95], axis=1)
+    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p25": p25, "p50": p50, "p75": p75, "p95": p95},
                         index=idx.rename("time"))
 
 

@@ -165,8 +165,10 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     sc = Scale.for_max(max(cum["p95"].max(), target or 0))
     t = _naive(cum.index)
     _phase_bands(ax, d)
-    ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.25, lw=0,
+    ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.2, lw=0,
                     label="P5–P95 over replications", gid="cumulative_gmv_band")
+    ax.fill_between(t, cum["p25"] / sc.factor, cum["p75"] / sc.factor, color=BLUE, alpha=0.3, lw=0,
+                    label="P25–P75", gid="cumulative_gmv_inner_band")
     ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label="mean", gid="cumulative_gmv_mean")
     end = cum.iloc[-1]
     ax.annotate(f"end of campaign: {compact(end['mean'])} {d.currency}\n"
@@ -178,16 +180,20 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     if target:
         ax.axhline(target / sc.factor, color=VERMILLION, ls="--", lw=1.5,
                    label=f"target {compact(target)} {d.currency}", gid="gmv_target")
-        reached = float((d.kpis["gmv"] >= target).mean())
+        chance = (d.summary.get("targets") or {}).get("gmv")
+        reached = chance["p_reach"] if chance else float((d.kpis["gmv"] >= target).mean())
+        se = f" ± {percent(chance['se'], 0)}" if chance and chance.get("se") else ""
         ax.text(t[0], target / sc.factor, f"  target: {compact(target)} {d.currency} — reached in "
-                f"{percent(reached, 0)} of replications, mean {percent(end['mean'] / target, 0)} of target",
+                f"{percent(reached, 0)}{se} of replications, mean {percent(end['mean'] / target, 0)} of target",
                 va="bottom", ha="left", fontsize=9, color=VERMILLION)
     ax.set_ylim(0, max(end["p95"], target or 0) / sc.factor * 1.08)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
     ax.set_ylabel(f"cumulative GMV ({sc.unit(d.currency)})")
     ax.set_xlabel(f"local time ({d.timezone})")
     _time_axis(ax, d.start, d.end)
-    ax.set_title(f"Cumulative GMV ({d.currency}) — mean and P5–P95 over {d.reps} replications", pad=26)
+    what = "assumptions and shopper noise" if d.summary.get("assumptions") else "shopper noise only"
+    ax.set_title(f"Cumulative GMV ({d.currency}) — mean, P25–P75 and P5–P95 over {d.reps} replications "
+                 f"({what})", pad=26)
     ax.legend(loc="center left")
     return fig
 

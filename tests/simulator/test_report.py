@@ -181,6 +181,12 @@ def test_cumulative_gmv_ends_at_the_runs_gmv_with_its_band_and_target(d, summary
     assert cum["p5"].iloc[-1] == pytest.approx(gmv["p5"], rel=1e-9)
     target = next(a for a in ax.lines if a.get_gid() == "gmv_target")
     assert target.get_ydata()[0] * k == pytest.approx(SCENARIO["meta"]["targets"]["gmv"])
+    inner = next(c for c in ax.collections if c.get_gid() == "cumulative_gmv_inner_band")   # the fan's core
+    assert inner.get_paths()[0].vertices[:, 1].max() * k == pytest.approx(cum["p75"].iloc[-1], rel=1e-9)
+    assert cum["p25"].iloc[-1] <= cum["p50"].iloc[-1] <= cum["p75"].iloc[-1]
+    chance = summary["targets"]["gmv"]
+    assert f"reached in {round(100 * chance['p_reach'])}%" in " ".join(t.get_text() for t in ax.texts)
+    assert "shopper noise only" in ax.get_title("left")    # this plan has no uncertainty: block
 
 
 def test_no_target_line_without_a_target(d, style):
