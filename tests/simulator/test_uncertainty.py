@@ -175,3 +175,18 @@ def test_the_interval_covers_a_reality_drawn_from_the_assumptions_as_often_as_it
     assert says >= 0.9
     se = np.sqrt(says * (1 - says) / realities.size + says * (1 - says) / (pool.size / 2))
     assert abs(covered - says) <= 3 * se, (covered, says, lo, hi, se)
+
+
+def test_compare_pairs_two_plans_under_the_same_assumption_draws():
+    """A 10 % discount compared under ±20 % traffic: both plans see the same draws, so the
+    paired difference in orders is far tighter than either plan's own spread (most of which
+    is the traffic assumption, common to both)."""
+    from simulator.compare import compare
+
+    a = linear_plan()
+    cmp = compare(a, overrides={"skus.item.discount": 0.1}, reps=60, seed=9)
+    row = cmp.rows["orders"]
+    spread_a = np.std(simulate(a, reps=60, seed=9).kpis()["orders"], ddof=1)
+    assert row["ci_high"] - row["ci_low"] < 0.5 * spread_a
+    off = compare(a, overrides={"skus.item.discount": 0.1}, reps=60, seed=9, uncertainty=False)
+    assert off.rows["orders"]["mean_a"] != row["mean_a"]            # the draws were played, or not
