@@ -296,3 +296,27 @@ def daily(d: ReportData) -> pd.DataFrame:
     if d.target_gmv:
         df["target_reached"] = df["gmv_cumulative"] / d.target_gmv
     return df
+
+
+def assumption_swings(d: ReportData, kpi: str = "gmv") -> pd.DataFrame:
+    """How far each assumption of the run's `uncertainty:` block moves `kpi`, from the run's
+    own replications: a least-squares line of `kpi` on every assumption drawn (the
+    `assumption.<name>` columns), read at each assumption's P5 and P95 with the others at their
+    means. Index: assumption; columns p5, p95 (its values), low, high (`kpi` there), sorted by
+    swing. Empty without assumptions or with too few replications (fewer than A + 3)."""
+    cols = [c for c in d.kpis.columns if c.startswith("assumption.")]
+    if not cols or len(d.kpis) < len(cols) + 3 or kpi not in d.kpis:
+        return pd.DataFrame(columns=["p5", "p95", "low", "high"])
+    x = d.kpis[cols].to_numpy(dtype=float)
+    y = d.kpis[kpi].to_numpy(dtype=float)
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    mean = x.mean(axis=0)
+    coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(x)), x - mean]), y, rcond=None)
+    p5, p95 = np.percentile(x, [5, 95], axis=0)
+    rows = {c.removeprefix("assumption."): {"p5": p5[i], "p95": p95[i],
+                                           "low": coef[0] + coef[i + 1] * (p5[i] - mean[i]),
+                                           "high": coef[0] + coef[i + 1] * (p95[i] - mean[i])}
+            for i, c in enumerate(cols)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    return out.loc[(out["high"] - out["low"]).abs().sort_values().index]

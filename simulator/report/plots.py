@@ -393,3 +393,21 @@ def pools(d: D.ReportData, pl: pd.DataFrame) -> Figure:
     ax.set_title("Coupon pools emptying and flash sales selling out", pad=26)
     ax.legend(loc="lower left")
     return fig
+
+
+def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
+    """What moves `kpi` most: per assumption, `kpi` at its P5 (blue) and P95 (orange) with the
+    others at their means, from a line fitted to the run's replications; widest on top."""
+    fig = Figure(figsize=(WIDTH, 1.4 + 0.45 * len(sw)), layout="constrained")
+    ax = fig.add_subplot()
+    base = float(d.kpis[kpi].mean())
+    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)))
+    for i, (name, r) in enumerate(sw.iterrows()):
+        ax.barh(i, (r["low"] - base) / sc.factor, left=base / sc.factor, color=BLUE, gid=f"tornado_{name}_p5")
+        ax.barh(i, (r["high"] - base) / sc.factor, left=base / sc.factor, color=ORANGE, gid=f"tornado_{name}_p95")
+    ax.axvline(base / sc.factor, color="black", lw=1)
+    ax.set_yticks(range(len(sw)), [f"{n}  ({r['p5']:.3g} → {r['p95']:.3g})" for n, r in sw.iterrows()])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
+    ax.set_xlabel(f"{kpi} ({sc.unit(d.currency)}): blue with the assumption at its P5, orange at its P95")
+    ax.set_title(f"What moves {kpi} most — from {d.reps} replications' assumption draws", loc="left")
+    return fig
