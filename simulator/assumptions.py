@@ -32,7 +32,8 @@ class Assumptions:
     def __init__(self, scenario):
         self.block = scenario.uncertainty
         self.targets = resolve(scenario)
-        self.base = scenario.model_copy(update={"uncertainty": None})
+        # the blocks no engine reads are left out of the plans played: each is validated anew
+        self.base = scenario.model_copy(update={"uncertainty": None, "optimize": None, "calibrate": None})
         self.names = list(self.block.assumptions)
 
     def draw(self, seed: int, i: int) -> dict[str, float]:
