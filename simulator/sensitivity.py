@@ -41,12 +41,13 @@ class Sensitivity:
     screening: dict = field(default_factory=dict)   # kpi → {name: {"mu_star", "mu_star_conf", "sigma"}}
     indices: dict = field(default_factory=dict)     # kpi → {name: {"S1", "S1_conf", "ST", "ST_conf"}}
     evaluations: int = 0                            # plans played
+    notes: list[str] = field(default_factory=list)
     replications: int = 0                           # replications played (evaluations × seeds)
 
     def to_dict(self) -> dict:
         return {"kpis": self.kpis, "assumptions": self.assumptions, "tornado": self.tornado,
                 "screening": self.screening, "indices": self.indices,
-                "evaluations": self.evaluations, "replications": self.replications}
+                "evaluations": self.evaluations, "replications": self.replications, "notes": self.notes}
 
 
 class Evaluator:
@@ -87,6 +88,9 @@ def analyse(scenario, kpis: list[str], *, trajectories: int = 10, base: int = 64
     m = min(top, a)
     total = 1 + 2 * a + trajectories * (a + 1) + base * (m + 2)
     out = Sensitivity(kpis=kpis, assumptions=names)
+    if ev.plays.block.correlations:
+        out.notes.append("the block's correlations are left out here: Sobol' indices are defined for independent "
+                         "assumptions (run and compare keep them)")
 
     def run(points: list[dict[str, float]]) -> np.ndarray:
         ys = []

@@ -87,18 +87,24 @@ def _print(res) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from simulator.show import fmt
+
     con = Console()
+    if not con.is_terminal:                      # logs and pipes: no wrapped columns
+        con = Console(width=160)
     for k in res.kpis:
-        t = Table(title=f"{k}: what moves it (tornado: each assumption at its P5 / P95; Morris μ*; Sobol')",
-                  title_justify="left")
-        for col in ("assumption", "at P5", "at P95", "μ*", "S1", "ST"):
+        t = Table(title=f"{k}: what moves it — {k} with each assumption at its P5 / P95 (the others at their "
+                        "medians), Morris μ*, Sobol' first-order S1 and total ST", title_justify="left")
+        for col in ("assumption", "P5 → P95", f"{k} at P5", f"{k} at P95", "μ*", "S1", "ST"):
             t.add_column(col, justify="left" if col == "assumption" else "right")
         tor, scr, ind = res.tornado[k], res.screening[k], res.indices[k]
         for n in sorted(res.assumptions, key=lambda n: -scr[n]["mu_star"]):
             idx = ind.get(n)
-            t.add_row(n, f"{tor[n]['low']:,.4g}", f"{tor[n]['high']:,.4g}",
-                      f"{scr[n]['mu_star']:,.4g} ± {scr[n]['mu_star_conf']:,.2g}",
+            t.add_row(n, f"{tor[n]['p5']:.3g} → {tor[n]['p95']:.3g}", fmt(k, tor[n]["low"]), fmt(k, tor[n]["high"]),
+                      f"{fmt(k, scr[n]['mu_star'])} ± {fmt(k, scr[n]['mu_star_conf'])}",
                       f"{idx['S1']:.2f} ± {idx['S1_conf']:.2f}" if idx else "–",
                       f"{idx['ST']:.2f} ± {idx['ST_conf']:.2f}" if idx else "–")
         con.print(t)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"{res.evaluations} plans, {res.replications} replications", file=sys.stderr)
