@@ -230,17 +230,22 @@ def _refused(loc: tuple) -> str | None:
 
 def _locations(scenario, data: dict, path: str, where: tuple) -> list[tuple]:
     """The locations `path` names. A wildcard keeps the matches where the field exists and
-    holds a number (`channels.*.visits_per_hour`: the channels that have visits per hour);
-    a path without one must name a number itself."""
+    holds a number (`channels.*.visits_per_hour`: the channels that have visits per hour) and
+    matches nothing over an empty or unset block (`coupons.*.claim_rate` in a plan without
+    coupons: a variant of a plan keeps its assumptions); a path without one must name a
+    number itself."""
     if "*" not in path:
         return field_locations(scenario, data, path, where, UncertaintyError)
     try:
         locs = expand(data, path)
     except ScenarioError as e:
-        raise UncertaintyError(where, e.issues[0].message) from None
+        message = e.issues[0].message
+        if message == "the wildcard matches nothing" or message.endswith(" is not set"):
+            return []                # no coupons, no ad groups in this plan: the assumption sets nothing here
+        raise UncertaintyError(where, message) from None
     kept = [loc for loc in locs if isinstance(value_at(data, loc), int | float)
             and not isinstance(value_at(data, loc), bool)]
-    if not kept:
+    if locs and not kept:
         fields = {f for loc in locs for f in type(_instance_at(scenario, loc[:-1])).model_fields
                   if isinstance(_instance_at(scenario, loc[:-1]), BaseModel)}
         raise UncertaintyError(where, f"{path} matches no number set in the scenario"
