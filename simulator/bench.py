@@ -491,8 +491,8 @@ def run_bench(
             continue
         bar.describe(head)
         t0 = time.perf_counter()
-        res = simulate(scen, reps=r.reps, seed=r.seed, workers=workers,
-                       progress=lambda d, t, o=done: bar.update(o + d, total))
+        res = simulate(scen, reps=r.reps, seed=r.seed, workers=workers, uncertainty=False,   # shopper noise only:
+                       progress=lambda d, t, o=done: bar.update(o + d, total))                # its tolerances
         r.seconds = time.perf_counter() - t0
         done += r.reps
         r.entry = scenario_entry(res, Path(r.path))

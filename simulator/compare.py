@@ -263,6 +263,7 @@ def compare(
     kpis: list[str] | None = None,
     progress=None,
     limit_size: bool = False,
+    uncertainty: bool = True,
 ) -> Comparison:
     """Compare plan B with plan A on common random numbers.
 
@@ -273,6 +274,8 @@ def compare(
     or on the seeds of the result folder on the other side. `kpis` restricts the KPIs.
     `progress(done, total)` follows the replications run here. `limit_size`: refuse a run
     above `simulator.size`'s limits before running it (the command line, without --force).
+    `uncertainty=False` plays both plans as written, without their assumption draws (with
+    them, the two plans see the same draws and the differences carry them).
     """
     label_a = _label(a, "A")
     plan_a, scen_a = _pending(a, label_a)
@@ -342,7 +345,8 @@ def compare(
                 continue
             offset = k * len(index)
             cb = (lambda d, t, o=offset: progress(o + d, total)) if progress else None
-            res = simulate(scen, seed=base_seed, seeds=index, workers=workers, engine=engine, progress=cb)
+            res = simulate(scen, seed=base_seed, seeds=index, workers=workers, engine=engine, progress=cb,
+                           uncertainty=uncertainty)
             label = label_a if side == "A" else label_b
             plan = plan_from_results(res, label)
             plan.source = "scenario"

@@ -33,6 +33,7 @@ class Results:
     records: list[RunRecord]
     engine: str = "fast"
     timing: dict[str, float] = field(default_factory=dict)
+    assumptions: list[dict[str, float]] | None = None   # per replication, under an uncertainty block
 
     @property
     def scenario(self):
@@ -46,7 +47,10 @@ class Results:
     def kpis(self) -> pd.DataFrame:
         """One row per replication: `replication` and every run-level KPI."""
         rows = [{"replication": i, **run_kpis(r, self.model)} for i, r in enumerate(self.records)]
-        return pd.DataFrame(rows, columns=["replication", *RUN_KPIS])
+        df = pd.DataFrame(rows, columns=["replication", *RUN_KPIS])
+        for name in (self.assumptions or [{}])[0]:                  # what each replication assumed
+            df[f"assumption.{name}"] = [a[name] for a in self.assumptions]
+        return df
 
     def timeseries(self) -> pd.DataFrame:
         """Long table per replication × hour × (channel or SKU): flows and stock.
@@ -126,7 +130,33 @@ class Results:
             "coupons": _means([coupon_kpis(r, self.model) for r in self.records]),
             "flash_sales": _flash([flash_kpis(r, self.model) for r in self.records]),
             "daily": self.daily().to_dict(orient="records"),
+            **self._uncertainty(per_run),
         })
+
+    def _uncertainty(self, per_run: list[dict]) -> dict:
+        """`targets` (the chance of reaching each of `meta.targets`, with its standard error)
+        and, under an uncertainty block, `assumptions` (their draws' quantiles) and `spread`
+        (each KPI's variance split into assumptions and shopper noise; `simulator.assumptions`)."""
+        from simulator.assumptions import spread, twin
+
+        out: dict = {}
+        targets = self.scenario.meta.targets
+        if targets is not None and targets.gmv is not None:
+            groups: dict[int, list[float]] = {}       # twins share an assumption draw: not independent
+            for i, p in zip(self.seeds, per_run):
+                key = twin(i) if self.assumptions is not None else i
+                groups.setdefault(key, []).append(float(p["gmv"] >= targets.gmv))
+            hits = np.array([np.mean(g) for g in groups.values()])
+            se = float(hits.std(ddof=1) / np.sqrt(hits.size)) if hits.size > 1 else None
+            out["targets"] = {"gmv": {"value": targets.gmv, "p_reach": float(hits.mean()), "se": se,
+                                      "draws": int(hits.size)}}
+        if self.assumptions is not None:
+            names = list(self.assumptions[0]) if self.assumptions else []
+            out["assumptions"] = {n: quantiles([a[n] for a in self.assumptions]) for n in names}
+            out["spread"] = {k: spread(np.array([np.nan if p[k] is None else p[k] for p in per_run], dtype=float),
+                                       self.seeds) for k in RUN_KPIS
+                             if all(p[k] is not None for p in per_run)}
+        return out
 
     # --------------------------------------------------------------- files
     def write(self, out: str | Path, fmt: str = "parquet", provenance: dict | None = None) -> Path:

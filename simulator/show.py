@@ -38,6 +38,38 @@ def _table(title: str, key: str, cols: tuple[str, ...], rows) -> Table:
     return t
 
 
+SPREAD_KPIS = ("visits", "orders", "gmv", "net_sales", "gross_profit", "roi")
+
+
+def _print_uncertainty(con: Console, summary: dict) -> None:
+    """The chance of reaching the targets, and — under an uncertainty block — the assumptions
+    drawn and where each KPI's spread comes from."""
+    for kpi, t in (summary.get("targets") or {}).items():
+        n, p = t["draws"], t["p_reach"]
+        if p in (0.0, 1.0):          # no spread to take a standard error from: the exact 95 % bound
+            bound = 1 - 0.05 ** (1 / n)
+            how = (f"in none of {n} independent draws (at most {bound:.0%} at 95 % confidence)" if p == 0 else
+                   f"in all {n} independent draws (at least {1 - bound:.0%} at 95 % confidence)")
+        else:
+            how = f"in {p:.0%} of replications (± {t['se']:.0%}, one standard error)"
+        con.print(f"{kpi} target {t['value']:,.0f}: reached {how}")
+    if summary.get("assumptions"):
+        t = Table(title="Assumptions drawn (uncertainty:)", title_justify="left")
+        for col in ("assumption", "p5", "p50", "p95"):
+            t.add_column(col, justify="left" if col == "assumption" else "right")
+        for name, q in summary["assumptions"].items():
+            t.add_row(name, *(f"{q[c]:.3g}" for c in ("p5", "p50", "p95")))
+        con.print(t)
+        t = Table(title="Spread: share of variance", title_justify="left")
+        for col in ("kpi", "assumptions", "shopper noise"):
+            t.add_column(col, justify="left" if col == "kpi" else "right")
+        for kpi in SPREAD_KPIS:
+            sp = summary.get("spread", {}).get(kpi)
+            if sp and sp["assumptions"] is not None:
+                t.add_row(kpi, f"{sp['assumptions']:.1%}", f"{sp['noise']:.1%}")
+        con.print(t)
+
+
 def print_run(res: Results, summary: dict, out: str | None = None, console: Console | None = None) -> None:
     con = console or Console()
     if not con.is_terminal:                      # logs and pipes: no truncated columns
@@ -51,6 +83,7 @@ def print_run(res: Results, summary: dict, out: str | None = None, console: Cons
     for k, q in summary["kpis"].items():
         t.add_row(k, *(fmt(k, q[c]) for c in ("mean", "p5", "p50", "p95")))
     con.print(t)
+    _print_uncertainty(con, summary)
 
     con.print(_table("Channels (means)", "channel",
                      ("visits", "orders", "gmv", "spend", "roi", "conversion_rate"),

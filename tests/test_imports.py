@@ -201,8 +201,9 @@ LAYERS = (
     ("model", ("simulator.timegrid", "simulator.pacing", "simulator.auctions", "simulator.promotions", "simulator.plan",
                "simulator.rules.snapshot", "simulator.model", "simulator.kpis")),
     ("engines", ("simulator.engine", "simulator.reference")),
-    ("runs", ("simulator", "simulator.runner", "simulator.results", "simulator.show")),
-    ("uses", ("simulator.compare", "simulator.bench", "simulator.optimize", "simulator.report", "calibration")),
+    ("runs", ("simulator", "simulator.assumptions", "simulator.runner", "simulator.results", "simulator.show")),
+    ("uses", ("simulator.compare", "simulator.bench", "simulator.optimize", "simulator.report", "simulator.sensitivity",
+              "calibration")),
     ("command line", ("simulator.commands", "simulator.cli")),
 )
 """docs/decisions.md, "Start-up and layering": a module belongs to the layer of the longest

@@ -9,4 +9,5 @@ COMMANDS = (
     "simulator.commands.compare",
     "simulator.commands.bench",
     "simulator.commands.calibrate",
+    "simulator.commands.sensitivity",
 )

@@ -31,6 +31,8 @@ def register(sub) -> None:
     c.add_argument("--out", type=options.folder, help="folder for compare.json and compare.png (the chart)")
     c.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    c.add_argument("--no-uncertainty", dest="uncertainty", action="store_false",
+                   help="play both plans as written, without their uncertainty: blocks' assumption draws")
     options.add_force(c)
     c.set_defaults(func=compare_command)
 
@@ -51,7 +53,7 @@ def compare_command(args) -> int:
         with Progress("compare: replications", 1, enabled=not args.quiet) as bar:
             cmp = compare(args.a, args.b, overrides=overrides, reps=args.reps, seed=args.seed,
                           workers=args.workers, level=args.level, kpis=kpis, progress=bar.update,
-                          limit_size=not args.force)
+                          limit_size=not args.force, uncertainty=args.uncertainty)
         if target:
             write(cmp, folder)
             target.commit()

@@ -45,6 +45,8 @@ def register(sub) -> None:
                    help="also draw report.html and figures/*.png into the --out folder (as `promosim report`)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument("--no-uncertainty", dest="uncertainty", action="store_false",
+                   help="play the plan as written, without its uncertainty: block's assumption draws")
     options.add_force(r)
     r.set_defaults(func=run)
 
@@ -67,7 +69,8 @@ def run(args) -> int:
     try:
         with Progress("replications", reps, enabled=not args.quiet) as bar:
             res = simulate(scenario, reps=reps, seed=args.seed, workers=args.workers,
-                           engine=args.engine, scale=args.scale, progress=bar.update)
+                           engine=args.engine, scale=args.scale, progress=bar.update,
+                           uncertainty=args.uncertainty)
         if target:
             res.write(folder, fmt=args.format, provenance={
                 "version": __version__, "scenario_file": Path(args.scenario).name,
@@ -79,7 +82,8 @@ def run(args) -> int:
             target.discard()                              # nothing to remove once committed
     summary = res.summary()
     if args.json:
-        payload = {k: summary[k] for k in ("scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales")}
+        payload = {k: summary[k] for k in ("scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales",
+                                           "targets", "assumptions", "spread") if k in summary}
         payload["timing"] = {"engine_s": res.timing["engine_s"]}
         print(json.dumps(payload, ensure_ascii=False))
     else:

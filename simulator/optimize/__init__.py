@@ -227,7 +227,8 @@ def _results(study, spec: Spec, source, scenario, url, name, reps, seed, ran, wo
         fresh = list(range(reps, reps + opt.compare_replications))
         runs = []
         for scen in (evaluator.base, best_scenario):
-            r = simulate(scen, seed=seed, seeds=fresh, workers=workers, engine=engine)
+            r = simulate(scen, seed=seed, seeds=fresh, workers=workers, engine=engine,
+                         uncertainty=False)          # the plan as the study scored it (as written)
             runs.append([spec.kpi_row(rec, r.model) for rec in r.records])
         res.comparison = _paired(runs[0], runs[1], COMPARED_KPIS)
         res.improvement = res.comparison

@@ -17,7 +17,7 @@ from simulator.report.errors import ReportError
 
 FIGURES_DIR = "figures"
 # Every figure the report can draw (a figure not drawn this time has its old PNG removed).
-FIGURE_NAMES = ("cumulative_gmv", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
+FIGURE_NAMES = ("cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
 
 __all__ = ["FIGURES_DIR", "FIGURE_NAMES", "ReportError", "build_report", "render_figures"]
 
@@ -50,11 +50,22 @@ def render_figures(d, font) -> list:
         cum = D.cumulative_gmv(d, h)
         target = (f" The dashed line is the GMV target ({P.compact(d.target_gmv)} {cur}, meta.targets.gmv)."
                   if d.target_gmv else "")
+        carries = ("the assumptions of the uncertainty: block and shopper noise" if d.summary.get("assumptions")
+                   else "shopper noise only: the plan's assumptions as written")
         add("cumulative_gmv", "Cumulative GMV",
-            f"GMV paid so far, in {cur}: the line is the mean over {d.reps} replications and the band "
-            f"holds the middle 90 % of them (P5–P95, per hour). Shaded columns and names at the top "
-            f"are the calendar's phases.{target}",
+            f"GMV paid so far, in {cur}: the line is the mean over {d.reps} replications, the dark band "
+            f"holds the middle half of them (P25–P75) and the light band the middle 90 % (P5–P95, per "
+            f"hour); the bands carry {carries}. Shaded columns and names at the top are the calendar's "
+            f"phases.{target}",
             lambda: P.cumulative_gmv(d, cum))
+        sw = D.assumption_swings(d)
+        if len(sw):
+            add("tornado", "What moves GMV most",
+                f"For each assumption drawn in this run: the GMV a line fitted to the {d.reps} replications "
+                "gives with the assumption at its P5 (blue) and at its P95 (orange), the others at their "
+                "means. A first look from the run itself; `promosim sensitivity` gives Morris and Sobol' "
+                "indices, each plan on the same shoppers.",
+                lambda: P.tornado(d, sw))
         add("heatmap_gmv", "GMV by day and hour",
             f"Mean GMV per hour ({cur}) for each local date (rows) and hour of day (24 columns). "
             "Grey cells lie outside the campaign; white cells had no GMV (a warm-up phase, when "

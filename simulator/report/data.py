@@ -173,16 +173,16 @@ def hourly(d: ReportData) -> pd.DataFrame:
 def cumulative_gmv(d: ReportData, h: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cumulative GMV at the end of each period, from 0 at the campaign's start.
 
-    Index: time (end of period); columns mean, p5, p50, p95 over replications. The last
-    row is the campaign's GMV (summary.json kpis.gmv).
+    Index: time (end of period); columns mean, p5, p25, p50, p75, p95 over replications.
+    The last row is the campaign's GMV (summary.json kpis.gmv).
     """
     h = hourly(d) if h is None else h
     wide = h.pivot(index="period_start", columns="replication", values="gmv").sort_index().cumsum()
     ends = wide.index + d.period
     values = np.vstack([np.zeros((1, wide.shape[1])), wide.to_numpy()])
     idx = pd.DatetimeIndex([wide.index[0]]).append(ends)
-    p5, p50, p95 = np.percentile(values, [5, 50, 95], axis=1)
-    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p50": p50, "p95": p95},
+    p5, p25, p50, p75, p95 = np.percentile(values, [5, 25, 50, 75, 95], axis=1)
+    return pd.DataFrame({"mean": values.mean(axis=1), "p5": p5, "p25": p25, "p50": p50, "p75": p75, "p95": p95},
                         index=idx.rename("time"))
 
 
@@ -296,3 +296,27 @@ def daily(d: ReportData) -> pd.DataFrame:
     if d.target_gmv:
         df["target_reached"] = df["gmv_cumulative"] / d.target_gmv
     return df
+
+
+def assumption_swings(d: ReportData, kpi: str = "gmv") -> pd.DataFrame:
+    """How far each assumption of the run's `uncertainty:` block moves `kpi`, from the run's
+    own replications: a least-squares line of `kpi` on every assumption drawn (the
+    `assumption.<name>` columns), read at each assumption's P5 and P95 with the others at their
+    means. Index: assumption; columns p5, p95 (its values), low, high (`kpi` there), sorted by
+    swing. Empty without assumptions or with too few replications (fewer than A + 3)."""
+    cols = [c for c in d.kpis.columns if c.startswith("assumption.")]
+    if not cols or len(d.kpis) < len(cols) + 3 or kpi not in d.kpis:
+        return pd.DataFrame(columns=["p5", "p95", "low", "high"])
+    x = d.kpis[cols].to_numpy(dtype=float)
+    y = d.kpis[kpi].to_numpy(dtype=float)
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    mean = x.mean(axis=0)
+    coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(x)), x - mean]), y, rcond=None)
+    p5, p95 = np.percentile(x, [5, 95], axis=0)
+    rows = {c.removeprefix("assumption."): {"p5": p5[i], "p95": p95[i],
+                                           "low": coef[0] + coef[i + 1] * (p5[i] - mean[i]),
+                                           "high": coef[0] + coef[i + 1] * (p95[i] - mean[i])}
+            for i, c in enumerate(cols)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    return out.loc[(out["high"] - out["low"]).abs().sort_values().index]

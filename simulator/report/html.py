@@ -274,6 +274,7 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
             sections.append(f"<h2>{_h(heading)}</h2>{_figure(figs[name])}{extra}")
 
     fig("cumulative_gmv", "GMV over the campaign")
+    fig("tornado", "What moves GMV most · 关键假设")
     fig("heatmap_gmv", "When the money comes in: GMV by day and hour")
     fig("heatmap_visits", "When shoppers come: visits by day and hour")
     fig("channels", "Channels · 渠道", _channel_table(d, ch))

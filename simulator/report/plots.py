@@ -165,8 +165,10 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     sc = Scale.for_max(max(cum["p95"].max(), target or 0))
     t = _naive(cum.index)
     _phase_bands(ax, d)
-    ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.25, lw=0,
+    ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.2, lw=0,
                     label="P5–P95 over replications", gid="cumulative_gmv_band")
+    ax.fill_between(t, cum["p25"] / sc.factor, cum["p75"] / sc.factor, color=BLUE, alpha=0.3, lw=0,
+                    label="P25–P75", gid="cumulative_gmv_inner_band")
     ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label="mean", gid="cumulative_gmv_mean")
     end = cum.iloc[-1]
     ax.annotate(f"end of campaign: {compact(end['mean'])} {d.currency}\n"
@@ -178,16 +180,20 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     if target:
         ax.axhline(target / sc.factor, color=VERMILLION, ls="--", lw=1.5,
                    label=f"target {compact(target)} {d.currency}", gid="gmv_target")
-        reached = float((d.kpis["gmv"] >= target).mean())
+        chance = (d.summary.get("targets") or {}).get("gmv")
+        reached = chance["p_reach"] if chance else float((d.kpis["gmv"] >= target).mean())
+        se = f" ± {percent(chance['se'], 0)}" if chance and chance.get("se") else ""
         ax.text(t[0], target / sc.factor, f"  target: {compact(target)} {d.currency} — reached in "
-                f"{percent(reached, 0)} of replications, mean {percent(end['mean'] / target, 0)} of target",
+                f"{percent(reached, 0)}{se} of replications, mean {percent(end['mean'] / target, 0)} of target",
                 va="bottom", ha="left", fontsize=9, color=VERMILLION)
     ax.set_ylim(0, max(end["p95"], target or 0) / sc.factor * 1.08)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
     ax.set_ylabel(f"cumulative GMV ({sc.unit(d.currency)})")
     ax.set_xlabel(f"local time ({d.timezone})")
     _time_axis(ax, d.start, d.end)
-    ax.set_title(f"Cumulative GMV ({d.currency}) — mean and P5–P95 over {d.reps} replications", pad=26)
+    what = "assumptions and shopper noise" if d.summary.get("assumptions") else "shopper noise only"
+    ax.set_title(f"Cumulative GMV ({d.currency}) — mean, P25–P75 and P5–P95 over {d.reps} replications "
+                 f"({what})", pad=26)
     ax.legend(loc="center left")
     return fig
 
@@ -386,4 +392,22 @@ def pools(d: D.ReportData, pl: pd.DataFrame) -> Figure:
     _time_axis(ax, *window)
     ax.set_title("Coupon pools emptying and flash sales selling out", pad=26)
     ax.legend(loc="lower left")
+    return fig
+
+
+def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
+    """What moves `kpi` most: per assumption, `kpi` at its P5 (blue) and P95 (orange) with the
+    others at their means, from a line fitted to the run's replications; widest on top."""
+    fig = Figure(figsize=(WIDTH, 1.4 + 0.45 * len(sw)), layout="constrained")
+    ax = fig.add_subplot()
+    base = float(d.kpis[kpi].mean())
+    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)))
+    for i, (name, r) in enumerate(sw.iterrows()):
+        ax.barh(i, (r["low"] - base) / sc.factor, left=base / sc.factor, color=BLUE, gid=f"tornado_{name}_p5")
+        ax.barh(i, (r["high"] - base) / sc.factor, left=base / sc.factor, color=ORANGE, gid=f"tornado_{name}_p95")
+    ax.axvline(base / sc.factor, color="black", lw=1)
+    ax.set_yticks(range(len(sw)), [f"{n}  ({r['p5']:.3g} → {r['p95']:.3g})" for n, r in sw.iterrows()])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
+    ax.set_xlabel(f"{kpi} ({sc.unit(d.currency)}): blue with the assumption at its P5, orange at its P95")
+    ax.set_title(f"What moves {kpi} most — from {d.reps} replications' assumption draws", loc="left")
     return fig

@@ -62,6 +62,7 @@ from simulator.scenario.promotions_schema import (Baskets, Coupon, FlashSale, Lo
                                                   PlatformReduction, Presale, StockDeduction,
                                                   check_promotions)
 from simulator.scenario.rules_schema import Rule, check_rules
+from simulator.scenario.uncertainty_schema import Uncertainty, check_uncertainty
 
 
 # --------------------------------------------------------------------- meta
@@ -491,6 +492,7 @@ class Scenario(Strict):
     catalogue: str | None = Field(None, description="CSV file of SKUs, relative to the scenario file")
     optimize: Optimize | None = None
     calibrate: Calibrate | None = None
+    uncertainty: Uncertainty | None = None
     rules: list[Rule] = Field(default_factory=list)
     baskets: Baskets = Field(default_factory=Baskets)
     coupons: dict[str, Coupon] = Field(default_factory=dict)
@@ -625,12 +627,13 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _block_checks(self) -> "Scenario":
-        """The `optimize:` and `calibrate:` blocks, checked against the rest of the scenario."""
-        for block, check in ((self.optimize, check_optimize), (self.calibrate, check_calibrate)):
+        """The `optimize:`, `calibrate:` and `uncertainty:` blocks, checked against the rest of the scenario."""
+        for block, check in ((self.optimize, check_optimize), (self.calibrate, check_calibrate),
+                             (self.uncertainty, check_uncertainty)):
             if block is not None:
                 try:
                     check(self)
-                except PathError as e:   # OptimizeError, CalibrateError
+                except PathError as e:   # OptimizeError, CalibrateError, UncertaintyError
                     err = _located(e.path, e.message)
                     err.loc = e.loc  # a variable's or parameter's dotted path is one key
                     raise err from None

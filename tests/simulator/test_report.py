@@ -117,8 +117,9 @@ def fresh_font():
 # ----------------------------------------------------------------------- files and page
 def test_writes_report_html_and_non_blank_pngs(results):
     names = {p.stem for p in (results / "figures").glob("*.png")}
-    # no coupon or flash-sale events: no pools figure, and the stale one is gone
-    assert names == set(FIGURE_NAMES) - {"pools"}
+    # no coupon or flash-sale events: no pools figure, and the stale one is gone; no
+    # uncertainty: block, so no tornado
+    assert names == set(FIGURE_NAMES) - {"pools", "tornado"}
     for name in names:
         img = Image.open(results / "figures" / f"{name}.png")
         assert img.width == round(P.WIDTH * P.DPI) and img.height > 200, name
@@ -181,6 +182,12 @@ def test_cumulative_gmv_ends_at_the_runs_gmv_with_its_band_and_target(d, summary
     assert cum["p5"].iloc[-1] == pytest.approx(gmv["p5"], rel=1e-9)
     target = next(a for a in ax.lines if a.get_gid() == "gmv_target")
     assert target.get_ydata()[0] * k == pytest.approx(SCENARIO["meta"]["targets"]["gmv"])
+    inner = next(c for c in ax.collections if c.get_gid() == "cumulative_gmv_inner_band")   # the fan's core
+    assert inner.get_paths()[0].vertices[:, 1].max() * k == pytest.approx(cum["p75"].iloc[-1], rel=1e-9)
+    assert cum["p25"].iloc[-1] <= cum["p50"].iloc[-1] <= cum["p75"].iloc[-1]
+    chance = summary["targets"]["gmv"]
+    assert f"reached in {round(100 * chance['p_reach'])}%" in " ".join(t.get_text() for t in ax.texts)
+    assert "shopper noise only" in ax.get_title("left")    # this plan has no uncertainty: block
 
 
 def test_no_target_line_without_a_target(d, style):
@@ -290,7 +297,7 @@ def test_pools_panel_is_drawn_when_coupon_or_flash_sale_events_exist(results, tm
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         shown = render_figures(d, fonts.find_cjk_font())
-    assert [f.name for f in shown] == list(FIGURE_NAMES)
+    assert [f.name for f in shown] == [n for n in FIGURE_NAMES if n != "tornado"]   # no assumptions drawn
     page = html.page(d, shown, font_css="", font_stack="sans-serif", font_note="")
     assert 'id="fig-pools"' in page and "秒杀 丝绒哑光口红 #999" in page
     pl = D.pools(d)
@@ -406,3 +413,21 @@ def test_meta_targets_gmv_is_validated():
         parse_scenario(base % "{gmv: -5}", "t.yaml")
     with pytest.raises(ScenarioError, match="did you mean 'gmv'"):
         parse_scenario(base % "{gvm: 5}", "t.yaml")
+
+
+def test_assumption_swings_read_a_line_fitted_to_the_replications(d):
+    """GMV exactly 1,000 + 500 × traffic − 200 × bids over 20 replications: the swings are the
+    line's values at each assumption's P5 and P95 (the other at its mean), widest last."""
+    rng = np.random.default_rng(1)
+    traffic, bids = rng.uniform(0.8, 1.2, 20), rng.uniform(0.9, 1.1, 20)
+    kpis = pd.DataFrame({"gmv": 1000 + 500 * traffic - 200 * bids,
+                         "assumption.traffic": traffic, "assumption.bids": bids})
+    sw = D.assumption_swings(D.ReportData(**{**d.__dict__, "kpis": kpis}))
+    assert list(sw.index) == ["bids", "traffic"]             # swings ≈ 200 × 0.18 and 500 × 0.36
+    mean_gmv = kpis["gmv"].mean()
+    for name, slope in (("traffic", 500), ("bids", -200)):
+        x = kpis[f"assumption.{name}"]
+        p5, p95 = np.percentile(x, [5, 95])
+        assert sw.loc[name, "low"] == pytest.approx(mean_gmv + slope * (p5 - x.mean()))
+        assert sw.loc[name, "high"] == pytest.approx(mean_gmv + slope * (p95 - x.mean()))
+    assert D.assumption_swings(d).empty                      # a run without an uncertainty: block

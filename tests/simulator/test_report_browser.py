@@ -41,7 +41,7 @@ def chromium():
 def d11_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("d11") / "res"
     scenario = load_scenario(REPO / "scenarios" / "double11_beauty_flagship.yaml")
-    simulate(scenario, reps=3, seed=0).write(out)
+    simulate(scenario, reps=8, seed=0).write(out)      # 4 assumption draws: enough for the tornado
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         return build_report(out)
@@ -53,7 +53,12 @@ def test_report_loads_cleanly_with_every_image_shown(chromium, d11_report, capsy
     assert page.title.startswith("double11_beauty_flagship")
 
     pngs = sorted((d11_report.parent / "figures").glob("*.png"))
-    assert len(page.images) == len(pngs) == 7            # six panels and the coupon pools (they empty)
+    assert len(page.images) == len(pngs) == 8            # seven panels and the coupon pools (they empty)
+    alts = [img["alt"] for img in page.images]
+    assert alts[:2] == ["Cumulative GMV", "What moves GMV most"]   # the fan chart, then the tornado
+    html = d11_report.read_text(encoding="utf-8")
+    assert "assumptions of the uncertainty: block and shopper noise" in html
+    assert "What moves GMV most" in html
     sizes = {Image.open(p).size for p in pngs}
     for img in page.images:
         assert img["complete"] and img["src"].startswith("data:image/png;base64,"), img
