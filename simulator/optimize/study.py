@@ -373,7 +373,9 @@ def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, r
             slots.finish(False)
             raise
         t = last[0] if last else None
-        ok = t is not None and t.state in COUNTED
+        # the storage's word, not the trial's own: a worker starved past the heartbeat's grace
+        # period has its trial failed as stale by another worker, though it finished it here
+        ok = t is not None and t.state in COUNTED and storage.get_trial(t._trial_id).state in COUNTED
         done = slots.finish(ok)
         if ok:
             fails = 0
