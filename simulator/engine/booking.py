@@ -8,8 +8,6 @@ import numpy as np
 
 from simulator.engine.attribution import Attributed, attribute
 from simulator.engine.lines import Lines
-from simulator.engine.orders import Orders
-from simulator.engine.returns import book_returns
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
 
@@ -60,16 +58,6 @@ class Books:
             rec.by_sku[name][lo:hi] += cube.sum(axis=2)
         rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
         rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
-
-    def returns(self, rng, rec: RunRecord, st, lines: Lines, orders: Orders,
-                        price: np.ndarray):
-        """Returns of a plan without promotions: every buyer paid the activity `price` (K,)."""
-        rows = orders.take((orders.got > 0) & (orders.n > 0))
-        line = rows.line
-        units = rows.n * rows.got
-        p = price[lines.k[line]]
-        book_returns(self.m, rng.keys, rec, st, lines.t[line], lines.k[line], lines.c[line] % self.C, units, p,
-                     units * p, np.zeros(line.size), rows.key, rows.got)
 
     def stock(self, ch: Chunk, rec: RunRecord, out):
         """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""

@@ -21,12 +21,18 @@ from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines, first_of_cell
-from simulator.engine.orders import Orders, basket_classes, cell_units, top_up_classes, units_pmf
+from simulator.engine.orders import Orders, basket_classes, cell_units, units_pmf
 from simulator.engine.plan_changes import apply_changes
-from simulator.engine.promo_state import Draw, PromoState
+from simulator.engine.promo_state import Draw, NoPromotions, PromoState
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
-from simulator.engine.visitors import VisitRows, chunk_visits, resolve_segments, split_visits, tables
+from simulator.engine.visitors import (
+    VisitRows,
+    chunk_visits,
+    resolve_segments,
+    split_visits,
+    tables,
+)
 from simulator.model import Chunk, Model
 from simulator.record import RunRecord
 from simulator.rules.snapshot import RuleRunner
@@ -49,7 +55,7 @@ class _Run:
         self.day = -1
         self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
         self.pending_carts = Lines.empty()
-        self.promo = PromoState(model) if model.promo is not None else None
+        self.promo = PromoState(model) if model.promo is not None else NoPromotions(model)   # the promotion part
         self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
         self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
         self.auction_plans: dict = {}                  # auction channel → the chunk's AuctionPlan
@@ -134,8 +140,7 @@ class FastEngine:
             a = ch.start
             while a < ch.end:
                 a = yield from self._stretch(rng, repl, run, Chunk(a, ch.end, ch.phase, ch.day))
-        if run.promo is not None:
-            run.promo.finish(st, rec)
+        run.promo.finish(st, rec)
         rec.by_sku["restocked"][-1] += st.after_end               # returns back after the campaign
         rec.stock[-1] += st.after_end
 
@@ -157,12 +162,12 @@ class FastEngine:
         """Play ticks [ch.start, cut] of a chunk; returns the first tick not played."""
         st, rec = repl.st, repl.rec
         ps = run.promo
-        reg = ps.begin(st, rec, ch) if ps is not None else None
+        reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
         draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end))
         if not warm:
             self._release_carts(ch, rng, run)
-        cut = ch.end if ps is None else ps.pool_cut(rng, ch, draw)   # a coupon pool empties: cut after that tick
+        cut = ps.pool_cut(rng, ch, draw)                     # a coupon pool empties: cut after that tick
         if not warm:
             due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < cut)
             lines = Lines.concat([draw.lines, run.pending_carts.take(due)])
@@ -170,8 +175,7 @@ class FastEngine:
         else:
             lines = draw.lines
         lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw.tables)
-        if ps is not None:
-            draw.truncate(cut - ch.start)
+        draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         out = yield from play(repl, ch, rng, lines, orders, lost)
@@ -180,8 +184,7 @@ class FastEngine:
         self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
         self.books.traffic(ch, rec, draw.visits)
         self.books.stock(ch, rec, out)
-        if ps is not None:
-            ps.end(rng, rec, st, ch, draw)
+        ps.end(rng, rec, st, ch, draw)
         return cut
 
     def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
@@ -192,7 +195,7 @@ class FastEngine:
         sells out and falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool,
         carts, cut, lost)."""
         m, C = self.m, self.C
-        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < C)
+        deposit = reg.deposit[lines.k] & (lines.c < C)
         carts = lines.take(~deposit) if warm else Lines.empty()
         if warm:
             lines, deposit = lines.take(deposit), deposit[deposit]
@@ -203,20 +206,18 @@ class FastEngine:
         live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
         lines, deposit = lines.take(live), deposit[live]
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
-        if reg is not None:
-            ps = run.promo
-            orders = top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, ps.promo, ~deposit)
-            lines.units = orders.per_line(orders.n * orders.want, lines.size)
-            flash_cut = ps.flash_cut(ch, repl.st, lines)
-            if flash_cut < cut:
-                cut = flash_cut
-                keep, stay = lines.t < cut, gone_lines.t < cut
-                back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
-                run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
-                orders = orders.of_lines(keep)
-                lines, deposit = lines.take(keep), deposit[keep]
-                gone_lines = gone_lines.take(stay)
-                carts = carts.take(carts.t < cut)
+        orders = run.promo.top_up(rng, lines, orders, reg, ~deposit)
+        lines.units = orders.per_line(orders.n * orders.want, lines.size)
+        flash_cut = run.promo.flash_cut(ch, repl.st, lines)
+        if flash_cut < cut:
+            cut = flash_cut
+            keep, stay = lines.t < cut, gone_lines.t < cut
+            back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
+            run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
+            orders = orders.of_lines(keep)
+            lines, deposit = lines.take(keep), deposit[keep]
+            gone_lines = gone_lines.take(stay)
+            carts = carts.take(carts.t < cut)
         lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, tab)
         return lines, orders, deposit, carts, cut, lost
 
@@ -241,15 +242,15 @@ class FastEngine:
         lines = lines.take(slice(None))
         lines.t = own * n + np.where(own, t, p_start[t])                  # time key: (own first tick?, tick)
         lines = resolve_segments(lines, tab, rng.split, S)
-        deposit = np.zeros(lines.size, dtype=bool) if reg is None else reg.deposit[lines.k] & (lines.c < self.C)
+        deposit = reg.deposit[lines.k] & (lines.c < self.C)
         law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
         count = np.bincount(lines.t * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
         cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
         count = count[cell]
-        price = self.m.price[self.m.pay_phase[ch.phase]] if reg is None else reg.price
-        law_key = (price.tobytes(), None if reg is None else (reg.valid.tobytes(), reg.red_live))
+        price = reg.price
+        law_key = (price.tobytes(), reg.valid.tobytes(), reg.red_live)
         if law_key not in self._laws:                                 # one order's law per regime
-            self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, None if reg is None else run.promo.promo)
+            self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, run.promo.promo)
         pmf = self._laws[law_key]
         law_c = cell % (K * S * G * 2)
         units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c])
@@ -273,10 +274,9 @@ class FastEngine:
     def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
               warm: bool) -> None:
         """What the stock served: deposits (taken now, paid later) and sales."""
-        if ps is not None:
-            ps.record_stockouts(rec, out)
-            if deposit.any():
-                ps.record_deposits(rng, rec, out, deposit)
+        ps.record_stockouts(rec, out)
+        if deposit.any():
+            ps.record_deposits(rng, rec, out, deposit)
         if warm and not deposit.any():
             return
         sale = ~deposit
@@ -310,8 +310,7 @@ class FastEngine:
             visits[:, c] = auctions[c].clicks
         rates = self.rows.rates(m, lam, ch.start)                     # expected visits per row: paid as drawn
         rates[:, list(paid)] = visits[:, list(paid)]
-        if reg is not None:                                            # per-customer limits: shares per tick
-            run.promo.limit_weights(reg, rates, self.rows)
+        run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
         tab = tables(self.rows, m, ch.phase, reg, n)
         sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead)
         by_channel = np.zeros((n, C), dtype=np.int64)
@@ -358,12 +357,7 @@ class FastEngine:
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
                     served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
-        their class rows — priced by the regime `reg` in force (the phase's prices without
-        promotions; `ps` the promotion state): orders, units, GMV, coupons, reductions, what
-        buyers paid, returns."""
-        price = self.m.price[ch.phase] if reg is None else reg.price
-        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), price)
-        if reg is not None:
-            ps.record_orders(rng, rec, st, sold, got, reg)
-        else:
-            self.books.returns(rng, rec, st, sold, got, price)
+        their class rows — priced by the regime `reg` in force (`ps` the promotion part):
+        orders, units, GMV, coupons, reductions, what buyers paid, returns."""
+        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), reg.price)
+        ps.record_orders(rng, rec, st, sold, got, reg)

@@ -180,7 +180,7 @@ def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo) -> np.nda
     """(K·S·G·2, V) the law of one order's units, top-up included, per SKU × segment × coupon
     class × (0: may not top up — a deposit —, 1: may), over the values 0 … V − 1: 1 +
     Poisson(`mean` (K, S)), then the top-up of `top_up_target` with its probability (none
-    without promotions: `reg` None)."""
+    without promotions: `promo` None)."""
     K, S = mean.shape
     top = int(np.ceil(mean.max() + 12 * np.sqrt(mean.max()) + 12))
     i = np.arange(top + 1)
@@ -190,7 +190,7 @@ def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo) -> np.nda
     rows = np.repeat(np.arange(k.size), i.size)
     size = np.tile(1 + i, k.size)
     mass = base[(k * S + s)[rows], size - 1]
-    q = 0.0 if reg is None else promo.topup_probability
+    q = 0.0 if promo is None else promo.topup_probability
     target = np.zeros(size.size, dtype=np.int64)
     if q > 0:
         target = top_up_target(k[rows], g[rows], size, price, reg, promo) * e[rows]

@@ -16,10 +16,10 @@ import numpy as np
 from simulator.engine.attribution import book as _book
 from simulator.engine.attribution import book_reduction
 from simulator.engine.lines import Lines
-from simulator.engine.orders import order_money
+from simulator.engine.orders import order_money, top_up_classes
 from simulator.engine.presales import Deposits
 from simulator.engine.returns import book_returns
-from simulator.promotions import under_limit
+from simulator.promotions import Regime, under_limit
 
 
 @dataclass
@@ -191,6 +191,10 @@ class PromoState:
         draw.lines = lines
         return tau + 1
 
+    def top_up(self, rng, lines, orders, reg, eligible):
+        """凑单 of the stretch's class rows (`orders.top_up_classes`)."""
+        return top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, self.promo, eligible)
+
     def flash_cut(self, ch, st, lines: Lines) -> int:
         """Sell-out ticks of live flash sales in the stretch; returns the tick after the first
         sell-out of a sale that falls back to the regular price (ch.end: none)."""
@@ -318,3 +322,56 @@ class PromoState:
             if f.t1 >= T and self.flash_status[i] in ("live", "sold_out", "done"):
                 rec.events.append((T - 1, "flash_end", f.name,
                                    float(st.on_hand[f.k]) if self.flash_status[i] != "done" else 0.0))
+
+
+class NoPromotions:
+    """The promotion part of a plan without promotions: one coupon class (none), the phase's
+    prices, no cut, no top-up; its orders book their returns at the activity price. The
+    engine takes one path for every plan."""
+
+    promo = None
+
+    def __init__(self, model):
+        self.m = model
+        self.C = len(model.channels)
+        K, S = len(model.skus), len(model.segments)
+        self._regimes: dict[int, Regime] = {}
+        for phase in range(model.reach.shape[0]):
+            base = model.reach[phase].reshape(self.C, K, S)[None]                  # (1, C, K, S)
+            self._regimes[phase] = Regime(price=model.price[phase], W=np.ones((1, K, S)), base=base,
+                                          nobuy=np.zeros_like(base), reach=model.reach[phase],
+                                          valid=np.zeros(0, dtype=bool), red_live=False,
+                                          deposit=np.zeros(K, dtype=bool))
+
+    def begin(self, st, rec, ch) -> Regime:
+        return self._regimes[ch.phase]
+
+    def limit_weights(self, reg, rates, rows) -> None:
+        return None
+
+    def pool_cut(self, rng, ch, draw: Draw) -> int:
+        return ch.end
+
+    def top_up(self, rng, lines, orders, reg, eligible):
+        return orders
+
+    def flash_cut(self, ch, st, lines: Lines) -> int:
+        return ch.end
+
+    def record_stockouts(self, rec, out) -> None:
+        return None
+
+    def record_orders(self, rng, rec, st, sl, got, reg) -> None:
+        """Returns of the stretch's orders: every buyer paid the activity price."""
+        rows = got.take((got.got > 0) & (got.n > 0))
+        line = rows.line
+        units = rows.n * rows.got
+        p = reg.price[sl.k[line]]
+        book_returns(self.m, rng.keys, rec, st, sl.t[line], sl.k[line], sl.c[line] % self.C, units, p,
+                     units * p, np.zeros(line.size), rows.key, rows.got)
+
+    def end(self, rng, rec, st, ch, draw: Draw) -> None:
+        return None
+
+    def finish(self, st, rec) -> None:
+        return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-
 SMALL_MEAN = 30.0      # cells with a mean up to this start from F(0) and walk up by the pmf
 
 

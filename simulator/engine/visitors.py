@@ -108,12 +108,10 @@ class Tables:
 
 
 def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
-    """The stretch's tables: the model's reach without promotions; with them, the regime's
-    class shares (per tick where per-customer limits bind) × its purchase probabilities."""
+    """The stretch's tables: the regime's class shares (per tick where per-customer limits
+    bind) × its purchase probabilities (a plan without promotions: one class, the model's
+    reach)."""
     K, S = len(model.skus), len(model.segments)
-    if reg is None:
-        reach = model.reach[phase].reshape(-1, K * S)[rows.channel]                   # (R, K·S)
-        return Tables(reach[None], np.zeros((1, rows.R, 0)), 1)
     G = reg.W.shape[0]
     W = reg.Wt if reg.Wt is not None else reg.W[None]                               # (n|1, G, K, S)
     base, nobuy = reg.base[:, rows.channel], reg.nobuy[:, rows.channel]             # (G, R, K, S)

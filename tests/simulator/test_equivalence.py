@@ -305,7 +305,7 @@ class FirstTickCarts(FastEngine):
 
     def _book_sales(self, ch, rng, rec, st, ps, sold, served, served_n, got, reg):
         carts = sold.c >= self.C
-        if reg is None or not carts.any():
+        if ps.promo is None or not carts.any():                     # a plan without promotions
             return super()._book_sales(ch, rng, rec, st, ps, sold, served, served_n, got, reg)
         super()._book_sales(ch, rng, rec, st, ps, sold.take(~carts), served[~carts], served_n[~carts],
                             got.of_lines(~carts), reg)
