@@ -14,8 +14,11 @@ sides are defined:
   sell_through — with a zero denominator) is dropped, and `dropped` counts it.
 
 When every d_i is the same number d the interval is exactly [d, d], with no floating-point
-residue: a plan compared with itself gives 0.0 for every KPI. With one pair there is no
-interval (None).
+residue: a plan compared with itself gives 0.0 for every KPI. A d_i within floating-point
+rounding of zero (|d_i| ≤ 1e−9 × max(|A_i|, |B_i|): a ratio computed two ways) counts as 0,
+so rounding is never called a difference. With one pair there is no interval (None).
+Each row also says whether the change is `good` or `bad` for the store (`verdict`: by which
+way the store wants the KPI to move, `simulator.naming`), when its interval excludes 0.
 
 A plan is a scenario (run here), a result folder written by `promosim run --out` (its
 kpis table and the seeds in run.json), or a `Results`. Two result folders are paired by
@@ -37,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from simulator.files import json_safe
-from simulator.naming import RUN_KPIS
+from simulator.naming import RUN_KPIS, verdict
 from simulator.scenario.errors import InputError
+from simulator.scenario.overrides import override_text, override_value
 
 RESULT_FILES = ("run.json", "kpis.parquet | kpis.csv")
 
@@ -71,6 +75,7 @@ def paired_difference(a, b, level: float = 0.95) -> dict[str, Any]:
     if n == 0:
         return out
     d = b - a
+    d[np.abs(d) <= ROUNDING * np.maximum(np.abs(a), np.abs(b))] = 0.0      # rounding, not a difference
     mean_a = float(a.mean())
     out["mean_a"], out["mean_b"] = mean_a, float(b.mean())
     constant = bool(np.all(d == d[0]))
@@ -100,6 +105,10 @@ def paired_difference(a, b, level: float = 0.95) -> dict[str, Any]:
     return out
 
 
+ROUNDING = 1e-9
+"""A paired difference this small relative to its values is floating-point rounding: 0."""
+
+
 # --------------------------------------------------------------------------- plans
 @dataclass
 class Plan:
@@ -119,7 +128,7 @@ class Plan:
         if self.scale != 1.0:
             out["scale"] = self.scale
         if self.overrides:
-            out["overrides"] = self.overrides
+            out["overrides"] = {k: override_value(v) for k, v in self.overrides.items()}
         return out
 
 
@@ -222,6 +231,12 @@ class Comparison:
     def significant(self) -> list[str]:
         """KPIs whose interval excludes 0."""
         return [k for k, v in self.rows.items() if v["excludes_zero"]]
+
+    @property
+    def zero_in_both(self) -> list[str]:
+        """KPIs that are 0 in every replication of both plans: left out of the table and chart
+        (kept in `rows` and the JSON)."""
+        return [k for k, v in self.rows.items() if v["mean_a"] == 0 and v["mean_b"] == 0 and v["diff"] == 0]
 
 def _label(x, default: str) -> str:
     if isinstance(x, str | Path):
@@ -375,6 +390,8 @@ def compare(
     rows = {k: paired_difference(ka[k].to_numpy(dtype=object), kb[k].to_numpy(dtype=object), level)
             for k in names}
     for k, r in rows.items():
+        r["verdict"] = verdict(k, r["diff"]) if r["excludes_zero"] else None
+    for k, r in rows.items():
         if r["dropped"]:
             notes.append(f"{k}: {r['dropped']} of {len(index)} pairs dropped (undefined on one side)")
     return Comparison(a=plan_a, b=plan_b, seed=base_seed, replications=index, level=level,
@@ -386,7 +403,11 @@ def describe_b(cmp: Comparison) -> str:
     """B's label with its overrides (`plan.yaml with skus.*.discount=0.3`)."""
     if not cmp.b.overrides:
         return cmp.b.label
-    return cmp.b.label + " with " + ", ".join(f"{k}={v}" for k, v in cmp.b.overrides.items())
+    return cmp.b.label + " with " + ", ".join(override_text(k, v) for k, v in cmp.b.overrides.items())
+
+
+VERDICT_COLOURS = {"good": "#2a9d8f", "bad": "#e76f51", None: "#2a6f97"}
+"""Bar colours of a difference whose interval excludes 0, by `verdict`."""
 
 
 def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
@@ -398,8 +419,9 @@ def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    shown = [(k, r) for k, r in cmp.rows.items() if r["rel"] is not None]
-    left_out = [k for k, r in cmp.rows.items() if r["rel"] is None]
+    zero = set(cmp.zero_in_both)
+    shown = [(k, r) for k, r in cmp.rows.items() if r["rel"] is not None and k not in zero]
+    left_out = [k for k, r in cmp.rows.items() if r["rel"] is None and k not in zero]
     shown.reverse()                                   # first KPI on top
     height = 1.6 + 0.32 * max(len(shown), 1)
     fig = Figure(figsize=(8, height), dpi=100)
@@ -409,12 +431,7 @@ def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
     rel = np.array([100 * r["rel"] for _, r in shown], dtype=float)
     lo = np.array([100 * r["rel_low"] if r["rel_low"] is not None else np.nan for _, r in shown])
     hi = np.array([100 * r["rel_high"] if r["rel_high"] is not None else np.nan for _, r in shown])
-    colors = []
-    for _, r in shown:                        # colour: the interval excludes 0 (up or down); grey: it does not
-        if r["excludes_zero"]:
-            colors.append("#2a6f97" if r["diff"] > 0 else "#e76f51")
-        else:
-            colors.append("#adb5bd")
+    colors = [VERDICT_COLOURS[r["verdict"]] if r["excludes_zero"] else "#adb5bd" for _, r in shown]
     ax.barh(y, rel, color=colors, height=0.6)
     err = np.vstack([np.where(np.isfinite(lo), rel - lo, 0), np.where(np.isfinite(hi), hi - rel, 0)])
     ax.errorbar(rel, y, xerr=err, fmt="none", ecolor="#343a40", elinewidth=1, capsize=3)
@@ -422,15 +439,19 @@ def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
     for yi, v, l, h in zip(y, rel, lo, hi):                 # the value beside the whisker's outer end
         up = v >= 0
         end = (max(v, h) if np.isfinite(h) else v) if up else (min(v, l) if np.isfinite(l) else v)
-        ax.annotate(f"{v:+.1f} %", (end, yi), xytext=(4 if up else -4, 0), textcoords="offset points",
+        ax.annotate("0 %" if v == 0 else f"{v:+.1f} %", (end, yi), xytext=(4 if up else -4, 0), textcoords="offset points",
                     ha="left" if up else "right", va="center", fontsize=7, color="#495057")
     ax.margins(x=0.12)
     ax.set_yticks(y, [k for k, _ in shown])
     ax.set_xlabel(f"B vs A, % of A's mean ({cmp.level:.0%} interval over {len(cmp.replications)} paired replications)")
-    ax.set_title(title or f"B: {describe_b(cmp)}  vs  A: {cmp.a.label}", loc="left", fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(title or f"B: {describe_b(cmp)}  vs  A: {cmp.a.label}", 90)),
+                 loc="left", fontsize=10)
     ax.grid(axis="x", color="#dee2e6", linewidth=0.6)
     ax.set_axisbelow(True)
     foot = textwrap.wrap("not shown (A's mean is 0): " + ", ".join(left_out), 150) if left_out else []
+    foot += textwrap.wrap("0 in both plans: " + ", ".join(sorted(zero, key=list(cmp.rows).index)), 150) if zero else []
+    foot += ["colour: green good for the store, red bad, blue neither (cost that follows sales, counts); "
+             "grey: the interval includes 0"]
     if foot:
         fig.text(0.01, 0.01, "\n".join(foot), fontsize=7, color="#6c757d", va="bottom")
     fig.tight_layout(rect=(0, (0.12 * len(foot) + 0.05) / height if foot else 0, 1, 1))

@@ -26,6 +26,29 @@ RUN_KPIS = (
 """The KPIs of one replication, in report order (computed by `simulator.kpis.run_kpis`;
 an `optimize:` block may name them)."""
 
+HIGHER_IS_BETTER = frozenset({
+    "visits", "add_to_carts", "orders", "units", "gmv", "net_sales", "paid_by_buyers", "store_receipts",
+    "aov", "conversion_rate", "roi", "gross_profit", "sell_through", "deposits", "deposit_amount"})
+LOWER_IS_BETTER = frozenset({
+    "returns", "refunds", "subsidy_clawback", "ad_spend", "fees", "commissions", "marketing_cost",
+    "return_handling", "return_writeoff", "stock_writedown", "stockout_minutes", "lost_units", "ending_stock",
+    "coupon_cost", "reduction_cost", "deposit_expansion", "deposit_forfeits", "oversold_units", "cancellations"})
+"""Which way a store wants each run KPI to move, for colouring a comparison (the rest — costs
+that follow sales such as cogs and shipping, counts such as coupons claimed or inbound units —
+are neither good nor bad in themselves)."""
+
+
+def verdict(kpi: str, diff: float | None) -> str | None:
+    """'good' or 'bad' for a change `diff` of `kpi` by which way the store wants it to move;
+    None for no change, an unknown difference or a KPI that is neither."""
+    if not diff:
+        return None
+    if kpi in HIGHER_IS_BETTER:
+        return "good" if diff > 0 else "bad"
+    if kpi in LOWER_IS_BETTER:
+        return "bad" if diff > 0 else "good"
+    return None
+
 
 def nearest(name: str, valid: Iterable[str]) -> str | None:
     """The valid name closest to `name`, or None when nothing is close."""

@@ -77,14 +77,24 @@ def _signed(name: str, v) -> str:
 
     if v is None:
         return "–"
+    if v == 0:
+        return "0"
+    sign = "−" if v < 0 else "+"
     if name in RATES:
-        return f"{100 * v:+.2f} pp"
+        return f"{sign}{_digits(100 * abs(v))} pp"
     text = fmt(name, abs(v))
-    return ("−" if v < 0 else "+") + text if v != 0 else "0"
+    if not text.strip("0.,"):                             # a difference too small for the format
+        text = f"{abs(v):.2g}"
+    return sign + text
+
+
+def _digits(x: float) -> str:
+    """x > 0 with two decimals, or two significant digits where two decimals would show 0.00."""
+    return f"{x:.2f}" if x >= 0.005 else f"{x:.2g}"
 
 
 def _percent(x: float) -> str:
-    return "0 %" if x == 0 else f"{'−' if x < 0 else '+'}{abs(100 * x):.2f} %"
+    return "0 %" if x == 0 else f"{'−' if x < 0 else '+'}{_digits(abs(100 * x))} %"
 
 
 def print_comparison(cmp, console=None) -> None:
@@ -104,16 +114,24 @@ def print_comparison(cmp, console=None) -> None:
     t = Table(title=f"B − A ({cmp.level:.0%} interval)", title_justify="left")
     for col in ("kpi", "A", "B", "B − A", "interval", "change", ""):
         t.add_column(col, justify="left" if col == "kpi" else "right")
+    zero = set(cmp.zero_in_both)
     for k, r in cmp.rows.items():
+        if k in zero:
+            continue
         interval = (f"{_signed(k, r['ci_low'])} … {_signed(k, r['ci_high'])}"
                     if r["ci_low"] is not None else "–")
         change = "–" if r["rel"] is None else _percent(r["rel"])
         mark = ""
         if r["excludes_zero"]:
-            mark = "[green]▲[/green]" if r["diff"] > 0 else "[red]▼[/red]"
+            colour = {"good": "green", "bad": "red", None: "blue"}[r["verdict"]]
+            mark = f"[{colour}]{'▲' if r['diff'] > 0 else '▼'}[/{colour}]"
         t.add_row(k, fmt(k, r["mean_a"]), fmt(k, r["mean_b"]), _signed(k, r["diff"]), interval, change, mark)
     con.print(t)
     con.print(f"▲/▼: the {cmp.level:.0%} interval of B − A excludes 0 "
-              f"({len(cmp.significant)} of {len(cmp.rows)} KPIs).", highlight=False)
+              f"({len(cmp.significant)} of {len(cmp.rows)} KPIs); [green]green[/green]: good for the store, "
+              "[red]red[/red]: bad, [blue]blue[/blue]: neither (costs that follow sales, counts).", highlight=False)
+    if zero:
+        con.print(f"not shown, 0 in both plans: {', '.join(k for k in cmp.rows if k in zero)}.",
+                  highlight=False, markup=False)
     for note in cmp.notes:
         con.print(f"note: {note}", highlight=False, markup=False)

@@ -12,6 +12,8 @@ can use these helpers.
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +32,54 @@ class Overrides(dict):
     def __init__(self, *args, shown: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.shown = dict(shown or {})
+
+
+OPERATORS = {"*": "multiplied by", "/": "divided by", "+": "plus", "-": "minus"}
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A relative `--set`: `path*=1.2`, `path/=2`, `path+=0.05`, `path-=0.05`. Each number the
+    path names moves from its own value (`skus.*.discount.burst+=0.05` deepens every SKU's
+    burst discount by 5 points, each from where it was); an integer field stays an integer
+    (rounded to the nearest). With a wildcard, the matches that hold no number are left as
+    they are; a path without one must hold a number."""
+
+    op: str          # one of OPERATORS
+    by: float
+
+    def __str__(self) -> str:
+        return f"{self.op}={self.by:g}"
+
+    def of(self, current: int | float) -> int | float:
+        """The new value from `current`."""
+        x = {"*": current * self.by, "/": current / self.by if self.by else math.nan,
+             "+": current + self.by, "-": current - self.by}[self.op]
+        return int(round(x)) if isinstance(current, int) else x
+
+
+def override_text(path: str, value) -> str:
+    """An override as a planner writes it: `skus.*.discount=0.3`, `channels.crm.daily_budget*=1.2`."""
+    return f"{path}{value}" if isinstance(value, Relative) else f"{path}={value}"
+
+
+def override_value(value):
+    """An override's value for JSON: a `Relative` as its text (`*=1.2`), a value as it is."""
+    return str(value) if isinstance(value, Relative) else value
+
+
+def _relative(path: str, text: str, shown: str) -> tuple[str, Relative | None]:
+    """(`path` without its operator, the `Relative` it asks for — None for a plain `=`)."""
+    if len(path) < 2 or path[-1] not in OPERATORS or path[-2] == ".":
+        return path, None
+    op, path = path[-1], path[:-1].rstrip()
+    by = parse_value(text, shown)
+    if isinstance(by, bool) or not isinstance(by, int | float) or not math.isfinite(by):
+        raise ScenarioError([Issue(shown, None, path, (
+            f"expected a finite number after '{op}=' (the value is {OPERATORS[op]} it), got {by!r}"))])
+    if op == "/" and by == 0:
+        raise ScenarioError([Issue(shown, None, path, "/= divides by 0; expected a number other than 0")])
+    return path, Relative(op, float(by))
 
 
 def _label(overrides, path: str) -> str:
@@ -63,21 +113,21 @@ def parse_value(text: str, shown: str = SOURCE):
 
 
 def parse_overrides(pairs: list[str]) -> Overrides:
-    """`--set path=value` arguments as `Overrides` (values read as YAML). Raises
-    `ScenarioError` naming the argument as typed."""
+    """`--set path=value` arguments as `Overrides` (values read as YAML; `path*=x`, `/=`, `+=`,
+    `-=` as a `Relative` move). Raises `ScenarioError` naming the argument as typed."""
     out = Overrides()
     for p in pairs:
         shown = f"--set {p!r}" if len(p) <= 100 else f"--set {p[:80]!r}… ({len(p):,} characters)"
         if "=" not in p:
             raise ScenarioError([Issue(shown, None, "", "expected path=value, e.g. --set 'skus.*.discount=0.2'")])
         path, value = p.split("=", 1)
-        path = path.strip()
+        path, relative = _relative(path.strip(), value, shown)
         if not path or any(not step for step in path.split(".")):
             raise ScenarioError([Issue(shown, None, "", (
                 f"expected a dotted path before '=' (skus.lipstick.stock), got {path!r}"))])
         if path in out:
             raise ScenarioError([Issue(shown, None, path, f"{path} is set twice ({out.shown[path]} and {shown})")])
-        out[path] = parse_value(value, shown)
+        out[path] = relative if relative is not None else parse_value(value, shown)
         out.shown[path] = shown
     return out
 
@@ -155,8 +205,8 @@ def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE)
     data = copy.deepcopy(scenario.model_dump(mode="python", exclude_unset=False))
     owners: list[tuple[tuple, str, str]] = []
     for path, value in overrides.items():
-        for loc in expand(data, path, _label(overrides, path)):
-            set_value(data, loc, value)
+        for loc in _targets(data, path, value, _label(overrides, path)):
+            set_value(data, loc, value.of(value_at(data, loc)) if isinstance(value, Relative) else value)
             owners.append((tuple(str(k) for k in loc), _label(overrides, path), path))
     try:
         return model.model_validate(data)
@@ -180,6 +230,26 @@ def apply_overrides(scenario, overrides: dict[str, object], where: str = SOURCE)
                 named.setdefault((i.file, i.path, i.message), [])
         raise ScenarioError([Issue(file, None, path, message + _matches(found, total.get((file, path, message), 0)))
                              for (file, path, message), found in named.items()]) from None
+
+
+def _targets(data: dict, path: str, value, shown: str) -> list[tuple]:
+    """The locations an override sets: every match of `path`; for a `Relative`, the matches
+    holding a number (all of them for a path without a wildcard)."""
+    locs = expand(data, path, shown)
+    if not isinstance(value, Relative):
+        return locs
+    numbers = [loc for loc in locs if _is_number(value_at(data, loc))]
+    wild = "*" in path.split(".")
+    if numbers and (wild or len(numbers) == len(locs)):
+        return numbers
+    found = value_at(data, locs[0])
+    what = "no match of the wildcard holds a number" if wild else (
+        "it is not set" if found is None else f"it holds {found!r}, not a number")
+    raise ScenarioError([Issue(shown, None, path, f"{value} moves a number from its own value, but {what}")])
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
 
 
 def _generalize(steps: tuple, pattern: list[str]) -> tuple[str, str]:
