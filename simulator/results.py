@@ -91,19 +91,23 @@ class Results:
         return df
 
     def daily(self) -> pd.DataFrame:
-        """The daily report (日报), mean over replications: visits, orders, GMV, AOV,
-        conversion, marketing cost, ROI, lost units."""
+        """The daily report (日报), mean over replications: visits, carts, orders, conversion,
+        GMV (at the activity price), paid_by_buyers (支付金额: what buyers paid that day — sales
+        after coupons and reductions, deposits, balances), coupon_cost, reduction_cost (the whole
+        满减: the store's and the platform's share), AOV, marketing cost (`spend`), ROI, lost units."""
         g = self.model.grid
         day_of_period = pd.DatetimeIndex(g.period_start).normalize()
         days = day_of_period.unique()
         idx = np.searchsorted(days, day_of_period)
-        acc = {k: np.zeros(len(days)) for k in ("visits", "carts", "orders", "gmv", "spend", "lost_units")}
+        acc = {k: np.zeros(len(days)) for k in ("visits", "carts", "orders", "gmv", "paid_by_buyers", "coupon_cost",
+                                                 "reduction_cost", "spend", "lost_units")}
         for r in self.records:
-            ch = r.by_channel
+            ch, sk = r.by_channel, r.by_sku
             for k, v in (("visits", ch["visits"]), ("carts", ch["carts"]), ("orders", ch["orders"]),
-                         ("gmv", ch["gmv"]),
+                         ("gmv", ch["gmv"]), ("paid_by_buyers", sk["paid"]), ("coupon_cost", sk["coupon_cost"]),
+                         ("reduction_cost", sk["reduction_cost"] + sk["platform_subsidy"]),
                          ("spend", ch["ad_spend"] + ch["fees"] + ch["commissions"]),
-                         ("lost_units", r.by_sku["lost_units"])):
+                         ("lost_units", sk["lost_units"])):
                 acc[k] += np.bincount(idx, weights=v.sum(axis=1), minlength=len(days))
         n = max(self.reps, 1)
         df = pd.DataFrame({"date": [d.date().isoformat() for d in days],
@@ -111,7 +115,8 @@ class Results:
         df["aov"] = _safe_div(df["gmv"], df["orders"])
         df["conversion_rate"] = _safe_div(df["orders"], df["visits"])
         df["roi"] = _safe_div(df["gmv"], df["spend"])
-        return df[["date", "visits", "carts", "orders", "conversion_rate", "gmv", "aov", "spend", "roi", "lost_units"]]
+        return df[["date", "visits", "carts", "orders", "conversion_rate", "gmv", "paid_by_buyers", "coupon_cost",
+                   "reduction_cost", "aov", "spend", "roi", "lost_units"]]
 
     def summary(self) -> dict:
         """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means)."""

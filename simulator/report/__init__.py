@@ -31,6 +31,7 @@ def render_figures(d, font) -> list:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from simulator.formats import amount
     from simulator.report import data as D
     from simulator.report import plots as P
     from simulator.report.html import Shown
@@ -48,7 +49,7 @@ def render_figures(d, font) -> list:
     with matplotlib.rc_context(P.style(font)):
         h = D.hourly(d)
         cum = D.cumulative_gmv(d, h)
-        target = (f" The dashed line is the GMV target ({P.compact(d.target_gmv)} {cur}, meta.targets.gmv)."
+        target = (f" The dashed line is the GMV target ({amount(d.target_gmv, cur)}, meta.targets.gmv)."
                   if d.target_gmv else "")
         carries = ("the assumptions of the uncertainty: block and shopper noise" if d.summary.get("assumptions")
                    else "shopper noise only: the plan's assumptions as written")

@@ -18,7 +18,8 @@ from html import escape
 import pandas as pd
 
 import simulator.report.data as D
-from simulator.report.plots import compact, percent
+from simulator.formats import count, money, money_unit
+from simulator.report.plots import percent
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,8 @@ def _table(header: list[tuple[str, str, str]], rows: list[list[str]], total: lis
     return f"<div class=\"wide\"><table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
-def _money(v, currency: str = "") -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    return f"{v:,.0f}" if abs(v) >= 100 or v == 0 else f"{v:,.2f}"
-
-
 def _ratio(v) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.2f}"
-
-
-def _count(v) -> str:
-    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.0f}"
 
 
 def _pct(v, digits: int = 2) -> str:
@@ -111,7 +102,7 @@ def _pct(v, digits: int = 2) -> str:
 # ----------------------------------------------------------------------------- sections
 TILES = (
     ("gmv", "GMV", "成交额", "money"), ("net_sales", "Net sales", "净销售额", "money"),
-    ("gross_profit", "Gross profit", "毛利", "money"), ("marketing_cost", "Marketing cost", "推广费用", "money"),
+    ("gross_profit", "Profit after marketing", "扣除推广后利润", "money"), ("marketing_cost", "Marketing cost", "推广费用", "money"),
     ("roi", "ROI", "投产比", "ratio"), ("visits", "Visits", "访客数", "count"),
     ("orders", "Orders", "订单数", "count"), ("conversion_rate", "Conversion", "转化率", "pct"),
     ("aov", "AOV", "客单价", "money2"), ("add_to_carts", "Warm-up carts", "预热加购", "count"),
@@ -125,11 +116,11 @@ PROMO_TILES = (
 )
 
 
-def _tile_value(v, kind: str) -> str:
+def _tile_value(v, kind: str, currency: str) -> str:
     if v is None:
         return "–"
-    return {"money": compact, "money2": lambda x: f"{x:,.2f}", "ratio": _ratio,
-            "count": compact, "pct": lambda x: percent(x, 2)}[kind](v)
+    return {"money": lambda x: money(x, currency), "money2": lambda x: f"{x:,.2f}", "ratio": _ratio,
+            "count": count, "pct": lambda x: percent(x, 2)}[kind](v)
 
 
 def _tiles(d: D.ReportData) -> str:
@@ -140,17 +131,17 @@ def _tiles(d: D.ReportData) -> str:
         q = k.get(key)
         if not q:
             continue
-        unit = f" {d.currency}" if kind.startswith("money") else ""
-        band = (f"P5–P95 {_tile_value(q['p5'], kind)} – {_tile_value(q['p95'], kind)}"
+        unit = f" {money_unit(d.currency)}" if kind.startswith("money") else ""
+        band = (f"P5–P95 {_tile_value(q['p5'], kind, d.currency)} – {_tile_value(q['p95'], kind, d.currency)}"
                 if q.get("p5") is not None else "")
         out.append(f"<div class=\"tile\"><div class=\"k\">{_h(en)} · {_h(zh)}</div>"
-                   f"<div class=\"v\">{_h(_tile_value(q['mean'], kind))}<small>{_h(unit)}</small></div>"
+                   f"<div class=\"v\">{_h(_tile_value(q['mean'], kind, d.currency))}<small>{_h(unit)}</small></div>"
                    f"<div class=\"r\">{_h(band)}</div></div>")
     if d.target_gmv:
         mean = k["gmv"]["mean"] or 0.0
         reached = float((d.kpis["gmv"] >= d.target_gmv).mean())
         out.insert(1, f"<div class=\"tile target\"><div class=\"k\">GMV target · 目标</div>"
-                   f"<div class=\"v\">{_h(compact(d.target_gmv))}<small> {_h(d.currency)}</small></div>"
+                   f"<div class=\"v\">{_h(money(d.target_gmv, d.currency))}<small> {_h(money_unit(d.currency))}</small></div>"
                    f"<div class=\"r\">mean {_h(percent(mean / d.target_gmv, 1))} of target; reached in "
                    f"{_h(percent(reached, 0))} of replications</div></div>")
     return f"<div class=\"tiles\">{''.join(out)}</div>"
@@ -166,8 +157,8 @@ def _funnel_table(d: D.ReportData, fn: pd.DataFrame) -> str:
     header = [("Phase", "阶段", "l"), ("Kind", "", "l"), ("Visits", "访客数", "r"), ("Carts", "加购", "r"),
               ("Cart rate", "加购率", "r"), ("Orders", "订单数", "r"), ("Conversion", "转化率", "r"),
               (f"GMV ({d.currency})", "成交额", "r")]
-    rows = [[name, r["kind"] or "–", _count(r["visits"]), _count(r["carts"]), _pct(r["cart_rate"]),
-             _count(r["orders"]), _pct(r["conversion_rate"]), _money(r["gmv"])] for name, r in fn.iterrows()]
+    rows = [[name, r["kind"] or "–", count(r["visits"]), count(r["carts"]), _pct(r["cart_rate"]),
+             count(r["orders"]), _pct(r["conversion_rate"]), money(r["gmv"], d.currency)] for name, r in fn.iterrows()]
     return _table(header, rows)
 
 
@@ -175,8 +166,8 @@ def _channel_table(d: D.ReportData, ch: pd.DataFrame) -> str:
     header = [("Channel", "渠道", "l"), ("Visits", "访客数", "r"), ("Orders", "订单数", "r"),
               ("Conversion", "转化率", "r"), (f"GMV ({d.currency})", "成交额", "r"),
               (f"Spend ({d.currency})", "花费", "r"), ("ROI", "投产比", "r")]
-    rows = [[name, _count(r["visits"]), _count(r["orders"]), _pct(r["conversion_rate"]), _money(r["gmv"]),
-             _money(r["spend"]), _ratio(r["roi"])] for name, r in ch.iterrows()]
+    rows = [[name, count(r["visits"]), count(r["orders"]), _pct(r["conversion_rate"]), money(r["gmv"], d.currency),
+             money(r["spend"], d.currency), _ratio(r["roi"])] for name, r in ch.iterrows()]
     return _table(header, rows)
 
 
@@ -184,8 +175,8 @@ def _sku_table(d: D.ReportData, sk: pd.DataFrame, top: int = 15) -> str:
     header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Units", "件数", "r"), (f"GMV ({d.currency})", "成交额", "r"),
               ("Lost units", "缺货损失", "r"), ("Stock-out min", "缺货分钟", "r"), ("Ending stock", "期末库存", "r"),
               ("Sell-through", "售罄率", "r")]
-    rows = [[sku, r["label"] if r["label"] != sku else "", _count(r["units"]), _money(r["gmv"]),
-             _count(r["lost_units"]), _count(r["stockout_minutes"]), _count(r["ending_stock"]),
+    rows = [[sku, r["label"] if r["label"] != sku else "", count(r["units"]), money(r["gmv"], d.currency),
+             count(r["lost_units"]), count(r["stockout_minutes"]), count(r["ending_stock"]),
              _pct(r["sell_through"], 1)] for sku, r in sk.head(top).iterrows()]
     return _table(header, rows)
 
@@ -207,8 +198,8 @@ def _ad_group_table(d: D.ReportData, groups: dict, top: int = 15) -> str:
               ("Clicks", "点击量", "r"), ("CTR", "点击率", "r"), (f"CPC ({d.currency})", "平均点击花费", "r"),
               (f"Spend ({d.currency})", "花费", "r"), (f"GMV ({d.currency})", "成交额", "r"), ("ROI", "投产比", "r")]
     ranked = sorted(groups.items(), key=lambda kv: -(kv[1].get("ad_spend") or 0))[:top]
-    rows = [[name, _count(g["impressions"]), _pct(g["win_rate"], 1), _count(g["clicks"]), _pct(g["ctr"]),
-             _money(g["cpc"]), _money(g["ad_spend"]), _money(g["gmv"]), _ratio(g["roi"])] for name, g in ranked]
+    rows = [[name, count(g["impressions"]), _pct(g["win_rate"], 1), count(g["clicks"]), _pct(g["ctr"]),
+             money(g["cpc"], d.currency), money(g["ad_spend"], d.currency), money(g["gmv"], d.currency), _ratio(g["roi"])] for name, g in ranked]
     return _table(header, rows)
 
 
@@ -226,29 +217,37 @@ def _rules_table(d: D.ReportData) -> str:
 
 
 def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
+    """The 日报: GMV at the activity price (成交额) and what buyers paid after coupons and
+    reductions (支付金额) side by side, the promotions' cost, spend and ROI."""
+    unit = money_unit(d.currency)
     header = [("Date", "日期", "l"), ("Visits", "访客数", "r"), ("Carts", "加购件数", "r"), ("Orders", "支付订单数", "r"),
-              ("Conversion", "支付转化率", "r"), (f"GMV ({d.currency})", "支付金额", "r"), ("AOV", "客单价", "r"),
-              (f"Spend ({d.currency})", "推广花费", "r"), ("ROI", "投产比", "r"), ("Lost units", "缺货损失", "r"),
-              ("Cumulative GMV", "累计支付金额", "r")]
+              ("Conversion", "支付转化率", "r"), (f"GMV ({unit})", "成交额 (活动价)", "r"),
+              (f"Paid by buyers ({unit})", "支付金额", "r"), (f"Coupons ({unit})", "店铺券成本", "r"),
+              (f"Reductions ({unit})", "满减成本", "r"), ("AOV", "客单价", "r"),
+              (f"Spend ({unit})", "推广花费", "r"), ("ROI", "投产比", "r"), ("Lost units", "缺货损失件数", "r"),
+              ("Cumulative GMV", "累计成交额", "r")]
     target = "target_reached" in dy
     if target:
         header.append(("Of target", "目标达成", "r"))
+    cur = d.currency
     rows, classes = [], []
     peak = dy["gmv"].idxmax() if len(dy) else None
     for i, r in dy.iterrows():
         date = pd.Timestamp(r["date"])
-        row = [f"{date:%Y-%m-%d} {date:%a}", _count(r["visits"]), _count(r["carts"]), _count(r["orders"]),
-               _pct(r["conversion_rate"]), _money(r["gmv"]), _money(r["aov"]), _money(r["spend"]),
-               _ratio(r["roi"]), _count(r["lost_units"]), _money(r["gmv_cumulative"])]
+        row = [f"{date:%Y-%m-%d} {date:%a}", count(r["visits"]), count(r["carts"]), count(r["orders"]),
+               _pct(r["conversion_rate"]), money(r["gmv"], cur), money(r.get("paid_by_buyers"), cur),
+               money(r.get("coupon_cost"), cur), money(r.get("reduction_cost"), cur), money(r["aov"], cur),
+               money(r["spend"], cur), _ratio(r["roi"]), count(r["lost_units"]), money(r["gmv_cumulative"], cur)]
         if target:
             row.append(_pct(r["target_reached"], 1))
         rows.append(row)
         classes.append("peak" if i == peak else "")
-    s = dy[["visits", "carts", "orders", "gmv", "spend", "lost_units"]].sum()
-    total = ["Total", _count(s["visits"]), _count(s["carts"]), _count(s["orders"]),
-             _pct(s["orders"] / s["visits"] if s["visits"] else None), _money(s["gmv"]),
-             _money(s["gmv"] / s["orders"] if s["orders"] else None), _money(s["spend"]),
-             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), _count(s["lost_units"]), _money(s["gmv"])]
+    s = dy.sum(numeric_only=True)
+    total = ["Total", count(s["visits"]), count(s["carts"]), count(s["orders"]),
+             _pct(s["orders"] / s["visits"] if s["visits"] else None), money(s["gmv"], cur),
+             money(s.get("paid_by_buyers"), cur), money(s.get("coupon_cost"), cur), money(s.get("reduction_cost"), cur),
+             money(s["gmv"] / s["orders"] if s["orders"] else None, cur), money(s["spend"], cur),
+             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), count(s["lost_units"]), money(s["gmv"], cur)]
     if target:
         total.append(_pct(s["gmv"] / d.target_gmv, 1))
     return _table(header, rows, total, classes)
@@ -292,9 +291,11 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
     if len(pl):
         fig("pools", "Coupons and flash sales · 优惠券与秒杀", _pools_table(d, pl))
     sections.append(f"<h2>Daily report · 日报</h2>{_daily_table(d, dy)}"
-                    "<p class=\"note\">Means over replications; the busiest day is highlighted. Conversion = "
-                    "orders ÷ visits; AOV (客单价) = GMV ÷ orders; ROI = GMV ÷ spend (ad spend, fees and "
-                    "commissions).</p>")
+                    "<p class=\"note\">Means over replications; the busiest day is highlighted. GMV (成交额) "
+                    "is at the activity price, before coupons and reductions; paid by buyers (支付金额) is what "
+                    "buyers paid after them (docs/kpis.md). Conversion = orders ÷ visits; AOV (客单价) = GMV ÷ "
+                    "orders; ROI = GMV ÷ spend (ad spend, fees and commissions). Reductions: the whole 满减, "
+                    "the store's share and the platform's.</p>")
     prov = [f"results folder: {d.out_dir.name}/"]
     if run.get("version"):
         prov.append(f"promosim {run['version']}")

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator
 
 import simulator.report.data as D
+from simulator.formats import CJK_CURRENCIES, amount, money
 from simulator.report.fonts import CjkFont, rc_params
 
 SOLD_OUT = {"coupon": "coupon pool empty", "flash sale": "flash sale sold out"}
@@ -67,8 +68,12 @@ class Scale:
     word: str
 
     @classmethod
-    def for_max(cls, vmax: float) -> Scale:
+    def for_max(cls, vmax: float, currency: str | None = None) -> Scale:
+        """The scale for values up to `vmax`; money of a CJK-market currency (`currency`) in
+        万 / 亿, anything else in million / billion."""
         vmax = abs(float(vmax)) if vmax is not None and np.isfinite(vmax) else 0.0
+        if currency is not None and currency.upper() in CJK_CURRENCIES:
+            return cls(1.0, "") if vmax < 1e5 else cls(1e4, "万") if vmax < 1e9 else cls(1e8, "亿")
         if vmax < 1e6:
             return cls(1.0, "")
         if vmax < 1e9:
@@ -76,7 +81,9 @@ class Scale:
         return cls(1e9, "billion")
 
     def unit(self, unit: str = "") -> str:
-        """e.g. 'CNY million', 'million', 'CNY', ''."""
+        """e.g. 'CNY million', 'million', 'CNY', '', '万元' (yuan in 万), '亿 JPY'."""
+        if self.word in ("万", "亿"):
+            return self.word + ("元" if unit.upper() in ("CNY", "RMB") else f" {unit}" if unit else "")
         return " ".join(w for w in (unit, self.word) if w)
 
     def formatter(self) -> FuncFormatter:
@@ -89,18 +96,6 @@ def number(v: float, digits: int = 1) -> str:
         return "–"
     s = f"{v:,.{digits}f}"
     return s.rstrip("0").rstrip(".") if "." in s else s
-
-
-def compact(v: float) -> str:
-    """A large number shortly: 182.5 M, 63,005, 1.2 bn."""
-    if v is None or not np.isfinite(v):
-        return "–"
-    a = abs(v)
-    if a >= 1e9:
-        return f"{v / 1e9:,.2f} bn"
-    if a >= 1e6:
-        return f"{v / 1e6:,.1f} M"
-    return f"{v:,.0f}"
 
 
 def percent(v: float, digits: int = 1) -> str:
@@ -162,7 +157,7 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(WIDTH, 4.8), layout="constrained")
     ax = fig.add_subplot()
     target = d.target_gmv
-    sc = Scale.for_max(max(cum["p95"].max(), target or 0))
+    sc = Scale.for_max(max(cum["p95"].max(), target or 0), d.currency)
     t = _naive(cum.index)
     _phase_bands(ax, d)
     ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.2, lw=0,
@@ -171,19 +166,19 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
                     label="P25–P75", gid="cumulative_gmv_inner_band")
     ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label="mean", gid="cumulative_gmv_mean")
     end = cum.iloc[-1]
-    ax.annotate(f"end of campaign: {compact(end['mean'])} {d.currency}\n"
-                f"P5–P95 {compact(end['p5'])} – {compact(end['p95'])}",
+    ax.annotate(f"end of campaign: {amount(end['mean'], d.currency)}\n"
+                f"P5–P95 {money(end['p5'], d.currency)} – {amount(end['p95'], d.currency)}",
                 xy=(t[-1], end["mean"] / sc.factor), xytext=(0.985, 0.3), textcoords="axes fraction",
                 ha="right", va="center", fontsize=9, color=BLUE,
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": BLUE, "lw": 0.8},
                 arrowprops={"arrowstyle": "-", "color": BLUE, "lw": 0.8})
     if target:
         ax.axhline(target / sc.factor, color=VERMILLION, ls="--", lw=1.5,
-                   label=f"target {compact(target)} {d.currency}", gid="gmv_target")
+                   label=f"target {amount(target, d.currency)}", gid="gmv_target")
         chance = (d.summary.get("targets") or {}).get("gmv")
         reached = chance["p_reach"] if chance else float((d.kpis["gmv"] >= target).mean())
         se = f" ± {percent(chance['se'], 0)}" if chance and chance.get("se") else ""
-        ax.text(t[0], target / sc.factor, f"  target: {compact(target)} {d.currency} — reached in "
+        ax.text(t[0], target / sc.factor, f"  target: {amount(target, d.currency)} — reached in "
                 f"{percent(reached, 0)}{se} of replications, mean {percent(end['mean'] / target, 0)} of target",
                 va="bottom", ha="left", fontsize=9, color=VERMILLION)
     ax.set_ylim(0, max(end["p95"], target or 0) / sc.factor * 1.08)
@@ -245,16 +240,16 @@ def channels(d: D.ReportData, ch: pd.DataFrame) -> Figure:
     y = np.arange(len(names))
     fig = Figure(figsize=(WIDTH, 2.2 + 0.42 * len(names)), layout="constrained")
     axs = fig.subplots(1, 3, sharey=True, gridspec_kw={"width_ratios": [1, 1, 0.8]})
-    money = Scale.for_max(max(ch["gmv"].max(), ch["spend"].max()))
+    scale = Scale.for_max(max(ch["gmv"].max(), ch["spend"].max()), d.currency)
     for ax, col, colour, label in ((axs[0], "spend", ORANGE, "spend"), (axs[1], "gmv", BLUE, "GMV")):
-        vals = ch[col].to_numpy() / money.factor
+        vals = ch[col].to_numpy() / scale.factor
         bars = ax.barh(y, vals, color=colour, height=0.6, gid=f"channel_{col}")
-        digits = 1 if money.factor > 1 else 0
+        digits = 1 if scale.factor > 1 else 0
         ax.bar_label(bars, [f"{v:,.{digits}f}" for v in vals], padding=3, fontsize=8)
         ax.set_xlim(0, max(vals.max(), 1e-9) * 1.25)
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
-        ax.set_xlabel(f"{label} ({money.unit(d.currency)})")
+        ax.set_xlabel(f"{label} ({scale.unit(d.currency)})")
         ax.set_title(label)
         ax.grid(axis="y", visible=False)
     roi = ch["roi"].to_numpy(dtype=float)
@@ -401,7 +396,7 @@ def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
     fig = Figure(figsize=(WIDTH, 1.4 + 0.45 * len(sw)), layout="constrained")
     ax = fig.add_subplot()
     base = float(d.kpis[kpi].mean())
-    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)))
+    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)), d.currency)
     for i, (name, r) in enumerate(sw.iterrows()):
         ax.barh(i, (r["low"] - base) / sc.factor, left=base / sc.factor, color=BLUE, gid=f"tornado_{name}_p5")
         ax.barh(i, (r["high"] - base) / sc.factor, left=base / sc.factor, color=ORANGE, gid=f"tornado_{name}_p95")

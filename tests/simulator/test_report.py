@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from simulator.cli import main
+from simulator.formats import money
 from simulator.output_set import sha256
 from simulator.report import FIGURE_NAMES, ReportError, fonts, html, render_figures
 from simulator.report import data as D
@@ -72,8 +73,11 @@ def draw(fig: Figure) -> Figure:
 
 
 def scale_of(label: str) -> float:
-    """The factor an axis label announces ('CNY million' → 1e6)."""
-    return 1e9 if "billion" in label else 1e6 if "million" in label else 1.0
+    """The factor an axis label announces ('USD million' → 1e6, '万元' → 1e4, '亿元' → 1e8)."""
+    for word, k in (("billion", 1e9), ("million", 1e6), ("亿", 1e8), ("万", 1e4)):
+        if word in label:
+            return k
+    return 1.0
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +155,14 @@ def test_daily_report_table_has_a_row_per_day_and_the_totals(results, summary):
     assert all(day["date"] in r for day, (r) in zip(days, body))
     total = next(r for cls, r in rows if "total" in cls)
     gmv = sum(day["gmv"] for day in days)
-    assert f"{gmv:,.0f}" in total and f"{summary['kpis']['gmv']['mean']:,.0f}" in total
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", total)
+    cur = SCENARIO["meta"].get("currency", "CNY")
+    assert money(gmv, cur) == money(summary["kpis"]["gmv"]["mean"], cur) == cells[5]        # GMV (成交额)
+    paid = sum(day["paid_by_buyers"] for day in days)
+    assert money(paid, cur) == cells[6] and paid == pytest.approx(summary["kpis"]["paid_by_buyers"]["mean"])
+    assert cells[1] == f"{round(sum(day['visits'] for day in days)):,d}"                      # a whole count
     assert f"{gmv / SCENARIO['meta']['targets']['gmv']:.1%}" in total
+    assert "成交额 (活动价)" in table and "支付金额" in table     # GMV is not labelled 支付金额
 
 
 def test_scenario_json_is_the_scenario_that_ran(results):
@@ -166,7 +176,7 @@ def test_cumulative_gmv_ends_at_the_runs_gmv_with_its_band_and_target(d, summary
         fig = draw(P.cumulative_gmv(d, D.cumulative_gmv(d)))
     ax = fig.axes[0]
     k = scale_of(ax.get_ylabel())
-    assert "CNY" in ax.get_ylabel()
+    assert "元" in ax.get_ylabel()                     # yuan, in 万 or 亿
     line = next(a for a in ax.lines if a.get_gid() == "cumulative_gmv_mean")
     x, y = line.get_data()
     y = np.asarray(y) * k
