@@ -186,7 +186,7 @@ class Results:
         return out
 
 
-RUN_FILES = frozenset({"summary.json", "run.json", "scenario.json", "report.html", "figures",
+RUN_FILES = frozenset({"summary.json", "run.json", "scenario.json", "report.html", "daily_report.xlsx", "figures",
                        *(f"{n}.{f}" for n in ("kpis", "timeseries", "events") for f in ("parquet", "csv"))})
 """Every name `promosim run --out` and `promosim report` write in a results folder."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from simulator.report.errors import ReportError
 
 FIGURES_DIR = "figures"
+SHEET = "daily_report.xlsx"
 # Every figure the report can draw (a figure not drawn this time has its old PNG removed).
 FIGURE_NAMES = ("cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
 
@@ -103,7 +104,8 @@ def render_figures(d, font) -> list:
 
 
 def build_report(out_dir: str | Path, warn=None) -> Path:
-    """Write `report.html` and `figures/*.png` into the results folder `out_dir`.
+    """Write `report.html`, `figures/*.png` and the daily sheet `daily_report.xlsx` into the
+    results folder `out_dir`.
 
     Returns the path of report.html. Raises `ReportError` when a result file is missing,
     damaged or of another run than the folder's run.json, or no CJK font is available;
@@ -111,7 +113,7 @@ def build_report(out_dir: str | Path, warn=None) -> Path:
     """
     from simulator.files import atomic_write_bytes, atomic_write_text
     from simulator.report import data as D
-    from simulator.report import fonts, html
+    from simulator.report import fonts, html, sheet
 
     d = D.load(out_dir)
     for w in d.warnings:
@@ -136,4 +138,5 @@ def build_report(out_dir: str | Path, warn=None) -> Path:
     page = html.page(d, figures, font_css=css, font_stack=fonts.css_font_stack(font), font_note=note)
     path = d.out_dir / "report.html"
     atomic_write_text(path, page)
+    atomic_write_bytes(d.out_dir / SHEET, sheet.workbook_bytes(d))
     return path

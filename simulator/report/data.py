@@ -253,6 +253,39 @@ def stockouts(d: ReportData) -> pd.DataFrame:
     return ev[["replication", "time", "subject"]].rename(columns={"subject": "sku"}).reset_index(drop=True)
 
 
+def sellouts(d: ReportData) -> pd.DataFrame:
+    """Per SKU of the scenario: `share` of replications in which its shelf emptied (a `sold_out`
+    event) and the `median` over those replications of the first time it did (NaT: never)."""
+    ev = d.events[d.events["kind"] == "sold_out"]
+    first = ev.groupby(["subject", "replication"])["time"].min()
+    skus = list(d.scenario.get("skus", {}))
+    share = first.groupby(level=0).size().reindex(skus, fill_value=0) / max(d.reps, 1)
+    median = first.groupby(level=0).median().reindex(skus) if len(first) else pd.Series(pd.NaT, index=skus)
+    return pd.DataFrame({"share": share.astype(float), "median": median})
+
+
+def at_minute(d: ReportData, minute) -> pd.Timestamp | None:
+    """The local time `minute` minutes after the campaign's start (None for None)."""
+    return None if minute is None else d.start + pd.Timedelta(minutes=float(minute))
+
+
+def flash_sales(d: ReportData) -> pd.DataFrame:
+    """Every flash sale of the scenario, sold out or not: sku, price, quantity, units (mean),
+    margin ((price − unit cost) × units), sold_out_share, sellout (mean sell-out time, None
+    when none sold out)."""
+    rows = {}
+    for name, f in (d.scenario.get("flash_sales") or {}).items():
+        got = d.summary.get("flash_sales", {}).get(name, {})
+        cost = (d.scenario["skus"].get(f["sku"]) or {}).get("unit_cost", 0.0)
+        units = float(got.get("units", 0.0))
+        rows[name] = {"sku": f["sku"], "price": float(f["price"]), "quantity": float(f["quantity"]), "units": units,
+                      "margin": (float(f["price"]) - float(cost)) * units,
+                      "sold_out_share": float(got.get("sold_out_share", 0.0)),
+                      "sellout": at_minute(d, got.get("sellout_minute"))}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["sku", "price", "quantity", "units", "margin",
+                                                                 "sold_out_share", "sellout"])
+
+
 def stock_skus(d: ReportData, n: int = 8) -> list[str]:
     """The SKUs whose stock the report draws: every SKU that ran out in some replication
     (largest GMV first), then the top SKUs by GMV, `n` in all."""

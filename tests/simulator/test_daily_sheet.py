@@ -1,0 +1,129 @@
+"""`daily_report.xlsx` (the daily sheet beside report.html), opened with openpyxl: its sheets,
+headers and cells equal summary.json; every flash sale, sold out or not; the same results give
+the same bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from simulator.report import SHEET, build_report
+from simulator.report import data as D
+from simulator.report import sheet
+from simulator.runner import simulate
+from simulator.scenario import load_scenario
+from tests.conftest import REPO
+
+REPS = 3
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The bundled 618 (coupons, two flash sales — one sells out, one does not —, auctions),
+    run and reported once."""
+    out = tmp_path_factory.mktemp("sheet") / "res"
+    simulate(load_scenario(REPO / "scenarios" / "618_electronics.yaml"), reps=REPS, seed=5,
+             uncertainty=False).write(out)
+    build_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def book(folder):
+    return load_workbook(folder / SHEET)
+
+
+@pytest.fixture(scope="module")
+def summary(folder):
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def _rows(ws) -> list[tuple]:
+    return list(ws.iter_rows(min_row=3, values_only=True))
+
+
+def test_the_sheets_and_their_two_header_rows(book):
+    assert book.sheetnames == ["日报 Daily", "渠道 Channels", "商品 SKUs", "优惠券 Coupons", "秒杀 Flash sales"]
+    daily = book["日报 Daily"]
+    en = [c.value for c in daily[1]]
+    zh = [c.value for c in daily[2]]
+    assert en[:6] == ["Date", "Visits", "Carts", "Orders", "Conversion", "GMV (元)"]
+    assert zh[5] == "成交额 (活动价)" and zh[6] == "支付金额"          # GMV is not labelled 支付金额
+    assert all(ws.freeze_panes == "B3" for ws in book)
+
+
+def test_the_daily_sheet_equals_summary_json(book, summary):
+    rows = _rows(book["日报 Daily"])
+    days = summary["daily"]
+    assert len(rows) == len(days) + 1 and rows[-1][0] == "Total 合计"
+    for row, day in zip(rows, days):
+        assert row[0].date().isoformat() == day["date"]
+        assert row[1] == pytest.approx(day["visits"]) and row[5] == pytest.approx(day["gmv"])
+        assert row[6] == pytest.approx(day["paid_by_buyers"]) and row[7] == pytest.approx(day["coupon_cost"])
+    total = rows[-1]
+    assert total[5] == pytest.approx(summary["kpis"]["gmv"]["mean"])
+    assert total[6] == pytest.approx(summary["kpis"]["paid_by_buyers"]["mean"])
+    assert total[7] == pytest.approx(summary["kpis"]["coupon_cost"]["mean"])
+    reductions = summary["kpis"]["reduction_cost"]["mean"] + summary["kpis"]["platform_subsidy"]["mean"]
+    assert total[8] == pytest.approx(reductions)
+    formats = {c.column_letter: c.number_format for c in book["日报 Daily"][3]}
+    assert formats["B"] == "#,##0" and formats["E"] == "0.00%" and formats["F"] == "#,##0"
+
+
+def test_channels_skus_and_coupons_equal_summary_json(book, summary):
+    ch = {r[0]: r for r in _rows(book["渠道 Channels"])}
+    assert set(ch) == set(summary["channels"])
+    for name, c in summary["channels"].items():
+        assert ch[name][4] == pytest.approx(c["gmv"]) and ch[name][5] == pytest.approx(c["spend"])
+    sk = {r[0]: r for r in _rows(book["商品 SKUs"])}
+    assert set(sk) == set(summary["skus"])                            # every SKU, not the top few
+    for name, s in summary["skus"].items():
+        assert sk[name][2] == pytest.approx(s["units"]) and sk[name][6] == pytest.approx(s["lost_units"])
+    co = {r[0]: r for r in _rows(book["优惠券 Coupons"])}
+    for name, c in summary["coupons"].items():
+        assert co[name][1] == pytest.approx(c["claimed"]) and co[name][2] == pytest.approx(c["redeemed"])
+        assert co[name][3] == pytest.approx(c["redeemed"] / c["claimed"])
+
+
+def test_sku_sell_outs_are_read_from_the_events(folder, book):
+    ev = pd.read_parquet(folder / "events.parquet")
+    sold = ev[ev["kind"] == "sold_out"]
+    sk = {r[0]: r for r in _rows(book["商品 SKUs"])}
+    assert len(sold), "the 618 sells something out"
+    for name, g in sold.groupby("subject"):
+        first = g.groupby("replication")["time"].min()
+        assert sk[name][4] == pytest.approx(first.size / REPS)
+        want = first.median().tz_convert("Asia/Shanghai").tz_localize(None)
+        assert abs(pd.Timestamp(sk[name][5]) - want) < pd.Timedelta(seconds=1)
+    never = [k for k in sk if k not in set(sold["subject"])]
+    assert never and all(sk[k][4] == 0 and sk[k][5] is None for k in never)
+
+
+def test_every_flash_sale_is_there_sold_out_or_not(book, summary, folder):
+    scenario = json.loads((folder / "scenario.json").read_text(encoding="utf-8"))
+    fl = {r[0]: r for r in _rows(book["秒杀 Flash sales"])}
+    assert set(fl) == set(scenario["flash_sales"])
+    shares = {name: fl[name][7] for name in fl}
+    assert 0.0 in shares.values() and 1.0 in shares.values()            # one never sells out, one always
+    start = D.load(folder).start
+    for name, f in scenario["flash_sales"].items():
+        got = summary["flash_sales"][name]
+        cost = scenario["skus"][f["sku"]]["unit_cost"]
+        assert fl[name][4] == pytest.approx(got["units"]) and fl[name][5] == pytest.approx(got["units"] / f["quantity"])
+        assert fl[name][6] == pytest.approx((f["price"] - cost) * got["units"])
+        if got["sellout_minute"] is None:
+            assert fl[name][8] is None
+        else:
+            want = (start + pd.Timedelta(minutes=got["sellout_minute"])).tz_localize(None)
+            assert abs(pd.Timestamp(fl[name][8]) - want) < pd.Timedelta(seconds=1)
+
+
+def test_the_same_results_give_the_same_bytes(folder):
+    d = D.load(folder)
+    again = sheet.workbook_bytes(d)
+    assert again == (folder / SHEET).read_bytes()
+    assert load_workbook(io.BytesIO(again)).properties.modified == d.start.tz_convert("UTC").tz_localize(None)
