@@ -18,7 +18,7 @@ from simulator.report.errors import ReportError
 FIGURES_DIR = "figures"
 SHEET = "daily_report.xlsx"
 # Every figure the report can draw (a figure not drawn this time has its old PNG removed).
-FIGURE_NAMES = ("cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
+FIGURE_NAMES = ("big_day", "cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
 
 __all__ = ["FIGURES_DIR", "FIGURE_NAMES", "ReportError", "build_report", "render_figures"]
 
@@ -54,6 +54,15 @@ def render_figures(d, font) -> list:
                   if d.target_gmv else "")
         carries = ("the assumptions of the uncertainty: block and shopper noise" if d.summary.get("assumptions")
                    else "shopper noise only: the plan's assumptions as written")
+        bd = D.big_day(d, h)
+        if bd is not None:
+            add("big_day", "The busiest day", (
+                f"{bd.date:%Y-%m-%d}, the campaign's busiest day by mean GMV ({amount(bd.gmv_total, cur)}): GMV per "
+                f"hour (bars: the mean, whiskers P5–P95), the share of the day's GMV paid by each hour's end "
+                f"(line; {bd.first_hour:.1%} in the first hour) and below it the day's moments — sell-outs, "
+                "coupon pools emptying, budgets running out, rules firing — each at its median time over the "
+                "replications it happened in (how many, and the first names, on the right)."),
+                lambda: P.big_day(d, bd))
         add("cumulative_gmv", "Cumulative GMV",
             f"GMV paid so far, in {cur}: the line is the mean over {d.reps} replications, the dark band "
             f"holds the middle half of them (P25–P75) and the light band the middle 90 % (P5–P95, per "

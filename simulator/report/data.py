@@ -253,6 +253,49 @@ def stockouts(d: ReportData) -> pd.DataFrame:
     return ev[["replication", "time", "subject"]].rename(columns={"subject": "sku"}).reset_index(drop=True)
 
 
+DAY_EVENTS = {"sold_out": "sell-outs", "flash_sellout": "flash sales sold out", "coupon_empty": "coupon pools empty",
+              "budget_exhausted": "budgets run out", "rule_fired": "rules fired"}
+"""The moments the big day's chart marks, by event kind (docs/model.md, "Events")."""
+
+
+@dataclass
+class BigDay:
+    """The campaign's busiest day (the day of the highest mean GMV, 11-11 on a Double 11).
+
+    `date` its local date; `hours` per hour of it (index: local hour start): `gmv` (mean over
+    replications), `p5`, `p95`, `share` (the mean share of the day's GMV paid by the hour's end:
+    the day's cumulative GMV ÷ its total, per replication, then averaged); `gmv_total` the
+    day's mean GMV; `first_hour` the mean share of it paid in the day's first hour; `events`
+    one row per (kind, subject) that happened that day: kind, subject, reps (in how many
+    replications), median (the median time over them)."""
+
+    date: object
+    hours: pd.DataFrame
+    gmv_total: float
+    first_hour: float
+    events: pd.DataFrame
+
+
+def big_day(d: ReportData, h: pd.DataFrame | None = None) -> BigDay | None:
+    """The busiest day (`BigDay`), None for a campaign without GMV."""
+    h = hourly(d) if h is None else h
+    if not len(h) or not h["gmv"].sum():
+        return None
+    days = h["period_start"].dt.normalize()
+    day = h.assign(day=days).groupby("day")["gmv"].sum().idxmax()
+    part = h[days == day]
+    wide = part.pivot(index="period_start", columns="replication", values="gmv").sort_index().fillna(0.0)
+    totals = wide.sum(axis=0).where(lambda x: x > 0)
+    share = (wide.cumsum() / totals).mean(axis=1)
+    p5, p95 = np.percentile(wide.to_numpy(), [5, 95], axis=1)
+    hours = pd.DataFrame({"gmv": wide.mean(axis=1), "p5": p5, "p95": p95, "share": share}, index=wide.index)
+    ev = d.events[d.events["kind"].isin(list(DAY_EVENTS)) & (d.events["time"].dt.normalize() == day)]
+    first = ev.groupby(["kind", "subject", "replication"])["time"].min().reset_index()
+    events = (first.groupby(["kind", "subject"])["time"].agg(reps="size", median="median").reset_index()
+              .sort_values("median").reset_index(drop=True))
+    return BigDay(day.date(), hours, float(wide.sum(axis=0).mean()), float(share.iloc[0]), events)
+
+
 def sellouts(d: ReportData) -> pd.DataFrame:
     """Per SKU of the scenario: `share` of replications in which its shelf emptied (a `sold_out`
     event) and the `median` over those replications of the first time it did (NaT: never)."""

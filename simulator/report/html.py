@@ -272,6 +272,7 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
         if name in figs:
             sections.append(f"<h2>{_h(heading)}</h2>{_figure(figs[name])}{extra}")
 
+    fig("big_day", "The big day · 大促当天")
     fig("cumulative_gmv", "GMV over the campaign")
     fig("tornado", "What moves GMV most · 关键假设")
     fig("heatmap_gmv", "When the money comes in: GMV by day and hour")

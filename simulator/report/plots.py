@@ -390,6 +390,65 @@ def pools(d: D.ReportData, pl: pd.DataFrame) -> Figure:
     return fig
 
 
+def big_day(d: D.ReportData, bd: D.BigDay) -> Figure:
+    """The busiest day hour by hour: GMV per hour (mean, P5–P95 whiskers), the share of the
+    day's GMV paid so far (right axis), and below, one row per kind of moment — sell-outs, flash
+    sales sold out, coupon pools empty, budgets run out, rules fired — each at its median time
+    over the replications it happened in."""
+    kinds = [k for k in D.DAY_EVENTS if (bd.events["kind"] == k).any()]
+    fig = Figure(figsize=(WIDTH, 4.2 + 0.45 * len(kinds)), layout="constrained")
+    axs = fig.subplots(2, 1, sharex=True, height_ratios=[4, max(len(kinds), 1) * 0.45 + 0.2]) if kinds else [fig.add_subplot()]
+    ax = axs[0]
+    t = _naive(bd.hours.index)
+    mid = t + pd.Timedelta(minutes=30)
+    sc = Scale.for_max(bd.hours["p95"].max(), d.currency)
+    err = np.vstack([(bd.hours["gmv"] - bd.hours["p5"]).clip(lower=0), (bd.hours["p95"] - bd.hours["gmv"]).clip(lower=0)])
+    ax.bar(mid, bd.hours["gmv"] / sc.factor, width=pd.Timedelta(minutes=50), color=BLUE, alpha=0.85,
+           label="GMV per hour (mean)", gid="big_day_gmv")
+    ax.errorbar(mid, bd.hours["gmv"] / sc.factor, yerr=err / sc.factor, fmt="none", ecolor=GREY, elinewidth=0.8,
+                capsize=2, label="P5–P95")
+    ax.set_ylabel(f"GMV per hour ({sc.unit(d.currency)})")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
+    right = ax.twinx()
+    ends = t + pd.Timedelta(hours=1)
+    right.plot(ends, 100 * bd.hours["share"], color=VERMILLION, lw=2, marker="o", ms=3,
+               label="share of the day's GMV so far", gid="big_day_share")
+    right.set_ylim(0, 105)
+    right.set_ylabel("share of the day's GMV so far (%)")
+    right.grid(False)
+    right.annotate(f"first hour: {percent(bd.first_hour, 1)}", xy=(ends[0], 100 * bd.first_hour),
+                   xytext=(8, 0), textcoords="offset points", va="center", fontsize=9, color=VERMILLION)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    fig.legend(handles, labels, loc="outside upper right", ncols=3, fontsize=8)
+    ax.set_title(f"{bd.date:%m-%d}, the busiest day: {amount(bd.gmv_total, d.currency)} GMV, "
+                 f"{percent(bd.first_hour, 1)} of it in the first hour", loc="left")
+    if kinds:
+        strip = axs[1]
+        for row, kind in enumerate(reversed(kinds)):
+            ev = bd.events[bd.events["kind"] == kind]
+            strip.plot(_naive(ev["median"]), np.full(len(ev), row), ls="none", marker="|", ms=12, mew=2,
+                       color=VERMILLION if kind in ("sold_out", "flash_sellout") else PURPLE, gid=f"big_day_{kind}")
+            shown = ev.head(2)
+            names = ", ".join(f"{s} {m:%H:%M} ({r}/{d.reps})"
+                              for s, m, r in zip(shown["subject"], shown["median"], shown["reps"]))
+            more = f" … +{len(ev) - len(shown)} more" if len(ev) > len(shown) else ""
+            strip.text(1.0, row, f" {names}{more}", transform=strip.get_yaxis_transform(),
+                       va="center", fontsize=7, clip_on=False)
+        strip.set_yticks(range(len(kinds)), [D.DAY_EVENTS[k] for k in reversed(kinds)], fontsize=8)
+        strip.set_ylim(-0.6, len(kinds) - 0.4)
+        strip.grid(axis="y", visible=False)
+    last = axs[-1]
+    day0 = _naive([bd.hours.index[0].normalize()])[0]
+    last.set_xlim(t[0], ends[-1])
+    last.xaxis.set_major_locator(FixedLocator(mdates.date2num(
+        pd.date_range(day0, day0 + pd.Timedelta(hours=24), freq="3h").to_pydatetime())))
+    last.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    last.set_xlabel(f"local time on {bd.date:%Y-%m-%d} ({d.timezone}); moments at their median over the "
+                    "replications they happened in")
+    return fig
+
+
 def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
     """What moves `kpi` most: per assumption, `kpi` at its P5 (blue) and P95 (orange) with the
     others at their means, from a line fitted to the run's replications; widest on top."""

@@ -441,3 +441,40 @@ def test_assumption_swings_read_a_line_fitted_to_the_replications(d):
         assert sw.loc[name, "low"] == pytest.approx(mean_gmv + slope * (p5 - x.mean()))
         assert sw.loc[name, "high"] == pytest.approx(mean_gmv + slope * (p95 - x.mean()))
     assert D.assumption_swings(d).empty                      # a run without an uncertainty: block
+
+
+# ----------------------------------------------------------------------- the big day
+def test_the_big_day_is_the_busiest_day_hour_by_hour(results, d, summary):
+    bd = D.big_day(d)
+    busiest = max(summary["daily"], key=lambda day: day["gmv"])
+    assert bd.date.isoformat() == busiest["date"]
+    assert bd.gmv_total == pytest.approx(busiest["gmv"])
+    # from the timeseries, per replication: the day's GMV by hour, its first hour's share
+    ts = pd.read_parquet(results / "timeseries.parquet")
+    ch = ts[ts["level"] == "channel"].copy()
+    ch["local"] = pd.to_datetime(ch["period_start"], utc=True).dt.tz_convert(d.timezone)
+    day = ch[ch["local"].dt.date == bd.date]
+    per_hour = day.groupby(["replication", "local"])["gmv"].sum().unstack("replication").sort_index()
+    assert per_hour.mean(axis=1).to_numpy() == pytest.approx(bd.hours["gmv"].to_numpy())
+    first = (per_hour.iloc[0] / per_hour.sum()).mean()
+    assert bd.first_hour == pytest.approx(first) and 0 < bd.first_hour < 1
+    assert bd.hours["share"].iloc[-1] == pytest.approx(1.0) and bd.hours["share"].is_monotonic_increasing
+    # the moments of that day: the shelf that empties and the budget that runs out, from events.parquet
+    ev = pd.read_parquet(results / "events.parquet")
+    ev["local"] = pd.to_datetime(ev["time"], utc=True).dt.tz_convert(d.timezone)
+    on_day = ev[ev["kind"].isin(list(D.DAY_EVENTS)) & (ev["local"].dt.date == bd.date)]
+    want = on_day.groupby(["kind", "subject"])["replication"].nunique()
+    got = bd.events.set_index(["kind", "subject"])["reps"]
+    assert got.sort_index().to_dict() == want.sort_index().to_dict()
+    assert ("budget_exhausted", "直通车") in got.index                 # its 800 a day runs out
+
+
+def test_the_big_day_is_on_the_page_with_its_figures(results):
+    from simulator.formats import amount
+
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert 'id="fig-big_day"' in page and "The big day" in page
+    bd = D.big_day(D.load(results))
+    assert f"{bd.first_hour:.1%} in the first hour" in page
+    assert amount(bd.gmv_total, "CNY") in page
+    assert page.index("fig-big_day") < page.index("fig-cumulative_gmv")      # the story comes first
