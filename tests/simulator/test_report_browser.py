@@ -53,9 +53,9 @@ def test_report_loads_cleanly_with_every_image_shown(chromium, d11_report, capsy
     assert page.title.startswith("double11_beauty_flagship")
 
     pngs = sorted((d11_report.parent / "figures").glob("*.png"))
-    assert len(page.images) == len(pngs) == 8            # seven panels and the coupon pools (they empty)
+    assert len(page.images) == len(pngs) == 9            # eight panels and the coupon pools (they empty)
     alts = [img["alt"] for img in page.images]
-    assert alts[:2] == ["Cumulative GMV", "What moves GMV most"]   # the fan chart, then the tornado
+    assert alts[:3] == ["The busiest day", "Cumulative GMV", "What moves GMV most"]   # the big day, the fan, the tornado
     html = d11_report.read_text(encoding="utf-8")
     assert "assumptions of the uncertainty: block and shopper noise" in html
     assert "What moves GMV most" in html
