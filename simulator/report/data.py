@@ -307,6 +307,38 @@ def sellouts(d: ReportData) -> pd.DataFrame:
     return pd.DataFrame({"share": share.astype(float), "median": median})
 
 
+def stockout_table(d: ReportData) -> pd.DataFrame:
+    """Every SKU, most lost units first: label, share and median first sell-out (`sellouts`),
+    lost_units, lost_gmv — an estimate: lost units × the SKU's average selling price
+    (its GMV ÷ units; its list price after the phase-less discount where it sold nothing) —,
+    stockout_minutes, ending_stock."""
+    sk = skus(d)
+    out = sellouts(d)
+    price = (sk["gmv"] / sk["units"]).where(sk["units"] > 0)
+    listed = pd.Series({k: float(v["price"]) for k, v in d.scenario.get("skus", {}).items()})
+    price = price.fillna(listed.reindex(price.index))
+    df = pd.DataFrame({"label": sk["label"], "share": out["share"].reindex(sk.index),
+                       "first": out["median"].reindex(sk.index), "lost_units": sk["lost_units"],
+                       "lost_gmv": sk["lost_units"] * price, "stockout_minutes": sk["stockout_minutes"],
+                       "ending_stock": sk["ending_stock"]})
+    return df.sort_values(["lost_units", "share"], ascending=False, kind="stable")
+
+
+def coupons(d: ReportData) -> pd.DataFrame:
+    """Every store coupon: claimed, redeemed (means), redemption_rate (redeemed ÷ claimed), cost,
+    emptied (share of replications whose pool emptied), empty (the median emptying time)."""
+    ev = d.events[d.events["kind"] == "coupon_empty"]
+    first = ev.groupby(["subject", "replication"])["time"].min()
+    rows = {}
+    for name, c in d.summary.get("coupons", {}).items():
+        t = first.loc[name] if name in first.index.get_level_values(0) else pd.Series(dtype="datetime64[ns]")
+        rows[name] = {"claimed": c["claimed"], "redeemed": c["redeemed"],
+                      "redemption_rate": c["redeemed"] / c["claimed"] if c["claimed"] else None, "cost": c["cost"],
+                      "emptied": len(t) / max(d.reps, 1), "empty": t.median() if len(t) else None}
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["claimed", "redeemed", "redemption_rate", "cost", "emptied", "empty"])
+
+
 def at_minute(d: ReportData, minute) -> pd.Timestamp | None:
     """The local time `minute` minutes after the campaign's start (None for None)."""
     return None if minute is None else d.start + pd.Timedelta(minutes=float(minute))

@@ -18,7 +18,7 @@ from html import escape
 import pandas as pd
 
 import simulator.report.data as D
-from simulator.formats import count, money, money_unit
+from simulator.formats import amount, clock, count, money, money_unit
 from simulator.report.plots import percent
 
 
@@ -181,6 +181,84 @@ def _sku_table(d: D.ReportData, sk: pd.DataFrame, top: int = 15) -> str:
     return _table(header, rows)
 
 
+def _stockout_table(d: D.ReportData) -> str:
+    """Every SKU's stock-out, in units and money, most lost first; and whether stock, not demand,
+    stands between the plan and its GMV target."""
+    so = D.stockout_table(d)
+    cur = d.currency
+    header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Sold out in", "售罄比例", "r"),
+              ("First sell-out (median)", "首次售罄 (中位)", "r"), ("Lost units", "缺货损失件数", "r"),
+              (f"Lost GMV, est. ({money_unit(cur)})", "缺货损失金额 (估)", "r"), ("Stock-out min", "缺货分钟", "r"),
+              ("Ending stock", "期末库存", "r")]
+    rows = [[sku, r["label"] if r["label"] != sku else "", _pct(r["share"], 0), clock(r["first"]),
+             count(r["lost_units"]), money(r["lost_gmv"], cur), count(r["stockout_minutes"]), count(r["ending_stock"])]
+            for sku, r in so.iterrows()]
+    return _table(header, rows) + f"<p class=\"note\">{_h(_stock_verdict(d, so))}</p>"
+
+
+def _stock_verdict(d: D.ReportData, so: pd.DataFrame) -> str:
+    """One sentence: how much the stock-outs cost, and whether that is what misses the target."""
+    lost = float(so["lost_gmv"].sum())
+    cur = d.currency
+    est = ("Lost GMV is an estimate: each SKU's lost units at its average selling price in this run "
+           "(GMV ÷ units). ")
+    if not lost:
+        return est + "No SKU turned buyers away: stock does not limit this plan."
+    text = est + f"Stock-outs turned away about {amount(lost, cur)} of GMV"
+    gmv = float(d.summary["kpis"]["gmv"]["mean"] or 0.0)
+    if not d.target_gmv:
+        return text + "."
+    gap = d.target_gmv - gmv
+    if gap <= 0:
+        return text + f"; the plan reaches its target ({amount(d.target_gmv, cur)}) on average even so."
+    if lost >= gap:
+        return text + (f", more than the {amount(gap, cur)} by which the mean GMV misses the target: stock, not "
+                       "demand, limits the target — more stock of the SKUs above would close the gap.")
+    return text + (f", less than the {amount(gap, cur)} by which the mean GMV misses the target: even without "
+                   "stock-outs the target would be missed — demand limits it.")
+
+
+def _coupon_table(d: D.ReportData) -> str:
+    co = D.coupons(d)
+    cur = d.currency
+    header = [("Coupon", "优惠券", "l"), ("Claimed", "领取", "r"), ("Redeemed", "核销", "r"),
+              ("Redemption rate", "核销率", "r"), (f"Cost ({money_unit(cur)})", "成本", "r"),
+              ("Pool emptied in", "领完比例", "r"), ("Pool empty (median)", "领完时间", "r")]
+    rows = [[name, count(r["claimed"]), count(r["redeemed"]), _pct(r["redemption_rate"], 1), money(r["cost"], cur),
+             _pct(r["emptied"], 0), clock(r["empty"])] for name, r in co.iterrows()]
+    return _table(header, rows)
+
+
+def _flash_table(d: D.ReportData) -> str:
+    fl = D.flash_sales(d)
+    cur = d.currency
+    header = [("Flash sale", "秒杀", "l"), ("SKU", "商品", "l"), ("Price", "秒杀价", "r"), ("Quantity", "秒杀库存", "r"),
+              ("Units", "件数", "r"), ("Sell-through", "售罄率", "r"), (f"Margin ({money_unit(cur)})", "毛利", "r"),
+              ("Sold out in", "售罄比例", "r"), ("Sell-out (mean)", "售罄时间", "r")]
+    rows = [[name, r["sku"], f"{r['price']:,.2f}", count(r["quantity"]), count(r["units"]),
+             _pct(r["units"] / r["quantity"], 1), money(r["margin"], cur), _pct(r["sold_out_share"], 0),
+             clock(r["sellout"])] for name, r in fl.iterrows()]
+    return _table(header, rows)
+
+
+def _promotions(d: D.ReportData) -> str:
+    """Coupons, flash sales (every one, sold out or not), and what returns gave back."""
+    parts = []
+    if d.summary.get("coupons"):
+        parts.append("<h3 class=\"note\">Store coupons · 店铺券</h3>" + _coupon_table(d))
+    if len(D.flash_sales(d)):
+        parts.append("<h3 class=\"note\">Flash sales · 秒杀</h3>" + _flash_table(d))
+    k = d.summary["kpis"]
+    get = lambda name: (k.get(name) or {}).get("mean") or 0.0                      # noqa: E731
+    cur = d.currency
+    parts.append(f"<p class=\"note\">Coupons cost {_h(amount(get('coupon_cost'), cur))} and the 满减 "
+                 f"{_h(amount(get('reduction_cost') + get('platform_subsidy'), cur))} (the store's share "
+                 f"{_h(amount(get('reduction_cost'), cur))}); {_h(count(get('returns')))} units came back, "
+                 f"refunding {_h(amount(get('refunds'), cur))}. Margin of a flash sale: (flash price − unit cost) × "
+                 "units; redemption rate: coupons redeemed ÷ claimed. Means over replications.</p>")
+    return "".join(parts)
+
+
 def _pools_table(d: D.ReportData, pl: pd.DataFrame) -> str:
     header = [("Coupon or flash sale", "优惠券 / 秒杀", "l"), ("Kind", "", "l"), ("Ran out in", "售罄次数", "r"),
               ("Earliest", "最早", "r"), ("Median", "中位", "r"), ("Latest", "最晚", "r")]
@@ -288,6 +366,9 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
         sections.append(f"<h2>Mid-campaign rules · 追加预算规则</h2>{_rules_table(d)}")
     fig("funnel", "Funnel by phase · 分阶段转化", _funnel_table(d, fn))
     fig("stock", "Stock · 库存", "<h3 class=\"note\">Top SKUs by GMV</h3>" + _sku_table(d, sk))
+    sections.append(f"<h2 id=\"stockouts\">Every SKU's stock-out · 缺货</h2>{_stockout_table(d)}")
+    if d.summary.get("coupons") or d.scenario.get("flash_sales"):
+        sections.append(f"<h2 id=\"promotions\">Promotions and their cost · 促销成本</h2>{_promotions(d)}")
     pl = D.pools(d)
     if len(pl):
         fig("pools", "Coupons and flash sales · 优惠券与秒杀", _pools_table(d, pl))

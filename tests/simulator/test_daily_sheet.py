@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -127,3 +128,16 @@ def test_the_same_results_give_the_same_bytes(folder):
     again = sheet.workbook_bytes(d)
     assert again == (folder / SHEET).read_bytes()
     assert load_workbook(io.BytesIO(again)).properties.modified == d.start.tz_convert("UTC").tz_localize(None)
+
+
+def test_the_reports_promotions_section_shows_every_coupon_and_flash_sale(folder, summary):
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    i = page.index('id="promotions"')
+    sec = page[i:page.index("<h2", i + 1)]
+    rows = {re.findall(r"<td[^>]*>(.*?)</td>", r)[0]: re.findall(r"<td[^>]*>(.*?)</td>", r)
+            for r in re.findall(r"<tr>(.*?)</tr>", sec) if "<td" in r}
+    for name, c in summary["coupons"].items():
+        assert rows[name][1] == f"{round(c['claimed']):,d}" and rows[name][3] == f"{c['redeemed'] / c['claimed']:.1%}"
+    for name, f in summary["flash_sales"].items():
+        assert rows[name][7] == f"{f['sold_out_share']:.0%}"
+        assert (rows[name][8] == "–") == (f["sellout_minute"] is None)      # a sale that never sold out is there

@@ -478,3 +478,41 @@ def test_the_big_day_is_on_the_page_with_its_figures(results):
     assert f"{bd.first_hour:.1%} in the first hour" in page
     assert amount(bd.gmv_total, "CNY") in page
     assert page.index("fig-big_day") < page.index("fig-cumulative_gmv")      # the story comes first
+
+
+# ---------------------------------------------------------------- every SKU's stock-out
+def _section(page: str, anchor: str) -> str:
+    i = page.index(f'id="{anchor}"')
+    return page[i:page.index("<h2", i + 1)]
+
+
+def test_every_skus_stock_out_is_on_the_page(results, d, summary):
+    page = (results / "report.html").read_text(encoding="utf-8")
+    sec = _section(page, "stockouts")
+    rows = [r for r in re.findall(r"<tr>(.*?)</tr>", sec) if "<td" in r]
+    cells = {re.findall(r"<td[^>]*>(.*?)</td>", r)[0]: re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows}
+    assert set(cells) == set(summary["skus"])                           # every SKU
+    ev = pd.read_parquet(results / "events.parquet")
+    ev["local"] = pd.to_datetime(ev["time"], utc=True).dt.tz_convert(d.timezone)
+    for sku, s in summary["skus"].items():
+        first = ev[(ev["kind"] == "sold_out") & (ev["subject"] == sku)].groupby("replication")["local"].min()
+        row = cells[sku]
+        assert row[2] == f"{first.size / REPS:.0%}"
+        assert row[3] == (f"{first.median():%m-%d %H:%M}" if first.size else "–")
+        assert row[4] == f"{round(s['lost_units']):,d}"
+    assert cells["lipstick_999"][2] == "100%"                           # 150 units: out every time
+
+
+def test_the_stock_verdict_says_what_limits_the_target(d):
+    from dataclasses import replace
+
+    from simulator.report.html import _stock_verdict
+
+    gmv = d.summary["kpis"]["gmv"]["mean"]
+    so = pd.DataFrame({"lost_gmv": [300_000.0, 0.0]})
+    with_target = lambda t: replace(d, scenario={**d.scenario, "meta": {**d.scenario["meta"], "targets": {"gmv": t}}})  # noqa: E731
+    assert "stock, not demand, limits the target" in _stock_verdict(with_target(gmv + 200_000), so)
+    assert "demand limits it" in _stock_verdict(with_target(gmv + 400_000), so)
+    assert "reaches its target" in _stock_verdict(with_target(gmv - 1), so)
+    assert "does not limit" in _stock_verdict(d, pd.DataFrame({"lost_gmv": [0.0]}))
+    assert "30.0万元" in _stock_verdict(with_target(gmv + 200_000), so)
