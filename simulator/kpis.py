@@ -109,6 +109,25 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
     }
 
 
+def period_profit(rec: RunRecord, model: Model) -> np.ndarray:
+    """(H,) profit after marketing per reporting period: each period's net sales less its COGS
+    (units sold less returned, at unit cost), marketing cost, platform fee, shipping and return
+    handling; the campaign's end-of-run write-offs (returns not back in stock) and write-downs
+    (stock left over) fall in the last period. Sums to `gross_profit` (run_kpis) exactly."""
+    meta = model.scenario.meta
+    ch, sk = rec.by_channel, rec.by_sku
+    net = (ch["gmv"].sum(1) - sk["coupon_cost"].sum(1) - sk["reduction_cost"].sum(1) - sk["deposit_expansion"].sum(1)
+           + sk["forfeited_amount"].sum(1) - ch["refunds"].sum(1) - sk["subsidy_clawback"].sum(1))
+    cogs = ((sk["units"] - sk["returns"]) * model.unit_cost[None, :]).sum(1)
+    mkt = (ch["ad_spend"] + ch["fees"] + ch["commissions"]).sum(1)
+    out = (net * (1.0 - meta.platform_fee_rate) - cogs - mkt - meta.shipping_cost_per_order * ch["orders"].sum(1)
+           - meta.return_cost_per_unit * sk["returns"].sum(1))
+    salvage = _salvage(model)
+    end = ((model.unit_cost - salvage) * (rec.ending_stock + sk["returns"].sum(0) - sk["restocked"].sum(0))).sum()
+    out[-1] -= end
+    return out
+
+
 def coupon_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
     """Per store coupon in one run: claimed, redeemed, cost, empty_minute (None: never empty)."""
     m = model.scenario.meta.tick_minutes

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
-from simulator.kpis import channel_kpis, coupon_kpis, flash_kpis, quantiles, run_kpis, sku_kpis
+from simulator.kpis import channel_kpis, coupon_kpis, flash_kpis, period_profit, quantiles, run_kpis, sku_kpis
 from simulator.model import Model
 from simulator.naming import RUN_KPIS
 from simulator.record import CHANNEL_FLOWS, SKU_FLOWS, RunRecord
@@ -94,13 +94,14 @@ class Results:
         """The daily report (日报), mean over replications: visits, carts, orders, conversion,
         GMV (at the activity price), paid_by_buyers (支付金额: what buyers paid that day — sales
         after coupons and reductions, deposits, balances), coupon_cost, reduction_cost (the whole
-        满减: the store's and the platform's share), AOV, marketing cost (`spend`), ROI, lost units."""
+        满减: the store's and the platform's share), AOV, marketing cost (`spend`), ROI, profit (after
+        marketing: `kpis.period_profit`, the end-of-run write-offs on the last day), lost units."""
         g = self.model.grid
         day_of_period = pd.DatetimeIndex(g.period_start).normalize()
         days = day_of_period.unique()
         idx = np.searchsorted(days, day_of_period)
         acc = {k: np.zeros(len(days)) for k in ("visits", "carts", "orders", "gmv", "paid_by_buyers", "coupon_cost",
-                                                 "reduction_cost", "spend", "lost_units")}
+                                                 "reduction_cost", "spend", "lost_units", "profit")}
         for r in self.records:
             ch, sk = r.by_channel, r.by_sku
             for k, v in (("visits", ch["visits"]), ("carts", ch["carts"]), ("orders", ch["orders"]),
@@ -109,6 +110,7 @@ class Results:
                          ("spend", ch["ad_spend"] + ch["fees"] + ch["commissions"]),
                          ("lost_units", sk["lost_units"])):
                 acc[k] += np.bincount(idx, weights=v.sum(axis=1), minlength=len(days))
+            acc["profit"] += np.bincount(idx, weights=period_profit(r, self.model), minlength=len(days))
         n = max(self.reps, 1)
         df = pd.DataFrame({"date": [d.date().isoformat() for d in days],
                            **{k: v / n for k, v in acc.items()}})
@@ -116,7 +118,7 @@ class Results:
         df["conversion_rate"] = _safe_div(df["orders"], df["visits"])
         df["roi"] = _safe_div(df["gmv"], df["spend"])
         return df[["date", "visits", "carts", "orders", "conversion_rate", "gmv", "paid_by_buyers", "coupon_cost",
-                   "reduction_cost", "aov", "spend", "roi", "lost_units"]]
+                   "reduction_cost", "aov", "spend", "roi", "profit", "lost_units"]]
 
     def summary(self) -> dict:
         """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means)."""

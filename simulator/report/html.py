@@ -302,7 +302,8 @@ def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
               ("Conversion", "支付转化率", "r"), (f"GMV ({unit})", "成交额 (活动价)", "r"),
               (f"Paid by buyers ({unit})", "支付金额", "r"), (f"Coupons ({unit})", "店铺券成本", "r"),
               (f"Reductions ({unit})", "满减成本", "r"), ("AOV", "客单价", "r"),
-              (f"Spend ({unit})", "推广花费", "r"), ("ROI", "投产比", "r"), ("Lost units", "缺货损失件数", "r"),
+              (f"Spend ({unit})", "推广花费", "r"), ("ROI", "投产比", "r"),
+              (f"Profit after marketing ({unit})", "扣除推广后利润", "r"), ("Lost units", "缺货损失件数", "r"),
               ("Cumulative GMV", "累计成交额", "r")]
     target = "target_reached" in dy
     if target:
@@ -315,7 +316,8 @@ def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
         row = [f"{date:%Y-%m-%d} {date:%a}", count(r["visits"]), count(r["carts"]), count(r["orders"]),
                _pct(r["conversion_rate"]), money(r["gmv"], cur), money(r.get("paid_by_buyers"), cur),
                money(r.get("coupon_cost"), cur), money(r.get("reduction_cost"), cur), money(r["aov"], cur),
-               money(r["spend"], cur), _ratio(r["roi"]), count(r["lost_units"]), money(r["gmv_cumulative"], cur)]
+               money(r["spend"], cur), _ratio(r["roi"]), money(r["profit"], cur), count(r["lost_units"]),
+               money(r["gmv_cumulative"], cur)]
         if target:
             row.append(_pct(r["target_reached"], 1))
         rows.append(row)
@@ -325,7 +327,8 @@ def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
              _pct(s["orders"] / s["visits"] if s["visits"] else None), money(s["gmv"], cur),
              money(s.get("paid_by_buyers"), cur), money(s.get("coupon_cost"), cur), money(s.get("reduction_cost"), cur),
              money(s["gmv"] / s["orders"] if s["orders"] else None, cur), money(s["spend"], cur),
-             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), count(s["lost_units"]), money(s["gmv"], cur)]
+             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), money(s["profit"], cur), count(s["lost_units"]),
+             money(s["gmv"], cur)]
     if target:
         total.append(_pct(s["gmv"] / d.target_gmv, 1))
     return _table(header, rows, total, classes)
@@ -377,7 +380,9 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
                     "is at the activity price, before coupons and reductions; paid by buyers (支付金额) is what "
                     "buyers paid after them (docs/kpis.md). Conversion = orders ÷ visits; AOV (客单价) = GMV ÷ "
                     "orders; ROI = GMV ÷ spend (ad spend, fees and commissions). Reductions: the whole 满减, "
-                    "the store's share and the platform's.</p>")
+                    "the store's share and the platform's. Profit after marketing: the day's net sales less COGS, "
+                    "marketing, platform fee, shipping and return handling; the write-offs of returns and "
+                    "leftover stock fall on the last day, so the days add up to the run's profit.</p>")
     prov = [f"results folder: {d.out_dir.name}/"]
     if run.get("version"):
         prov.append(f"promosim {run['version']}")

@@ -64,9 +64,10 @@ def daily_sheet(wb, d: D.ReportData) -> None:
             (f"GMV ({u})", "成交额 (活动价)", MONEY), (f"Paid by buyers ({u})", "支付金额", MONEY),
             (f"Coupons ({u})", "店铺券成本", MONEY), (f"Reductions ({u})", "满减成本", MONEY),
             (f"AOV ({u})", "客单价", MONEY2), (f"Spend ({u})", "推广花费", MONEY), ("ROI", "投产比", RATIO),
-            ("Lost units", "缺货损失件数", COUNT), (f"Cumulative GMV ({u})", "累计成交额", MONEY)]
+            (f"Profit after marketing ({u})", "扣除推广后利润", MONEY), ("Lost units", "缺货损失件数", COUNT),
+            (f"Cumulative GMV ({u})", "累计成交额", MONEY)]
     keys = ["visits", "carts", "orders", "conversion_rate", "gmv", "paid_by_buyers", "coupon_cost",
-            "reduction_cost", "aov", "spend", "roi", "lost_units", "gmv_cumulative"]
+            "reduction_cost", "aov", "spend", "roi", "profit", "lost_units", "gmv_cumulative"]
     if d.target_gmv:
         cols.append(("Of target", "目标达成", RATE))
         keys.append("target_reached")
@@ -75,7 +76,7 @@ def daily_sheet(wb, d: D.ReportData) -> None:
     ratio = lambda a, b: float(a / b) if b else None                                    # noqa: E731
     total = ["Total 合计", s["visits"], s["carts"], s["orders"], ratio(s["orders"], s["visits"]), s["gmv"],
              s["paid_by_buyers"], s["coupon_cost"], s["reduction_cost"], ratio(s["gmv"], s["orders"]), s["spend"],
-             ratio(s["gmv"], s["spend"]), s["lost_units"], s["gmv"]]
+             ratio(s["gmv"], s["spend"]), s["profit"], s["lost_units"], s["gmv"]]
     if d.target_gmv:
         total.append(ratio(s["gmv"], d.target_gmv))
     _sheet(wb, "日报 Daily", cols, rows, [_num(x) if not isinstance(x, str) else x for x in total])

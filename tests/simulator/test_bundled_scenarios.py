@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from simulator import load_scenario
+from simulator.kpis import period_profit
 from simulator.runner import simulate
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
@@ -25,6 +26,10 @@ def test_bundled_scenario_runs_and_money_adds_up(path):
     ts = res.timeseries()
     sku_gmv = ts[ts.level == "sku"].groupby("replication")["gmv"].sum()
     assert sku_gmv.tolist() == pytest.approx(k["gmv"].tolist(), rel=1e-9)
+    # profit after marketing by day (the report's 日报) adds up to the run's
+    daily = [period_profit(r, res.model).sum() for r in res.records]
+    assert daily == pytest.approx(k["gross_profit"].tolist(), rel=1e-9, abs=1e-6)
+    assert res.daily()["profit"].sum() == pytest.approx(k["gross_profit"].mean(), rel=1e-9)
 
 
 def test_double11_is_a_ten_million_visit_campaign_with_a_burst_stockout():

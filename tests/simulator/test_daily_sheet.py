@@ -71,6 +71,7 @@ def test_the_daily_sheet_equals_summary_json(book, summary):
     assert total[7] == pytest.approx(summary["kpis"]["coupon_cost"]["mean"])
     reductions = summary["kpis"]["reduction_cost"]["mean"] + summary["kpis"]["platform_subsidy"]["mean"]
     assert total[8] == pytest.approx(reductions)
+    assert total[12] == pytest.approx(summary["kpis"]["gross_profit"]["mean"])     # the days add up to the run
     formats = {c.column_letter: c.number_format for c in book["日报 Daily"][3]}
     assert formats["B"] == "#,##0" and formats["E"] == "0.00%" and formats["F"] == "#,##0"
 
