@@ -65,6 +65,21 @@ IMAGES_JS = """
 """
 
 
+SECTIONS_JS = """(() => {
+  const heads = [...document.querySelectorAll('h2')];
+  const out = {};
+  heads.forEach((h, i) => {
+    if (!h.id) return;
+    const top = h.getBoundingClientRect().top + window.scrollY;
+    const next = heads[i + 1] || document.querySelector('footer');
+    const bottom = next ? next.getBoundingClientRect().top + window.scrollY : document.body.scrollHeight;
+    out[h.id] = [Math.floor(top), Math.ceil(bottom)];
+  });
+  return out;
+})()"""
+"""Each section with an id (an <h2 id=…> to the next <h2>): its top and bottom on the page."""
+
+
 class BrowserUnavailable(RuntimeError):
     """Chromium is missing or does not start (the reason is the message)."""
 
@@ -87,6 +102,7 @@ class PageCheck:
     title: str = ""
     screenshot: bytes = b""
     size: tuple[int, int] = (0, 0)
+    sections: dict[str, tuple[int, int]] = field(default_factory=dict)   # h2 id → (top, bottom) in page px
 
 
 class Chromium:
@@ -219,6 +235,9 @@ class Chromium:
         out.images = res.get("result", {}).get("value") or []
         out.title = self.call("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
                               session=session)["result"].get("value", "")
+        out.sections = {k: tuple(v) for k, v in (self.call(
+            "Runtime.evaluate", {"expression": SECTIONS_JS, "returnByValue": True},
+            session=session)["result"].get("value") or {}).items()}
         size = self.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
         w, h = int(size["width"]), int(min(size["height"], 30000))
         out.size = (w, h)

@@ -351,7 +351,7 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
 
     def fig(name: str, heading: str, extra: str = "") -> None:
         if name in figs:
-            sections.append(f"<h2>{_h(heading)}</h2>{_figure(figs[name])}{extra}")
+            sections.append(f"<h2 id=\"s-{_h(name)}\">{_h(heading)}</h2>{_figure(figs[name])}{extra}")
 
     fig("big_day", "The big day · 大促当天")
     fig("cumulative_gmv", "GMV over the campaign")
@@ -375,7 +375,7 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
     pl = D.pools(d)
     if len(pl):
         fig("pools", "Coupons and flash sales · 优惠券与秒杀", _pools_table(d, pl))
-    sections.append(f"<h2>Daily report · 日报</h2>{_daily_table(d, dy)}"
+    sections.append(f"<h2 id=\"daily\">Daily report · 日报</h2>{_daily_table(d, dy)}"
                     "<p class=\"note\">Means over replications; the busiest day is highlighted. GMV (成交额) "
                     "is at the activity price, before coupons and reductions; paid by buyers (支付金额) is what "
                     "buyers paid after them (docs/kpis.md). Conversion = orders ÷ visits; AOV (客单价) = GMV ÷ "

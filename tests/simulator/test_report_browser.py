@@ -47,6 +47,30 @@ def d11_report(tmp_path_factory):
         return build_report(out)
 
 
+NEW_SECTIONS = {"s-big_day": "The big day", "stockouts": "Every SKU's stock-out", "promotions": "Promotions",
+                "daily": "Daily report"}
+
+
+def test_each_planners_section_is_drawn_and_kept_as_a_screenshot(chromium, d11_report, capsys):
+    """The big day, every SKU's stock-out, the promotions' cost and the 日报, each cut out of the
+    page as the browser drew it: there, tall enough to hold its content, not blank; kept as CI
+    artifacts (report_<section>.png)."""
+    page = chromium.check_page(d11_report)
+    assert page.errors == []
+    shot = Image.open(io.BytesIO(page.screenshot))
+    dest = artifacts_dir()
+    for anchor, heading in NEW_SECTIONS.items():
+        assert anchor in page.sections, f"{heading}: no section #{anchor} on the page"
+        top, bottom = page.sections[anchor]
+        assert bottom - top > 150, f"{heading}: {bottom - top} px tall"
+        part = shot.crop((0, top, shot.width, min(bottom, shot.height)))
+        grey = np.asarray(part.convert("L"), dtype=float)
+        assert grey.std() > 5 and (grey < 128).mean() > 0.01, f"{heading} is blank in the browser"
+        part.save(dest / f"report_{anchor}.png")
+    with capsys.disabled():
+        print(f"\nreport sections: {', '.join(f'report_{a}.png' for a in NEW_SECTIONS)} in {dest}")
+
+
 def test_report_loads_cleanly_with_every_image_shown(chromium, d11_report, capsys):
     page = chromium.check_page(d11_report)
     assert page.errors == []
