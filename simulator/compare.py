@@ -450,8 +450,8 @@ def chart_png(cmp: Comparison, title: str | None = None) -> bytes:
     ax.set_axisbelow(True)
     foot = textwrap.wrap("not shown (A's mean is 0): " + ", ".join(left_out), 150) if left_out else []
     foot += textwrap.wrap("0 in both plans: " + ", ".join(sorted(zero, key=list(cmp.rows).index)), 150) if zero else []
-    foot += ["colour: green good for the store, red bad, blue neither (cost that follows sales, counts); "
-             "grey: the interval includes 0"]
+    foot += [("colour: green good for the store, red bad, blue neither (cost that follows sales, counts); "
+              "grey: the interval includes 0")]
     if foot:
         fig.text(0.01, 0.01, "\n".join(foot), fontsize=7, color="#6c757d", va="bottom")
     fig.tight_layout(rect=(0, (0.12 * len(foot) + 0.05) / height if foot else 0, 1, 1))

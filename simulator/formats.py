@@ -35,13 +35,14 @@ def _scaled(x: float) -> str:
     return f"{x:,.{digits}f}"
 
 
-def money(v, currency: str = "CNY") -> str:
+def money(v, currency: str = "CNY", western: bool = False) -> str:
     """An amount of `currency` with the unit a planner uses (module docstring): the largest
-    unit the amount reaches, three significant digits (thousands separated past 999)."""
+    unit the amount reaches, three significant digits (thousands separated past 999).
+    `western`: K / M / B whatever the currency (a report in English)."""
     if _missing(v):
         return MISSING
     v = float(v)
-    units = CJK_UNITS if currency.upper() in CJK_CURRENCIES else WESTERN_UNITS
+    units = CJK_UNITS if currency.upper() in CJK_CURRENCIES and not western else WESTERN_UNITS
     for i, (size, name) in enumerate(units):
         if abs(v) >= size:
             shown = _scaled(v / size)
@@ -57,17 +58,18 @@ def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def money_unit(currency: str = "CNY") -> str:
-    """What a money column's header says of its unit: `元` for yuan, the code otherwise."""
-    return "元" if currency.upper() in ("CNY", "RMB") else currency.upper()
+def money_unit(currency: str = "CNY", western: bool = False) -> str:
+    """What a money column's header says of its unit: `元` for yuan, the code otherwise (and
+    always in English: `western`)."""
+    return "元" if currency.upper() in ("CNY", "RMB") and not western else currency.upper()
 
 
-def amount(v, currency: str = "CNY") -> str:
-    """`money` with its currency: "2.39亿元", "239M USD"."""
-    text = money(v, currency)
+def amount(v, currency: str = "CNY", western: bool = False) -> str:
+    """`money` with its currency: "2.39亿元", "239M USD" (`western`: "239M CNY")."""
+    text = money(v, currency, western)
     if text == MISSING:
         return text
-    unit = money_unit(currency)
+    unit = money_unit(currency, western)
     return text + unit if unit == "元" else f"{text} {unit}"
 
 

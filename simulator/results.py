@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
-from simulator.kpis import channel_kpis, coupon_kpis, flash_kpis, period_profit, quantiles, run_kpis, sku_kpis
+from simulator.kpis import (
+    channel_kpis,
+    coupon_kpis,
+    flash_kpis,
+    period_profit,
+    quantiles,
+    run_kpis,
+    sku_kpis,
+)
 from simulator.model import Model
 from simulator.naming import RUN_KPIS
 from simulator.record import CHANNEL_FLOWS, SKU_FLOWS, RunRecord

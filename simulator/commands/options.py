@@ -82,3 +82,10 @@ def add_force(p) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even when the plan's estimated size is above the limit (it may need "
                         "hours and gigabytes)")
+
+
+def add_lang(parser) -> None:
+    """`--lang en|zh`: the report in one language (default: headings and tables in both, charts in English)."""
+    parser.add_argument("--lang", choices=("en", "zh"), default=None,
+                        help="the report in English or Chinese only, charts included (default: headings and "
+                             "tables in both, charts in English)")

@@ -17,16 +17,18 @@ def register(sub) -> None:
     r.add_argument("out_dir", metavar="OUT_DIR", type=options.folder,
                    help="a results folder written by `promosim run --out`")
     r.add_argument("--open", action="store_true", help="open the report in the default web browser")
+    options.add_lang(r)
     r.set_defaults(func=report)
 
 
-def make_report(out_dir: str | Path, open_browser: bool = False) -> int:
+def make_report(out_dir: str | Path, open_browser: bool = False, lang: str | None = None) -> int:
     """Build the report for `out_dir`; print its path (stdout) or the problem (stderr, exit 2:
     a folder that is not a complete results folder of one run)."""
     from simulator.report import ReportError, build_report
 
     try:
-        path = build_report(out_dir, warn=lambda w: print(f"promosim report: warning: {w}", file=sys.stderr))
+        path = build_report(out_dir, warn=lambda w: print(f"promosim report: warning: {w}", file=sys.stderr),
+                            lang=lang or "both")
     except ReportError as e:
         print(f"promosim report: {e}", file=sys.stderr)
         return 2
@@ -37,4 +39,4 @@ def make_report(out_dir: str | Path, open_browser: bool = False) -> int:
 
 
 def report(args) -> int:
-    return make_report(args.out_dir, open_browser=args.open)
+    return make_report(args.out_dir, open_browser=args.open, lang=args.lang)

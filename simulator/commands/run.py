@@ -43,6 +43,7 @@ def register(sub) -> None:
     r.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table file format")
     r.add_argument("--report", action="store_true",
                    help="also draw report.html and figures/*.png into the --out folder (as `promosim report`)")
+    options.add_lang(r)
     r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.add_argument("--no-uncertainty", dest="uncertainty", action="store_false",
@@ -92,5 +93,5 @@ def run(args) -> int:
         from simulator.commands.report import make_report
 
         with redirect_stdout(sys.stderr) if args.json else nullcontext():   # --json: stdout is the JSON
-            return make_report(args.out)
+            return make_report(args.out, lang=args.lang)
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.formats import amount, money, money_unit
 from simulator.report.errors import ReportError
 
 # Event kinds of store coupons and flash sales (秒杀) running out (docs/promotions.md);
@@ -54,6 +55,34 @@ class ReportData:
     period: pd.Timedelta
     phases: list[Phase] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    lang: str = "both"           # "both": headings and tables in English and Chinese, charts in English
+
+    def say(self, en: str, zh: str) -> str:
+        """Text in one language: Chinese when the report is in Chinese, English otherwise
+        (charts, notes and captions of a bilingual report are in English)."""
+        return zh if self.lang == "zh" else en
+
+    def money(self, v) -> str:
+        """An amount in the report's currency: 万 / 亿 for yuan, K / M / B in an English report."""
+        return money(v, self.currency, self.lang == "en")
+
+    def amount(self, v) -> str:
+        """`money` with its unit: "2.39亿元", "239M CNY" in English."""
+        return amount(v, self.currency, self.lang == "en")
+
+    @property
+    def axis_currency(self) -> str | None:
+        """The currency whose units a chart's money axis takes (None in English: million, billion)."""
+        return None if self.lang == "en" else self.currency
+
+    @property
+    def unit(self) -> str:
+        """A money column's unit: 元, or the currency code in English and for other currencies."""
+        return money_unit(self.currency, self.lang == "en")
+
+    def heading(self, en: str, zh: str) -> str:
+        """A heading: "English · 中文" in a bilingual report, else one language."""
+        return {"en": en, "zh": zh}.get(self.lang, f"{en} · {zh}")
 
     @property
     def name(self) -> str:

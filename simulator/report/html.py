@@ -18,7 +18,7 @@ from html import escape
 import pandas as pd
 
 import simulator.report.data as D
-from simulator.formats import amount, clock, count, money, money_unit
+from simulator.formats import clock, count
 from simulator.report.plots import percent
 
 
@@ -76,10 +76,15 @@ def _h(s) -> str:
 
 
 def _table(header: list[tuple[str, str, str]], rows: list[list[str]], total: list[str] | None = None,
-           classes: list[str] | None = None) -> str:
-    """header: (english, chinese, align 'l'|'r'); cells are already formatted text."""
-    th = "".join(f"<th class=\"{a}\">{_h(en)}" + (f"<span class=\"zh\">{_h(zh)}</span>" if zh else "") + "</th>"
-                 for en, zh, a in header)
+           classes: list[str] | None = None, lang: str = "both") -> str:
+    """header: (english, chinese, align 'l'|'r'); cells are already formatted text. `lang`: both
+    (English with the Chinese beneath), en or zh (one; a column without Chinese keeps its English)."""
+    def head(en: str, zh: str) -> str:
+        if lang == "both":
+            return _h(en) + (f"<span class=\"zh\">{_h(zh)}</span>" if zh else "")
+        return _h(zh or en) if lang == "zh" else _h(en)
+
+    th = "".join(f"<th class=\"{a}\">{head(en, zh)}</th>" for en, zh, a in header)
     body = []
     for i, r in enumerate(rows):
         cls = f" class=\"{classes[i]}\"" if classes and classes[i] else ""
@@ -116,10 +121,10 @@ PROMO_TILES = (
 )
 
 
-def _tile_value(v, kind: str, currency: str) -> str:
+def _tile_value(v, kind: str, d: D.ReportData) -> str:
     if v is None:
         return "–"
-    return {"money": lambda x: money(x, currency), "money2": lambda x: f"{x:,.2f}", "ratio": _ratio,
+    return {"money": d.money, "money2": lambda x: f"{x:,.2f}", "ratio": _ratio,
             "count": count, "pct": lambda x: percent(x, 2)}[kind](v)
 
 
@@ -131,19 +136,20 @@ def _tiles(d: D.ReportData) -> str:
         q = k.get(key)
         if not q:
             continue
-        unit = f" {money_unit(d.currency)}" if kind.startswith("money") else ""
-        band = (f"P5–P95 {_tile_value(q['p5'], kind, d.currency)} – {_tile_value(q['p95'], kind, d.currency)}"
+        unit = f" {d.unit}" if kind.startswith("money") else ""
+        band = (f"P5–P95 {_tile_value(q['p5'], kind, d)} – {_tile_value(q['p95'], kind, d)}"
                 if q.get("p5") is not None else "")
-        out.append(f"<div class=\"tile\"><div class=\"k\">{_h(en)} · {_h(zh)}</div>"
-                   f"<div class=\"v\">{_h(_tile_value(q['mean'], kind, d.currency))}<small>{_h(unit)}</small></div>"
+        out.append(f"<div class=\"tile\"><div class=\"k\">{_h(d.heading(en, zh))}</div>"
+                   f"<div class=\"v\">{_h(_tile_value(q['mean'], kind, d))}<small>{_h(unit)}</small></div>"
                    f"<div class=\"r\">{_h(band)}</div></div>")
     if d.target_gmv:
         mean = k["gmv"]["mean"] or 0.0
         reached = float((d.kpis["gmv"] >= d.target_gmv).mean())
-        out.insert(1, f"<div class=\"tile target\"><div class=\"k\">GMV target · 目标</div>"
-                   f"<div class=\"v\">{_h(money(d.target_gmv, d.currency))}<small> {_h(money_unit(d.currency))}</small></div>"
-                   f"<div class=\"r\">mean {_h(percent(mean / d.target_gmv, 1))} of target; reached in "
-                   f"{_h(percent(reached, 0))} of replications</div></div>")
+        share, hit = percent(mean / d.target_gmv, 1), percent(reached, 0)
+        note = d.say(f"mean {share} of target; reached in {hit} of replications", f"均值为目标的 {share}；{hit} 的模拟达成")
+        out.insert(1, f"<div class=\"tile target\"><div class=\"k\">{_h(d.heading('GMV target', '成交额目标'))}</div>"
+                   f"<div class=\"v\">{_h(d.money(d.target_gmv))}<small> {_h(d.unit)}</small></div>"
+                   f"<div class=\"r\">{_h(note)}</div></div>")
     return f"<div class=\"tiles\">{''.join(out)}</div>"
 
 
@@ -158,104 +164,107 @@ def _funnel_table(d: D.ReportData, fn: pd.DataFrame) -> str:
               ("Cart rate", "加购率", "r"), ("Orders", "订单数", "r"), ("Conversion", "转化率", "r"),
               (f"GMV ({d.currency})", "成交额", "r")]
     rows = [[name, r["kind"] or "–", count(r["visits"]), count(r["carts"]), _pct(r["cart_rate"]),
-             count(r["orders"]), _pct(r["conversion_rate"]), money(r["gmv"], d.currency)] for name, r in fn.iterrows()]
-    return _table(header, rows)
+             count(r["orders"]), _pct(r["conversion_rate"]), d.money(r["gmv"])] for name, r in fn.iterrows()]
+    return _table(header, rows, lang=d.lang)
 
 
 def _channel_table(d: D.ReportData, ch: pd.DataFrame) -> str:
     header = [("Channel", "渠道", "l"), ("Visits", "访客数", "r"), ("Orders", "订单数", "r"),
               ("Conversion", "转化率", "r"), (f"GMV ({d.currency})", "成交额", "r"),
               (f"Spend ({d.currency})", "花费", "r"), ("ROI", "投产比", "r")]
-    rows = [[name, count(r["visits"]), count(r["orders"]), _pct(r["conversion_rate"]), money(r["gmv"], d.currency),
-             money(r["spend"], d.currency), _ratio(r["roi"])] for name, r in ch.iterrows()]
-    return _table(header, rows)
+    rows = [[name, count(r["visits"]), count(r["orders"]), _pct(r["conversion_rate"]), d.money(r["gmv"]),
+             d.money(r["spend"]), _ratio(r["roi"])] for name, r in ch.iterrows()]
+    return _table(header, rows, lang=d.lang)
 
 
 def _sku_table(d: D.ReportData, sk: pd.DataFrame, top: int = 15) -> str:
     header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Units", "件数", "r"), (f"GMV ({d.currency})", "成交额", "r"),
               ("Lost units", "缺货损失", "r"), ("Stock-out min", "缺货分钟", "r"), ("Ending stock", "期末库存", "r"),
               ("Sell-through", "售罄率", "r")]
-    rows = [[sku, r["label"] if r["label"] != sku else "", count(r["units"]), money(r["gmv"], d.currency),
+    rows = [[sku, r["label"] if r["label"] != sku else "", count(r["units"]), d.money(r["gmv"]),
              count(r["lost_units"]), count(r["stockout_minutes"]), count(r["ending_stock"]),
              _pct(r["sell_through"], 1)] for sku, r in sk.head(top).iterrows()]
-    return _table(header, rows)
+    return _table(header, rows, lang=d.lang)
 
 
 def _stockout_table(d: D.ReportData) -> str:
     """Every SKU's stock-out, in units and money, most lost first; and whether stock, not demand,
     stands between the plan and its GMV target."""
     so = D.stockout_table(d)
-    cur = d.currency
     header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Sold out in", "售罄比例", "r"),
               ("First sell-out (median)", "首次售罄 (中位)", "r"), ("Lost units", "缺货损失件数", "r"),
-              (f"Lost GMV, est. ({money_unit(cur)})", "缺货损失金额 (估)", "r"), ("Stock-out min", "缺货分钟", "r"),
+              (f"Lost GMV, est. ({d.unit})", "缺货损失金额 (估)", "r"), ("Stock-out min", "缺货分钟", "r"),
               ("Ending stock", "期末库存", "r")]
     rows = [[sku, r["label"] if r["label"] != sku else "", _pct(r["share"], 0), clock(r["first"]),
-             count(r["lost_units"]), money(r["lost_gmv"], cur), count(r["stockout_minutes"]), count(r["ending_stock"])]
+             count(r["lost_units"]), d.money(r["lost_gmv"]), count(r["stockout_minutes"]), count(r["ending_stock"])]
             for sku, r in so.iterrows()]
-    return _table(header, rows) + f"<p class=\"note\">{_h(_stock_verdict(d, so))}</p>"
+    return _table(header, rows, lang=d.lang) + f"<p class=\"note\">{_h(_stock_verdict(d, so))}</p>"
 
 
 def _stock_verdict(d: D.ReportData, so: pd.DataFrame) -> str:
     """One sentence: how much the stock-outs cost, and whether that is what misses the target."""
     lost = float(so["lost_gmv"].sum())
-    cur = d.currency
-    est = ("Lost GMV is an estimate: each SKU's lost units at its average selling price in this run "
-           "(GMV ÷ units). ")
+    say = d.say
+    est = say("Lost GMV is an estimate: each SKU's lost units at its average selling price in this run "
+              "(GMV ÷ units). ", "缺货损失金额为估算：各商品缺货件数 × 本次运行中的平均成交价（成交额 ÷ 件数）。")
     if not lost:
-        return est + "No SKU turned buyers away: stock does not limit this plan."
-    text = est + f"Stock-outs turned away about {amount(lost, cur)} of GMV"
+        return est + say("No SKU turned buyers away: stock does not limit this plan.", "没有商品因缺货流失买家：库存不限制本计划。")
+    text = est + say(f"Stock-outs turned away about {d.amount(lost)} of GMV", f"缺货约流失 {d.amount(lost)} 成交额")
     gmv = float(d.summary["kpis"]["gmv"]["mean"] or 0.0)
     if not d.target_gmv:
-        return text + "."
+        return text + say(".", "。")
     gap = d.target_gmv - gmv
     if gap <= 0:
-        return text + f"; the plan reaches its target ({amount(d.target_gmv, cur)}) on average even so."
+        return text + say(f"; the plan reaches its target ({d.amount(d.target_gmv)}) on average even so.",
+                          f"；即便如此，计划平均仍达成目标（{d.amount(d.target_gmv)}）。")
     if lost >= gap:
-        return text + (f", more than the {amount(gap, cur)} by which the mean GMV misses the target: stock, not "
-                       "demand, limits the target — more stock of the SKUs above would close the gap.")
-    return text + (f", less than the {amount(gap, cur)} by which the mean GMV misses the target: even without "
-                   "stock-outs the target would be missed — demand limits it.")
+        return text + say(f", more than the {d.amount(gap)} by which the mean GMV misses the target: stock, not "
+                          "demand, limits the target — more stock of the SKUs above would close the gap.",
+                          f"，超过平均成交额与目标之间 {d.amount(gap)} 的差距：限制目标的是库存而非需求——"
+                          "为上列商品加库存即可补上差距。")
+    return text + say(f", less than the {d.amount(gap)} by which the mean GMV misses the target: even without "
+                      "stock-outs the target would be missed — demand limits it.",
+                      f"，少于平均成交额与目标之间 {d.amount(gap)} 的差距：即使不缺货也达不成目标——限制目标的是需求。")
 
 
 def _coupon_table(d: D.ReportData) -> str:
     co = D.coupons(d)
-    cur = d.currency
     header = [("Coupon", "优惠券", "l"), ("Claimed", "领取", "r"), ("Redeemed", "核销", "r"),
-              ("Redemption rate", "核销率", "r"), (f"Cost ({money_unit(cur)})", "成本", "r"),
+              ("Redemption rate", "核销率", "r"), (f"Cost ({d.unit})", "成本", "r"),
               ("Pool emptied in", "领完比例", "r"), ("Pool empty (median)", "领完时间", "r")]
-    rows = [[name, count(r["claimed"]), count(r["redeemed"]), _pct(r["redemption_rate"], 1), money(r["cost"], cur),
+    rows = [[name, count(r["claimed"]), count(r["redeemed"]), _pct(r["redemption_rate"], 1), d.money(r["cost"]),
              _pct(r["emptied"], 0), clock(r["empty"])] for name, r in co.iterrows()]
-    return _table(header, rows)
+    return _table(header, rows, lang=d.lang)
 
 
 def _flash_table(d: D.ReportData) -> str:
     fl = D.flash_sales(d)
-    cur = d.currency
     header = [("Flash sale", "秒杀", "l"), ("SKU", "商品", "l"), ("Price", "秒杀价", "r"), ("Quantity", "秒杀库存", "r"),
-              ("Units", "件数", "r"), ("Sell-through", "售罄率", "r"), (f"Margin ({money_unit(cur)})", "毛利", "r"),
+              ("Units", "件数", "r"), ("Sell-through", "售罄率", "r"), (f"Margin ({d.unit})", "毛利", "r"),
               ("Sold out in", "售罄比例", "r"), ("Sell-out (mean)", "售罄时间", "r")]
     rows = [[name, r["sku"], f"{r['price']:,.2f}", count(r["quantity"]), count(r["units"]),
-             _pct(r["units"] / r["quantity"], 1), money(r["margin"], cur), _pct(r["sold_out_share"], 0),
+             _pct(r["units"] / r["quantity"], 1), d.money(r["margin"]), _pct(r["sold_out_share"], 0),
              clock(r["sellout"])] for name, r in fl.iterrows()]
-    return _table(header, rows)
+    return _table(header, rows, lang=d.lang)
 
 
 def _promotions(d: D.ReportData) -> str:
     """Coupons, flash sales (every one, sold out or not), and what returns gave back."""
     parts = []
     if d.summary.get("coupons"):
-        parts.append("<h3 class=\"note\">Store coupons · 店铺券</h3>" + _coupon_table(d))
+        parts.append(f"<h3 class=\"note\">{_h(d.heading('Store coupons', '店铺券'))}</h3>" + _coupon_table(d))
     if len(D.flash_sales(d)):
-        parts.append("<h3 class=\"note\">Flash sales · 秒杀</h3>" + _flash_table(d))
+        parts.append(f"<h3 class=\"note\">{_h(d.heading('Flash sales', '秒杀'))}</h3>" + _flash_table(d))
     k = d.summary["kpis"]
-    get = lambda name: (k.get(name) or {}).get("mean") or 0.0                      # noqa: E731
-    cur = d.currency
-    parts.append(f"<p class=\"note\">Coupons cost {_h(amount(get('coupon_cost'), cur))} and the 满减 "
-                 f"{_h(amount(get('reduction_cost') + get('platform_subsidy'), cur))} (the store's share "
-                 f"{_h(amount(get('reduction_cost'), cur))}); {_h(count(get('returns')))} units came back, "
-                 f"refunding {_h(amount(get('refunds'), cur))}. Margin of a flash sale: (flash price − unit cost) × "
-                 "units; redemption rate: coupons redeemed ÷ claimed. Means over replications.</p>")
+    get = lambda name: (k.get(name) or {}).get("mean") or 0.0
+    coupons, red, own = get("coupon_cost"), get("reduction_cost") + get("platform_subsidy"), get("reduction_cost")
+    parts.append("<p class=\"note\">" + _h(d.say(
+        f"Coupons cost {d.amount(coupons)} and the 满减 {d.amount(red)} (the store's share {d.amount(own)}); "
+        f"{count(get('returns'))} units came back, refunding {d.amount(get('refunds'))}. Margin of a flash sale: "
+        "(flash price − unit cost) × units; redemption rate: coupons redeemed ÷ claimed. Means over replications.",
+        f"店铺券成本 {d.amount(coupons)}，满减 {d.amount(red)}（商家承担 {d.amount(own)}）；退货 "
+        f"{count(get('returns'))} 件，退款 {d.amount(get('refunds'))}。秒杀毛利 =（秒杀价 − 单位成本）× 件数；"
+        "核销率 = 核销 ÷ 领取。各次模拟均值。")) + "</p>")
     return "".join(parts)
 
 
@@ -267,7 +276,7 @@ def _pools_table(d: D.ReportData, pl: pd.DataFrame) -> str:
         t = g["time"].sort_values()
         rows.append([name, kind, f"{g['replication'].nunique()} of {d.reps} replications",
                      f"{t.iloc[0]:%m-%d %H:%M}", f"{t.iloc[len(t) // 2]:%m-%d %H:%M}", f"{t.iloc[-1]:%m-%d %H:%M}"])
-    return _table(header, rows)
+    return _table(header, rows, lang=d.lang)
 
 
 def _ad_group_table(d: D.ReportData, groups: dict, top: int = 15) -> str:
@@ -277,8 +286,8 @@ def _ad_group_table(d: D.ReportData, groups: dict, top: int = 15) -> str:
               (f"Spend ({d.currency})", "花费", "r"), (f"GMV ({d.currency})", "成交额", "r"), ("ROI", "投产比", "r")]
     ranked = sorted(groups.items(), key=lambda kv: -(kv[1].get("ad_spend") or 0))[:top]
     rows = [[name, count(g["impressions"]), _pct(g["win_rate"], 1), count(g["clicks"]), _pct(g["ctr"]),
-             money(g["cpc"], d.currency), money(g["ad_spend"], d.currency), money(g["gmv"], d.currency), _ratio(g["roi"])] for name, g in ranked]
-    return _table(header, rows)
+             d.money(g["cpc"]), d.money(g["ad_spend"]), d.money(g["gmv"]), _ratio(g["roi"])] for name, g in ranked]
+    return _table(header, rows, lang=d.lang)
 
 
 def _rules_table(d: D.ReportData) -> str:
@@ -291,13 +300,13 @@ def _rules_table(d: D.ReportData) -> str:
         t = g["time"].sort_values()
         rows.append([name, f"{g['replication'].nunique()} of {d.reps} replications", _ratio(len(g) / d.reps),
                      f"{t.iloc[0]:%m-%d %H:%M}", f"{t.iloc[len(t) // 2]:%m-%d %H:%M}", f"{t.iloc[-1]:%m-%d %H:%M}"])
-    return _table(header, rows)
+    return _table(header, rows, lang=d.lang)
 
 
 def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
     """The 日报: GMV at the activity price (成交额) and what buyers paid after coupons and
     reductions (支付金额) side by side, the promotions' cost, spend and ROI."""
-    unit = money_unit(d.currency)
+    unit = d.unit
     header = [("Date", "日期", "l"), ("Visits", "访客数", "r"), ("Carts", "加购件数", "r"), ("Orders", "支付订单数", "r"),
               ("Conversion", "支付转化率", "r"), (f"GMV ({unit})", "成交额 (活动价)", "r"),
               (f"Paid by buyers ({unit})", "支付金额", "r"), (f"Coupons ({unit})", "店铺券成本", "r"),
@@ -308,30 +317,29 @@ def _daily_table(d: D.ReportData, dy: pd.DataFrame) -> str:
     target = "target_reached" in dy
     if target:
         header.append(("Of target", "目标达成", "r"))
-    cur = d.currency
     rows, classes = [], []
     peak = dy["gmv"].idxmax() if len(dy) else None
     for i, r in dy.iterrows():
         date = pd.Timestamp(r["date"])
-        row = [f"{date:%Y-%m-%d} {date:%a}", count(r["visits"]), count(r["carts"]), count(r["orders"]),
-               _pct(r["conversion_rate"]), money(r["gmv"], cur), money(r.get("paid_by_buyers"), cur),
-               money(r.get("coupon_cost"), cur), money(r.get("reduction_cost"), cur), money(r["aov"], cur),
-               money(r["spend"], cur), _ratio(r["roi"]), money(r["profit"], cur), count(r["lost_units"]),
-               money(r["gmv_cumulative"], cur)]
+        row = [f"{date:%Y-%m-%d} " + d.say(f"{date:%a}", "周" + "一二三四五六日"[date.weekday()]), count(r["visits"]), count(r["carts"]), count(r["orders"]),
+               _pct(r["conversion_rate"]), d.money(r["gmv"]), d.money(r.get("paid_by_buyers")),
+               d.money(r.get("coupon_cost")), d.money(r.get("reduction_cost")), d.money(r["aov"]),
+               d.money(r["spend"]), _ratio(r["roi"]), d.money(r.get("profit")), count(r["lost_units"]),
+               d.money(r["gmv_cumulative"])]
         if target:
             row.append(_pct(r["target_reached"], 1))
         rows.append(row)
         classes.append("peak" if i == peak else "")
     s = dy.sum(numeric_only=True)
-    total = ["Total", count(s["visits"]), count(s["carts"]), count(s["orders"]),
-             _pct(s["orders"] / s["visits"] if s["visits"] else None), money(s["gmv"], cur),
-             money(s.get("paid_by_buyers"), cur), money(s.get("coupon_cost"), cur), money(s.get("reduction_cost"), cur),
-             money(s["gmv"] / s["orders"] if s["orders"] else None, cur), money(s["spend"], cur),
-             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), money(s["profit"], cur), count(s["lost_units"]),
-             money(s["gmv"], cur)]
+    total = [d.say("Total", "合计"), count(s["visits"]), count(s["carts"]), count(s["orders"]),
+             _pct(s["orders"] / s["visits"] if s["visits"] else None), d.money(s["gmv"]),
+             d.money(s.get("paid_by_buyers")), d.money(s.get("coupon_cost")), d.money(s.get("reduction_cost")),
+             d.money(s["gmv"] / s["orders"] if s["orders"] else None), d.money(s["spend"]),
+             _ratio(s["gmv"] / s["spend"] if s["spend"] else None), d.money(s.get("profit")), count(s["lost_units"]),
+             d.money(s["gmv"])]
     if target:
         total.append(_pct(s["gmv"] / d.target_gmv, 1))
-    return _table(header, rows, total, classes)
+    return _table(header, rows, total, classes, lang=d.lang)
 
 
 def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: str, font_note: str) -> str:
@@ -339,69 +347,88 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
     fn, ch, sk, dy = D.funnel(d), D.channels(d), D.skus(d), D.daily(d)
     figs = {f.name: f for f in figures}
     run = d.run
+    say, heading = d.say, d.heading
+    span = f"{d.start:%Y-%m-%d %H:%M} – {d.end:%Y-%m-%d %H:%M} ({d.timezone})"
+    n_ch, n_sku = len(d.scenario.get("channels", {})), len(d.scenario.get("skus", {}))
     sections = [
         f"<h1>{_h(d.name)}</h1>",
-        (f"<p class=\"sub\">{_h(f'{d.start:%Y-%m-%d %H:%M} – {d.end:%Y-%m-%d %H:%M}')} ({_h(d.timezone)}) · "
-         f"{d.reps} replications, seed {_h(d.summary.get('seed'))} · {_h(d.summary.get('engine', ''))} engine · "
-         f"money in {_h(d.currency)} · {len(d.scenario.get('channels', {}))} channels, "
-         f"{len(d.scenario.get('skus', {}))} SKUs. Values are means over replications; "
-         f"P5–P95 is the spread across them.</p>"),
+        "<p class=\"sub\">" + _h(say(
+            f"{span} · {d.reps} replications, seed {d.summary.get('seed')} · {d.summary.get('engine', '')} engine · "
+            f"money in {d.currency} · {n_ch} channels, {n_sku} SKUs. Values are means over replications; "
+            "P5–P95 is the spread across them.",
+            f"{span} · {d.reps} 次模拟，种子 {d.summary.get('seed')} · {d.summary.get('engine', '')} 引擎 · "
+            f"币种 {d.currency} · {n_ch} 个渠道，{n_sku} 个商品。数值为各次模拟的均值；P5–P95 为其分布范围。")) + "</p>",
         _tiles(d),
     ]
 
-    def fig(name: str, heading: str, extra: str = "") -> None:
+    def fig(name: str, title: str, extra: str = "") -> None:
         if name in figs:
-            sections.append(f"<h2 id=\"s-{_h(name)}\">{_h(heading)}</h2>{_figure(figs[name])}{extra}")
+            sections.append(f"<h2 id=\"s-{_h(name)}\">{_h(title)}</h2>{_figure(figs[name])}{extra}")
 
-    fig("big_day", "The big day · 大促当天")
-    fig("cumulative_gmv", "GMV over the campaign")
-    fig("tornado", "What moves GMV most · 关键假设")
-    fig("heatmap_gmv", "When the money comes in: GMV by day and hour")
-    fig("heatmap_visits", "When shoppers come: visits by day and hour")
-    fig("channels", "Channels · 渠道", _channel_table(d, ch))
+    fig("big_day", heading("The big day", "大促当天"))
+    fig("cumulative_gmv", heading("GMV over the campaign", "活动累计成交"))
+    fig("tornado", heading("What moves GMV most", "关键假设"))
+    fig("heatmap_gmv", heading("When the money comes in: GMV by day and hour", "成交时段：按日期与小时"))
+    fig("heatmap_visits", heading("When shoppers come: visits by day and hour", "访客时段：按日期与小时"))
+    fig("channels", heading("Channels", "渠道"), _channel_table(d, ch))
     for name, kpis in d.summary.get("channels", {}).items():
         if kpis.get("ad_groups"):
-            sections.append(f"<h2>{_h(name)}: ad groups · 推广单元</h2>{_ad_group_table(d, kpis['ad_groups'])}"
-                            "<p class=\"note\">Means over replications, the 15 ad groups with the most spend. "
-                            "Win rate = impressions ÷ auctions taken part in; a group's orders and GMV are its "
-                            "channel's of each hour in proportion to its clicks (docs/auctions.md).</p>")
+            sections.append(f"<h2>{_h(name)}: {_h(heading('ad groups', '推广单元'))}</h2>"
+                            f"{_ad_group_table(d, kpis['ad_groups'])}<p class=\"note\">" + _h(say(
+                                "Means over replications, the 15 ad groups with the most spend. Win rate = "
+                                "impressions ÷ auctions taken part in; a group's orders and GMV are its channel's "
+                                "of each hour in proportion to its clicks (docs/auctions.md).",
+                                "各次模拟均值，花费最多的 15 个推广单元。竞得率 = 展现 ÷ 参与的竞价；推广单元的订单与"
+                                "成交额按其点击占渠道每小时点击的比例分摊（docs/auctions.md）。")) + "</p>")
     if (d.events["kind"] == "rule_fired").any():
-        sections.append(f"<h2>Mid-campaign rules · 追加预算规则</h2>{_rules_table(d)}")
-    fig("funnel", "Funnel by phase · 分阶段转化", _funnel_table(d, fn))
-    fig("stock", "Stock · 库存", "<h3 class=\"note\">Top SKUs by GMV</h3>" + _sku_table(d, sk))
-    sections.append(f"<h2 id=\"stockouts\">Every SKU's stock-out · 缺货</h2>{_stockout_table(d)}")
+        sections.append(f"<h2>{_h(heading('Mid-campaign rules', '追加预算规则'))}</h2>{_rules_table(d)}")
+    fig("funnel", heading("Funnel by phase", "分阶段转化"), _funnel_table(d, fn))
+    fig("stock", heading("Stock", "库存"),
+        f"<h3 class=\"note\">{_h(say('Top SKUs by GMV', '成交额最高的商品'))}</h3>" + _sku_table(d, sk))
+    sections.append(f"<h2 id=\"stockouts\">{_h(heading('Every SKU' + chr(39) + 's stock-out', '缺货'))}</h2>"
+                    f"{_stockout_table(d)}")
     if d.summary.get("coupons") or d.scenario.get("flash_sales"):
-        sections.append(f"<h2 id=\"promotions\">Promotions and their cost · 促销成本</h2>{_promotions(d)}")
+        sections.append(f"<h2 id=\"promotions\">{_h(heading('Promotions and their cost', '促销成本'))}</h2>"
+                        f"{_promotions(d)}")
     pl = D.pools(d)
     if len(pl):
-        fig("pools", "Coupons and flash sales · 优惠券与秒杀", _pools_table(d, pl))
-    sections.append(f"<h2 id=\"daily\">Daily report · 日报</h2>{_daily_table(d, dy)}"
-                    "<p class=\"note\">Means over replications; the busiest day is highlighted. GMV (成交额) "
-                    "is at the activity price, before coupons and reductions; paid by buyers (支付金额) is what "
-                    "buyers paid after them (docs/kpis.md). Conversion = orders ÷ visits; AOV (客单价) = GMV ÷ "
-                    "orders; ROI = GMV ÷ spend (ad spend, fees and commissions). Reductions: the whole 满减, "
-                    "the store's share and the platform's. Profit after marketing: the day's net sales less COGS, "
-                    "marketing, platform fee, shipping and return handling; the write-offs of returns and "
-                    "leftover stock fall on the last day, so the days add up to the run's profit.</p>")
-    prov = [f"results folder: {d.out_dir.name}/"]
+        fig("pools", heading("Coupons and flash sales", "优惠券与秒杀"), _pools_table(d, pl))
+    sections.append(f"<h2 id=\"daily\">{_h(heading('Daily report', '日报'))}</h2>{_daily_table(d, dy)}"
+                    "<p class=\"note\">" + _h(say(
+                        "Means over replications; the busiest day is highlighted. GMV (成交额) is at the activity "
+                        "price, before coupons and reductions; paid by buyers (支付金额) is what buyers paid after "
+                        "them (docs/kpis.md). Conversion = orders ÷ visits; AOV (客单价) = GMV ÷ orders; ROI = GMV ÷ "
+                        "spend (ad spend, fees and commissions). Reductions: the whole 满减, the store's share and "
+                        "the platform's. Profit after marketing: the day's net sales less COGS, marketing, platform "
+                        "fee, shipping and return handling; the write-offs of returns and leftover stock fall on "
+                        "the last day, so the days add up to the run's profit.",
+                        "各次模拟均值；最忙的一天高亮。成交额按活动价计，未扣优惠券与满减；支付金额为买家扣除优惠后"
+                        "实际支付（docs/kpis.md）。支付转化率 = 订单 ÷ 访客；客单价 = 成交额 ÷ 订单；投产比 = 成交额 ÷ "
+                        "推广花费（广告费、固定费用与佣金）。满减成本为全部满减，含商家与平台承担。扣除推广后利润："
+                        "当日净销售额减去商品成本、推广、平台费、运费与退货处理；退货与剩余库存的核销计入最后一天，"
+                        "各日相加等于整个活动的利润。")) + "</p>")
+    prov = [say(f"results folder: {d.out_dir.name}/", f"结果目录：{d.out_dir.name}/")]
     if run.get("version"):
         prov.append(f"promosim {run['version']}")
     if run.get("command"):
-        prov.append(f"command: {run['command']}")
+        prov.append(say(f"command: {run['command']}", f"命令：{run['command']}"))
     if run.get("finished"):
-        prov.append(f"run finished {run['finished']}")
+        prov.append(say(f"run finished {run['finished']}", f"完成于 {run['finished']}"))
     sections.append(
-        "<footer><h2>Notes</h2><p>Every number comes from the results folder (summary.json, scenario.json, "
-        "kpis, timeseries, events). Hourly figures give each hour to the phase its start falls in. "
-        f"Figures are also saved as PNG files in figures/. {_h(font_note)}</p>"
-        f"<p>{_h(' · '.join(prov))}</p></footer>")
+        f"<footer><h2>{_h(say('Notes', '说明'))}</h2><p>" + _h(say(
+            "Every number comes from the results folder (summary.json, scenario.json, kpis, timeseries, events). "
+            "Hourly figures give each hour to the phase its start falls in. Figures are also saved as PNG files "
+            "in figures/, the tables as daily_report.xlsx.",
+            "所有数字均来自结果目录（summary.json、scenario.json、kpis、timeseries、events）。每小时归属其开始时刻"
+            "所在的阶段。图表另存为 figures/ 中的 PNG 文件，表格另存为 daily_report.xlsx。")) +
+        f" {_h(font_note)}</p><p>{_h(' · '.join(prov))}</p></footer>")
     body = "\n".join(sections)
     return _document(d, body, font_css, font_stack)
 
 
 def _document(d: D.ReportData, body: str, font_css: str, font_stack: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"zh-Hans\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<!DOCTYPE html>\n<html lang=\"{'en' if d.lang == 'en' else 'zh-Hans'}\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         "<link rel=\"icon\" href=\"data:,\">\n"

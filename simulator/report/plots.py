@@ -23,10 +23,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator
 
 import simulator.report.data as D
-from simulator.formats import CJK_CURRENCIES, amount, money
+from simulator.formats import CJK_CURRENCIES
 from simulator.report.fonts import CjkFont, rc_params
 
 SOLD_OUT = {"coupon": "coupon pool empty", "flash sale": "flash sale sold out"}
+SOLD_OUT_ZH = {"coupon": "优惠券领完", "flash sale": "秒杀售罄"}
+KIND_ZH = {"coupon": "优惠券", "flash sale": "秒杀"}
+DAY_EVENTS_ZH = {"sold_out": "售罄", "flash_sellout": "秒杀售罄", "coupon_empty": "优惠券领完",
+                 "budget_exhausted": "预算用完", "rule_fired": "规则触发"}
 # Okabe–Ito colours: distinguishable with colour-blindness and in grey on paper.
 BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, GREY = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#999999")
@@ -157,38 +161,42 @@ def cumulative_gmv(d: D.ReportData, cum: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(WIDTH, 4.8), layout="constrained")
     ax = fig.add_subplot()
     target = d.target_gmv
-    sc = Scale.for_max(max(cum["p95"].max(), target or 0), d.currency)
+    sc = Scale.for_max(max(cum["p95"].max(), target or 0), d.axis_currency)
     t = _naive(cum.index)
     _phase_bands(ax, d)
     ax.fill_between(t, cum["p5"] / sc.factor, cum["p95"] / sc.factor, color=BLUE, alpha=0.2, lw=0,
-                    label="P5–P95 over replications", gid="cumulative_gmv_band")
+                    label=d.say("P5–P95 over replications", "P5–P95（各次模拟）"), gid="cumulative_gmv_band")
     ax.fill_between(t, cum["p25"] / sc.factor, cum["p75"] / sc.factor, color=BLUE, alpha=0.3, lw=0,
                     label="P25–P75", gid="cumulative_gmv_inner_band")
-    ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label="mean", gid="cumulative_gmv_mean")
+    ax.plot(t, cum["mean"] / sc.factor, color=BLUE, lw=2, label=d.say("mean", "均值"), gid="cumulative_gmv_mean")
     end = cum.iloc[-1]
-    ax.annotate(f"end of campaign: {amount(end['mean'], d.currency)}\n"
-                f"P5–P95 {money(end['p5'], d.currency)} – {amount(end['p95'], d.currency)}",
+    ax.annotate(f"{d.say('end of campaign', '活动结束')}: {d.amount(end['mean'])}\n"
+                f"P5–P95 {d.money(end['p5'])} – {d.amount(end['p95'])}",
                 xy=(t[-1], end["mean"] / sc.factor), xytext=(0.985, 0.3), textcoords="axes fraction",
                 ha="right", va="center", fontsize=9, color=BLUE,
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": BLUE, "lw": 0.8},
                 arrowprops={"arrowstyle": "-", "color": BLUE, "lw": 0.8})
     if target:
         ax.axhline(target / sc.factor, color=VERMILLION, ls="--", lw=1.5,
-                   label=f"target {amount(target, d.currency)}", gid="gmv_target")
+                   label=f"{d.say('target', '目标')} {d.amount(target)}", gid="gmv_target")
         chance = (d.summary.get("targets") or {}).get("gmv")
         reached = chance["p_reach"] if chance else float((d.kpis["gmv"] >= target).mean())
         se = f" ± {percent(chance['se'], 0)}" if chance and chance.get("se") else ""
-        ax.text(t[0], target / sc.factor, f"  target: {amount(target, d.currency)} — reached in "
-                f"{percent(reached, 0)}{se} of replications, mean {percent(end['mean'] / target, 0)} of target",
+        ax.text(t[0], target / sc.factor, d.say(
+                f"  target: {d.amount(target)} — reached in {percent(reached, 0)}{se} of replications, "
+                f"mean {percent(end['mean'] / target, 0)} of target",
+                f"  目标 {d.amount(target)}：{percent(reached, 0)}{se} 的模拟达成，均值为目标的 "
+                f"{percent(end['mean'] / target, 0)}"),
                 va="bottom", ha="left", fontsize=9, color=VERMILLION)
     ax.set_ylim(0, max(end["p95"], target or 0) / sc.factor * 1.08)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
-    ax.set_ylabel(f"cumulative GMV ({sc.unit(d.currency)})")
-    ax.set_xlabel(f"local time ({d.timezone})")
+    ax.set_ylabel(f"{d.say('cumulative GMV', '累计成交额')} ({sc.unit(d.currency)})")
+    ax.set_xlabel(f"{d.say('local time', '当地时间')} ({d.timezone})")
     _time_axis(ax, d.start, d.end)
-    what = "assumptions and shopper noise" if d.summary.get("assumptions") else "shopper noise only"
-    ax.set_title(f"Cumulative GMV ({d.currency}) — mean, P25–P75 and P5–P95 over {d.reps} replications "
-                 f"({what})", pad=26)
+    what = (d.say("assumptions and shopper noise", "假设与随机波动") if d.summary.get("assumptions")
+            else d.say("shopper noise only", "仅随机波动"))
+    ax.set_title(d.say(f"Cumulative GMV ({d.currency}) — mean, P25–P75 and P5–P95 over {d.reps} replications ({what})",
+                       f"累计成交额（{d.currency}）— {d.reps} 次模拟的均值、P25–P75 与 P5–P95（{what}）"), pad=26)
     ax.legend(loc="center left")
     return fig
 
@@ -215,18 +223,18 @@ def day_hour_heatmap(d: D.ReportData, table: pd.DataFrame, flow: str, title: str
                    interpolation="nearest", gid=f"heatmap_{flow}")
     ax.set_xticks(range(24), [f"{h}" for h in range(24)])
     ax.set_yticks(range(len(table)), [pd.Timestamp(x).strftime("%m-%d %a") for x in table.index])
-    ax.set_xlabel(f"hour of day (local time, {d.timezone})")
+    ax.set_xlabel(d.say(f"hour of day (local time, {d.timezone})", f"小时（当地时间，{d.timezone}）"))
     ax.grid(False)
     for s in ax.spines.values():
         s.set_visible(False)
     zero = log and bool((v[np.isfinite(v)] <= 0).any())
     cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.04, extend="min" if zero else "neither")
-    cb.set_label(unit + (" — log colour scale" if log else ""))
+    cb.set_label(unit + (d.say(" — log colour scale", "（对数色阶）") if log else ""))
     if log:
         cb.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
     cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda x, _p: ""))
-    notes = ["grey: outside the campaign"] + (["white: none"] if zero else [])
+    notes = [d.say("grey: outside the campaign", "灰色：活动之外")] + ([d.say("white: none", "白色：无")] if zero else [])
     ax.text(1.0, 1.01, "; ".join(notes), transform=ax.transAxes, ha="right", va="bottom",
             fontsize=8, color="#555555")
     ax.set_title(title)
@@ -240,8 +248,9 @@ def channels(d: D.ReportData, ch: pd.DataFrame) -> Figure:
     y = np.arange(len(names))
     fig = Figure(figsize=(WIDTH, 2.2 + 0.42 * len(names)), layout="constrained")
     axs = fig.subplots(1, 3, sharey=True, gridspec_kw={"width_ratios": [1, 1, 0.8]})
-    scale = Scale.for_max(max(ch["gmv"].max(), ch["spend"].max()), d.currency)
-    for ax, col, colour, label in ((axs[0], "spend", ORANGE, "spend"), (axs[1], "gmv", BLUE, "GMV")):
+    scale = Scale.for_max(max(ch["gmv"].max(), ch["spend"].max()), d.axis_currency)
+    for ax, col, colour, label in ((axs[0], "spend", ORANGE, d.say("spend", "花费")),
+                                   (axs[1], "gmv", BLUE, d.say("GMV", "成交额"))):
         vals = ch[col].to_numpy() / scale.factor
         bars = ax.barh(y, vals, color=colour, height=0.6, gid=f"channel_{col}")
         digits = 1 if scale.factor > 1 else 0
@@ -257,20 +266,22 @@ def channels(d: D.ReportData, ch: pd.DataFrame) -> Figure:
     bars = axs[2].barh(y[ok], roi[ok], color=GREEN, height=0.6, gid="channel_roi")
     axs[2].bar_label(bars, [f"{r:,.1f}" for r in roi[ok]], padding=3, fontsize=8)
     for yi in y[~ok]:
-        axs[2].text(0, yi, " no spend", va="center", fontsize=8, color="#555555")
+        axs[2].text(0, yi, d.say(" no spend", " 无花费"), va="center", fontsize=8, color="#555555")
     total = d.summary["kpis"].get("roi", {}).get("mean")
     top = max(np.nanmax(roi) if ok.any() else 0.0, total or 0.0, 1.0)
     if total:
         axs[2].axvline(total, color="#333333", ls=":", lw=1)
-        axs[2].text(total, len(names) - 0.45, f" campaign ROI {total:,.1f} ", fontsize=8, va="bottom",
+        axs[2].text(total, len(names) - 0.45, f" {d.say('campaign ROI', '整体 ROI')} {total:,.1f} ", fontsize=8,
+                    va="bottom",
                     ha="right" if total > 0.6 * top else "left", in_layout=False)
     axs[2].set_xlim(0, top * 1.3)
     axs[2].xaxis.set_major_locator(MaxNLocator(4))
-    axs[2].set_xlabel("ROI (GMV ÷ spend)")
-    axs[2].set_title("ROI")
+    axs[2].set_xlabel(d.say("ROI (GMV ÷ spend)", "投产比（成交额 ÷ 花费）"))
+    axs[2].set_title(d.say("ROI", "投产比"))
     axs[2].grid(axis="y", visible=False)
     axs[0].set_yticks(y, names)
-    fig.suptitle("Channels — spend, attributed GMV and ROI (means over replications)",
+    fig.suptitle(d.say("Channels — spend, attributed GMV and ROI (means over replications)",
+                       "渠道 — 花费、归因成交额与投产比（各次模拟均值）"),
                  x=0.01, ha="left", fontsize=12)
     return fig
 
@@ -283,7 +294,8 @@ def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     h = 0.26
     y = np.arange(n)
-    series = (("visits", SKY, "visits"), ("carts", ORANGE, "add-to-carts (warm-up)"), ("orders", BLUE, "orders"))
+    series = (("visits", SKY, d.say("visits", "访客")), ("carts", ORANGE, d.say("add-to-carts (warm-up)", "加购（预热）")),
+              ("orders", BLUE, d.say("orders", "订单")))
     vmax = max(fn["visits"].max(), 1)
     for j, (col, colour, label) in enumerate(series):
         vals = fn[col].to_numpy(dtype=float)
@@ -294,7 +306,7 @@ def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:
         for yi, v, visits in zip(yy, vals, fn["visits"].to_numpy(dtype=float)):
             if v <= 0:
                 continue
-            text = f"{v:,.0f}" if col == "visits" else f"{v:,.0f}  ({percent(v / visits, 2)} of visits)"
+            text = f"{v:,.0f}" if col == "visits" else f"{v:,.0f}  ({d.say('', '占访客 ')}{percent(v / visits, 2)}{d.say(' of visits', '')})"
             ax.text(v * 1.08, yi, text, va="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlim(max(1.0, 10 ** math.floor(math.log10(max(fn["orders"][fn["orders"] > 0].min()
@@ -305,12 +317,13 @@ def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:
     phases = {p.name: p for p in d.phases}
     for name, row in fn.iterrows():
         p = phases.get(name)
-        span = (f"{p.start:%m-%d %H:%M} – {p.end:%m-%d %H:%M}" if p else "outside every phase")
+        span = (f"{p.start:%m-%d %H:%M} – {p.end:%m-%d %H:%M}" if p else d.say("outside every phase", "不在任何阶段"))
         labels.append(f"{name} ({row['kind'] or '–'})\n{span}")
     ax.set_yticks(y, labels)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("count over the phase (log scale)")
-    ax.set_title("Funnel by phase — visits → add-to-carts → orders (means over replications)")
+    ax.set_xlabel(d.say("count over the phase (log scale)", "阶段内数量（对数刻度）"))
+    ax.set_title(d.say("Funnel by phase — visits → add-to-carts → orders (means over replications)",
+                       "分阶段漏斗 — 访客 → 加购 → 订单（各次模拟均值）"))
     ax.legend(loc="lower right", ncols=3)
     return fig
 
@@ -329,20 +342,22 @@ def stock(d: D.ReportData, sku_ids: list[str]) -> Figure:
         t = _naive(s.index)
         _phase_bands(ax, d, labels=False)
         ax.fill_between(t, s["p5"], s["p95"], color=BLUE, alpha=0.25, lw=0, label="P5–P95")
-        ax.plot(t, s["mean"], color=BLUE, lw=1.6, label="mean", gid=f"stock_{sku}")
+        ax.plot(t, s["mean"], color=BLUE, lw=1.6, label=d.say("mean", "均值"), gid=f"stock_{sku}")
         o = outs[outs["sku"] == sku]
         if len(o):
             ax.plot(_naive(o["time"]), np.zeros(len(o)), ls="none", marker="v", ms=7, color=VERMILLION,
-                    clip_on=False, zorder=5, label="stock-out (one per replication)", gid=f"stockout_{sku}")
+                    clip_on=False, zorder=5, label=d.say("stock-out (one per replication)", "缺货（每次模拟一个）"),
+                    gid=f"stockout_{sku}")
             first = o["time"].min()
-            ax.text(0.99, 0.95, f"out in {o['replication'].nunique()}/{d.reps} reps, first {first:%m-%d %H:%M}",
+            ax.text(0.99, 0.95, d.say(f"out in {o['replication'].nunique()}/{d.reps} reps, first {first:%m-%d %H:%M}",
+                                      f"{o['replication'].nunique()}/{d.reps} 次缺货，最早 {first:%m-%d %H:%M}"),
                     transform=ax.transAxes, ha="right", va="top", fontsize=8, color=VERMILLION)
         ax.set_ylim(0, max(s["p95"].max(), 1) * 1.12)
         ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
         label = d.sku_label(sku)
         ax.set_title(label if label == sku else f"{label}  ({sku})", fontsize=10)
-        ax.set_ylabel("units on hand")
+        ax.set_ylabel(d.say("units on hand", "库存件数"))
         _time_axis(ax, d.start, d.end)
     for ax in axs[n:]:
         ax.set_visible(False)
@@ -353,7 +368,8 @@ def stock(d: D.ReportData, sku_ids: list[str]) -> Figure:
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside upper right", ncols=3)
-    fig.suptitle("Stock on hand — SKUs that ran out, then the top SKUs by GMV", x=0.01, ha="left", fontsize=12)
+    fig.suptitle(d.say("Stock on hand — SKUs that ran out, then the top SKUs by GMV",
+                       "库存 — 先列缺货的商品，再列成交额最高的商品"), x=0.01, ha="left", fontsize=12)
     return fig
 
 
@@ -374,18 +390,19 @@ def pools(d: D.ReportData, pl: pd.DataFrame) -> Figure:
         y = len(keys) - 1 - i
         jitter = (rows["replication"].to_numpy() % 5 - 2) * 0.06
         ax.plot(_naive(rows["time"]), y + jitter, ls="none", marker="o", ms=5, alpha=0.8,
-                color=colours.get(kind, GREY), label=None if kind in seen else SOLD_OUT[kind],
+                color=colours.get(kind, GREY), label=None if kind in seen else d.say(SOLD_OUT[kind], SOLD_OUT_ZH[kind]),
                 gid=f"pool_{kind}_{name}")
         seen.add(kind)
         med = rows["time"].sort_values().iloc[len(rows) // 2]
-        ax.text(1.0, y, f" {rows['replication'].nunique()}/{d.reps} reps, median {med:%m-%d %H:%M}",
+        ax.text(1.0, y, d.say(f" {rows['replication'].nunique()}/{d.reps} reps, median {med:%m-%d %H:%M}",
+                              f" {rows['replication'].nunique()}/{d.reps} 次，中位 {med:%m-%d %H:%M}"),
                 transform=ax.get_yaxis_transform(), va="center", fontsize=8, clip_on=False)
-    ax.set_yticks(range(len(keys)), [f"{name}\n({kind})" for kind, name in reversed(keys)])
+    ax.set_yticks(range(len(keys)), [f"{name}\n({d.say(kind, KIND_ZH.get(kind, kind))})" for kind, name in reversed(keys)])
     ax.set_ylim(-0.6, len(keys) - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel(f"local time ({d.timezone})")
+    ax.set_xlabel(f"{d.say('local time', '当地时间')} ({d.timezone})")
     _time_axis(ax, *window)
-    ax.set_title("Coupon pools emptying and flash sales selling out", pad=26)
+    ax.set_title(d.say("Coupon pools emptying and flash sales selling out", "优惠券领完与秒杀售罄"), pad=26)
     ax.legend(loc="lower left")
     return fig
 
@@ -401,28 +418,30 @@ def big_day(d: D.ReportData, bd: D.BigDay) -> Figure:
     ax = axs[0]
     t = _naive(bd.hours.index)
     mid = t + pd.Timedelta(minutes=30)
-    sc = Scale.for_max(bd.hours["p95"].max(), d.currency)
+    sc = Scale.for_max(bd.hours["p95"].max(), d.axis_currency)
     err = np.vstack([(bd.hours["gmv"] - bd.hours["p5"]).clip(lower=0), (bd.hours["p95"] - bd.hours["gmv"]).clip(lower=0)])
     ax.bar(mid, bd.hours["gmv"] / sc.factor, width=pd.Timedelta(minutes=50), color=BLUE, alpha=0.85,
-           label="GMV per hour (mean)", gid="big_day_gmv")
+           label=d.say("GMV per hour (mean)", "每小时成交额（均值）"), gid="big_day_gmv")
     ax.errorbar(mid, bd.hours["gmv"] / sc.factor, yerr=err / sc.factor, fmt="none", ecolor=GREY, elinewidth=0.8,
                 capsize=2, label="P5–P95")
-    ax.set_ylabel(f"GMV per hour ({sc.unit(d.currency)})")
+    ax.set_ylabel(f"{d.say('GMV per hour', '每小时成交额')} ({sc.unit(d.currency)})")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 0)))
     right = ax.twinx()
     ends = t + pd.Timedelta(hours=1)
     right.plot(ends, 100 * bd.hours["share"], color=VERMILLION, lw=2, marker="o", ms=3,
-               label="share of the day's GMV so far", gid="big_day_share")
+               label=d.say("share of the day's GMV so far", "当日累计成交占比"), gid="big_day_share")
     right.set_ylim(0, 105)
-    right.set_ylabel("share of the day's GMV so far (%)")
+    right.set_ylabel(d.say("share of the day's GMV so far (%)", "当日累计成交占比 (%)"))
     right.grid(False)
-    right.annotate(f"first hour: {percent(bd.first_hour, 1)}", xy=(ends[0], 100 * bd.first_hour),
+    right.annotate(f"{d.say('first hour', '首小时')}: {percent(bd.first_hour, 1)}", xy=(ends[0], 100 * bd.first_hour),
                    xytext=(8, 0), textcoords="offset points", va="center", fontsize=9, color=VERMILLION)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     fig.legend(handles, labels, loc="outside upper right", ncols=3, fontsize=8)
-    ax.set_title(f"{bd.date:%m-%d}, the busiest day: {amount(bd.gmv_total, d.currency)} GMV, "
-                 f"{percent(bd.first_hour, 1)} of it in the first hour", loc="left")
+    ax.set_title(d.say(f"{bd.date:%m-%d}, the busiest day: {d.amount(bd.gmv_total)} GMV, "
+                       f"{percent(bd.first_hour, 1)} of it in the first hour",
+                       f"{bd.date:%m-%d} 大促当天：成交额 {d.amount(bd.gmv_total)}，"
+                       f"首小时占 {percent(bd.first_hour, 1)}"), loc="left")
     if kinds:
         strip = axs[1]
         for row, kind in enumerate(reversed(kinds)):
@@ -435,7 +454,8 @@ def big_day(d: D.ReportData, bd: D.BigDay) -> Figure:
             more = f" … +{len(ev) - len(shown)} more" if len(ev) > len(shown) else ""
             strip.text(1.0, row, f" {names}{more}", transform=strip.get_yaxis_transform(),
                        va="center", fontsize=7, clip_on=False)
-        strip.set_yticks(range(len(kinds)), [D.DAY_EVENTS[k] for k in reversed(kinds)], fontsize=8)
+        strip.set_yticks(range(len(kinds)), [d.say(D.DAY_EVENTS[k], DAY_EVENTS_ZH[k]) for k in reversed(kinds)],
+                         fontsize=8)
         strip.set_ylim(-0.6, len(kinds) - 0.4)
         strip.grid(axis="y", visible=False)
     last = axs[-1]
@@ -444,8 +464,9 @@ def big_day(d: D.ReportData, bd: D.BigDay) -> Figure:
     last.xaxis.set_major_locator(FixedLocator(mdates.date2num(
         pd.date_range(day0, day0 + pd.Timedelta(hours=24), freq="3h").to_pydatetime())))
     last.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
-    last.set_xlabel(f"local time on {bd.date:%Y-%m-%d} ({d.timezone}); moments at their median over the "
-                    "replications they happened in")
+    last.set_xlabel(d.say(f"local time on {bd.date:%Y-%m-%d} ({d.timezone}); moments at their median over the "
+                          "replications they happened in",
+                          f"{bd.date:%Y-%m-%d} 当地时间（{d.timezone}）；事件取其发生的各次模拟的中位时间"))
     return fig
 
 
@@ -455,13 +476,15 @@ def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
     fig = Figure(figsize=(WIDTH, 1.4 + 0.45 * len(sw)), layout="constrained")
     ax = fig.add_subplot()
     base = float(d.kpis[kpi].mean())
-    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)), d.currency)
+    sc = Scale.for_max(max(sw[["low", "high"]].abs().to_numpy().max(), abs(base)), d.axis_currency)
     for i, (name, r) in enumerate(sw.iterrows()):
         ax.barh(i, (r["low"] - base) / sc.factor, left=base / sc.factor, color=BLUE, gid=f"tornado_{name}_p5")
         ax.barh(i, (r["high"] - base) / sc.factor, left=base / sc.factor, color=ORANGE, gid=f"tornado_{name}_p95")
     ax.axvline(base / sc.factor, color="black", lw=1)
     ax.set_yticks(range(len(sw)), [f"{n}  ({r['p5']:.3g} → {r['p95']:.3g})" for n, r in sw.iterrows()])
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
-    ax.set_xlabel(f"{kpi} ({sc.unit(d.currency)}): blue with the assumption at its P5, orange at its P95")
-    ax.set_title(f"What moves {kpi} most — from {d.reps} replications' assumption draws", loc="left")
+    ax.set_xlabel(d.say(f"{kpi} ({sc.unit(d.currency)}): blue with the assumption at its P5, orange at its P95",
+                        f"{kpi}（{sc.unit(d.currency)}）：蓝色为假设取 P5，橙色为取 P95"))
+    ax.set_title(d.say(f"What moves {kpi} most — from {d.reps} replications' assumption draws",
+                       f"影响 {kpi} 最大的假设 — 来自 {d.reps} 次模拟的假设抽样"), loc="left")
     return fig

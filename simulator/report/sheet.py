@@ -71,12 +71,12 @@ def daily_sheet(wb, d: D.ReportData) -> None:
     if d.target_gmv:
         cols.append(("Of target", "目标达成", RATE))
         keys.append("target_reached")
-    rows = [[pd.Timestamp(r["date"]).to_pydatetime()] + [_num(r[k]) for k in keys] for _, r in dy.iterrows()]
+    rows = [[pd.Timestamp(r["date"]).to_pydatetime()] + [_num(r.get(k)) for k in keys] for _, r in dy.iterrows()]
     s = dy.sum(numeric_only=True)
-    ratio = lambda a, b: float(a / b) if b else None                                    # noqa: E731
+    ratio = lambda a, b: float(a / b) if b else None
     total = ["Total 合计", s["visits"], s["carts"], s["orders"], ratio(s["orders"], s["visits"]), s["gmv"],
-             s["paid_by_buyers"], s["coupon_cost"], s["reduction_cost"], ratio(s["gmv"], s["orders"]), s["spend"],
-             ratio(s["gmv"], s["spend"]), s["profit"], s["lost_units"], s["gmv"]]
+             s.get("paid_by_buyers"), s.get("coupon_cost"), s.get("reduction_cost"), ratio(s["gmv"], s["orders"]),
+             s["spend"], ratio(s["gmv"], s["spend"]), s.get("profit"), s["lost_units"], s["gmv"]]
     if d.target_gmv:
         total.append(ratio(s["gmv"], d.target_gmv))
     _sheet(wb, "日报 Daily", cols, rows, [_num(x) if not isinstance(x, str) else x for x in total])

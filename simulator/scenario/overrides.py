@@ -51,11 +51,11 @@ class Relative:
     def __str__(self) -> str:
         return f"{self.op}={self.by:g}"
 
-    def of(self, current: int | float) -> int | float:
+    def of(self, current: float) -> int | float:
         """The new value from `current`."""
         x = {"*": current * self.by, "/": current / self.by if self.by else math.nan,
              "+": current + self.by, "-": current - self.by}[self.op]
-        return int(round(x)) if isinstance(current, int) else x
+        return round(x) if isinstance(current, int) else x
 
 
 def override_text(path: str, value) -> str:

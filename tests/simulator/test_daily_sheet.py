@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from simulator.report import SHEET, build_report
+from simulator.report import SHEET, build_report, sheet
 from simulator.report import data as D
-from simulator.report import sheet
 from simulator.runner import simulate
 from simulator.scenario import load_scenario
 from tests.conftest import REPO

@@ -510,9 +510,59 @@ def test_the_stock_verdict_says_what_limits_the_target(d):
 
     gmv = d.summary["kpis"]["gmv"]["mean"]
     so = pd.DataFrame({"lost_gmv": [300_000.0, 0.0]})
-    with_target = lambda t: replace(d, scenario={**d.scenario, "meta": {**d.scenario["meta"], "targets": {"gmv": t}}})  # noqa: E731
+    with_target = lambda t: replace(d, scenario={**d.scenario, "meta": {**d.scenario["meta"], "targets": {"gmv": t}}})
     assert "stock, not demand, limits the target" in _stock_verdict(with_target(gmv + 200_000), so)
     assert "demand limits it" in _stock_verdict(with_target(gmv + 400_000), so)
     assert "reaches its target" in _stock_verdict(with_target(gmv - 1), so)
     assert "does not limit" in _stock_verdict(d, pd.DataFrame({"lost_gmv": [0.0]}))
     assert "30.0万元" in _stock_verdict(with_target(gmv + 200_000), so)
+
+
+# ------------------------------------------------------------------------- languages
+@pytest.fixture(scope="module")
+def by_lang(results, tmp_path_factory):
+    """The same results reported in Chinese and in English only (`promosim report --lang`)."""
+    out = {}
+    for lang in ("zh", "en"):
+        folder = tmp_path_factory.mktemp(lang) / "res"
+        shutil.copytree(results, folder)
+        with redirect_stdout(io.StringIO()):
+            assert main(["report", str(folder), "--lang", lang]) == 0
+        out[lang] = folder
+    return out
+
+
+def _headings(page: str) -> list[str]:
+    return [re.sub("<[^>]+>", "", h) for h in re.findall(r"<h[123][^>]*>(.*?)</h[123]>", page)]
+
+
+def _headers(page: str) -> list[str]:
+    return [re.sub("<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", page)]
+
+
+def test_a_chinese_report_speaks_chinese_charts_included(by_lang, results):
+    page = (by_lang["zh"] / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-Hans">' in page
+    heads = _headings(page)
+    assert "日报" in heads and "大促当天" in heads and "缺货" in heads
+    assert not any(re.search("[A-Za-z]{4,}", h) for h in heads if h != D.load(results).name), heads
+    assert "访客数" in _headers(page) and "Visits" not in _headers(page)
+    assert "大促当天：成交额" in page or "是按平均成交额最忙的一天" in page          # the big day's caption
+    # the charts differ from the bilingual report's (English) ones: their labels were drawn in Chinese
+    for name in ("big_day", "channels", "funnel"):
+        assert (by_lang["zh"] / "figures" / f"{name}.png").read_bytes() != (results / "figures" / f"{name}.png").read_bytes()
+
+
+def test_an_english_report_has_no_chinese_label(by_lang, results):
+    page = (by_lang["en"] / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page
+    names = set(D.load(results).scenario["skus"]) | {s["name"] for s in SCENARIO["skus"].values()} | set(SCENARIO["channels"])
+    cjk = re.compile("[\u4e00-\u9fff]")
+    title = D.load(results).name                                      # the planner's own name for the plan
+    assert not [h for h in _headings(page) + _headers(page) if cjk.search(h) and h != title]
+    assert "Daily report" in _headings(page) and "Visits" in _headers(page)
+    # Chinese is left only in the planner's own names (SKUs, channels) and the words kept for their meaning
+    cells = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", page)]
+    assert not [c for c in cells if cjk.search(c) and c not in names and not any(n in c for n in names)]
+    # the charts are the bilingual report's English ones
+    assert (by_lang["en"] / "figures" / "funnel.png").read_bytes() == (results / "figures" / "funnel.png").read_bytes()

@@ -134,3 +134,22 @@ def test_the_checker_catches_console_errors_broken_and_blank_images(chromium, tm
     clean.write_text(f"<!DOCTYPE html><html><head><title>ok</title><link rel=icon href='data:,'></head>"
                      f"<body><img alt='good' src='{good}'></body></html>", encoding="utf-8")
     assert chromium.check_page(clean).errors == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_report_in_one_language_loads_cleanly(chromium, d11_report, tmp_path, lang):
+    """`promosim report --lang zh|en` of the bundled Double 11: no browser error, every image
+    drawn and not blank, the page's language declared; kept as report_<lang>.png."""
+    folder = tmp_path / "res"
+    shutil.copytree(d11_report.parent, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page_path = build_report(folder, lang=lang)
+    page = chromium.check_page(page_path)
+    assert page.errors == []
+    assert len(page.images) == len(list((folder / "figures").glob("*.png")))
+    assert all(img["complete"] and img["spread"] > 5 for img in page.images)
+    html = page_path.read_text(encoding="utf-8")
+    assert f'<html lang="{"zh-Hans" if lang == "zh" else "en"}">' in html
+    assert ("日报" if lang == "zh" else "Daily report") in html
+    (artifacts_dir() / f"report_{lang}.png").write_bytes(page.screenshot)
