@@ -169,11 +169,22 @@ def _funnel_table(d: D.ReportData, fn: pd.DataFrame) -> str:
 
 
 def _channel_table(d: D.ReportData, ch: pd.DataFrame) -> str:
+    """Per channel: traffic, GMV, spend and ROI against its break-even ROI (loss-making channels
+    marked), and how much of its media budget it used."""
     header = [("Channel", "渠道", "l"), ("Visits", "访客数", "r"), ("Orders", "订单数", "r"),
-              ("Conversion", "转化率", "r"), (f"GMV ({d.currency})", "成交额", "r"),
-              (f"Spend ({d.currency})", "花费", "r"), ("ROI", "投产比", "r")]
-    rows = [[name, count(r["visits"]), count(r["orders"]), _pct(r["conversion_rate"]), d.money(r["gmv"]),
-             d.money(r["spend"]), _ratio(r["roi"])] for name, r in ch.iterrows()]
+              ("Conversion", "转化率", "r"), (f"GMV ({d.unit})", "成交额", "r"),
+              (f"Spend ({d.unit})", "花费", "r"), ("ROI", "投产比", "r"), ("Break-even ROI", "保本投产比", "r"),
+              ("Budget used", "预算使用率", "r")]
+    rows = []
+    for name, r in ch.iterrows():
+        even = r.get("break_even_roi")
+        even = None if even is None or pd.isna(even) else float(even)
+        loss = even is not None and pd.notna(r["roi"]) and r["roi"] < even
+        budget = r.get("budget")
+        used = r["ad_spend"] / budget if budget is not None and pd.notna(budget) and budget > 0 else None
+        rows.append([name, count(r["visits"]), count(r["orders"]), _pct(r["conversion_rate"]), d.money(r["gmv"]),
+                     d.money(r["spend"]), _ratio(r["roi"]) + (d.say(" (loss)", "（亏损）") if loss else ""),
+                     _ratio(even) if pd.notna(r["roi"]) else "–", _pct(used, 0)])
     return _table(header, rows, lang=d.lang)
 
 

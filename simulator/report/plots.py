@@ -261,29 +261,49 @@ def channels(d: D.ReportData, ch: pd.DataFrame) -> Figure:
         ax.set_xlabel(f"{label} ({scale.unit(d.currency)})")
         ax.set_title(label)
         ax.grid(axis="y", visible=False)
-    roi = ch["roi"].to_numpy(dtype=float)
-    ok = np.isfinite(roi)
-    bars = axs[2].barh(y[ok], roi[ok], color=GREEN, height=0.6, gid="channel_roi")
-    axs[2].bar_label(bars, [f"{r:,.1f}" for r in roi[ok]], padding=3, fontsize=8)
-    for yi in y[~ok]:
-        axs[2].text(0, yi, d.say(" no spend", " 无花费"), va="center", fontsize=8, color="#555555")
-    total = d.summary["kpis"].get("roi", {}).get("mean")
-    top = max(np.nanmax(roi) if ok.any() else 0.0, total or 0.0, 1.0)
-    if total:
-        axs[2].axvline(total, color="#333333", ls=":", lw=1)
-        axs[2].text(total, len(names) - 0.45, f" {d.say('campaign ROI', '整体 ROI')} {total:,.1f} ", fontsize=8,
-                    va="bottom",
-                    ha="right" if total > 0.6 * top else "left", in_layout=False)
-    axs[2].set_xlim(0, top * 1.3)
-    axs[2].xaxis.set_major_locator(MaxNLocator(4))
-    axs[2].set_xlabel(d.say("ROI (GMV ÷ spend)", "投产比（成交额 ÷ 花费）"))
-    axs[2].set_title(d.say("ROI", "投产比"))
-    axs[2].grid(axis="y", visible=False)
+    _roi_panel(d, axs[2], ch, y)
     axs[0].set_yticks(y, names)
     fig.suptitle(d.say("Channels — spend, attributed GMV and ROI (means over replications)",
                        "渠道 — 花费、归因成交额与投产比（各次模拟均值）"),
                  x=0.01, ha="left", fontsize=12)
     return fig
+
+
+def _roi_panel(d: D.ReportData, ax, ch: pd.DataFrame, y: np.ndarray) -> None:
+    """Each channel's ROI on a log axis (a CRM push at ROI 100 does not flatten a paid channel
+    at 3), its break-even ROI (保本 ROI) as a black tick, and the bar red where the channel
+    loses money (ROI below break-even)."""
+    roi = ch["roi"].to_numpy(dtype=float)
+    even = ch["break_even_roi"].to_numpy(dtype=float) if "break_even_roi" in ch else np.full(len(ch), np.nan)
+    ok = np.isfinite(roi) & (roi > 0)
+    loss = ok & np.isfinite(even) & (roi < even)
+    colours = np.where(loss, VERMILLION, GREEN)
+    marks = np.isfinite(even) & ok
+    total = d.summary["kpis"].get("roi", {}).get("mean")
+    values = np.concatenate([roi[ok], even[marks], [total] if total else []])
+    low, high = (min(values.min(), 1.0) / 1.6, values.max() * 3.0) if values.size else (0.5, 3.0)
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.barh(y[ok], roi[ok] - low, left=low, color=colours[ok], height=0.6, gid="channel_roi")
+    for yi, r, e, lo in zip(y[ok], roi[ok], even[ok], loss[ok]):          # the value beyond the bar and its tick
+        end = max(r, e) if np.isfinite(e) else r
+        ax.text(end * 1.12, yi, f"{r:,.1f}" + (d.say(" loss", " 亏损") if lo else ""), va="center", fontsize=8,
+                color=VERMILLION if lo else "black")
+    for yi in y[~ok]:
+        ax.text(0.02, yi, d.say(" no spend", " 无花费"), va="center", fontsize=8, color="#555555",
+                transform=ax.get_yaxis_transform())
+    ax.plot(even[marks], y[marks], ls="none", marker="|", ms=16, mew=2.2, color="black",
+            label=d.say("break-even ROI (保本)", "保本投产比"), gid="channel_break_even")
+    if total:
+        ax.axvline(total, color="#333333", ls=":", lw=1)
+        ax.text(total, len(ch) - 0.45, f" {d.say('campaign ROI', '整体 ROI')} {total:,.1f} ", fontsize=8,
+                va="bottom", ha="left", in_layout=False)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x, 1)))
+    ax.set_xlabel(d.say("ROI (GMV ÷ spend), log scale", "投产比（成交额 ÷ 花费），对数刻度"))
+    ax.set_title(d.say("ROI against break-even", "投产比与保本线"))
+    ax.grid(axis="y", visible=False)
+    if marks.any():
+        ax.legend(loc="lower right", fontsize=7)
 
 
 def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:
