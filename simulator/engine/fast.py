@@ -358,6 +358,28 @@ class FastEngine:
                     served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
         their class rows — priced by the regime `reg` in force (`ps` the promotion part):
-        orders, units, GMV, coupons, reductions, what buyers paid, returns."""
-        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), reg.price)
-        ps.record_orders(rng, rec, st, sold, got, reg)
+        orders, units, GMV, coupons, reductions, what buyers paid, returns. A warm-up cart is
+        priced at the tick the plan says (`Model.carts[·].priced_at`): its pay tick, inside the
+        stretch; a plan pricing it elsewhere has it booked under that tick's regime."""
+        priced = self._priced_at(sold)
+        elsewhere = (priced >= 0) & ((priced < ch.start) | (priced >= ch.end))
+        if not elsewhere.any():
+            self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), reg.price)
+            ps.record_orders(rng, rec, st, sold, got, reg)
+            return
+        for tick in [-1, *np.unique(priced[elsewhere]).tolist()]:
+            mine = ~elsewhere if tick < 0 else priced == tick
+            part, at = sold.take(mine), reg if tick < 0 else ps.regime_at(tick, ch.phase)
+            self.books.sales(ch, rec, self.books.attribute(ch, part, served[mine], served_n[mine]), at.price)
+            ps.record_orders(rng, rec, st, part, got.of_lines(mine), at)
+
+    def _priced_at(self, lines: Lines) -> np.ndarray:
+        """(L,) the tick whose regime prices each line: a warm-up cart's from the plan
+        (`CartPayment.priced_at` of its pay tick), −1 for every other line (priced where paid)."""
+        out = np.full(lines.size, -1, dtype=np.int64)
+        cart = np.flatnonzero(lines.c >= self.C)
+        for cp in self.m.carts if cart.size else ():
+            w = lines.t[cart] - cp.first
+            mine = (w >= 0) & (w < cp.priced_at.size)
+            out[cart[mine]] = cp.priced_at[w[mine]]
+        return out

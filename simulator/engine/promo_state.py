@@ -108,6 +108,18 @@ class PromoState:
         self._attempt_rate = None
         return self._reg
 
+    def regime_at(self, tick: int, phase: int):
+        """The regime of an order paid at `tick` in a stretch of `phase`, read from the plan
+        (`Model.regimes`: the phase's prices, a flash price where a sale's window holds the tick)
+        with the pools as they are now. For a warm-up cart the plan prices at another tick than
+        its pay tick (`fast.FastEngine._book_sales`)."""
+        m, rg = self.m, self.m.regimes
+        price = rg.phase_price[rg.phase_of_tick[tick]].copy()
+        for i in np.flatnonzero(rg.flash_on[tick]):
+            price[rg.flash_sku[i]] = rg.flash_price[i]
+        return self.promo.regime(phase, tick, tick, price, self.left > 0, np.zeros(len(m.skus), dtype=bool),
+                                 self.balance_price)
+
     def limit_weights(self, reg, rates: np.ndarray, rows) -> None:
         """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)).
 
@@ -345,6 +357,9 @@ class NoPromotions:
 
     def begin(self, st, rec, ch) -> Regime:
         return self._regimes[ch.phase]
+
+    def regime_at(self, tick: int, phase: int) -> Regime:
+        return self._regimes[int(self.m.phase_of_tick[tick])]
 
     def limit_weights(self, reg, rates, rows) -> None:
         return None
