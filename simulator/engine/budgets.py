@@ -7,6 +7,11 @@ exact tick its daily or total budget runs out (`clicks`), books the spend of the
 (`watch`) waits on: it logs `budget_exhausted` and stops the channel until the next local day
 (`new_day`) or a rule that changes its budget (`engine.plan_changes`). The budget state lives in
 the run (`fast._Run`): daily and total budgets in force, what is left, spent, carried over.
+
+An auction channel's budget owner (the channel, or an ad group with budgets of its own) reaching
+its budget is a moment (`engine.moments`) succeeded at that tick; the owner's process
+(`owner_exhausted`) logs it. The stop itself is the budget line of `engine.auctions`: spend
+reaches the budget exactly at that tick, so nothing of it is left to serve.
 """
 
 from __future__ import annotations
@@ -102,3 +107,11 @@ class FlatBudgets:
         """The moment channel c's budget runs out: its event succeeds at `tick`."""
         yield env.timeout(tick - env.now)
         run.exhausted[c].succeed(spent)
+
+
+def owner_exhausted(moments, rec, owner: str):
+    """An auction budget owner's process: at each moment its budget runs out (the value is
+    the day's spend) it logs `budget_exhausted`."""
+    while True:
+        spent = yield moments.next("budget_exhausted", owner)
+        rec.events.append((int(moments.env.now), "budget_exhausted", owner, spent))

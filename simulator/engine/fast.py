@@ -18,7 +18,7 @@ import simpy
 
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.booking import Books
-from simulator.engine.budgets import FlatBudgets
+from simulator.engine.budgets import FlatBudgets, owner_exhausted
 from simulator.engine.carts import Carts
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines
@@ -112,6 +112,9 @@ class FastEngine:
         run = _Run(m, moments, st, rec, self.rules)
         run.carts = Carts(m, self.rows, self.books, moments, rng, self.G)
         self.budgets.start(env, run, rec)
+        for au in m.auctions:
+            for owner in au.owners:
+                env.process(owner_exhausted(moments, rec, owner))
         if run.rules is not None:
             for tick in run.rules.ticks:
                 moments.due(tick, (RULES,), "rule_evaluation", "rules")
@@ -327,6 +330,8 @@ class FastEngine:
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
+            for rel, o, spent in d.exhausted:                       # budgets reached in the ticks kept
+                run.moments.at(d.start + rel, "budget_exhausted", b.au.owners[o], spent)
         self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ------------------------------------------------------------ recording
