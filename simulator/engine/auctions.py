@@ -295,8 +295,7 @@ def _serve(rng: np.random.Generator, key: np.ndarray, slot: np.ndarray, cls: np.
 
 def commit_auctions(au: AuctionChannel, plan: AuctionPlan, d: AuctionDraw, budgets: AuctionBudgets,
                     rng: np.random.Generator, rec, keep: int) -> None:
-    """Book the first `keep` ticks of a stretch: budgets, spend, ad-group counts (the budgets
-    reached, `d.exhausted`, are the engine's SimPy events: `engine.budgets`). A
+    """Book the first `keep` ticks of a stretch: budgets, spend, events, ad-group counts. A
     cell's impressions without a click and lost auctions are shared out over its ticks by the
     calendar weight: of what the cell still holds, the booked ticks take the share of the
     weight that fell while the group took part, the ticks after them keep theirs, and the
@@ -308,6 +307,8 @@ def commit_auctions(au: AuctionChannel, plan: AuctionPlan, d: AuctionDraw, budge
         budgets.spent_total += spent
         budgets.daily_left -= spent
         budgets.total_left -= spent
+    for rel, o, value in d.exhausted:
+        rec.events.append((d.start + rel, "budget_exhausted", au.owners[o], value))
     if not keep:
         return
     r0 = d.start - plan.start

@@ -9,9 +9,10 @@ exact tick its daily or total budget runs out (`clicks`), books the spend of the
 the run (`fast._Run`): daily and total budgets in force, what is left, spent, carried over.
 
 An auction channel's budget owner (the channel, or an ad group with budgets of its own) reaching
-its budget is a moment (`engine.moments`) succeeded at that tick; the owner's process
-(`owner_exhausted`) logs it. The stop itself is the budget line of `engine.auctions`: spend
-reaches the budget exactly at that tick, so nothing of it is left to serve.
+its budget is a moment too (`engine.moments`, ("budget_exhausted", owner)), succeeded at that
+tick for the processes that wait on it; the auctions' booking logs it (`commit_auctions`), and
+the stop itself is their budget line: spend reaches the budget exactly at that tick, so nothing
+of it is left to serve and no process has to close it.
 """
 
 from __future__ import annotations
@@ -108,10 +109,3 @@ class FlatBudgets:
         yield env.timeout(tick - env.now)
         run.exhausted[c].succeed(spent)
 
-
-def owner_exhausted(moments, rec, owner: str):
-    """An auction budget owner's process: at each moment its budget runs out (the value is
-    the day's spend) it logs `budget_exhausted`."""
-    while True:
-        spent = yield moments.next("budget_exhausted", owner)
-        rec.events.append((int(moments.env.now), "budget_exhausted", owner, spent))

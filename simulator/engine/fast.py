@@ -18,7 +18,7 @@ import simpy
 
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.booking import Books
-from simulator.engine.budgets import FlatBudgets, owner_exhausted
+from simulator.engine.budgets import FlatBudgets
 from simulator.engine.carts import Carts
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines
@@ -105,16 +105,13 @@ class FastEngine:
                               coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
                               ad_groups={au.name: au.G for au in m.auctions})
         env.process(self._announce(env, rec))
-        repl = Replenishment(m, env, st, rec)
+        moments = Moments(env)
+        repl = Replenishment(m, env, st, rec, moments)
         for tick, k, units in m.inbound:
             repl.deliver(tick, k, units, "inbound")
-        moments = Moments(env)
         run = _Run(m, moments, st, rec, self.rules)
         run.carts = Carts(m, self.rows, self.books, moments, rng, self.G)
         self.budgets.start(env, run, rec)
-        for au in m.auctions:
-            for owner in au.owners:
-                env.process(owner_exhausted(moments, rec, owner))
         if run.rules is not None:
             for tick in run.rules.ticks:
                 moments.due(tick, (RULES,), "rule_evaluation", "rules")
@@ -330,8 +327,8 @@ class FastEngine:
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
-            for rel, o, spent in d.exhausted:                       # budgets reached in the ticks kept
-                run.moments.at(d.start + rel, "budget_exhausted", b.au.owners[o], spent)
+            for rel, o, spent in d.exhausted:                       # budgets reached in the ticks kept: logged
+                run.moments.at(d.start + rel, "budget_exhausted", b.au.owners[o], spent)   # by the booking
         self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ------------------------------------------------------------ recording

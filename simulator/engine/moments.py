@@ -15,12 +15,31 @@ succeeds it, at exactly its tick:
   when the clock reaches their tick (`at`); stock play succeeds a stock-out as it plays it
   (`fire`).
 
+A moment is processed urgently (`Moment.happen`): its waiting processes act before the
+ordinary events SimPy holds for the same tick — the calendar's log, deliveries, timeouts — as
+if the process that found it had acted itself; so the moments change no record's order.
 The cost is one event per moment, never per visitor.
 """
 
 from __future__ import annotations
 
+import simpy
+from simpy.events import PENDING, URGENT
+
 RULES, FLASH, PHASE = 0, 1, 2      # the order of a tick's opened moments: rules, flash sales, phases
+
+
+class Moment(simpy.Event):
+    """A SimPy event that happens urgently: processed before the tick's ordinary events (as
+    SimPy processes a process's start, `simpy.events.Initialize`)."""
+
+    def happen(self, value=None) -> "Moment":
+        """Succeed with `value`, scheduled urgently. Returns the event."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already happened")
+        self._ok, self._value = True, value
+        self.env.schedule(self, URGENT)
+        return self
 
 
 class Moments:
@@ -30,13 +49,12 @@ class Moments:
         self.env = env
         self._next: dict[tuple[str, str], object] = {}          # (kind, subject) → its pending event
         self._due: dict[int, list] = {}                         # tick → [(rank, kind, subject, value)]
-        self.fired: list[tuple[int, str, str]] = []             # (tick, kind, subject) in firing order
 
     def next(self, kind: str, subject: str):
         """The SimPy event of the next occurrence of (kind, subject); its value is the moment's."""
         key = (kind, subject)
         if key not in self._next:
-            self._next[key] = self.env.event()
+            self._next[key] = Moment(self.env)
         return self._next[key]
 
     def fire(self, kind: str, subject: str, value=None):
@@ -44,8 +62,7 @@ class Moments:
         resume in the order they began to wait); the next occurrence is a new event."""
         ev = self.next(kind, subject)
         del self._next[(kind, subject)]
-        self.fired.append((int(self.env.now), kind, subject))
-        return ev.succeed(value)
+        return ev.happen(value)
 
     def at(self, tick: int, kind: str, subject: str, value=None) -> None:
         """The moment happens at `tick` (≥ now): a process of its own succeeds it then."""

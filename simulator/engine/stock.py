@@ -55,10 +55,11 @@ class StockState:
 class Replenishment:
     """Deliveries and the (s, Q) reorder policy of one replication. A delivery is a SimPy
     process that waits for its tick, puts the units in the inbox and triggers `st.signal`:
-    the event stock play waits on beside its own next stock-out or reorder tick."""
+    the event stock play waits on beside its own next stock-out or reorder tick. `moments`
+    (`engine.moments`): stock play succeeds a SKU's stock-out there at its tick."""
 
-    def __init__(self, model: Model, env, st: StockState, rec: RunRecord):
-        self.m, self.env, self.st, self.rec = model, env, st, rec
+    def __init__(self, model: Model, env, st: StockState, rec: RunRecord, moments):
+        self.m, self.env, self.st, self.rec, self.moments = model, env, st, rec, moments
         self.first_due = np.full(len(model.skus), np.iinfo(np.int64).max)   # (K,) next scheduled delivery
         self.scheduled: list[tuple[int, int]] = []                            # (tick, sku) on their way
 
@@ -230,10 +231,15 @@ class _Play:
         return out
 
     def next_event(self, k) -> int:
-        """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none)."""
+        """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none); a SKU
+        with nothing on hand: the first tick its demand meets the empty shelf, if that opens a
+        stock-out, else n (it waits for a delivery; demand meanwhile is lost)."""
         st, m, cum, n = self.st, self.m, self.cum, self.n
         if st.on_hand[k] == 0:
-            return n                             # waits for a delivery; demand meanwhile is lost
+            if st.in_stockout[k] or st.flash_live[k]:
+                return n
+            ahead = np.flatnonzero(self.present[k, self.done[k]:])
+            return int(self.done[k] + ahead[0]) if ahead.size else n
         base = cum[k, self.done[k]]
         ev = int(np.searchsorted(cum[k], base + st.on_hand[k], side="right")) - 1
         if m.reorder_point[k] >= 0:
@@ -251,7 +257,9 @@ class _Play:
         need = st.on_hand + st.held + st.on_order - m.reorder_point
         r = np.where(need <= 0, done, (cum < (base + need)[:, None]).sum(axis=1) - 1)
         ev = np.where(m.reorder_point >= 0, np.minimum(ev, r), ev)
-        return np.where(st.on_hand == 0, n, np.minimum(ev, n))
+        ahead = self.present & (np.arange(n)[None, :] >= done[:, None])           # an empty shelf's next demand
+        empty = np.where(ahead.any(axis=1) & ~st.in_stockout & ~st.flash_live, ahead.argmax(axis=1), n)
+        return np.where(st.on_hand == 0, empty, np.minimum(ev, n))
 
     # ------------------------------------------------------------------ one SKU
     def emptied(self, k, tick) -> None:
@@ -309,12 +317,23 @@ class _Play:
                     first = x + int(hit[0])
                     lost = self.lost
                     value = lost.first[k] if lost.dead[k] else self.demand[k, first]
-                    self.rec.events.append((a + first, "stockout", self.m.skus[k], float(value)))
+                    self.stockout(k, a + first, float(value))
         self.done[k] = to
 
+    def stockout(self, k, tick: int, lost: float) -> None:
+        """SKU k's demand meets an empty shelf at `tick` (now): the `stockout` event, `lost` the
+        units it turned away in that tick, and the SimPy moment ("stockout", SKU) succeeded."""
+        sku = self.m.skus[k]
+        self.rec.events.append((tick, "stockout", sku, lost))
+        self.repl.moments.fire("stockout", sku, lost)
+
     def event_at(self, k, i) -> None:
-        """Tick i of SKU k holds a stock-out and/or a reorder trigger."""
+        """Tick i of SKU k holds a stock-out and/or a reorder trigger (an empty shelf: its
+        demand meets it, the stock-out)."""
         st, a = self.st, self.a
+        if st.on_hand[k] == 0:
+            self.advance(k, i + 1)
+            return
         self.advance(k, i)
         need = self.demand[k, i]
         if need > st.on_hand[k]:
@@ -328,7 +347,7 @@ class _Play:
             st.on_hand[k] = 0
             if not st.in_stockout[k] and not st.flash_live[k]:
                 st.in_stockout[k] = True
-                self.rec.events.append((a + i, "stockout", self.m.skus[k], float(need - served)))
+                self.stockout(k, a + i, float(need - served))
         else:
             if need and need == st.on_hand[k]:
                 self.emptied(k, a + i)
