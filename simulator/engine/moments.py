@@ -33,7 +33,7 @@ class Moment(simpy.Event):
     """A SimPy event that happens urgently: processed before the tick's ordinary events (as
     SimPy processes a process's start, `simpy.events.Initialize`)."""
 
-    def happen(self, value=None) -> "Moment":
+    def happen(self, value=None) -> Moment:
         """Succeed with `value`, scheduled urgently. Returns the event."""
         if self._value is not PENDING:
             raise RuntimeError(f"{self} has already happened")
