@@ -7,8 +7,12 @@ into buyers of each SKU × segment × coupon class, claimers and the rest (`visi
 first, so a plan's prices cannot move them, and keyed draws, so two plans on one seed share
 their visitors (docs/model.md, "Randomness"). Every buyer line carries its channel. Stock is
 played with cumsum + searchsorted, the SimPy clock jumping to each stock-out, reorder and
-delivery (`stock`). Cost grows with ticks × rows × SKUs × segments and the buyers of sparse
-ticks, not with the number of visitors.
+delivery (`stock`). The decisive moments — a sale phase's start, a rule evaluation, a flash
+sale's start, sell-out and end, a coupon pool emptying, a budget running out, a stock-out —
+are SimPy events (`moments`) that the processes of the parts they concern wait on: the carts
+(`carts`), the rules (`_evaluate`), the flash sales (`flash`), the pools (`promo_state`), the
+flat-cpc channels (`budgets`). Cost grows with ticks × rows × SKUs × segments and the buyers
+of sparse ticks, not with the number of visitors.
 """
 
 from __future__ import annotations
