@@ -26,11 +26,11 @@ class Carts:
         self.pooled: dict[int, np.ndarray] = {}        # warm-up phase → (G, K, S, C) carts
         self.pending = Lines.empty()                   # cart lines paying from now on
         starts = {subject: tick for tick, kind, subject, _ in model.fixed_events if kind == "phase_start"}
-        sales = {cp.phase: model.phases[int(model.pay_phase[cp.phase])] for cp in model.carts}
-        for sale in dict.fromkeys(sales.values()):                     # each sale phase's start, once
+        sales = [model.phases[int(model.pay_phase[cp.phase])] for cp in model.carts]
+        for sale in dict.fromkeys(sales):                              # each sale phase's start, once
             moments.due(starts[sale], (PHASE,), "phase_start", sale)
-        for phase, sale in sales.items():
-            moments.env.process(self._pay(phase, sale))
+        for cp, sale in zip(model.carts, sales):
+            moments.env.process(self._pay(cp, sale))
 
     def pool(self, ch, rec, carts: Lines) -> None:
         """A warm-up stretch's carts: recorded per hour, pooled by coupon class (G, K, S, C)."""
@@ -41,12 +41,12 @@ class Carts:
         self.books.carts(ch, rec, self.books.attribute(ch, carts, carts.n, carts.n).orders)
         self.pooled[ch.phase] = self.pooled.get(ch.phase, 0) + pool
 
-    def _pay(self, phase: int, sale: str):
-        """Warm-up `phase`'s payments: at the moment its sale phase starts, its pooled carts pay
-        through, spread over minutes; a cart keeps its coupon class and is a buyer of its
-        channel's cart row."""
+    def _pay(self, cp, sale: str):
+        """The payments of a warm-up's carts (`cp`, the plan's `CartPayment`): at the moment its
+        sale phase starts, its pooled carts pay through, spread over the plan's profile; a cart
+        keeps its coupon class and is a buyer of its channel's cart row."""
         yield self.moments.next("phase_start", sale)
-        first, profile = self.m.pay_start[phase]
+        first, profile, phase = cp.first, cp.profile, cp.phase
         if phase not in self.pooled:
             return
         S, C, K, G = self.S, self.C, self.K, self.G

@@ -100,8 +100,8 @@ def test_a_sale_phase_starting_is_the_event_the_warm_up_carts_wait_on_to_pay(mon
     paid = []
     pay = Carts._pay
 
-    def spy(self, phase, sale):
-        yield from pay(self, phase, sale)
+    def spy(self, cp, sale):
+        yield from pay(self, cp, sale)
         paid.append((int(self.moments.env.now), int(self.pending.n.sum())))
 
     monkeypatch.setattr(Carts, "_pay", spy)
