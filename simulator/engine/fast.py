@@ -69,7 +69,6 @@ class _Run:
         self.visits = np.zeros((0, 0), dtype=np.int64)  # (n, R) the chunk's visits per tick × visit row
         self.visits_from = 0                           # the chunk's first tick
         self.open = np.ones(len(model.channels), dtype=bool)   # (C,) budgeted channels still buying today
-        self.exhausted: dict = {}                      # channel → SimPy event: its budget ran out
         self.env = moments.env                         # the replication's SimPy environment
         self.carts: Carts | None = None                # warm-up carts (`engine.carts`)
 
@@ -333,7 +332,7 @@ class FastEngine:
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
             for rel, o, spent in d.exhausted:                       # budgets reached in the ticks kept: logged
                 run.moments.at(d.start + rel, "budget_exhausted", b.au.owners[o], spent)   # by the booking
-        self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
+        self.budgets.commit(run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ------------------------------------------------------------ recording
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,

@@ -274,8 +274,7 @@ def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
                 yield from super().watch(env, run, rec, c)
                 return
             while True:                                            # logs, never stops the channel
-                spent = yield run.exhausted[c]
-                run.exhausted[c] = env.event()
+                spent = yield run.moments.next("budget_exhausted", "ads")
                 rec.events.append((int(env.now), "budget_exhausted", "ads", spent))
 
     def engine(close: bool) -> FastEngine:
