@@ -107,8 +107,8 @@ class FastEngine:
         rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock,
                               coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
                               ad_groups={au.name: au.G for au in m.auctions})
-        env.process(self._announce(env, rec))
         moments = Moments(env)
+        env.process(self._announce(env, rec, moments))
         repl = Replenishment(m, env, st, rec, moments)
         for tick, k, units in m.inbound:
             repl.deliver(tick, k, units, "inbound")
@@ -123,12 +123,15 @@ class FastEngine:
         env.run()
         return rec
 
-    def _announce(self, env, rec: RunRecord):
+    def _announce(self, env, rec: RunRecord, moments: Moments):
         """Calendar process: logs the plan's fixed events at their ticks (phase starts, launch
-        moments, CRM sends, display budget caps)."""
+        moments, CRM sends, display budget caps); a launch is a moment ("launch", its channels)
+        too, for the processes that wait on it (its traffic is in the plan's rates)."""
         for tick, kind, subject, value in self.m.fixed_events:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
+            if kind == "launch":
+                moments.fire(kind, subject, value)
 
     def _evaluate(self, run: _Run, rec: RunRecord):
         """The rules' process: at each evaluation moment (opened by the campaign at the first

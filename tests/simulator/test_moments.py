@@ -3,9 +3,11 @@
 One test per mechanism (the delivery and the flat-cpc budget have theirs in
 test_engine_events.py): a small scenario where the moment is certain, a check that the part's
 process resumed at exactly the moment's tick and acted (the carts pay, the pool closes, the
-flash sale falls back, the rule's change applies, the stock-out is seen), and the same check
-failing when the moment is removed — `Moments.fire` patched to hand back a zero timeout in its
-place, so the campaign goes on but no waiting process resumes: nothing else stands in for it.
+flash sale falls back, the rule's change applies; a launch, a stock-out and an auction budget
+running out, which no part of the engine reacts to yet, reach a waiting process), and the
+same check failing when the moment is removed — `Moments.fire` patched to hand back a zero
+timeout in its place, so the campaign goes on but no waiting process resumes: nothing else
+stands in for it.
 """
 
 from __future__ import annotations
@@ -119,6 +121,24 @@ def test_a_sale_phase_starting_is_the_event_the_warm_up_carts_wait_on_to_pay(mon
     without(monkeypatch, "phase_start")
     with pytest.raises(AssertionError):
         check(0)
+
+
+def test_a_launch_is_a_simpy_event_at_its_tick(monkeypatch):
+    """Half-hour ticks, a launch on every channel at 04:00 (tick 8): the calendar process logs
+    it and a process waiting on its moment resumes then, with its amplitude."""
+    seen = watching(monkeypatch, "launch", "all")
+    model = build_model(one_sku(stock=1000, hours=10, tick_minutes=30, extra={"calendar": {
+        "spikes": [{"at": at(4), "amplitude": 3.0, "decay_minutes": 20.0}]}}))
+
+    def check():
+        seen.clear()
+        rec = FastEngine(model).run(7)
+        assert events_of(rec, "launch") == [(8, "launch", "all", 3.0)] and seen == [(8, 3.0)]
+
+    check()
+    without(monkeypatch, "launch")
+    with pytest.raises(AssertionError):
+        check()
 
 
 # ------------------------------------------------------------------- pool empties
