@@ -3,10 +3,17 @@ event (docs/pacing.md; docs/model.md, "Traffic").
 
 `FlatBudgets` is the part: per stretch it cuts each budgeted channel's offered clicks at the
 exact tick its daily or total budget runs out (`clicks`), books the spend of the ticks kept
-(`commit`) and, when a budget ran out, schedules the SimPy event that the channel's own process
-(`watch`) waits on: it logs `budget_exhausted` and stops the channel until the next local day
+(`commit`) and, when a budget ran out, schedules the moment (`engine.moments`,
+("budget_exhausted", channel)) that the channel's own process (`watch`) waits on: at that tick
+it logs `budget_exhausted` and stops the channel until the next local day
 (`new_day`) or a rule that changes its budget (`engine.plan_changes`). The budget state lives in
 the run (`fast._Run`): daily and total budgets in force, what is left, spent, carried over.
+
+An auction channel's budget owner (the channel, or an ad group with budgets of its own) reaching
+its budget is a moment too (("budget_exhausted", owner)), succeeded at that
+tick for the processes that wait on it; the auctions' booking logs it (`commit_auctions`), and
+the stop itself is their budget line: spend reaches the budget exactly at that tick, so nothing
+of it is left to serve and no process has to close it.
 """
 
 from __future__ import annotations
@@ -25,17 +32,16 @@ class FlatBudgets:
         self.channels = [c for c in range(len(model.channels)) if model.cpc[c] > 0]
 
     def start(self, env, run, rec) -> None:
-        """One exhaustion event and one waiting process per channel."""
+        """One waiting process per channel."""
         for c in self.channels:
-            run.exhausted[c] = env.event()
             env.process(self.watch(env, run, rec, c))
 
     def watch(self, env, run, rec, c: int):
-        """Channel c's process: waits for its budget-exhaustion event, logs it and stops the
-        channel (no click of it is drawn until a new day or a rule reopens it)."""
+        """Channel c's process: waits for the moment its budget runs out (("budget_exhausted",
+        channel), `engine.moments`), logs it and stops the channel (no click of it is drawn
+        until a new day or a rule reopens it)."""
         while True:
-            spent = yield run.exhausted[c]
-            run.exhausted[c] = env.event()
+            spent = yield run.moments.next("budget_exhausted", self.m.channels[c])
             rec.events.append((int(env.now), "budget_exhausted", self.m.channels[c], spent))
             run.open[c] = False
 
@@ -86,19 +92,15 @@ class FlatBudgets:
         visits[i + 1:] = 0
         return visits, i
 
-    def commit(self, env, run, ch: Chunk, paid: dict) -> None:
+    def commit(self, run, ch: Chunk, paid: dict) -> None:
         """Book the clicks `paid` {channel: (clicks, stop)} of the ticks kept; a budget that ran
-        out schedules its exhaustion event at that tick."""
+        out is a moment at that tick (its value the day's spend)."""
         for c, (visits, stop) in paid.items():
             spent = float(visits.sum() * self.m.cpc[c])
             if 0 <= stop < visits.size:
-                env.process(self._exhaust(env, run, c, ch.start + stop, run.spent_today[c] + spent))
+                run.moments.at(ch.start + stop, "budget_exhausted", self.m.channels[c], run.spent_today[c] + spent)
             run.spent_today[c] += spent
             run.daily_left[c] -= spent
             run.total_left[c] -= spent
             run.spent_total[c] += spent
 
-    def _exhaust(self, env, run, c: int, tick: int, spent: float):
-        """The moment channel c's budget runs out: its event succeeds at `tick`."""
-        yield env.timeout(tick - env.now)
-        run.exhausted[c].succeed(spent)

@@ -95,12 +95,7 @@ class ExpectedEngine:
         rec.events.extend(m.fixed_events)
         lam = self._paid_budgets(rec)                                   # (T, C) visits
         reach = m.reach.reshape(-1, C, K, S).sum(axis=3)                # (P, C, K) over segments
-        pay = {}                                                        # tick → (C, K) cart payers
-        for phase, (first, profile) in m.pay_start.items():            # warm-up carts pay at the burst
-            ticks = np.flatnonzero(m.phase_of_tick == phase)
-            pool = np.einsum("tc,ck->ck", lam[ticks], reach[phase]) * m.cart_pay_through
-            for w, share in enumerate(profile):
-                pay[first + w] = pay.get(first + w, 0) + share * pool
+        pay = self._cart_payments(lam, reach)                           # tick → (C, K) cart payers
         buyers = np.zeros((T, K))
         for ch in m.chunks:
             if not m.warmup[ch.phase]:
@@ -110,21 +105,8 @@ class ExpectedEngine:
         demand = buyers * (1 + m.extra_units)[None, :]                            # (T, K) units
         served = self._stock(demand, rec)                                        # (T, K) units
         frac = np.divide(served, demand, out=np.ones_like(served), where=demand > 0)
-
+        by_c = self._by_channel(lam, reach, frac, pay)
         per = m.grid.period
-        H = self.n_periods
-        by_c = {name: np.zeros((H, C, K)) for name in ("orders", "carts")}
-        for ch in m.chunks:                                                      # orders by channel × SKU
-            a, b = ch.start, ch.end
-            cube = lam[a:b, :, None] * reach[ch.phase][None]                     # (n, C, K)
-            target = "carts" if m.warmup[ch.phase] else "orders"
-            if target == "orders":
-                cube = cube * frac[a:b, None, :]
-            p = per[a:b]
-            starts = np.r_[0, np.flatnonzero(np.diff(p)) + 1]
-            by_c[target][p[starts]] += np.add.reduceat(cube, starts, axis=0)
-        for t, cube in pay.items():
-            by_c["orders"][per[t]] += cube * frac[t][None, :]
         orders = by_c["orders"]
         units = orders * (1 + m.extra_units)[None, None, :]
         starts = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
@@ -152,6 +134,37 @@ class ExpectedEngine:
         sk["lost_units"] += hourly(demand - served)
         return rec
 
+    def _cart_payments(self, lam: np.ndarray, reach: np.ndarray) -> dict:
+        """Warm-up carts paying at the burst: tick → (C, K) expected payers (`lam` (T, C)
+        visits, `reach` (P, C, K) buyers per visit)."""
+        m = self.m
+        pay = {}
+        for phase, (first, profile) in m.pay_start.items():
+            ticks = np.flatnonzero(m.phase_of_tick == phase)
+            pool = np.einsum("tc,ck->ck", lam[ticks], reach[phase]) * m.cart_pay_through
+            for w, share in enumerate(profile):
+                pay[first + w] = pay.get(first + w, 0) + share * pool
+        return pay
+
+    def _by_channel(self, lam: np.ndarray, reach: np.ndarray, frac: np.ndarray, pay: dict) -> dict:
+        """{"orders", "carts"}: (H, C, K) per reporting period, channel and SKU; orders scaled
+        by `frac` (T, K), the share of demand the stock served."""
+        m, C, K = self.m, self.C, self.K
+        per = m.grid.period
+        by_c = {name: np.zeros((self.n_periods, C, K)) for name in ("orders", "carts")}
+        for ch in m.chunks:
+            a, b = ch.start, ch.end
+            cube = lam[a:b, :, None] * reach[ch.phase][None]                     # (n, C, K)
+            target = "carts" if m.warmup[ch.phase] else "orders"
+            if target == "orders":
+                cube = cube * frac[a:b, None, :]
+            p = per[a:b]
+            starts = np.r_[0, np.flatnonzero(np.diff(p)) + 1]
+            by_c[target][p[starts]] += np.add.reduceat(cube, starts, axis=0)
+        for t, cube in pay.items():
+            by_c["orders"][per[t]] += cube * frac[t][None, :]
+        return by_c
+
     def _paid_budgets(self, rec: RunRecord) -> np.ndarray:
         """(T, C) expected visits, paid search held to its budgets and pacing line (docs/pacing.md)
         as display is: expected spend follows the plan, never past the line, stopped at the budget."""
@@ -167,108 +180,135 @@ class ExpectedEngine:
         return lam
 
     def _stock(self, demand: np.ndarray, rec: RunRecord) -> np.ndarray:
-        """Fluid stock per SKU, jumping from event to event with cumsum + searchsorted:
-        each tick serves min(demand, on hand); deliveries land before a tick's demand;
-        (s, Q) orders are placed after a tick's sales and arrive lead time later."""
+        """Fluid stock per SKU (`_Fluid`), jumping from event to event with cumsum +
+        searchsorted: each tick serves min(demand, on hand); deliveries land before a tick's
+        demand; (s, Q) orders are placed after a tick's sales and arrive lead time later.
+        Returns (T, K) units served; books inbound, restocked, stock-out ticks and stock."""
         m = self.m
         T, K = demand.shape
         served = demand.copy()
-        inbound = np.zeros((T, K))
-        restocked = np.zeros((T, K))
+        flows = {"inbound": np.zeros((T, K)), "restocked": np.zeros((T, K))}
         late = np.zeros(K)                             # returns back after the campaign
-        stock_end = np.zeros((T, K))
         per = m.grid.period
         day_start = np.r_[True, np.diff(m.grid.day) != 0]
         starts_of_day = np.flatnonzero(day_start)
         next_day = np.r_[starts_of_day[1:], T][np.cumsum(day_start) - 1]   # (T,) the next local midnight
+        stock_end = np.zeros((T, K))
         for k in range(K):
-            d = demand[:, k]
-            cum = np.r_[0.0, np.cumsum(d)]
-            pending = sorted((t, q, "inbound") for t, kk, q in m.inbound if kk == k)
-            on_hand, on_order, out, t = float(m.stock[k]), 0.0, False, 0
-            back = m.return_rate[k] * m.resaleable[k]                  # share of units sold back in stock
-            booked = 0                                                 # ticks whose returns are scheduled
-            level = np.zeros(T + 1)                    # on hand at the start of each tick
-            level[0] = on_hand
-
-            def reorder(at):
-                nonlocal on_order
-                if m.reorder_point[k] >= 0 and on_hand + on_order <= m.reorder_point[k] + 1e-9:
-                    lots = math.floor((m.reorder_point[k] + 1e-9 - on_hand - on_order) / m.reorder_qty[k]) + 1
-                    q = float(lots * m.reorder_qty[k])          # every lot of this check at once
-                    on_order += q
-                    rec.events.append((at, "reorder", m.skus[k], q))
-                    if at + m.lead_ticks[k] < T:
-                        pending.append((at + int(m.lead_ticks[k]), q, "reorder"))
-                        pending.sort()
-
-            def take_back(upto):
-                """Schedule the returns of sales in [booked, upto) (all before a local midnight)."""
-                nonlocal booked
-                if back > 0 and upto > booked:
-                    due = m.restock_tick[booked:upto]
-                    amount = np.bincount(due, weights=served[booked:upto, k] * back, minlength=T + 1)
-                    for tick in np.flatnonzero(amount):
-                        if tick < T:
-                            pending.append((int(tick), float(amount[tick]), "restock"))
-                        else:
-                            late[k] += amount[tick]
-                    pending.sort()
-                booked = max(booked, upto)
-
-            first = True
-            while t < T:
-                if day_start[t]:
-                    take_back(t)
-                while pending and pending[0][0] <= t:
-                    _, q, kind = pending.pop(0)
-                    on_hand += q
-                    (restocked if kind == "restock" else inbound)[t, k] += q
-                    if kind != "restock":
-                        rec.events.append((t, "arrival", m.skus[k], float(q)))
-                    on_order -= q if kind == "reorder" else 0.0
-                    out = False
-                if first:
-                    reorder(0)
-                    first = False
-                nxt = min(pending[0][0] if pending else T, next_day[t])
-                if on_hand <= 1e-12:                   # empty until the next delivery
-                    served[t:nxt, k] = 0.0
-                    if not out and d[t:nxt].any():
-                        i = t + int(np.flatnonzero(d[t:nxt])[0])
-                        rec.events.append((i, "stockout", m.skus[k], float(d[i])))
-                        out = True
-                    t = nxt
-                    continue
-                o = int(np.searchsorted(cum, cum[t] + on_hand, side="right")) - 1
-                r = T
-                if m.reorder_point[k] >= 0:
-                    need = on_hand + on_order - m.reorder_point[k]
-                    r = int(np.searchsorted(cum, cum[t] + need - 1e-9, side="left")) - 1
-                e = min(o, r)
-                if e >= nxt:
-                    on_hand -= cum[nxt] - cum[t]
-                    t = nxt
-                    continue
-                on_hand -= cum[e] - cum[t]
-                got = min(d[e], on_hand)
-                served[e, k] = got
-                on_hand -= got
-                if d[e] - got > 1e-12 and not out:
-                    rec.events.append((e, "stockout", m.skus[k], float(d[e] - got)))
-                    out = True
-                if on_hand <= 1e-12:
-                    served[e + 1:nxt, k] = 0.0
-                t = e + 1
-                reorder(e)
-            take_back(T)
-            stock_end[:, k] = m.stock[k] + np.cumsum(inbound[:, k] + restocked[:, k] - served[:, k])
+            late[k] = _Fluid(m, k, demand[:, k], served[:, k], flows, rec).play(day_start, next_day)
+            stock_end[:, k] = m.stock[k] + np.cumsum(flows["inbound"][:, k] + flows["restocked"][:, k]
+                                                     - served[:, k])
         last = np.r_[np.flatnonzero(np.diff(per)), T - 1]
         stock_end[-1] += late
-        restocked[-1] += late
+        flows["restocked"][-1] += late
         rec.stock[:] = stock_end[last]
         starts = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
-        rec.by_sku["inbound"] += np.add.reduceat(inbound, starts, axis=0)
-        rec.by_sku["restocked"] += np.add.reduceat(restocked, starts, axis=0)
+        rec.by_sku["inbound"] += np.add.reduceat(flows["inbound"], starts, axis=0)
+        rec.by_sku["restocked"] += np.add.reduceat(flows["restocked"], starts, axis=0)
         rec.by_sku["stockout_ticks"] += np.add.reduceat((demand - served > 1e-12).astype(float), starts, axis=0)
         return served
+
+
+class _Fluid:
+    """One SKU's fluid stock in the expected engine: `served` (T,), a view of the engine's
+    (T, K) array, is cut where the stock runs out; `flows` (T, K) inbound and restocked units."""
+
+    def __init__(self, m, k: int, d: np.ndarray, served: np.ndarray, flows: dict, rec: RunRecord):
+        self.m, self.k, self.d, self.served, self.flows, self.rec = m, k, d, served, flows, rec
+        self.T = d.size
+        self.cum = np.r_[0.0, np.cumsum(d)]
+        self.pending = sorted((t, q, "inbound") for t, kk, q in m.inbound if kk == k)
+        self.on_hand, self.on_order, self.out = float(m.stock[k]), 0.0, False
+        self.back = m.return_rate[k] * m.resaleable[k]                  # share of units sold back in stock
+        self.booked = 0                                                 # ticks whose returns are scheduled
+        self.late = 0.0                                                 # returns back after the campaign
+
+    def reorder(self, at: int) -> None:
+        """(s, Q): while on hand + on order ≤ s, order Q — every lot of this check at once."""
+        m, k = self.m, self.k
+        if m.reorder_point[k] >= 0 and self.on_hand + self.on_order <= m.reorder_point[k] + 1e-9:
+            lots = math.floor((m.reorder_point[k] + 1e-9 - self.on_hand - self.on_order) / m.reorder_qty[k]) + 1
+            q = float(lots * m.reorder_qty[k])
+            self.on_order += q
+            self.rec.events.append((at, "reorder", m.skus[k], q))
+            if at + m.lead_ticks[k] < self.T:
+                self.pending.append((at + int(m.lead_ticks[k]), q, "reorder"))
+                self.pending.sort()
+
+    def take_back(self, upto: int) -> None:
+        """Schedule the returns of sales in [booked, upto) (all before a local midnight)."""
+        T = self.T
+        if self.back > 0 and upto > self.booked:
+            due = self.m.restock_tick[self.booked:upto]
+            amount = np.bincount(due, weights=self.served[self.booked:upto] * self.back, minlength=T + 1)
+            for tick in np.flatnonzero(amount):
+                if tick < T:
+                    self.pending.append((int(tick), float(amount[tick]), "restock"))
+                else:
+                    self.late += amount[tick]
+            self.pending.sort()
+        self.booked = max(self.booked, upto)
+
+    def land(self, t: int) -> None:
+        """Deliveries due by tick t go on hand (before its demand)."""
+        while self.pending and self.pending[0][0] <= t:
+            _, q, kind = self.pending.pop(0)
+            self.on_hand += q
+            self.flows["restocked" if kind == "restock" else "inbound"][t, self.k] += q
+            if kind != "restock":
+                self.rec.events.append((t, "arrival", self.m.skus[self.k], float(q)))
+            self.on_order -= q if kind == "reorder" else 0.0
+            self.out = False
+
+    def stockout(self, t: int, lost: float) -> None:
+        """The first tick of an episode whose demand meets no stock."""
+        if not self.out:
+            self.rec.events.append((t, "stockout", self.m.skus[self.k], lost))
+            self.out = True
+
+    def play(self, day_start: np.ndarray, next_day: np.ndarray) -> float:
+        """The campaign from event to event; returns the units back after its end."""
+        m, k, d, cum, T = self.m, self.k, self.d, self.cum, self.T
+        t = 0
+        while t < T:
+            if day_start[t]:
+                self.take_back(t)
+            self.land(t)
+            if t == 0:
+                self.reorder(0)
+            nxt = min(self.pending[0][0] if self.pending else T, next_day[t])
+            if self.on_hand <= 1e-12:                   # empty until the next delivery
+                self.served[t:nxt] = 0.0
+                if d[t:nxt].any():
+                    i = t + int(np.flatnonzero(d[t:nxt])[0])
+                    self.stockout(i, float(d[i]))
+                t = nxt
+                continue
+            o = int(np.searchsorted(cum, cum[t] + self.on_hand, side="right")) - 1
+            r = T
+            if m.reorder_point[k] >= 0:
+                need = self.on_hand + self.on_order - m.reorder_point[k]
+                r = int(np.searchsorted(cum, cum[t] + need - 1e-9, side="left")) - 1
+            e = min(o, r)
+            if e >= nxt:
+                self.on_hand -= cum[nxt] - cum[t]
+                t = nxt
+                continue
+            t = self._event(t, e, nxt)
+        self.take_back(T)
+        return self.late
+
+    def _event(self, t: int, e: int, nxt: int) -> int:
+        """Demand of ticks [t, e) served; tick e holds a stock-out and/or a reorder trigger.
+        Returns the next tick to play."""
+        d, cum = self.d, self.cum
+        self.on_hand -= cum[e] - cum[t]
+        got = min(d[e], self.on_hand)
+        self.served[e] = got
+        self.on_hand -= got
+        if d[e] - got > 1e-12:
+            self.stockout(e, float(d[e] - got))
+        if self.on_hand <= 1e-12:
+            self.served[e + 1:nxt] = 0.0
+        self.reorder(e)
+        return e + 1

@@ -7,8 +7,12 @@ into buyers of each SKU × segment × coupon class, claimers and the rest (`visi
 first, so a plan's prices cannot move them, and keyed draws, so two plans on one seed share
 their visitors (docs/model.md, "Randomness"). Every buyer line carries its channel. Stock is
 played with cumsum + searchsorted, the SimPy clock jumping to each stock-out, reorder and
-delivery (`stock`). Cost grows with ticks × rows × SKUs × segments and the buyers of sparse
-ticks, not with the number of visitors.
+delivery (`stock`). The decisive moments — a sale phase's start, a rule evaluation, a flash
+sale's start, sell-out and end, a coupon pool emptying, a budget running out, a stock-out —
+are SimPy events (`moments`) that the processes of the parts they concern wait on: the carts
+(`carts`), the rules (`_evaluate`), the flash sales (`flash`), the pools (`promo_state`), the
+flat-cpc channels (`budgets`). Cost grows with ticks × rows × SKUs × segments and the buyers
+of sparse ticks, not with the number of visitors.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import simpy
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
+from simulator.engine.carts import Carts
 from simulator.engine.keyed import keyed_ids
-from simulator.engine.lines import Lines, first_of_cell
+from simulator.engine.lines import Lines
+from simulator.engine.moments import RULES, Moments
 from simulator.engine.orders import Orders, basket_classes, cell_units, units_pmf
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
@@ -41,7 +47,7 @@ from simulator.rules.snapshot import RuleRunner
 class _Run:
     """Mutable state of one replication besides stock: budgets, carts and promotions."""
 
-    def __init__(self, model: Model, rules: RuleRunner | None = None):
+    def __init__(self, model: Model, moments: Moments, st, rec: RunRecord, rules: RuleRunner | None = None):
         self.daily_budget = model.daily_budget.copy()  # (C,) budgets in force (rules change them)
         self.total_budget = model.total_budget.copy()
         self.pace_share = model.pace_share             # (T, C), copied by the first rule that changes it
@@ -53,9 +59,9 @@ class _Run:
         self.carried = np.zeros_like(self.daily_left)  # (C,) what yesterday left, added to today's budget
         self.pacing: dict[int, str] = {}               # channel → pacing set by a rule
         self.day = -1
-        self.cart_pool: dict[int, np.ndarray] = {}     # warm-up phase → (G, K, S, C) carts
-        self.pending_carts = Lines.empty()
-        self.promo = PromoState(model) if model.promo is not None else NoPromotions(model)   # the promotion part
+        self.moments = moments                          # the replication's decisive moments (SimPy events)
+        self.promo = (PromoState(model, moments, st, rec) if model.promo is not None
+                      else NoPromotions(model))        # the promotion part
         self.boost = np.ones(len(model.channels))      # (C,) organic feedback multiplier of today
         self.auction_budgets = {au.c: AuctionBudgets(au) for au in model.auctions}
         self.auction_plans: dict = {}                  # auction channel → the chunk's AuctionPlan
@@ -63,8 +69,8 @@ class _Run:
         self.visits = np.zeros((0, 0), dtype=np.int64)  # (n, R) the chunk's visits per tick × visit row
         self.visits_from = 0                           # the chunk's first tick
         self.open = np.ones(len(model.channels), dtype=bool)   # (C,) budgeted channels still buying today
-        self.exhausted: dict = {}                      # channel → SimPy event: its budget ran out
-        self.env = None                                # the replication's SimPy environment
+        self.env = moments.env                         # the replication's SimPy environment
+        self.carts: Carts | None = None                # warm-up carts (`engine.carts`)
 
 
 class FastEngine:
@@ -80,7 +86,6 @@ class FastEngine:
         self.books = Books(model)
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
-        self.rule_ticks = set(self.rules.ticks) if self.rules is not None else set()
         self.rows = VisitRows.of(model)
         basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
         self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
@@ -102,22 +107,39 @@ class FastEngine:
         rec = RunRecord.empty(self.n_periods, self.C, self.K, m.stock,
                               coupons=m.scenario.coupons, flash_sales=m.scenario.flash_sales,
                               ad_groups={au.name: au.G for au in m.auctions})
-        env.process(self._announce(env, rec))
-        repl = Replenishment(m, env, st, rec)
+        moments = Moments(env)
+        env.process(self._announce(env, rec, moments))
+        repl = Replenishment(m, env, st, rec, moments)
         for tick, k, units in m.inbound:
             repl.deliver(tick, k, units, "inbound")
-        run = _Run(m, self.rules)
-        run.env = env
+        run = _Run(m, moments, st, rec, self.rules)
+        run.carts = Carts(m, self.rows, self.books, moments, rng, self.G)
         self.budgets.start(env, run, rec)
+        if run.rules is not None:
+            for tick in run.rules.ticks:
+                moments.due(tick, (RULES,), "rule_evaluation", "rules")
+            env.process(self._evaluate(run, rec))
         env.process(self._campaign(env, rng, repl, run))
         env.run()
         return rec
 
-    def _announce(self, env, rec: RunRecord):
-        """Calendar process: phase starts, launch moments, CRM sends, display budget caps."""
+    def _announce(self, env, rec: RunRecord, moments: Moments):
+        """Calendar process: logs the plan's fixed events at their ticks (phase starts, launch
+        moments, CRM sends, display budget caps); a launch is a moment ("launch", its channels)
+        too, for the processes that wait on it (its traffic is in the plan's rates)."""
         for tick, kind, subject, value in self.m.fixed_events:
             yield env.timeout(tick - env.now)
             rec.events.append((tick, kind, subject, value))
+            if kind == "launch":
+                moments.fire(kind, subject, value)
+
+    def _evaluate(self, run: _Run, rec: RunRecord):
+        """The rules' process: at each evaluation moment (opened by the campaign at the first
+        tick of its chunk, before the chunk is drawn) the rules fire on the record so far and
+        their changes apply from that tick (`engine.plan_changes`)."""
+        while True:
+            yield run.moments.next("rule_evaluation", "rules")
+            apply_changes(self, run, run.rules.fire(int(run.env.now), rec))
 
     def _campaign(self, env, rng: Streams, repl: Replenishment, run: _Run):
         """Chunk by chunk; a chunk is cut where a promotion's state changes (a coupon pool
@@ -129,8 +151,7 @@ class FastEngine:
                 for b in run.auction_budgets.values():
                     b.new_day()
                 self._rank(ch.start, run, rec)
-            if ch.start in self.rule_ticks:                  # mid-campaign rules, before the tick's visitors
-                apply_changes(self, run, run.rules.fire(ch.start, rec))
+            yield from run.moments.open(ch.start)            # rules, flash sales, phase starts: before the draws
             run.auction_plans = {c: plan_auctions(b.au, ch.phase, ch.start, ch.end, m.grid.period[ch.start:ch.end],
                                                   rng.auctions, rng.auction_detail)
                                  for c, b in run.auction_budgets.items()}
@@ -139,6 +160,8 @@ class FastEngine:
             run.visits_from = ch.start
             a = ch.start
             while a < ch.end:
+                if a > ch.start:
+                    yield from run.moments.open(a)           # a flash sale falling back after its sell-out
                 a = yield from self._stretch(rng, repl, run, Chunk(a, ch.end, ch.phase, ch.day))
         run.promo.finish(st, rec)
         rec.by_sku["restocked"][-1] += st.after_end               # returns back after the campaign
@@ -165,22 +188,16 @@ class FastEngine:
         reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
         draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end))
-        if not warm:
-            self._release_carts(ch, rng, run)
         cut = ps.pool_cut(rng, ch, draw)                     # a coupon pool empties: cut after that tick
-        if not warm:
-            due = (run.pending_carts.t >= ch.start) & (run.pending_carts.t < cut)
-            lines = Lines.concat([draw.lines, run.pending_carts.take(due)])
-            run.pending_carts = run.pending_carts.take(~due)
-        else:
-            lines = draw.lines
+        lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
         lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw.tables)
+        ps.schedule(cut)                                     # its pool empties and sell-outs: SimPy events
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         out = yield from play(repl, ch, rng, lines, orders, lost)
         if warm:
-            self._pool_carts(ch, run, rec, carts)
+            run.carts.pool(ch, rec, carts)
         self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
         self.books.traffic(ch, rec, draw.visits)
         self.books.stock(ch, rec, out)
@@ -213,7 +230,7 @@ class FastEngine:
             cut = flash_cut
             keep, stay = lines.t < cut, gone_lines.t < cut
             back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
-            run.pending_carts = Lines.concat([run.pending_carts, back])   # carts due later go back to wait
+            run.carts.back(back)                                     # carts due later go back to wait
             orders = orders.of_lines(keep)
             lines, deposit = lines.take(keep), deposit[keep]
             gone_lines = gone_lines.take(stay)
@@ -260,16 +277,6 @@ class FastEngine:
         at_first = cell // (K * S * G * 2) >= n
         first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
         return Lost(dead, orders, per_tick, first_units)
-
-    def _pool_carts(self, ch: Chunk, run: _Run, rec: RunRecord, carts: Lines) -> None:
-        """A warm-up stretch's carts: recorded per hour, pooled by coupon class (G, K, S, C)."""
-        pool = np.zeros((self.G, self.K, self.S, self.C))
-        g = carts.cls
-        for cls in range(self.G):
-            part = carts.take(g == cls)
-            pool[cls] = self.books.attribute(ch, part, part.n, part.n).orders.sum(axis=0)
-        self.books.carts(ch, rec, self.books.attribute(ch, carts, carts.n, carts.n).orders)
-        run.cart_pool[ch.phase] = run.cart_pool.get(ch.phase, 0) + pool
 
     def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
               warm: bool) -> None:
@@ -326,38 +333,37 @@ class FastEngine:
         for c, d in draw.auctions.items():
             b = run.auction_budgets[c]
             commit_auctions(b.au, run.auction_plans[c], d, b, rng.auction_detail, rec, cut - ch.start)
-        self.budgets.commit(run.env, run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
-
-    # ---------------------------------------------------------------- carts
-    def _release_carts(self, ch: Chunk, rng: Streams, run: _Run):
-        """At the first tick of a sale phase, pooled carts pay through, spread over minutes.
-        A cart keeps its coupon class (the pool is (G, K, S, C)); carts of a channel are buyers
-        of its cart row."""
-        S, C, K, G = self.S, self.C, self.K, self.G
-        for phase, (first_tick, profile) in self.m.pay_start.items():
-            if first_tick != ch.start or phase not in run.cart_pool:
-                continue
-            paying = rng.carts.binomial(run.cart_pool.pop(phase).ravel().astype(np.int64), self.m.cart_pay_through)
-            cells = np.flatnonzero(paying)
-            spread = rng.carts.multinomial(paying[cells], profile)      # (cells, W)
-            ci, w = np.nonzero(spread)
-            ks, c = np.divmod(cells[ci], C)
-            g, ks = np.divmod(ks, K * S)
-            t, row = first_tick + w, self.rows.cart_row(c)
-            key = ((t * self.rows.slots + row) * (K * S) + ks) * G + g      # slot, cell, class
-            order = np.argsort(key, kind="stable")
-            n = spread[ci, w].astype(np.int64)[order]
-            j0 = first_of_cell(key[order], key[order] // G, n)
-            k, s = np.divmod(ks[order], S)
-            new = Lines(t[order], k, s, (c + C)[order], n, None, g[order] if G > 1 else None,   # carts: c + C
-                        row[order], j0)
-            run.pending_carts = Lines.concat([run.pending_carts, new])
+            for rel, o, spent in d.exhausted:                       # budgets reached in the ticks kept: logged
+                run.moments.at(d.start + rel, "budget_exhausted", b.au.owners[o], spent)   # by the booking
+        self.budgets.commit(run, ch, {c: p for c, p in draw.paid.items() if c not in draw.auctions})
 
     # ------------------------------------------------------------ recording
     def _book_sales(self, ch: Chunk, rng: Streams, rec: RunRecord, st: StockState, ps, sold: Lines,
                     served: np.ndarray, served_n: np.ndarray, got: Orders, reg) -> None:
         """Sale lines paid in the stretch — `served` units and `served_n` orders per line, `got`
         their class rows — priced by the regime `reg` in force (`ps` the promotion part):
-        orders, units, GMV, coupons, reductions, what buyers paid, returns."""
-        self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), reg.price)
-        ps.record_orders(rng, rec, st, sold, got, reg)
+        orders, units, GMV, coupons, reductions, what buyers paid, returns. A warm-up cart is
+        priced at the tick the plan says (`Model.carts[·].priced_at`): its pay tick, inside the
+        stretch; a plan pricing it elsewhere has it booked under that tick's regime."""
+        priced = self._priced_at(sold)
+        elsewhere = (priced >= 0) & ((priced < ch.start) | (priced >= ch.end))
+        if not elsewhere.any():
+            self.books.sales(ch, rec, self.books.attribute(ch, sold, served, served_n), reg.price)
+            ps.record_orders(rng, rec, st, sold, got, reg)
+            return
+        for tick in [-1, *np.unique(priced[elsewhere]).tolist()]:
+            mine = ~elsewhere if tick < 0 else priced == tick
+            part, at = sold.take(mine), reg if tick < 0 else ps.regime_at(tick, ch.phase)
+            self.books.sales(ch, rec, self.books.attribute(ch, part, served[mine], served_n[mine]), at.price)
+            ps.record_orders(rng, rec, st, part, got.of_lines(mine), at)
+
+    def _priced_at(self, lines: Lines) -> np.ndarray:
+        """(L,) the tick whose regime prices each line: a warm-up cart's from the plan
+        (`CartPayment.priced_at` of its pay tick), −1 for every other line (priced where paid)."""
+        out = np.full(lines.size, -1, dtype=np.int64)
+        cart = np.flatnonzero(lines.c >= self.C)
+        for cp in self.m.carts if cart.size else ():
+            w = lines.t[cart] - cp.first
+            mine = (w >= 0) & (w < cp.priced_at.size)
+            out[cart[mine]] = cp.priced_at[w[mine]]
+        return out

@@ -1,10 +1,12 @@
 """The promotion state of one fast-engine replication and what it books (docs/promotions.md).
 
-`PromoState` follows coupon pools, per-customer claims, flash sales and pre-sale deposits
-across the stretches of ticks the engine plays. A stretch ends where a state changes (a
-pool empties, a flash sale falls back to the regular price); the engine then draws the rest
-of the chunk again under the new state: the cut is a stopping time, so the draws before it
-stand. Shapes: n ticks of a stretch, C channels, J coupons, K SKUs, S segments.
+`PromoState` follows coupon pools, per-customer claims, flash sales (`engine.flash`) and
+pre-sale deposits across the stretches of ticks the engine plays. A stretch ends where a state
+changes (a pool empties, a flash sale falls back to the regular price); the engine then draws
+the rest of the chunk again under the new state: the cut is a stopping time, so the draws
+before it stand. A pool emptying is a SimPy event (`engine.moments`) succeeded at its tick; the
+pool's process waits on it and closes the pool: no later regime offers its coupon. Shapes: n
+ticks of a stretch, C channels, J coupons, K SKUs, S segments.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from simulator.engine.attribution import book as _book
 from simulator.engine.attribution import book_reduction
+from simulator.engine.flash import FlashSales
 from simulator.engine.lines import Lines
 from simulator.engine.orders import order_money, top_up_classes
 from simulator.engine.presales import Deposits
@@ -48,65 +51,60 @@ class Draw:
 class PromoState:
     """Coupon pools, claims, flash sales and deposits of one replication."""
 
-    def __init__(self, model):
-        self.m = model
+    def __init__(self, model, moments, st, rec):
+        self.m, self.moments = model, moments
         self.C = len(model.channels)
         p = self.promo = model.promo
         S = len(model.segments)
         self.left = p.quantity.astype(np.int64).copy()            # (J,) coupons left in each pool
+        self.open = self.left > 0                                 # (J,) pools not emptied: closed by their process
         self.attempts = np.zeros((p.J, S))                        # (J, S) expected claim attempts per person
         self._attempt_rate = None                                 # (n, J, S) of the current stretch
-        self.flash_status = ["waiting"] * len(p.flash)            # waiting | live | sold_out | done (stock back) | ended
-        self.allot = np.zeros(len(p.flash), dtype=np.int64)
-        self.fallback_at = [-1] * len(p.flash)
-        self.pending_empty: list[tuple[int, int]] = []
-        self.pending_sellout: list[tuple[int, int]] = []
+        self.flash = FlashSales(model, moments, st, rec)           # flash sales and their processes
+        self.pending_empty: list[tuple[int, int]] = []            # (coupon, tick) empties found in the stretch
+        self.emptied: list[tuple[int, int]] = []                  # (coupon, tick) empties that happened, to book
         self.deposits = Deposits(model)                          # pre-sale deposits and their balances
         self.balance_price = self.deposits.balance_price
+        for j, name in enumerate(p.coupons):
+            moments.env.process(self._pool(j, name))
+
+    def _pool(self, j: int, name: str):
+        """Coupon j's pool: waits for the moment it empties (its tick the value), then closes."""
+        tau = yield self.moments.next("coupon_empty", name)
+        self.open[j] = False
+        self.emptied.append((j, tau))
 
     # ------------------------------------------------------------ the start of a stretch
     def begin(self, st, rec, ch):
-        """Flash sales that start, end or fall back, forfeits due, and the stretch's regime."""
+        """Forfeits due and the stretch's regime (the flash sales' processes have reacted to the
+        moments of its first tick)."""
         p, m = self.promo, self.m
         a = ch.start
-        for i, f in enumerate(p.flash):
-            k = f.k
-            if self.flash_status[i] == "waiting" and a == f.t0:
-                self.allot[i] = min(f.quantity, int(st.on_hand[k]))
-                st.held[k] += st.on_hand[k] - self.allot[i]
-                st.on_hand[k] = self.allot[i]
-                st.flash_live[k] = True
-                self.flash_status[i] = "live"
-                rec.events.append((a, "flash_start", f.name, float(self.allot[i])))
-            elif self.flash_status[i] in ("live", "sold_out") and (a == f.t1 or a == self.fallback_at[i]):
-                if a == f.t1:
-                    rec.events.append((a, "flash_end", f.name, float(st.on_hand[k])))
-                st.on_hand[k] += st.held[k]
-                st.held[k] = 0
-                st.flash_live[k] = False
-                if st.on_hand[k] > 0:
-                    st.in_stockout[k] = False
-                    st.zero_at[k] = -1
-                self.flash_status[i] = "done"
-            elif self.flash_status[i] == "done" and a == f.t1:       # fell back earlier: nothing left
-                rec.events.append((a, "flash_end", f.name, 0.0))
-                self.flash_status[i] = "ended"
         self.deposits.begin(rec, st, a)
         phase = ch.phase
         pay_phase = int(m.pay_phase[phase])
         pay_tick = m.pay_start[phase][0] if m.warmup[phase] else a
         price = m.price[pay_phase].copy()
-        for i, f in enumerate(p.flash):                     # at the pay tick (a warm-up's: its phase's first pay tick)
-            live = self.flash_status[i] in ("live", "sold_out") if pay_tick == a else f.t0 <= pay_tick < f.t1
-            if live:
-                price[f.k] = f.price
+        self.flash.prices(price, pay_tick, a)               # at the pay tick (a warm-up's: its phase's first pay tick)
         deposit = np.zeros(len(m.skus), dtype=bool)
         for ps in p.presales:
             if ps.d0 <= a < ps.d1:
                 deposit[ps.skus] = True
-        self._reg = p.regime(phase, pay_tick, a, price, self.left > 0, deposit, self.balance_price)
+        self._reg = p.regime(phase, pay_tick, a, price, self.open, deposit, self.balance_price)
         self._attempt_rate = None
         return self._reg
+
+    def regime_at(self, tick: int, phase: int):
+        """The regime of an order paid at `tick` in a stretch of `phase`, read from the plan
+        (`Model.regimes`: the phase's prices, a flash price where a sale's window holds the tick)
+        with the pools as they are now. For a warm-up cart the plan prices at another tick than
+        its pay tick (`fast.FastEngine._book_sales`)."""
+        m, rg = self.m, self.m.regimes
+        price = rg.phase_price[rg.phase_of_tick[tick]].copy()
+        for i in np.flatnonzero(rg.flash_on[tick]):
+            price[rg.flash_sku[i]] = rg.flash_price[i]
+        return self.promo.regime(phase, tick, tick, price, self.open, np.zeros(len(m.skus), dtype=bool),
+                                 self.balance_price)
 
     def limit_weights(self, reg, rates: np.ndarray, rows) -> None:
         """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)).
@@ -196,22 +194,17 @@ class PromoState:
         return top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, self.promo, eligible)
 
     def flash_cut(self, ch, st, lines: Lines) -> int:
-        """Sell-out ticks of live flash sales in the stretch; returns the tick after the first
-        sell-out of a sale that falls back to the regular price (ch.end: none)."""
-        p = self.promo
-        n = ch.end - ch.start
-        found = []
-        for i, f in enumerate(p.flash):
-            if self.flash_status[i] != "live":
-                continue
-            mine = lines.k == f.k
-            cum = np.cumsum(np.bincount(lines.t[mine] - ch.start, weights=lines.units[mine], minlength=n))
-            hit = np.flatnonzero((cum >= st.on_hand[f.k]) & (cum > 0))
-            if hit.size:
-                found.append((i, ch.start + int(hit[0])))
-        cut = min([t + 1 for i, t in found if p.flash[i].regular_after], default=ch.end)
-        self.pending_sellout = [(i, t) for i, t in found if t < cut]
-        return cut
+        """The tick after the first sell-out of a flash sale that falls back (`FlashSales.cut`)."""
+        return self.flash.cut(ch, lines)
+
+    def schedule(self, cut: int) -> None:
+        """The stretch is played up to `cut`: the pools that empty and the sales that sell out
+        before it do so at their ticks (SimPy events their processes wait on)."""
+        for j, tau in self.pending_empty:
+            if tau < cut:
+                self.moments.at(tau, "coupon_empty", self.promo.coupons[j], tau)
+        self.pending_empty = []
+        self.flash.schedule(cut)
 
     # ---------------------------------------------------------------- booking
     def record_deposits(self, rng, rec, out, deposit: np.ndarray) -> None:
@@ -253,9 +246,7 @@ class PromoState:
         units = rows.got * n
         book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % self.C, units, price,
                      units * price - coupon - red, red, rows.key, rows.got)
-        for i, f in enumerate(p.flash):                             # units sold at the flash price
-            if self.flash_status[i] in ("live", "sold_out") and reg.price[f.k] == f.price:
-                rec.flash[f.name]["units"] += float(units[k == f.k].sum())
+        self.flash.units(rec, reg, k, units)                        # units sold at the flash price
 
     # ------------------------------------------------------------ the end of a stretch
     def end(self, rng, rec, st, ch, draw: Draw) -> None:
@@ -263,16 +254,7 @@ class PromoState:
         p, m = self.promo, self.m
         per = m.grid.period
         self.deposits.due(rng, rec, st, ch)
-        for i, t in self.pending_sellout:
-            if t < ch.end:
-                f = p.flash[i]
-                rec.events.append((t, "flash_sellout", f.name, float(self.allot[i])))
-                rec.flash[f.name]["sold_out"] = 1.0
-                rec.flash[f.name]["sellout_tick"] = float(t)
-                self.flash_status[i] = "sold_out"
-                if f.regular_after:
-                    self.fallback_at[i] = t + 1
-        self.pending_sellout = []
+        self.flash.book(rec)
         if not p.J:
             return
         dl = draw.lines                                          # every fresh buyer: sales, carts, deposits
@@ -301,11 +283,10 @@ class PromoState:
                 rec.by_sku["coupons_claimed"][lo:lo + hours] += split
         if self._attempt_rate is not None:
             self.attempts += self._attempt_rate[:n].sum(axis=0)
-        for j, tau in self.pending_empty:
-            if tau < ch.end and self.left[j] <= 0:
-                rec.events.append((tau, "coupon_empty", p.coupons[j], float(p.quantity[j])))
-                rec.coupons[p.coupons[j]]["empty_tick"] = float(tau)
-        self.pending_empty = []
+        for j, tau in self.emptied:                               # closed by their processes
+            rec.events.append((tau, "coupon_empty", p.coupons[j], float(p.quantity[j])))
+            rec.coupons[p.coupons[j]]["empty_tick"] = float(tau)
+        self.emptied = []
 
     def _claiming(self, j: int) -> np.ndarray:
         """(C, K, S) share of a channel's visits that claim coupon j and buy nothing (the
@@ -316,12 +297,8 @@ class PromoState:
     def finish(self, st, rec) -> None:
         """At the campaign's end: pre-sales whose balance window closes with it forfeit, and flash
         sales that run to the end log `flash_end` at the last tick."""
-        T = self.m.n_ticks
         self.deposits.finish(rec, st)
-        for i, f in enumerate(self.promo.flash):
-            if f.t1 >= T and self.flash_status[i] in ("live", "sold_out", "done"):
-                rec.events.append((T - 1, "flash_end", f.name,
-                                   float(st.on_hand[f.k]) if self.flash_status[i] != "done" else 0.0))
+        self.flash.finish(st, rec)
 
 
 class NoPromotions:
@@ -346,6 +323,9 @@ class NoPromotions:
     def begin(self, st, rec, ch) -> Regime:
         return self._regimes[ch.phase]
 
+    def regime_at(self, tick: int, phase: int) -> Regime:
+        return self._regimes[int(self.m.phase_of_tick[tick])]
+
     def limit_weights(self, reg, rates, rows) -> None:
         return None
 
@@ -357,6 +337,9 @@ class NoPromotions:
 
     def flash_cut(self, ch, st, lines: Lines) -> int:
         return ch.end
+
+    def schedule(self, cut: int) -> None:
+        return None
 
     def record_stockouts(self, rec, out) -> None:
         return None

@@ -55,10 +55,11 @@ class StockState:
 class Replenishment:
     """Deliveries and the (s, Q) reorder policy of one replication. A delivery is a SimPy
     process that waits for its tick, puts the units in the inbox and triggers `st.signal`:
-    the event stock play waits on beside its own next stock-out or reorder tick."""
+    the event stock play waits on beside its own next stock-out or reorder tick. `moments`
+    (`engine.moments`): stock play succeeds a SKU's stock-out there at its tick."""
 
-    def __init__(self, model: Model, env, st: StockState, rec: RunRecord):
-        self.m, self.env, self.st, self.rec = model, env, st, rec
+    def __init__(self, model: Model, env, st: StockState, rec: RunRecord, moments):
+        self.m, self.env, self.st, self.rec, self.moments = model, env, st, rec, moments
         self.first_due = np.full(len(model.skus), np.iinfo(np.int64).max)   # (K,) next scheduled delivery
         self.scheduled: list[tuple[int, int]] = []                            # (tick, sku) on their way
 
@@ -149,130 +150,220 @@ def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Ord
     line order, lines sorted by SKU, tick — from stock over the chunk; the SKUs of `lost` lose
     their demand whole. Returns an `Outcome`. Reorders go to `repl`; its deliveries wake the
     play."""
-    m: Model = repl.m
-    env, st, rec = repl.env, repl.st, repl.rec
-    K = len(m.skus)
-    a, b = ch.start, ch.end
-    n = b - a
-    key = lines.k * n + (lines.t - a)
-    orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
-    lines.units = orders.per_line(orders.n * orders.want, lines.size)
-    demand = np.bincount(key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
-    demand[lost.dead] = lost.units[lost.dead]
-    present = np.where(lost.dead[:, None], lost.orders > 0, demand > 0)     # (K, n) ticks with orders
-    cum = np.zeros((K, n + 1), dtype=np.int64)
-    np.cumsum(demand, axis=1, out=cum[:, 1:])
-    out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
-                  np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
-                  oversold=np.zeros(lines.size, dtype=np.int64), cancelled=np.zeros(lines.size, dtype=np.int64),
-                  released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64))
-    offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
-    split: list[Orders] = []                       # rows split off in stock-out ticks
-    done = np.zeros(K, dtype=np.int64)
-    pay_mode = st.oversell_ticks >= 0
+    return (yield from _Play(repl, ch, rng, lines, orders, lost).run())
 
-    def emptied(k, tick):
-        """A sale takes the shelf's last unit at `tick`: `sold_out` (unless a flash sale's
-        allotment is on the shelf: its sell-out is logged instead); in payment mode the
-        oversell window opens."""
-        if pay_mode:
-            st.zero_at[k] = tick
-        if not st.flash_live[k]:
-            rec.events.append((tick, "sold_out", m.skus[k], 0.0))
 
-    def rows(k, x, y):
-        return slice(np.searchsorted(key, k * n + x), np.searchsorted(key, k * n + y))
+class _Play:
+    """One chunk's stock play (`play`): the demand cumulated per SKU, what has been consumed
+    (`done`, (K,) relative ticks) and the outcome being filled."""
 
-    def none_served(r: slice, oversold: bool):
-        """Lines `r` get nothing: oversold (accepted, then cancelled) or lost."""
-        if oversold:
-            out.oversold[r] = lines.units[r]
-            out.cancelled[r] = lines.n[r]
-        orders.got[offs[r.start]:offs[r.stop]] = 0
+    def __init__(self, repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders, lost: Lost):
+        self.repl, self.m, self.rng, self.lost = repl, repl.m, rng, lost
+        self.env, self.st, self.rec = repl.env, repl.st, repl.rec
+        K = self.K = len(self.m.skus)
+        self.a, self.b = ch.start, ch.end
+        n = self.n = ch.end - ch.start
+        self.key = lines.k * n + (lines.t - self.a)
+        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
+        lines.units = orders.per_line(orders.n * orders.want, lines.size)
+        self.lines, self.orders = lines, orders
+        demand = np.bincount(self.key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)
+        demand[lost.dead] = lost.units[lost.dead]
+        self.demand = demand
+        self.present = np.where(lost.dead[:, None], lost.orders > 0, demand > 0)   # (K, n) ticks with orders
+        self.cum = np.zeros((K, n + 1), dtype=np.int64)
+        np.cumsum(demand, axis=1, out=self.cum[:, 1:])
+        st = self.st
+        self.out = Outcome(lines, lines.units.copy(), lines.n.copy(), demand, st.on_hand + st.held,
+                           np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
+                           oversold=np.zeros(lines.size, dtype=np.int64),
+                           cancelled=np.zeros(lines.size, dtype=np.int64),
+                           released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64))
+        self.offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
+        self.split: list[Orders] = []                   # rows split off in stock-out ticks
+        self.done = np.zeros(K, dtype=np.int64)
+        self.pay_mode = st.oversell_ticks >= 0
 
-    def oversell_until(k) -> int:
-        """Last relative tick whose orders are oversold rather than lost (−1: none)."""
-        if not pay_mode or st.zero_at[k] < 0:
-            return -1
-        return int(st.zero_at[k] + st.oversell_ticks - a)
+    # ------------------------------------------------------------------ the clock
+    def run(self):
+        """SimPy generator: from event to event (a stock-out, a reorder trigger, a delivery)
+        to the chunk's end; returns the `Outcome`."""
+        env, st, a, b = self.env, self.st, self.a, self.b
+        for k, units in st.restocks.pop(a, []):   # returns back in stock at a local midnight (a chunk's start)
+            st.inbox.append((a, k, units, "restock"))
+        yield env.timeout(0)                      # deliveries due at the chunk's first tick land
+        if st.signal.triggered:
+            st.signal = env.event()
+        self.take_in(a + 1)
+        if a == 0:                                # a SKU that starts at or below its reorder point
+            for k in range(self.K):
+                self.repl.check(k, 0)
+        nxt = self.next_events()
+        while True:
+            target = min(a + int(nxt.min()), b)
+            yield env.timeout(target - env.now) | st.signal
+            yield env.timeout(0)                  # same-tick deliveries land first
+            now = env.now
+            if st.signal.triggered:
+                st.signal = env.event()
+            for k in self.take_in(min(now, b - 1) + 1):
+                nxt[k] = self.next_event(k)
+            if now >= b:
+                break
+            for k in np.flatnonzero(a + nxt == now):
+                self.event_at(k, now - a)
+                nxt[k] = self.next_event(k)
+        return self.finish()
 
-    def next_event(k) -> int:
-        """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none)."""
+    def finish(self) -> Outcome:
+        """The rest of the chunk, with no event left in it: served from stock or lost."""
+        st, cum, done, n, K = self.st, self.cum, self.done, self.n, self.K
+        quiet = (st.on_hand > 0) & (done < n)                     # the rest of the chunk served from stock
+        take = cum[:, n] - cum[np.arange(K), done]
+        quiet &= take < st.on_hand                                # running out exactly is an event: one by one
+        st.on_hand[quiet] -= take[quiet]
+        done[quiet] = n
+        for k in np.flatnonzero(done < n):
+            self.advance(k, n)
+        out = self.out
+        out.orders = Orders.concat([self.orders, *self.split])
+        out.served, out.served_n = out.orders.served(self.lines.size)
+        return out
+
+    def next_event(self, k) -> int:
+        """Relative tick of SKU k's next stock-out or reorder in this chunk (n: none); a SKU
+        with nothing on hand: the first tick its demand meets the empty shelf, if that opens a
+        stock-out, else n (it waits for a delivery; demand meanwhile is lost)."""
+        st, m, cum, n = self.st, self.m, self.cum, self.n
         if st.on_hand[k] == 0:
-            return n                             # waits for a delivery; demand meanwhile is lost
-        base = cum[k, done[k]]
+            if st.in_stockout[k] or st.flash_live[k]:
+                return n
+            ahead = np.flatnonzero(self.present[k, self.done[k]:])
+            return int(self.done[k] + ahead[0]) if ahead.size else n
+        base = cum[k, self.done[k]]
         ev = int(np.searchsorted(cum[k], base + st.on_hand[k], side="right")) - 1
         if m.reorder_point[k] >= 0:
             need = st.position(k) - m.reorder_point[k]
-            r = done[k] if need <= 0 else int(np.searchsorted(cum[k], base + need, side="left")) - 1
+            r = self.done[k] if need <= 0 else int(np.searchsorted(cum[k], base + need, side="left")) - 1
             ev = min(ev, r)
         return min(ev, n)
 
-    def next_events() -> np.ndarray:
+    def next_events(self) -> np.ndarray:
         """(K,) `next_event` of every SKU at once: counts of the cumulated demand at or below
         the stock (and below the reorder need) instead of one search per SKU."""
-        base = cum[np.arange(K), done]
+        st, m, cum, done, n = self.st, self.m, self.cum, self.done, self.n
+        base = cum[np.arange(self.K), done]
         ev = (cum <= (base + st.on_hand)[:, None]).sum(axis=1) - 1
         need = st.on_hand + st.held + st.on_order - m.reorder_point
         r = np.where(need <= 0, done, (cum < (base + need)[:, None]).sum(axis=1) - 1)
         ev = np.where(m.reorder_point >= 0, np.minimum(ev, r), ev)
-        return np.where(st.on_hand == 0, n, np.minimum(ev, n))
+        ahead = self.present & (np.arange(n)[None, :] >= done[:, None])           # an empty shelf's next demand
+        empty = np.where(ahead.any(axis=1) & ~st.in_stockout & ~st.flash_live, ahead.argmax(axis=1), n)
+        return np.where(st.on_hand == 0, empty, np.minimum(ev, n))
 
-    def advance(k, to):
+    # ------------------------------------------------------------------ one SKU
+    def emptied(self, k, tick) -> None:
+        """A sale takes the shelf's last unit at `tick`: `sold_out` (unless a flash sale's
+        allotment is on the shelf: its sell-out is logged instead); in payment mode the
+        oversell window opens."""
+        st = self.st
+        if self.pay_mode:
+            st.zero_at[k] = tick
+        if not st.flash_live[k]:
+            self.rec.events.append((tick, "sold_out", self.m.skus[k], 0.0))
+
+    def rows(self, k, x, y) -> slice:
+        """The lines of SKU k in relative ticks [x, y)."""
+        n = self.n
+        return slice(np.searchsorted(self.key, k * n + x), np.searchsorted(self.key, k * n + y))
+
+    def none_served(self, r: slice, oversold: bool) -> None:
+        """Lines `r` get nothing: oversold (accepted, then cancelled) or lost."""
+        out, lines = self.out, self.lines
+        if oversold:
+            out.oversold[r] = lines.units[r]
+            out.cancelled[r] = lines.n[r]
+        self.orders.got[self.offs[r.start]:self.offs[r.stop]] = 0
+
+    def oversell_until(self, k) -> int:
+        """Last relative tick whose orders are oversold rather than lost (−1: none)."""
+        st = self.st
+        if not self.pay_mode or st.zero_at[k] < 0:
+            return -1
+        return int(st.zero_at[k] + st.oversell_ticks - self.a)
+
+    def advance(self, k, to) -> None:
         """Consume SKU k's demand in [done, to): served while stock lasts (no event inside)."""
-        x = done[k]
+        st, cum, a = self.st, self.cum, self.a
+        x = self.done[k]
         if to <= x:
             return
         if st.on_hand[k] > 0:
             take = cum[k, to] - cum[k, x]
             if take == st.on_hand[k]:                # the stock runs out exactly, at the last tick with demand
-                emptied(k, a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1)
+                self.emptied(k, a + int(np.searchsorted(cum[k], cum[k, x] + take, side="left")) - 1)
             st.on_hand[k] -= take
         else:
-            out.out_ticks[k, x:to] = present[k, x:to]
-            y = min(max(oversell_until(k) + 1, x), to)
+            self.out.out_ticks[k, x:to] = self.present[k, x:to]
+            y = min(max(self.oversell_until(k) + 1, x), to)
             if y > x:
-                none_served(rows(k, x, y), True)
+                self.none_served(self.rows(k, x, y), True)
             if to > y:
-                none_served(rows(k, y, to), False)
+                self.none_served(self.rows(k, y, to), False)
             if not st.in_stockout[k] and not st.flash_live[k]:
-                hit = np.flatnonzero(present[k, x:to])
+                hit = np.flatnonzero(self.present[k, x:to])
                 if hit.size:
                     st.in_stockout[k] = True
                     first = x + int(hit[0])
-                    value = lost.first[k] if lost.dead[k] else demand[k, first]
-                    rec.events.append((a + first, "stockout", m.skus[k], float(value)))
-        done[k] = to
+                    lost = self.lost
+                    value = lost.first[k] if lost.dead[k] else self.demand[k, first]
+                    self.stockout(k, a + first, float(value))
+        self.done[k] = to
 
-    def event_at(k, i):
-        """Tick i of SKU k holds a stock-out and/or a reorder trigger."""
-        advance(k, i)
-        need = demand[k, i]
+    def stockout(self, k, tick: int, lost: float) -> None:
+        """SKU k's demand meets an empty shelf at `tick` (now): the `stockout` event, `lost` the
+        units it turned away in that tick, and the SimPy moment ("stockout", SKU) succeeded."""
+        sku = self.m.skus[k]
+        self.rec.events.append((tick, "stockout", sku, lost))
+        self.repl.moments.fire("stockout", sku, lost)
+
+    def event_at(self, k, i) -> None:
+        """Tick i of SKU k holds a stock-out and/or a reorder trigger (an empty shelf: its
+        demand meets it, the stock-out)."""
+        st, a = self.st, self.a
+        if st.on_hand[k] == 0:
+            self.advance(k, i + 1)
+            return
+        self.advance(k, i)
+        need = self.demand[k, i]
         if need > st.on_hand[k]:
-            r = rows(k, i, i + 1)
+            r = self.rows(k, i, i + 1)
             if st.on_hand[k] > 0:
-                emptied(k, a + i)
-            oversell = pay_mode and i <= oversell_until(k)
-            served = _allot(rng, lines, r, int(st.on_hand[k]), orders, offs, split, out, oversell)
-            out.out_ticks[k, i] = 1
+                self.emptied(k, a + i)
+            oversell = self.pay_mode and i <= self.oversell_until(k)
+            served = _allot(self.rng, self.lines, r, int(st.on_hand[k]), self.orders, self.offs, self.split,
+                            self.out, oversell)
+            self.out.out_ticks[k, i] = 1
             st.on_hand[k] = 0
             if not st.in_stockout[k] and not st.flash_live[k]:
                 st.in_stockout[k] = True
-                rec.events.append((a + i, "stockout", m.skus[k], float(need - served)))
+                self.stockout(k, a + i, float(need - served))
         else:
             if need and need == st.on_hand[k]:
-                emptied(k, a + i)
+                self.emptied(k, a + i)
             st.on_hand[k] -= need
-        done[k] = i + 1
-        repl.check(k, a + i)
+        self.done[k] = i + 1
+        self.repl.check(k, a + i)
 
-    def take_in(upto: int):
-        """Deliveries due before tick `upto` (absolute) go on hand; later ones wait."""
+    def take_in(self, upto: int) -> set:
+        """Deliveries due before tick `upto` (absolute) go on hand; later ones wait. Returns the
+        SKUs they went to."""
+        st, out, a, n = self.st, self.out, self.a, self.n
         due = sorted((d for d in st.inbox if d[0] < upto), key=lambda d: d[0])
         st.inbox[:] = [d for d in st.inbox if d[0] >= upto]
         for tick, k, units, kind in due:
             rel = max(tick - a, 0)
-            advance(k, rel)
+            self.advance(k, rel)
             if rel < n:
                 flow = out.released if kind == "release" else out.restocked if kind == "restock" else out.arrivals
                 flow[k, rel] += units
@@ -284,43 +375,8 @@ def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Ord
                 st.on_hand[k] += units
                 st.in_stockout[k] = False
                 st.zero_at[k] = -1
-            repl.check(k, tick)
+            self.repl.check(k, tick)
         return {d[1] for d in due}
-
-    for k, units in st.restocks.pop(a, []):       # returns back in stock at a local midnight (a chunk's start)
-        st.inbox.append((a, k, units, "restock"))
-    yield env.timeout(0)                          # deliveries due at the chunk's first tick land
-    if st.signal.triggered:
-        st.signal = env.event()
-    take_in(a + 1)
-    if a == 0:                                    # a SKU that starts at or below its reorder point
-        for k in range(K):
-            repl.check(k, 0)
-    nxt = next_events()
-    while True:
-        target = min(a + int(nxt.min()), b)
-        yield env.timeout(target - env.now) | st.signal
-        yield env.timeout(0)                      # same-tick deliveries land first
-        now = env.now
-        if st.signal.triggered:
-            st.signal = env.event()
-        for k in take_in(min(now, b - 1) + 1):
-            nxt[k] = next_event(k)
-        if now >= b:
-            break
-        for k in np.flatnonzero(a + nxt == now):
-            event_at(k, now - a)
-            nxt[k] = next_event(k)
-    quiet = (st.on_hand > 0) & (done < n)                     # the rest of the chunk served from stock
-    take = cum[:, n] - cum[np.arange(K), done]
-    quiet &= take < st.on_hand                                # running out exactly is an event: one by one
-    st.on_hand[quiet] -= take[quiet]
-    done[quiet] = n
-    for k in np.flatnonzero(done < n):
-        advance(k, n)
-    out.orders = Orders.concat([orders, *split])
-    out.served, out.served_n = out.orders.served(lines.size)
-    return out
 
 
 def _allot(rng: Streams, lines: Lines, r: slice, stock: int, orders: Orders, offs: np.ndarray, split: list,

@@ -28,7 +28,6 @@ from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines, first_of_cell
 from simulator.engine.quantiles import binomial_quantile
 
-NO_SURGE = ("paid_search", "display")   # kinds a flash surge does not reach: they bring what they bought
 ONE_BY_ONE = 64       # a slot with more buyers than this (or than categories) splits by one multinomial
 
 
@@ -61,10 +60,9 @@ class VisitRows:
         for i, f in enumerate(sales):
             if not (f.surge > 1.0).any():                 # a sale without a surge brings no visits
                 continue
-            for c, kind in enumerate(model.kinds):
-                if kind not in NO_SURGE:
-                    channel.append(c)
-                    flash.append(i)
+            for c in np.flatnonzero(model.regimes.surge_reach):   # the plan says which channels it reaches
+                channel.append(int(c))
+                flash.append(i)
         return cls(np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64), C)
 
     def rates(self, model, lam: np.ndarray, start: int) -> np.ndarray:

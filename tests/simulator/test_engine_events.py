@@ -80,6 +80,7 @@ def test_a_delivery_is_the_simpy_event_that_wakes_stock_play():
     and finds the units in the inbox)."""
     import simpy
 
+    from simulator.engine.moments import Moments
     from simulator.engine.stock import Replenishment, StockState
     from simulator.model import build_model
     from simulator.record import RunRecord
@@ -95,7 +96,7 @@ def test_a_delivery_is_the_simpy_event_that_wakes_stock_play():
         woke.append((env.now, list(st.inbox)))
 
     env.process(stock_play())
-    Replenishment(model, env, st, rec).deliver(13, 0, 40, "inbound")
+    Replenishment(model, env, st, rec, Moments(env)).deliver(13, 0, 40, "inbound")
     env.run()
     assert woke == [(13, [(13, 0, 40, "inbound")])]
     assert rec.events == [(13, "arrival", "item", 40.0)]
@@ -273,8 +274,7 @@ def test_a_budget_exhaustion_is_the_simpy_event_that_stops_its_channel():
                 yield from super().watch(env, run, rec, c)
                 return
             while True:                                            # logs, never stops the channel
-                spent = yield run.exhausted[c]
-                run.exhausted[c] = env.event()
+                spent = yield run.moments.next("budget_exhausted", "ads")
                 rec.events.append((int(env.now), "budget_exhausted", "ads", spent))
 
     def engine(close: bool) -> FastEngine:

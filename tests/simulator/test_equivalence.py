@@ -16,8 +16,9 @@ every scenario the *shapes* are compared too: visits, orders and GMV per channel
 up to eight time bins (the mean only). The false-alarm rate of the whole suite is held at
 ALPHA = 1 % with Holm's step-down procedure over every p-value of every scenario. The suite's
 power is shown against three bugs: a conversion 5 % off everywhere, and two local bugs
-re-injected into the fast engine by a patch — a flash surge that leaks into display and paid
-search, and warm-up carts priced at the sale phase's first tick instead of when they pay. For
+re-injected by a patch — a flash surge that leaks into display and paid search (into the plan,
+which the fast engine reads), and warm-up carts priced at the sale phase's first tick instead
+of when they pay (into the fast engine's booking). For
 each, the power is computed from the injected bug's measured shift in every statistic and that
 statistic's standard error at the Holm-adjusted level, and a run with the bug must fail.
 """
@@ -288,11 +289,14 @@ SURGE_SCENARIOS = ("matrix_surge_media", "matrix_rules_promotions", "matrix_boos
 
 def test_a_surge_leaking_into_paid_traffic_fails_the_suite(suite, monkeypatch):
     """Bug 1 of the contract issue: the flash surge also reaches display and paid search (and
-    paid search is charged for it) — injected by letting every channel kind surge."""
-    import simulator.engine.visitors as visitors
+    paid search is charged for it) — injected into the plan, which the fast engine reads, by
+    letting every channel kind surge (the models are built again under the patch)."""
+    def leaky(model):
+        return FastEngine(build_model(model.scenario))
 
-    rejected, (p, where, m) = _inject(suite, monkeypatch, "surge_leak", FastEngine, SURGE_SCENARIOS,
-                                      lambda mp: mp.setattr(visitors, "NO_SURGE", ()))
+    rejected, (p, where, m) = _inject(suite, monkeypatch, "surge_leak", leaky, SURGE_SCENARIOS,
+                                      lambda mp: mp.setattr("simulator.plan.regimes.surge_reaches",
+                                                            lambda kinds: np.ones(len(kinds), dtype=bool)))
     print(f"\nsurge leak: power ≥ {p:.6f} ({where}; m = {m}); rejected {len(rejected)}: {sorted(rejected)[:8]}")
     assert p >= 0.9
     assert rejected, "a flash surge leaking into display and paid search passed the equivalence suite"

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 
+from simulator.engine import FastEngine
 from simulator.model import build_model
 from simulator.plan.regimes import row_rates, visit_rows
 from simulator.reference import ReferenceEngine
@@ -89,6 +90,18 @@ def test_bug_1_in_the_plan_reaches_the_reference_engine(monkeypatch):
     right = ReferenceEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
     monkeypatch.setattr("simulator.plan.regimes.surge_reaches", lambda kinds: np.ones(len(kinds), dtype=bool))
     wrong = ReferenceEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
+    own, extra = 1000 * 5 / 3.5 * 1.5 * 0.1, 1000 * 5 / 3.5 * 1.5 * 0.1 * 0.25 * 10 * (1 - math.exp(-1))
+    assert abs(right - own) < 5 * math.sqrt(own)
+    assert abs(wrong - own - extra) < 5 * math.sqrt(own + extra)
+
+
+def test_bug_1_in_the_plan_reaches_the_fast_engine(monkeypatch):
+    """The fast engine reads the surge's reach from the plan too (`Model.regimes.surge_reach`):
+    with bug 1 injected into the plan, its display channel takes the surge's visits in the
+    sale's first hour (the same hand values as for the reference engine above)."""
+    right = FastEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
+    monkeypatch.setattr("simulator.plan.regimes.surge_reaches", lambda kinds: np.ones(len(kinds), dtype=bool))
+    wrong = FastEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
     own, extra = 1000 * 5 / 3.5 * 1.5 * 0.1, 1000 * 5 / 3.5 * 1.5 * 0.1 * 0.25 * 10 * (1 - math.exp(-1))
     assert abs(right - own) < 5 * math.sqrt(own)
     assert abs(wrong - own - extra) < 5 * math.sqrt(own + extra)
@@ -177,6 +190,27 @@ def test_bug_2_carts_priced_at_the_sale_phases_first_tick_fails_the_golden_check
     monkeypatch.setattr("simulator.plan.carts.pricing_ticks", lambda first, width: np.full(width, first))
     with pytest.raises(AssertionError):
         check_cart_regimes(build_model(regime_plan()))
+
+
+def test_bug_2_in_the_plan_reaches_the_fast_engine(monkeypatch):
+    """The fast engine prices a warm-up cart at the tick the plan says (`CartPayment.priced_at`).
+    Right: every unit paid in the flash hours 3–4 pays the flash price 50 (no coupon is valid
+    from hour 4 and the reduction of 30 per 200 cannot apply to one unit at 50, so GMV is
+    exactly 50 × units there). With bug 2 injected into the plan, the carts paying in those
+    hours are priced at hour 2's 80: GMV there exceeds 50 × units by 30 per cart unit."""
+    sc = regime_plan()
+
+    def flash_hours(rec):
+        return rec.by_sku["gmv"][3:5, 0].sum(), rec.by_sku["units"][3:5, 0].sum()
+
+    right = [flash_hours(FastEngine(build_model(sc)).run(seed)) for seed in range(3)]
+    monkeypatch.setattr("simulator.plan.carts.pricing_ticks", lambda first, width: np.full(width, first))
+    wrong_model = build_model(sc)
+    wrong = [flash_hours(FastEngine(wrong_model).run(seed)) for seed in range(3)]
+    for (gmv, units), (bad_gmv, bad_units) in zip(right, wrong):
+        assert units > 0 and gmv == pytest.approx(50.0 * units)
+        assert bad_gmv > 50.0 * bad_units + 29.0                     # at least one cart unit at 80
+        assert (bad_gmv - 50.0 * bad_units) % 30.0 == pytest.approx(0.0, abs=1e-6)
 
 
 def test_deposit_windows_and_the_balance_profile():
