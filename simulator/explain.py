@@ -67,17 +67,31 @@ def records(sc: Scenario, reps: int | None = None, seed: int | None = None,
     return Source("fast", reps, res.seed, src.why), res.model, res.records
 
 
-def stretches(model: Model) -> list[tuple[str, np.ndarray, float]]:
-    """(name, (H,) mask of the reporting periods, days) of every phase with periods in it, in
-    time order, then `campaign` (all of them). A period belongs to the phase of its first tick;
-    time outside every phase is `(none)`. Days count real minutes / 1440."""
+def stretches(model: Model, by: str = "phase") -> list[tuple[str, str, np.ndarray, float]]:
+    """(name, kind, (H,) mask of the reporting periods, days) of every phase (`by="phase"`) or
+    local day (`by="day"`, named `MM-DD`) with periods in it, in time order, then `campaign`
+    (all of them). A period belongs to the phase and day of its first tick; time outside every
+    phase is `(none)`. Kind: the phase's (`sale`, `warmup`; `none` outside phases), a day's is
+    `warmup` when it holds warm-up hours, else `sale`; `campaign` is `all`. Days count real
+    minutes / 1440."""
     per = model.grid.period
     first = np.r_[0, np.flatnonzero(np.diff(per)) + 1]
     phase = model.phase_of_tick[first]                                  # (H,)
     minutes = np.diff(np.r_[first, len(per)]) * model.grid.tick_minutes  # (H,)
-    order = sorted(set(phase.tolist()), key=lambda p: int(np.flatnonzero(phase == p)[0]))
-    out = [(model.phases[p], phase == p, float(minutes[phase == p].sum()) / 1440) for p in order]
-    return out + [("campaign", np.ones(len(phase), bool), float(minutes.sum()) / 1440)]
+    warm = np.asarray(model.warmup, bool)[phase]                        # (H,)
+    key = phase if by == "phase" else model.grid.day[first]
+    order = sorted(set(key.tolist()), key=lambda p: int(np.flatnonzero(key == p)[0]))
+    out = []
+    for k in order:
+        mask = key == k
+        if by == "phase":
+            name = model.phases[k]
+            kind = "none" if k == 0 else "warmup" if warm[mask].any() else "sale"
+        else:
+            name = f"{model.grid.period_start[int(np.flatnonzero(mask)[0])]:%m-%d}"
+            kind = "warmup" if warm[mask].any() else "sale"
+        out.append((name, kind, mask, float(minutes[mask].sum()) / 1440))
+    return out + [("campaign", "all", np.ones(len(phase), bool), float(minutes.sum()) / 1440)]
 
 
 def _div(a: float, b: float) -> float | None:
@@ -158,20 +172,20 @@ def _combine(sheets: list, source: str):
     return _mean(sheets, source)
 
 
-def explain(sc: Scenario, reps: int | None = None, seed: int | None = None, progress=None) -> dict:
-    """The plan's implied store metrics (docs/explain.md): `source`, `phases` (per phase and
-    `campaign`: name, kind, days, figures) and `channels` (per channel figures); every figure
-    is {value, se, source}."""
+def explain(sc: Scenario, reps: int | None = None, seed: int | None = None, progress=None,
+            by: str = "phase") -> dict:
+    """The plan's implied store metrics (docs/explain.md): `source`, `by`, `phases` (per phase —
+    or per local day with `by="day"` — and `campaign`: name, kind, days, figures) and `channels`
+    (per channel figures); every figure is {value, se, source}."""
+    if by not in ("phase", "day"):
+        raise ValueError(f"by: expected 'phase' or 'day', got {by!r}")
     src, model, recs = records(sc, reps, seed, progress)
     phases = []
-    kinds = {p.name: p.kind for p in sc.calendar.phases}
-    for name, mask, days in stretches(model):
-        warm = kinds.get(name) == "warmup"
-        sheets = [stretch_figures(r, model, mask, days, warm) for r in recs]
-        phases.append({"name": name, "kind": kinds.get(name, "all" if name == "campaign" else "none"),
-                       "days": days, **_combine(sheets, src.engine)})
+    for name, kind, mask, days in stretches(model, by):
+        sheets = [stretch_figures(r, model, mask, days, kind == "warmup") for r in recs]
+        phases.append({"name": name, "kind": kind, "days": days, **_combine(sheets, src.engine)})
     channels = _combine([channel_margins(r, model) for r in recs], src.engine)
     return {"scenario": sc.meta.name, "currency": sc.meta.currency,
             "source": {"engine": src.engine, "reps": len(recs) if src.engine == "fast" else None,
                        "seed": src.seed, "why": src.why or None},
-            "phases": phases, "channels": channels}
+            "by": by, "phases": phases, "channels": channels}

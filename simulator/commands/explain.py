@@ -36,6 +36,8 @@ def register(sub) -> None:
     e.add_argument("--seed", type=options.seed, help="base seed (default: the scenario's meta.seed)")
     e.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario value, as in `run` (repeatable)")
+    e.add_argument("--by", choices=("phase", "day"), default="phase",
+                   help="rows per phase (default) or per local day, as 生意参谋 shows them")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     e.add_argument("--quiet", action="store_true", help="no progress on stderr")
     options.add_force(e)
@@ -55,7 +57,7 @@ def explain(args) -> int:
     reps = args.reps or scenario.meta.replications
     size.check(scenario, reps, force=args.force, where=f"promosim explain {args.scenario}")
     with Progress("replications", reps, enabled=not args.quiet) as bar:
-        out = figures(scenario, reps=reps, seed=args.seed, progress=bar.update)
+        out = figures(scenario, reps=reps, seed=args.seed, progress=bar.update, by=args.by)
     out["warnings"] = as_json(warnings)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
@@ -98,9 +100,12 @@ def print_explain(out: dict, console=None) -> None:
         con.print(f"{out['scenario']}: figures from the fast engine, means of {src['reps']} replications "
                   f"(seed {src['seed']}) ± one standard error; the expected engine cannot play this plan "
                   f"({src['why']})")
-    t = Table(title=f"Per phase 分阶段 (money in {out['currency']})", title_justify="left")
+    day = out.get("by") == "day"
+    row = "day 日期" if day else "phase 阶段"
+    t = Table(title=f"{'Per day 分日' if day else 'Per phase 分阶段'} (money in {out['currency']})",
+              title_justify="left")
     cols = ("days", "visits", "visits_per_day", "add_to_cart_rate", "payment_conversion", "aov", "coupon_claim_rate")
-    t.add_column("phase 阶段")
+    t.add_column(row)
     for c in cols:
         t.add_column(LABELS[c], justify="right")
     for p in out["phases"]:
@@ -108,7 +113,7 @@ def print_explain(out: dict, console=None) -> None:
     con.print(t)
     names = list(out["channels"])
     t = Table(title="UV per day by channel 分渠道日均访客", title_justify="left")
-    t.add_column("phase 阶段")
+    t.add_column(row)
     for n in names:
         t.add_column(n, justify="right")
     for p in out["phases"]:

@@ -68,6 +68,33 @@ def figures_from_table(res) -> list[dict]:
     return out
 
 
+def test_figures_per_day_equal_the_expected_engine(capsys):
+    """`--by day`: one row per local day (11-10 is the warm-up, 11-11 the sale), each day's figures
+    from the hourly table grouped by local date."""
+    sc = load_scenario(MINIMAL)
+    got = explain(sc, by="day")
+    assert [(p["name"], p["kind"]) for p in got["phases"]] == [("11-10", "warmup"), ("11-11", "sale"),
+                                                                ("campaign", "all")]
+    ts = simulate(sc, reps=1, engine="expected", uncertainty=False).timeseries()
+    ts["date"] = ts.period_start.dt.strftime("%m-%d")
+    for p in got["phases"][:2]:
+        part = ts[ts.date == p["name"]]
+        ch, sk = part[part.level == "channel"], part[part.level == "sku"]
+        days = part.period_start.nunique() / 24
+        visits = ch.visits.sum()
+        assert p["days"] == days == 1
+        assert p["visits_per_day"]["value"] == pytest.approx(visits / days, rel=1e-12)
+        assert p["payment_conversion"]["value"] == pytest.approx(ch.orders.sum() / visits, rel=1e-12, abs=1e-15)
+        carts = p["add_to_cart_rate"]["value"]
+        assert (carts is None) == (p["kind"] == "sale")
+        if carts is not None:
+            assert carts == pytest.approx(ch.carts.sum() / visits, rel=1e-12)
+        for c, v in ch.groupby("name").visits.sum().items():
+            assert p["uv_per_day"][c]["value"] == pytest.approx(v / days, rel=1e-12)
+    assert main(["explain", str(MINIMAL), "--by", "day", "--quiet"]) == 0
+    assert "day 日期" in capsys.readouterr().out
+
+
 def flat(got: dict) -> dict:
     """explain's output as {(stretch, figure): {value, se}}, named as `figures_from_table`."""
     out = {}
@@ -174,7 +201,7 @@ def test_explain_json_and_table_through_the_cli(tmp_path, capsys):
     assert main(["explain", str(f), "--json", "--quiet"]) == 0
     out = capsys.readouterr()
     got = json.loads(out.out)
-    assert set(got) == {"scenario", "currency", "source", "phases", "channels", "warnings"}
+    assert set(got) == {"scenario", "currency", "source", "by", "phases", "channels", "warnings"}
     assert [p["name"] for p in got["phases"]] == ["warmup", "burst", "campaign"]
     assert [w["path"] for w in got["warnings"]] == ["skus.lipstick.discount"]
     assert f"{f}:39: warning: skus.lipstick.discount: discount 0.75 takes 75 %" in out.err
