@@ -145,7 +145,13 @@ def test_figures_equal_the_expected_engine_where_it_plays_the_plan(path):
 @pytest.mark.parametrize("name", ["618_electronics", "double11_beauty_flagship"])
 def test_figures_are_the_fast_engines_means_within_three_standard_errors(name):
     """The bundled plans use promotions, which the expected engine refuses: explain runs the fast
-    engine (seed 0); 8 replications on seeds 1000… are compared figure by figure."""
+    engine (seed 0); 8 replications on seeds 1000… are compared figure by figure, each within 3
+    standard errors of the difference (both means' standard errors). Some 70–100 figures are
+    compared, each with its standard error estimated from 8 values, so a few may land beyond 3
+    by chance: the test allows as many as chance gives in 999 of 1000 runs (Binomial(N, P(|t₁₄| > 3))),
+    and none beyond 5 — a figure defined or aggregated differently lies many errors away."""
+    from scipy import stats
+
     sc = load_scenario(REPO / "scenarios" / f"{name}.yaml")
     reps = 8
     got = explain(sc, reps=reps, seed=0)
@@ -154,7 +160,7 @@ def test_figures_are_the_fast_engines_means_within_three_standard_errors(name):
     sheets = [table_flat(s) for s in figures_from_table(simulate(sc, reps=reps, seed=1000, uncertainty=False))]
     theirs = flat(got)
     assert set(sheets[0]) == set(theirs)
-    off, compared = [], 0
+    z = {}
     for key in theirs:
         vals = [s[key] for s in sheets if s[key] is not None]
         fig = theirs[key]
@@ -163,12 +169,18 @@ def test_figures_are_the_fast_engines_means_within_three_standard_errors(name):
             continue
         assert fig["source"] == "fast", key
         mean, se = float(np.mean(vals)), float(np.std(vals, ddof=1) / math.sqrt(len(vals)))
-        bound = 3 * math.hypot(se, fig["se"])
-        compared += 1
-        if abs(fig["value"] - mean) > bound + 1e-12 * abs(mean):
-            off.append(f"{key}: explain {fig['value']:.6g} ± {fig['se']:.3g}, replications {mean:.6g} ± {se:.3g}")
-    assert compared > 40
-    assert not off, "\n".join(off)
+        bound = math.hypot(se, fig["se"])
+        if bound == 0:                              # no spread on either side (a channel idle in a phase)
+            assert fig["value"] == pytest.approx(mean, abs=1e-12), key
+            continue
+        z[key] = (abs(fig["value"] - mean) / bound, f"{key}: explain {fig['value']:.6g} ± {fig['se']:.3g}, "
+                                                    f"replications {mean:.6g} ± {se:.3g}")
+    assert len(z) > 40
+    beyond3 = [text for v, text in z.values() if v > 3]
+    allowed = int(stats.binom.ppf(0.999, len(z), 2 * stats.t.sf(3, 2 * (reps - 1))))
+    assert len(beyond3) <= allowed, f"{len(beyond3)} of {len(z)} beyond 3 SE (chance allows {allowed}):\n" + \
+        "\n".join(beyond3)
+    assert not [text for v, text in z.values() if v > 5], "beyond 5 SE"
 
 
 def test_break_even_roi_equals_its_closed_form_on_a_one_sku_plan():
