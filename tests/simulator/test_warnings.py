@@ -210,3 +210,14 @@ def test_validate_json_lists_warnings_and_errors(tmp_path, capsys):
     assert [x["ok"] for x in files] == [True, False]
     assert [w["path"] for w in files[0]["warnings"]] == ["flash_sales.midnight.price"]
     assert files[1]["errors"][0]["path"] == "skus.lipstick.stock" and files[1]["errors"][0]["line"] == 26
+
+
+def test_compare_warns_about_the_plan_its_overrides_make(capsys):
+    """B = A with `--set skus.lipstick.discount=0.75`: the 折 warning names A's file and the line
+    of the value the override replaces; A itself draws none."""
+    minimal = REPO / "tests" / "scenarios" / "valid_minimal.yaml"
+    assert main(["compare", str(minimal), "--set", "skus.lipstick.discount=0.75", "--reps", "2", "--quiet"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
+    assert err == [f"{minimal}:39: warning: skus.lipstick.discount: discount 0.75 takes 75 % off the list price "
+                   "199, leaving 49.75, below unit_cost 60; it reads like 7.5折 (25 % off): probably meant discount "
+                   "0.25 (a discount is the fraction taken off)"]
