@@ -22,11 +22,6 @@ from simulator.record import RunRecord
 from simulator.scenario.errors import ScenarioError
 from simulator.scenario.schema import Scenario
 
-RATES = ("add_to_cart_rate", "payment_conversion", "coupon_claim_rate")
-"""Per stretch: 加购率 = carts / visits (warm-up phases; null elsewhere), 支付转化率 = payments
-(orders + deposits) / visits, 领券率 = coupons claimed / visits (null without coupons); 客单价
-(`aov`) = 支付金额 (paid by buyers) / payments."""
-
 
 @dataclass(frozen=True)
 class Source:
@@ -58,7 +53,7 @@ def records(sc: Scenario, reps: int | None = None, seed: int | None = None,
     """(source, model, records): one expected record, or `reps` fast replications."""
     from simulator.runner import simulate
 
-    src, model = source_of(sc)
+    src, _ = source_of(sc)
     if src.engine == "expected":
         res = simulate(sc, reps=1, engine="expected", uncertainty=False)
         return src, res.model, res.records
@@ -99,7 +94,10 @@ def _div(a: float, b: float) -> float | None:
 
 
 def stretch_figures(rec: RunRecord, model: Model, mask: np.ndarray, days: float, warmup: bool) -> dict:
-    """One replication's figures over the periods in `mask`."""
+    """One replication's figures over the periods in `mask` (`days` long): UV per day per channel
+    and in all, 加购率 = carts / visits (a stretch with warm-up hours; None elsewhere), 支付转化率 =
+    payments (orders + deposits) / visits, 客单价 (`aov`) = 支付金额 (paid by buyers) / payments,
+    领券率 = coupons claimed / visits (None without coupons)."""
     ch, sk = rec.by_channel, rec.by_sku
     visits_c = ch["visits"][mask].sum(0)
     visits = float(visits_c.sum())

@@ -84,11 +84,11 @@ def _largest_plan(spec) -> dict:
 
 def optimize(args) -> int:
     from simulator import size
+    from simulator.commands.run import show_warnings
     from simulator.optimize import StudyMismatch
     from simulator.optimize import optimize as run_optimize
     from simulator.optimize.spec import Spec
     from simulator.optimize.study import check_storage
-    from simulator.commands.run import show_warnings
     from simulator.scenario import load_scenario
     from simulator.scenario.errors import InputError
     from simulator.scenario.mistakes import as_json

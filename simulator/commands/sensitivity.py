@@ -42,11 +42,11 @@ def sensitivity(args) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from simulator.commands.run import show_warnings, with_overrides
-    from simulator.scenario.mistakes import as_json
     from simulator.files import atomic_write_bytes, atomic_write_text, json_safe
     from simulator.naming import RUN_KPIS, did_you_mean
     from simulator.output_set import OutputSet
     from simulator.scenario import load_scenario
+    from simulator.scenario.mistakes import as_json
     from simulator.sensitivity import analyse, tornado_figure
 
     scenario = with_overrides(load_scenario(args.scenario), args.set, args.scenario)

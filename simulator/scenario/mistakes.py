@@ -22,6 +22,7 @@ validated scenario (no numpy): `promosim validate` stays light.
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 
 from simulator.scenario.errors import Issue
 
@@ -102,7 +103,7 @@ def _flash_prices(sc):
 def _phase_gaps(sc):
     m, phases = sc.meta, sc.calendar.phases
     order = sorted(range(len(phases)), key=lambda i: m.local(phases[i].start))
-    for ia, ib in zip(order, order[1:]):
+    for ia, ib in pairwise(order):
         a, b = phases[ia], phases[ib]
         gap = m.minutes_from_start(b.start) - m.minutes_from_start(a.end)
         if gap > 0:

@@ -79,7 +79,7 @@ def test_figures_per_day_equal_the_expected_engine(capsys):
     ts["date"] = ts.period_start.dt.strftime("%m-%d")
     for p in got["phases"][:2]:
         part = ts[ts.date == p["name"]]
-        ch, sk = part[part.level == "channel"], part[part.level == "sku"]
+        ch = part[part.level == "channel"]
         days = part.period_start.nunique() / 24
         visits = ch.visits.sum()
         assert p["days"] == days == 1
@@ -173,8 +173,8 @@ def test_figures_are_the_fast_engines_means_within_three_standard_errors(name):
         if bound == 0:                              # no spread on either side (a channel idle in a phase)
             assert fig["value"] == pytest.approx(mean, abs=1e-12), key
             continue
-        z[key] = (abs(fig["value"] - mean) / bound, f"{key}: explain {fig['value']:.6g} ± {fig['se']:.3g}, "
-                                                    f"replications {mean:.6g} ± {se:.3g}")
+        z[key] = (abs(fig["value"] - mean) / bound, (f"{key}: explain {fig['value']:.6g} ± {fig['se']:.3g}, "
+                                                    f"replications {mean:.6g} ± {se:.3g}"))
     assert len(z) > 40
     beyond3 = [text for v, text in z.values() if v > 3]
     allowed = int(stats.binom.ppf(0.999, len(z), 2 * stats.t.sf(3, 2 * (reps - 1))))

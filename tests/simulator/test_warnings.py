@@ -79,9 +79,9 @@ def test_bundled_scenarios_give_no_warning(name, capsys):
 def test_a_discount_written_as_zhe(tmp_path, capsys):
     plan = changed("discount: {burst: 0.25}", "discount: {burst: 0.75}")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:23: warning: skus.lipstick.discount.burst: discount 0.75 in phase 'burst' takes 75 % off the "
+        ("plan.yaml:23: warning: skus.lipstick.discount.burst: discount 0.75 in phase 'burst' takes 75 % off the "
         "list price 200, leaving 50, below unit_cost 60; it reads like 7.5折 (25 % off): probably meant "
-        "discount 0.25 (a discount is the fraction taken off)"]
+        "discount 0.25 (a discount is the fraction taken off)")]
 
 
 def test_a_deep_discount_above_cost_is_no_zhe(tmp_path, capsys):
@@ -92,77 +92,77 @@ def test_a_deep_discount_above_cost_is_no_zhe(tmp_path, capsys):
 def test_a_discount_that_sells_below_unit_cost(tmp_path, capsys):
     plan = changed("unit_cost: 60", "unit_cost: 160")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:23: warning: skus.lipstick.discount.burst: discount 0.25 in phase 'burst' takes the price "
+        ("plan.yaml:23: warning: skus.lipstick.discount.burst: discount 0.25 in phase 'burst' takes the price "
         "from 200 to 150, below unit_cost 160: each unit sells at a loss of 10 before marketing; probably meant "
-        "a discount of at most 0.2 (the price at cost)"]
+        "a discount of at most 0.2 (the price at cost)")]
 
 
 def test_a_single_discount_that_sells_below_unit_cost(tmp_path, capsys):
     plan = changed("discount: {burst: 0.25}", "discount: 0.5")
     plan = changed("unit_cost: 60", "unit_cost: 110", plan)
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:23: warning: skus.lipstick.discount: discount 0.5 takes the price from 200 to 100, below "
+        ("plan.yaml:23: warning: skus.lipstick.discount: discount 0.5 takes the price from 200 to 100, below "
         "unit_cost 110: each unit sells at a loss of 10 before marketing; probably meant a discount of at most "
-        "0.45 (the price at cost)"]
+        "0.45 (the price at cost)")]
 
 
 def test_a_list_price_below_unit_cost(tmp_path, capsys):
     plan = changed("unit_cost: 60", "unit_cost: 210")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:21: warning: skus.lipstick.price: price 200 is below unit_cost 210: every unit sells at a loss "
-        "even at list price; probably the two are swapped, or one is per pack and the other per unit"]
+        ("plan.yaml:21: warning: skus.lipstick.price: price 200 is below unit_cost 210: every unit sells at a loss "
+        "even at list price; probably the two are swapped, or one is per pack and the other per unit")]
 
 
 def test_a_flash_price_above_list(tmp_path, capsys):
     plan = changed("price: 129", "price: 229")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:30: warning: flash_sales.midnight.price: flash price 229 is above the list price of "
+        ("plan.yaml:30: warning: flash_sales.midnight.price: flash price 229 is above the list price of "
         "'lipstick' (200): the sale sells nothing cheaper than the shelf; probably meant a price below 200 "
-        "(a flash sale's `price` is what buyers pay per unit)"]
+        "(a flash sale's `price` is what buyers pay per unit)")]
 
 
 def test_a_gap_between_phases(tmp_path, capsys):
     plan = changed('start: "2026-11-11 00:00"', 'start: "2026-11-11 03:00"')
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:14: warning: calendar.phases.1.start: phase 'burst' starts at 2026-11-11 03:00, 3 h after "
+        ("plan.yaml:14: warning: calendar.phases.1.start: phase 'burst' starts at 2026-11-11 03:00, 3 h after "
         "phase 'warmup' ends (2026-11-11 00:00): the 3 h between them belong to no phase (list "
         "prices — each SKU's `default` discount —, intent 1, traffic × 1); probably meant "
-        'start: "2026-11-11 00:00"']
+        'start: "2026-11-11 00:00"')]
 
 
 def test_promo_with_a_lift_of_one(tmp_path, capsys):
     plan = changed("    promo_lift: 1.3\n", "")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:16: warning: calendar.phases.1.promo.0: phase 'burst' puts 'lipstick' on promotion, but its "
+        ("plan.yaml:16: warning: calendar.phases.1.promo.0: phase 'burst' puts 'lipstick' on promotion, but its "
         "promo_lift is 1 (no lift): being on promotion changes nothing; probably meant to set "
-        "skus.lipstick.promo_lift (e.g. 1.2: 20 % more conversion while on promotion)"]
+        "skus.lipstick.promo_lift (e.g. 1.2: 20 % more conversion while on promotion)")]
 
 
 def test_promo_of_every_sku_with_a_lift_of_one(tmp_path, capsys):
     plan = changed("promo_lift: 1.3", "promo_lift: 1")
     plan = changed("promo: [lipstick]", "promo: ['*']", plan)
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:16: warning: calendar.phases.1.promo.0: phase 'burst' puts every SKU on promotion ('*'), but "
+        ("plan.yaml:16: warning: calendar.phases.1.promo.0: phase 'burst' puts every SKU on promotion ('*'), but "
         "promo_lift is 1 (no lift) for 'lipstick': being on promotion changes nothing for them; probably meant to "
-        "set their promo_lift (e.g. 1.2: 20 % more conversion while on promotion)"]
+        "set their promo_lift (e.g. 1.2: 20 % more conversion while on promotion)")]
 
 
 def test_a_flash_quantity_above_stock(tmp_path, capsys):
     plan = changed("stock: 500", "stock: 80\n    inbound: [{at: \"2026-11-11 08:00\", quantity: 10}, "
                                  "{at: \"2026-11-11 09:00\", quantity: 1000}]")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:34: warning: flash_sales.midnight.quantity: quantity 100 is above the stock of 'lipstick' "
+        ("plan.yaml:34: warning: flash_sales.midnight.quantity: quantity 100 is above the stock of 'lipstick' "
         "planned by the sale's start (2026-11-11 08:00): 90 (stock 80 + inbound 10), before anything sold "
-        "earlier; the sale sets aside at most 90 units; probably meant quantity 90 or less, or more stock"]
+        "earlier; the sale sets aside at most 90 units; probably meant quantity 90 or less, or more stock")]
 
 
 def test_a_flash_sale_with_no_stock_at_its_start(tmp_path, capsys):
     plan = changed("stock: 500", "stock: 0\n    inbound: [{at: \"2026-11-11 12:00\", quantity: 1000}]")
     assert warnings_of(tmp_path, capsys, plan) == [
-        "plan.yaml:32: warning: flash_sales.midnight.start: flash sale 'midnight' starts at 2026-11-11 08:00, "
+        ("plan.yaml:32: warning: flash_sales.midnight.start: flash sale 'midnight' starts at 2026-11-11 08:00, "
         "when 'lipstick' has no stock (stock 0, nothing arrives before): the sale sets aside min(quantity, stock "
         "on hand) = 0 units and sells nothing; probably meant to start at or after the first shipment "
-        "(2026-11-11 12:00)"]
+        "(2026-11-11 12:00)")]
 
 
 def test_a_reorder_that_lands_before_the_sale_is_stock(tmp_path, capsys):
@@ -218,6 +218,6 @@ def test_compare_warns_about_the_plan_its_overrides_make(capsys):
     minimal = REPO / "tests" / "scenarios" / "valid_minimal.yaml"
     assert main(["compare", str(minimal), "--set", "skus.lipstick.discount=0.75", "--reps", "2", "--quiet"]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
-    assert err == [f"{minimal}:39: warning: skus.lipstick.discount: discount 0.75 takes 75 % off the list price "
+    assert err == [(f"{minimal}:39: warning: skus.lipstick.discount: discount 0.75 takes 75 % off the list price "
                    "199, leaving 49.75, below unit_cost 60; it reads like 7.5折 (25 % off): probably meant discount "
-                   "0.25 (a discount is the fraction taken off)"]
+                   "0.25 (a discount is the fraction taken off)")]
