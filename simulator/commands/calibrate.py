@@ -46,7 +46,7 @@ def calibrate(args) -> int:
     from simulator.commands.run import show_warnings
     from simulator.output_set import OutputSet
     from simulator.scenario import load_scenario
-    from simulator.scenario.mistakes import as_json
+    from simulator.scenario.mistakes import shown
 
     try:
         columns = parse_map(args.columns) if args.columns else None
@@ -71,8 +71,9 @@ def calibrate(args) -> int:
     payload = res.to_json()
     payload["out"] = str(out)
     payload["files"] = files
-    payload["warnings"] = as_json(warnings)
     if args.json:
+        # the plan's warnings (on stderr before the fit) join the fit's own, as lines of text
+        payload["warnings"] = [shown(w) for w in warnings] + payload["warnings"]
         print(json.dumps(payload, ensure_ascii=False))
     else:
         _print(payload)
