@@ -204,7 +204,7 @@ LAYERS = (
     ("engines", ("simulator.engine", "simulator.reference")),
     ("runs", ("simulator", "simulator.assumptions", "simulator.runner", "simulator.results", "simulator.show")),
     ("uses", ("simulator.compare", "simulator.bench", "simulator.optimize", "simulator.report", "simulator.sensitivity",
-              "calibration")),
+              "simulator.explain", "calibration")),
     ("command line", ("simulator.commands", "simulator.cli")),
 )
 """docs/decisions.md, "Start-up and layering": a module belongs to the layer of the longest

@@ -3,6 +3,7 @@
 COMMANDS = (
     "simulator.commands.run",
     "simulator.commands.validate",
+    "simulator.commands.explain",
     "simulator.commands.schema",
     "simulator.commands.optimize",
     "simulator.commands.report",

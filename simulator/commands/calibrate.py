@@ -43,8 +43,10 @@ def calibrate(args) -> int:
     from calibration.baselines import parse_holdout
     from calibration.history import parse_map
     from calibration.output import write_outputs
+    from simulator.commands.run import show_warnings
     from simulator.output_set import OutputSet
     from simulator.scenario import load_scenario
+    from simulator.scenario.mistakes import shown
 
     try:
         columns = parse_map(args.columns) if args.columns else None
@@ -53,6 +55,7 @@ def calibrate(args) -> int:
         print(f"promosim calibrate: {e}", file=sys.stderr)
         return 2
     scenario = load_scenario(args.scenario)        # errors name file:line before any work
+    warnings = show_warnings(scenario, args.scenario)
     if scenario.calibrate is None:
         print(f"{args.scenario}: no calibrate: block; declare the unknowns under calibrate.parameters "
               "(see docs/calibration.md)", file=sys.stderr)
@@ -69,6 +72,8 @@ def calibrate(args) -> int:
     payload["out"] = str(out)
     payload["files"] = files
     if args.json:
+        # the plan's warnings (on stderr before the fit) join the fit's own, as lines of text
+        payload["warnings"] = [shown(w) for w in warnings] + payload["warnings"]
         print(json.dumps(payload, ensure_ascii=False))
     else:
         _print(payload)

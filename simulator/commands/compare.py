@@ -37,6 +37,30 @@ def register(sub) -> None:
     c.set_defaults(func=compare_command)
 
 
+def _plan_warnings(a: str, b: str | None, pairs: list[str]) -> list[dict]:
+    """Warnings (likely planner mistakes) of plans A and B given as scenario files — B is A
+    when not given, with the --set overrides — printed on stderr (compare's JSON is compare.json,
+    written by `simulator.compare`: they are not in it). A result folder, or a plan that does not
+    load (compare names its problem), gives none."""
+    from pathlib import Path
+
+    from simulator.commands.run import show_warnings, with_overrides
+    from simulator.scenario import load_scenario
+    from simulator.scenario.errors import InputError
+    from simulator.scenario.mistakes import as_json
+
+    out = []
+    for path, sets in ((a, []), (b or a, pairs)):
+        if not Path(path).is_file() or (path == a and b is None and not sets and out):
+            continue
+        try:
+            scenario = with_overrides(load_scenario(path), sets, path)
+        except InputError:
+            continue
+        out += [w for w in as_json(show_warnings(scenario, path)) if w not in out]
+    return out
+
+
 def compare_command(args) -> int:
     from simulator.compare import COMPARE_FILES, CompareError, compare, write
     from simulator.output_set import OutputSet
@@ -49,6 +73,7 @@ def compare_command(args) -> int:
     overrides = parse_overrides(args.set)
     target = OutputSet(args.out, COMPARE_FILES.__contains__) if args.out else None
     folder = target.open() if target else None          # --out checked before any work
+    _plan_warnings(args.a, args.b, args.set)
     try:
         with Progress("compare: replications", 1, enabled=not args.quiet) as bar:
             cmp = compare(args.a, args.b, overrides=overrides, reps=args.reps, seed=args.seed,

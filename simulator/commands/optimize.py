@@ -84,14 +84,17 @@ def _largest_plan(spec) -> dict:
 
 def optimize(args) -> int:
     from simulator import size
+    from simulator.commands.run import show_warnings
     from simulator.optimize import StudyMismatch
     from simulator.optimize import optimize as run_optimize
     from simulator.optimize.spec import Spec
     from simulator.optimize.study import check_storage
     from simulator.scenario import load_scenario
     from simulator.scenario.errors import InputError
+    from simulator.scenario.mistakes import as_json
 
     scenario = load_scenario(args.scenario)        # errors name file:line before any work
+    warnings = show_warnings(scenario, args.scenario)
     if scenario.optimize is None:
         print(f"{args.scenario}: no optimize: block; declare the decisions under optimize.variables "
               "(see docs/optimize.md)", file=sys.stderr)
@@ -130,6 +133,7 @@ def optimize(args) -> int:
             return 2
     payload = res.to_json()
     payload["out"] = str(out)
+    payload["warnings"] = as_json(warnings)
     if args.json:
         print(json.dumps(payload, ensure_ascii=False))
     else:

@@ -24,6 +24,17 @@ def with_overrides(scenario, pairs: list[str], file: str):
     return scenario.with_overrides(ov, where=f"{file} (with {', '.join(ov.shown.values())})")
 
 
+def show_warnings(scenario, file: str) -> list:
+    """The plan's warnings (likely planner mistakes), printed on stderr with file and line;
+    returned for a `--json` payload. They never stop the command."""
+    from simulator.scenario.mistakes import located_warnings, shown
+
+    warnings = located_warnings(scenario, file)
+    for w in warnings:
+        print(shown(w), file=sys.stderr, flush=True)
+    return warnings
+
+
 def register(sub) -> None:
     r = sub.add_parser("run", help="play a scenario over replications and show its KPIs")
     r.add_argument("scenario", type=options.file_path, help="scenario YAML file")
@@ -58,11 +69,13 @@ def run(args) -> int:
     from simulator.results import RUN_FILES
     from simulator.runner import simulate
     from simulator.scenario import load_scenario
+    from simulator.scenario.mistakes import as_json
     from simulator.show import print_run
 
     if args.report and not args.out:
         raise InputError("promosim run: --report needs --out DIR (the report is drawn from the result files)")
     scenario = with_overrides(load_scenario(args.scenario), args.set, args.scenario)
+    warnings = show_warnings(scenario, args.scenario)
     reps = args.reps or scenario.meta.replications
     size.check(scenario, reps, args.scale, force=args.force, where=f"promosim run {args.scenario}")
     target = OutputSet(args.out, RUN_FILES.__contains__) if args.out else None
@@ -85,6 +98,7 @@ def run(args) -> int:
     if args.json:
         payload = {k: summary[k] for k in ("scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales",
                                            "targets", "assumptions", "spread") if k in summary}
+        payload["warnings"] = as_json(warnings)
         payload["timing"] = {"engine_s": res.timing["engine_s"]}
         print(json.dumps(payload, ensure_ascii=False))
     else:

@@ -41,14 +41,16 @@ def register(sub) -> None:
 def sensitivity(args) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from simulator.commands.run import with_overrides
+    from simulator.commands.run import show_warnings, with_overrides
     from simulator.files import atomic_write_bytes, atomic_write_text, json_safe
     from simulator.naming import RUN_KPIS, did_you_mean
     from simulator.output_set import OutputSet
     from simulator.scenario import load_scenario
+    from simulator.scenario.mistakes import as_json
     from simulator.sensitivity import analyse, tornado_figure
 
     scenario = with_overrides(load_scenario(args.scenario), args.set, args.scenario)
+    warnings = show_warnings(scenario, args.scenario)
     if scenario.uncertainty is None:
         raise InputError(f"{args.scenario}: no uncertainty: block; sensitivity ranks its assumptions "
                          "(docs/uncertainty.md)")
@@ -75,7 +77,7 @@ def sensitivity(args) -> int:
         if target:
             target.discard()
     if args.json:
-        print(json.dumps(json_safe(res.to_dict()), ensure_ascii=False))
+        print(json.dumps(json_safe({**res.to_dict(), "warnings": as_json(warnings)}), ensure_ascii=False))
     else:
         _print(res)
         if args.out:

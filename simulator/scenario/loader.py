@@ -267,16 +267,41 @@ def locate(error: ScenarioError, path: str | Path) -> ScenarioError:
     engine that cannot play a block) placed in the scenario file `path`, at their line."""
     if not any(i.file == "<scenario>" for i in error.issues):
         return error
+    return ScenarioError(place(error.issues, path))
+
+
+def place(issues: list[Issue], path: str | Path) -> list[Issue]:
+    """`issues` with those that name no file (`<scenario>`) placed in the scenario file `path`
+    at the line of their field — or, for a field of a SKU read from the catalogue, in the
+    catalogue at the SKU's row. The file is read again only when some issue needs it."""
+    if not any(i.file == "<scenario>" for i in issues):
+        return list(issues)
+    path = Path(path)
     try:
-        doc = _yaml().load(read_text(Path(path), "a scenario YAML file", MAX_SCENARIO_BYTES))
+        doc = _yaml().load(read_text(path, "a scenario YAML file", MAX_SCENARIO_BYTES))
         lines = _Lines(doc) if isinstance(doc, dict) else None
     except Exception:  # noqa: BLE001 - the file changed meanwhile: name it without a line
-        lines = None
+        doc, lines = None, None
+    rows = _catalogue_rows(doc, path)
 
-    def line_of(p: str):
+    def where(p: str) -> tuple[str, int | None]:
+        parts = p.split(".")
+        if parts[0] == "skus" and len(parts) > 1 and parts[1] in rows:
+            inline = doc.get("skus") if isinstance(doc.get("skus"), dict) else {}
+            written = inline.get(parts[1])
+            if not (isinstance(written, dict) and (len(parts) == 2 or parts[2] in written)):
+                return rows[parts[1]]
         if lines is None or not p:
-            return None
-        return lines(tuple(int(k) if k.isdigit() else k for k in p.split(".")))
+            return str(path), None
+        return str(path), lines(tuple(int(k) if k.isdigit() else k for k in parts))
 
-    return ScenarioError([Issue(str(path), line_of(i.path), i.path, i.message) if i.file == "<scenario>" else i
-                          for i in error.issues])
+    return [Issue(*where(i.path), i.path, i.message) if i.file == "<scenario>" else i for i in issues]
+
+
+def _catalogue_rows(doc, path: Path) -> dict[str, tuple[str, int]]:
+    """SKU id → (catalogue file, row) of the catalogue `doc` names (empty: none, or unreadable)."""
+    if not isinstance(doc, dict) or not doc.get("catalogue"):
+        return {}
+    cat = path.parent / str(doc["catalogue"])
+    rows, _ = _read_catalogue(cat, str(path))
+    return {sid: (str(cat), n) for sid, (_, n) in rows.items()}

@@ -15,7 +15,8 @@ def test_run_json_is_exactly_one_object_with_the_documented_keys(promosim):
     p = promosim("run", MINIMAL, "--reps", "3", "--seed", "4", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)          # fails if stdout holds anything else
-    assert set(out) == {"scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales", "timing"}
+    assert set(out) == {"scenario", "reps", "seed", "kpis", "channels", "skus", "coupons", "flash_sales", "warnings", "timing"}
+    assert out["warnings"] == []          # the minimal plan is right
     assert out["reps"] == 3 and out["seed"] == 4
     for name in ("visits", "add_to_carts", "orders", "units", "gmv", "net_sales", "aov",
                  "conversion_rate", "ad_spend", "marketing_cost", "roi", "gross_profit",
