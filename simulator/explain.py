@@ -117,39 +117,12 @@ def stretch_figures(rec: RunRecord, model: Model, mask: np.ndarray, days: float,
 def channel_margins(rec: RunRecord, model: Model) -> dict[str, dict]:
     """Per channel over the campaign, one replication: payment conversion (orders / visits),
     ROI (attributed GMV / spend), the gross-margin rate of its attributed sales and the
-    break-even ROI = 1 / that rate (None when the rate is not positive: no ROI breaks even).
+    break-even ROI (`simulator.kpis.channel_margins`)."""
+    from simulator.kpis import channel_kpis
 
-    Gross margin of a channel's sales = its net sales − COGS of its kept units − platform fee −
-    shipping − return handling − return write-off (docs/kpis.md, each before marketing), with the
-    flows not booked per channel shared out: promotion cost (coupons, the store's reduction,
-    deposit expansion, less forfeits) in proportion to GMV, the platform's clawback to refunds,
-    the unit cost of a kept unit and the write-off of a returned one at the store's averages."""
-    from simulator.kpis import run_kpis
-
-    k = run_kpis(rec, model)
-    meta = model.scenario.meta
-    ch = rec.by_channel
-    gmv = k["gmv"]
-    promo = k["coupon_cost"] + k["reduction_cost"] + k["deposit_expansion"] - k["forfeited_amount"]
-    kept = k["units"] - k["returns"]
-    out = {}
-    for c, name in enumerate(model.channels):
-        f = {x: float(v[:, c].sum()) for x, v in ch.items()}
-        net = (f["gmv"] * (1 - promo / gmv) if gmv else 0.0) - f["refunds"] \
-            - (k["subsidy_clawback"] * f["refunds"] / k["refunds"] if k["refunds"] else 0.0)
-        cogs = (f["units"] - f["returns"]) * (k["cogs"] / kept if kept else 0.0)
-        writeoff = f["returns"] * (k["return_writeoff"] / k["returns"] if k["returns"] else 0.0)
-        margin = (net * (1 - meta.platform_fee_rate) - cogs - meta.shipping_cost_per_order * f["orders"]
-                  - meta.return_cost_per_unit * f["returns"] - writeoff)
-        rate = _div(margin, f["gmv"])
-        spend = f["ad_spend"] + f["fees"] + f["commissions"]
-        out[name] = {
-            "payment_conversion": _div(f["orders"], f["visits"]),
-            "roi": _div(f["gmv"], spend),
-            "gross_margin_rate": rate,
-            "break_even_roi": 1 / rate if rate is not None and rate > 0 else None,
-        }
-    return out
+    return {name: {"payment_conversion": c["conversion_rate"], "roi": c["roi"],
+                   "gross_margin_rate": c["gross_margin_rate"], "break_even_roi": c["break_even_roi"]}
+            for name, c in channel_kpis(rec, model).items()}
 
 
 def _mean(values: list, source: str) -> dict:

@@ -162,8 +162,8 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
     budget × days, summed over ad groups that have their own; None when any part is
     unbounded), clicks (= visits), impressions and ctr (display: impressions bought; auctions:
     impressions won; None for paid search at a flat cpc), cpc = ad_spend / clicks and win_rate
-    (auctions: impressions / auctions taken part in). A paid-search channel with auctions adds
-    `ad_groups` (`ad_group_kpis`)."""
+    (auctions: impressions / auctions taken part in), gross_margin_rate and break_even_roi
+    (`channel_margins`). A paid-search channel with auctions adds `ad_groups` (`ad_group_kpis`)."""
     out = {}
     days = len(model.grid.day_starts())
     for c, name in enumerate(model.channels):
@@ -187,6 +187,37 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
         }
         if book is not None:
             out[name]["ad_groups"] = ad_group_kpis(rec, model, c, name, days)
+    for name, (rate, even) in channel_margins(rec, model).items():
+        out[name]["gross_margin_rate"], out[name]["break_even_roi"] = rate, even
+    return out
+
+
+def channel_margins(rec: RunRecord, model: Model) -> dict[str, tuple[float | None, float | None]]:
+    """Per channel: (gross-margin rate of its attributed sales, break-even ROI = 1 / that rate;
+    None when the rate is not positive: no ROI breaks even) — the ROI at which the channel's
+    gross margin pays its spend (保本 ROI, docs/explain.md).
+
+    Gross margin of a channel's sales = its net sales − COGS of its kept units − platform fee −
+    shipping − return handling − return write-off (each before marketing), with the flows not
+    booked per channel shared out: promotion cost (coupons, the store's reduction, deposit
+    expansion, less forfeits) in proportion to GMV, the platform's clawback to refunds, the unit
+    cost of a kept unit and the write-off of a returned one at the store's averages."""
+    k = run_kpis(rec, model)
+    meta = model.scenario.meta
+    gmv = k["gmv"]
+    promo = k["coupon_cost"] + k["reduction_cost"] + k["deposit_expansion"] - k["forfeited_amount"]
+    kept = k["units"] - k["returns"]
+    out = {}
+    for c, name in enumerate(model.channels):
+        f = {x: float(v[:, c].sum()) for x, v in rec.by_channel.items()}
+        net = (f["gmv"] * (1 - promo / gmv) if gmv else 0.0) - f["refunds"] \
+            - (k["subsidy_clawback"] * f["refunds"] / k["refunds"] if k["refunds"] else 0.0)
+        cogs = (f["units"] - f["returns"]) * (k["cogs"] / kept if kept else 0.0)
+        writeoff = f["returns"] * (k["return_writeoff"] / k["returns"] if k["returns"] else 0.0)
+        margin = (net * (1 - meta.platform_fee_rate) - cogs - meta.shipping_cost_per_order * f["orders"]
+                  - meta.return_cost_per_unit * f["returns"] - writeoff)
+        rate = ratio(margin, f["gmv"])
+        out[name] = (rate, 1 / rate if rate is not None and rate > 0 else None)
     return out
 
 

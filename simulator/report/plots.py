@@ -303,7 +303,7 @@ def _roi_panel(d: D.ReportData, ax, ch: pd.DataFrame, y: np.ndarray) -> None:
     ax.set_title(d.say("ROI against break-even", "投产比与保本线"))
     ax.grid(axis="y", visible=False)
     if marks.any():
-        ax.legend(loc="lower right", fontsize=7)
+        ax.legend(loc="upper right", fontsize=7)
 
 
 def funnel(d: D.ReportData, fn: pd.DataFrame) -> Figure:

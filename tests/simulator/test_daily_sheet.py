@@ -141,3 +141,40 @@ def test_the_reports_promotions_section_shows_every_coupon_and_flash_sale(folder
     for name, f in summary["flash_sales"].items():
         assert rows[name][7] == f"{f['sold_out_share']:.0%}"
         assert (rows[name][8] == "–") == (f["sellout_minute"] is None)      # a sale that never sold out is there
+
+
+def test_channels_are_read_against_their_break_even_roi(folder, summary):
+    """The 618's paid search and display earn less than their break-even ROI (保本 ROI): the table
+    says "(loss)" beside their ROI and shows the break-even from summary.json; the chart draws
+    their bars red and a break-even tick on every channel that spends."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    from simulator.report import fonts
+    from simulator.report import plots as P
+
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    i = page.index('id="s-channels"')
+    rows = {re.findall(r"<td[^>]*>(.*?)</td>", r)[0]: re.findall(r"<td[^>]*>(.*?)</td>", r)
+            for r in re.findall(r"<tr>(.*?)</tr>", page[i:page.index("<h2", i + 1)]) if "<td" in r}
+    losing = {n for n, c in summary["channels"].items()
+              if c["roi"] is not None and c["break_even_roi"] is not None and c["roi"] < c["break_even_roi"]}
+    assert losing, "the bundled 618 has channels below break-even"
+    for name, c in summary["channels"].items():
+        assert rows[name][6].endswith("(loss)") == (name in losing)
+        if c["roi"] is not None:
+            assert rows[name][7] == f"{c['break_even_roi']:,.2f}"
+        if c.get("budget"):
+            assert rows[name][8] == f"{c['ad_spend'] / c['budget']:.0%}"
+    d = D.load(folder)
+    with matplotlib.rc_context(P.style(fonts.find_cjk_font())):
+        fig = P.channels(d, D.channels(d))
+    ax = fig.axes[2]
+    colours = [to_hex(p.get_facecolor()) for p in ax.containers[0]]          # the ROI bars, top to bottom
+    names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    spending = [n for n in names if summary["channels"][n]["roi"] is not None]
+    assert dict(zip(spending, colours)) == {n: (to_hex(P.VERMILLION) if n in losing else to_hex(P.GREEN))
+                                            for n in spending}
+    ticks = next(line for line in ax.lines if line.get_gid() == "channel_break_even")
+    assert len(ticks.get_xdata()) == len(spending)
+    assert ax.get_xscale() == "log"                     # a CRM push at ROI 70 does not flatten the others
