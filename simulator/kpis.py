@@ -129,9 +129,11 @@ def period_profit(rec: RunRecord, model: Model) -> np.ndarray:
 
 
 def coupon_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]:
-    """Per store coupon in one run: claimed, redeemed, cost, empty_minute (None: never empty)."""
+    """Per store coupon in one run: claimed, redeemed, redemption_rate (redeemed ÷ claimed; None
+    when none was claimed), cost, empty_minute (None: never empty)."""
     m = model.scenario.meta.tick_minutes
-    return {name: {"claimed": c["claimed"], "redeemed": c["redeemed"], "cost": c["cost"],
+    return {name: {"claimed": c["claimed"], "redeemed": c["redeemed"],
+                   "redemption_rate": ratio(c["redeemed"], c["claimed"]), "cost": c["cost"],
                    "empty_minute": None if c["empty_tick"] < 0 else c["empty_tick"] * m}
             for name, c in rec.coupons.items()}
 

@@ -11,7 +11,7 @@ MONEY = {"gmv", "net_sales", "refunds", "ad_spend", "fees", "commissions", "mark
          "platform_fee", "shipping", "return_handling", "gross_profit", "aov", "spend", "cost",
          "coupon_cost", "reduction_cost", "platform_subsidy", "deposit_amount", "deposit_expansion",
          "forfeited_amount", "cpc"}
-RATES = {"conversion_rate", "sell_through", "sold_out_share", "win_rate", "ctr"}
+RATES = {"conversion_rate", "sell_through", "sold_out_share", "win_rate", "ctr", "redemption_rate"}
 
 
 def fmt(name: str, v) -> str:
@@ -99,7 +99,7 @@ def print_run(res: Results, summary: dict, out: str | None = None, console: Cons
     con.print(_table("Top SKUs by GMV (means)", "sku",
                      ("units", "gmv", "lost_units", "stockout_minutes", "ending_stock", "sell_through"), named))
     if summary.get("coupons"):
-        con.print(_table("Store coupons (店铺优惠券, means)", "coupon", ("claimed", "redeemed", "cost", "empty_minute"),
+        con.print(_table("Store coupons (店铺优惠券, means)", "coupon", ("claimed", "redeemed", "redemption_rate", "cost", "empty_minute"),
                          summary["coupons"].items()))
     if summary.get("flash_sales"):
         con.print(_table("Flash sales (秒杀)", "sale", ("units", "sold_out_share", "sellout_minute"),

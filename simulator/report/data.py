@@ -354,15 +354,16 @@ def stockout_table(d: ReportData) -> pd.DataFrame:
 
 
 def coupons(d: ReportData) -> pd.DataFrame:
-    """Every store coupon: claimed, redeemed (means), redemption_rate (redeemed ÷ claimed), cost,
+    """Every store coupon: claimed, redeemed (means), redemption_rate (the mean of each run's
+    redeemed ÷ claimed, summary.json), cost,
     emptied (share of replications whose pool emptied), empty (the median emptying time)."""
     ev = d.events[d.events["kind"] == "coupon_empty"]
     first = ev.groupby(["subject", "replication"])["time"].min()
     rows = {}
     for name, c in d.summary.get("coupons", {}).items():
         t = first.loc[name] if name in first.index.get_level_values(0) else pd.Series(dtype="datetime64[ns]")
-        rows[name] = {"claimed": c["claimed"], "redeemed": c["redeemed"],
-                      "redemption_rate": c["redeemed"] / c["claimed"] if c["claimed"] else None, "cost": c["cost"],
+        rate = c.get("redemption_rate", c["redeemed"] / c["claimed"] if c["claimed"] else None)
+        rows[name] = {"claimed": c["claimed"], "redeemed": c["redeemed"], "redemption_rate": rate, "cost": c["cost"],
                       "emptied": len(t) / max(d.reps, 1), "empty": t.median() if len(t) else None}
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["claimed", "redeemed", "redemption_rate", "cost", "emptied", "empty"])

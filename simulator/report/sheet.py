@@ -111,8 +111,9 @@ def coupon_sheet(wb, d: D.ReportData) -> None:
     u = money_unit(d.currency)
     cols = [("Coupon", "优惠券", TEXT), ("Claimed", "领取", COUNT), ("Redeemed", "核销", COUNT),
             ("Redemption rate", "核销率", RATE), (f"Cost ({u})", "成本", MONEY), ("Pool empty (mean)", "领完时间", CLOCK)]
-    rows = [[name, c["claimed"], c["redeemed"], c["redeemed"] / c["claimed"] if c["claimed"] else None, c["cost"],
-             _local(d, D.at_minute(d, c.get("empty_minute")))] for name, c in d.summary.get("coupons", {}).items()]
+    rows = [[name, r["claimed"], r["redeemed"], _num(r["redemption_rate"]), r["cost"],
+             _local(d, D.at_minute(d, d.summary["coupons"][name].get("empty_minute")))]
+            for name, r in D.coupons(d).iterrows()]
     _sheet(wb, "优惠券 Coupons", cols, rows)
 
 
