@@ -240,7 +240,8 @@ def test_channels_figure_shows_spend_gmv_and_roi_per_channel(d, summary, style):
             assert widths[n] == pytest.approx(summary["channels"][n][col], rel=1e-9, abs=1e-9), (n, col)
     roi_bars = roi_ax.patches
     assert len(roi_bars) == 1                                         # only 直通车 has spend
-    assert roi_bars[0].get_width() == pytest.approx(summary["channels"]["直通车"]["roi"])
+    bar = roi_bars[0]                                                 # on a log axis: from its left edge
+    assert bar.get_x() + bar.get_width() == pytest.approx(summary["channels"]["直通车"]["roi"])
 
 
 def test_funnel_by_phase_adds_up_and_carts_are_warmup_only(d, summary, style):
