@@ -284,3 +284,35 @@ def probe_values(model: type[BaseModel], data, rounds: dict, error: type[PathErr
             if issue is not None:
                 at = f" at {issue.path}" if issue.path else ""
                 raise error(where, f"{what} is not a valid value{at}: {issue.message}")
+
+
+def claim_number(data, loc: tuple, where: tuple, seen: dict[tuple, str], owner: str, noun: str,
+                 error: type[PathError] = PathError) -> float:
+    """The number at `loc` in `data` (the plan as written), now set by `owner` ("the assumption
+    'traffic'"), recorded in `seen` (loc → owner). Raises `error` at `where` when `loc` holds no
+    number already set in the scenario (`noun` must be one: "a parameter") or when another
+    owner set it already."""
+    value = value_at(data, loc)
+    shown = ".".join(map(str, loc))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        what = "is not set" if value is None else f"holds {value!r}"
+        raise error(where, f"{shown} {what}: {noun} must be a number already set in the scenario")
+    if loc in seen:
+        raise error(where, f"{shown} is already set by {seen[loc]}")
+    seen[loc] = owner
+    return float(value)
+
+
+class Probes:
+    """The values each decision can take, gathered in rounds (`low`, `high`, …) and validated
+    by `probe_values`: one validation a round while nothing is wrong."""
+
+    def __init__(self):
+        self.rounds: dict[tuple, list] = {}
+
+    def add(self, key: tuple, where: tuple, what: str, sets: list[tuple[tuple, Any]]) -> None:
+        """Probe `sets` [(loc, value), …] in round `key`; `what` ("low = 0.2") and `where` name it."""
+        self.rounds.setdefault(key, []).append((where, what, sets))
+
+    def check(self, model: type[BaseModel], data, error: type[PathError] = PathError) -> None:
+        probe_values(model, data, self.rounds, error)

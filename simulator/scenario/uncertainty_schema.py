@@ -41,7 +41,7 @@ from simulator.naming import did_you_mean
 from simulator.scenario.numbers import Finite, bounded
 from simulator.scenario.numbers import Strict as _Strict
 from simulator.scenario.errors import ScenarioError
-from simulator.scenario.overrides import (PathError, _instance_at, expand, field_locations, probe_values,
+from simulator.scenario.overrides import (PathError, Probes, _instance_at, claim_number, expand, field_locations,
                                           value_at)
 
 Z999 = 3.090232306167813
@@ -260,7 +260,7 @@ def resolve(scenario) -> list[Target]:
     data = scenario.model_dump(mode="python")
     for block in ("optimize", "calibrate", "uncertainty"):
         data.pop(block, None)
-    targets, seen, rounds = [], {}, {}
+    targets, seen, probes = [], {}, Probes()
     for name, a in unc.assumptions.items():
         sets = []
         for i, path in enumerate(a.paths):
@@ -272,23 +272,15 @@ def resolve(scenario) -> list[Target]:
                 if why:
                     raise UncertaintyError(where, f"{'.'.join(map(str, loc))} cannot be an assumption: {why}")
             for loc in locs:
-                value = value_at(data, loc)
-                shown = ".".join(map(str, loc))
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    what = "is not set" if value is None else f"holds {value!r}"
-                    raise UncertaintyError(where, f"{shown} {what}: an assumption must be a number already "
-                                                  "set in the scenario")
-                if loc in seen:
-                    raise UncertaintyError(where, f"{shown} is already set by the assumption {seen[loc]!r}")
-                seen[loc] = name
-                sets.append((loc, float(value)))
+                value = claim_number(data, loc, where, seen, f"the assumption {name!r}", "an assumption",
+                                     UncertaintyError)
+                sets.append((loc, value))
         targets.append(Target(name, tuple(sets)))
         for label, x in zip(("lowest", "highest"), a.extremes()):
-            probes = [(loc, x * v if a.is_factor else x) for loc, v in sets]
-            rounds.setdefault((label,), []).append(
-                (("uncertainty", "assumptions", name), f"its {label} value ({x:g}{' ×' if a.is_factor else ''})",
-                 probes))
-    probe_values(type(scenario), data, rounds, UncertaintyError)
+            probes.add((label,), ("uncertainty", "assumptions", name),
+                       f"its {label} value ({x:g}{' ×' if a.is_factor else ''})",
+                       [(loc, x * v if a.is_factor else x) for loc, v in sets])
+    probes.check(type(scenario), data, UncertaintyError)
     return targets
 
 
