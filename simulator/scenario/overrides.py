@@ -82,10 +82,12 @@ def parse_overrides(pairs: list[str]) -> Overrides:
     return out
 
 
-def expand(data: dict, path: str, shown: str = SOURCE) -> list[tuple]:
+def expand(data: dict, path: str, shown: str = SOURCE, allow_empty: bool = False) -> list[tuple]:
     """Every concrete location (tuple of keys) that `path` names in `data`.
 
     Raises `ScenarioError` at `shown` when a step matches nothing (with the nearest name).
+    `allow_empty`: a match that reaches an unset block is dropped, and a wildcard may match
+    nothing (`coupons.*.claim_rate` in a plan without coupons): [] rather than an error.
     """
     steps = path.split(".")
     found: list[tuple] = [()]
@@ -110,13 +112,15 @@ def expand(data: dict, path: str, shown: str = SOURCE) -> list[tuple]:
                     raise _no_match(path, step, [str(i) for i in range(len(node))], shown)
             elif loc and loc[-1] == "discount" and isinstance(node, int | float) and last:
                 nxt.append(loc + (step,))  # discount becomes a per-phase mapping
+            elif node is None and allow_empty:
+                continue                   # an unset block: nothing to name here
             else:
                 what = "is not set" if node is None else f"is a single value ({node!r})"
                 where = ".".join(str(k) for k in loc)
                 message = f"no field {step!r} here: {where} {what}"
                 raise ScenarioError([Issue(shown, None, path, message)])
         found = nxt
-    if not found:
+    if not found and not allow_empty:
         raise ScenarioError([Issue(shown, None, path, "the wildcard matches nothing")])
     return found
 
