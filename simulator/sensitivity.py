@@ -24,9 +24,7 @@ import numpy as np
 
 from simulator.assumptions import Assumptions
 from simulator.kpis import run_kpis
-from simulator.model import build_model
-from simulator.engine import ENGINES
-from simulator.runner import replication_seed
+from simulator.runner import simulate
 
 EDGE = 1e-6          # SALib's unit-cube samples reach 0 and 1; quantiles there can be infinite
 
@@ -55,7 +53,7 @@ class Evaluator:
 
     def __init__(self, scenario, kpis: list[str], seeds: int, seed: int, engine: str = "fast"):
         self.plays = Assumptions(scenario)
-        self.kpis, self.seeds, self.seed, self.engine = kpis, seeds, seed, ENGINES[engine]
+        self.kpis, self.seeds, self.seed, self.engine = kpis, seeds, seed, engine
         self.evaluations = 0
 
     def value(self, name: str, u: float) -> float:
@@ -65,9 +63,8 @@ class Evaluator:
         """(len(kpis),) mean KPIs with each assumption at its quantile (median when absent)."""
         values = {n: self.value(n, quantiles.get(n, 0.5)) for n in self.plays.names}
         played = self.plays.base.with_overrides(self.plays.overrides(values))
-        model = build_model(played)
-        eng = self.engine(model)
-        rows = [run_kpis(eng.run(replication_seed(self.seed, i)), model) for i in range(self.seeds)]
+        res = simulate(played, seeds=range(self.seeds), seed=self.seed, engine=self.engine, uncertainty=False)
+        rows = [run_kpis(r, res.model) for r in res.records]
         self.evaluations += 1
         return np.array([np.mean([np.nan if r[k] is None else r[k] for r in rows]) for k in self.kpis])
 
