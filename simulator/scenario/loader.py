@@ -204,26 +204,31 @@ def _read_fit_sample(unc: dict, base_dir: Path | None, shown: str, lines: _Lines
     try:
         text = read_text(path, what, MAX_FIT_SAMPLE_BYTES)
     except Unreadable as e:
-        message = e.message if e.message.startswith(("is ", "no such")) else f"cannot be read: {e.message}"
-        return [Issue(shown, line, "uncertainty.from", f"the fit sample {str(path)!r} {message}"
-                      + ("; run promosim calibrate to write one, and name it relative to this scenario"
-                         if e.message.startswith("no such") else ""))]
+        if e.message.startswith("no such file"):
+            message = (f"{e.message}: {str(path)!r}; expected {what} (run promosim calibrate to write one; "
+                       "from: is relative to this scenario's folder)")
+        else:
+            message = f"the fit sample {str(path)!r} {e.message}"
+        return [Issue(shown, line, "uncertainty.from", message)]
+    def bad(message: str) -> list[Issue]:
+        return [Issue(shown, line, "uncertainty.from", f"the fit sample {str(path)!r}: {message}")]
+
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        return [Issue(str(path), getattr(e, "lineno", None), "", f"not JSON ({getattr(e, 'msg', e)}); expected {what}")]
+        at = f" at line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
+        return bad(f"not JSON ({getattr(e, 'msg', e)}{at}); expected {what}")
     if not isinstance(doc, dict) or not {"parameters", "draws"} <= set(doc):
-        return [Issue(str(path), None, "", f"expected {what}: an object with parameters and draws")]
+        return bad(f"expected {what}: an object with parameters and draws")
     params, draws = doc["parameters"], doc["draws"]
     if not isinstance(params, list) or not params or not all(isinstance(p, str) and p for p in params):
-        return [Issue(str(path), None, "parameters", "expected a list of the fitted parameters' paths")]
+        return bad("parameters: expected a list of the fitted parameters' paths")
     if not isinstance(draws, list) or not draws:
-        return [Issue(str(path), None, "draws", "the sample is empty: no draws; run promosim calibrate again "
-                      "(without --sample 0)")]
+        return bad("draws: the sample is empty (no draws); run promosim calibrate again without --sample 0")
     for i, row in enumerate(draws):
         if (not isinstance(row, list) or len(row) != len(params)
                 or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in row)):
-            return [Issue(str(path), None, f"draws.{i}", f"expected {len(params)} finite numbers (one per parameter)")]
+            return bad(f"draws.{i}: expected {len(params)} finite numbers, one per parameter")
     unc["sample"] = {"method": str(doc.get("method", "")), "fit": doc.get("fit") if isinstance(doc.get("fit"), dict)
                      else {}, "parameters": params, "draws": draws}
     return []
