@@ -176,3 +176,32 @@ def test_sensitivity_plays_the_sample_as_one_factor_with_the_indices_of_what_it_
         assert abs(got[key]["S1"] - s1) <= max(got[key]["S1_conf"], 0.01), (key, got[key], s1)
         assert abs(got[key]["ST"] - st) <= max(got[key]["ST_conf"], 0.01), (key, got[key], st)
     assert any("one factor" in n for n in res.notes)
+
+
+def test_an_optuna_fit_gets_the_least_squares_spread_widened_by_the_simulation_noise():
+    """An Optuna fit has no Jacobian: the sample takes central differences on the fast engine's
+    mean over its R replications (common seeds), and its residual scales carry the simulation's
+    noise, a factor √(1 + 1/R) on the spread. At the same optimum, with R = 8, the SDs are
+    those of the least-squares sample times √(1 + 1/R), within 3 SEs: two 1,000-draw SDs
+    (√(1/(2·999)) each) and the residual scale estimated from n = 360 cells (√(1/(2n)))."""
+    import dataclasses
+
+    from calibration.calibrators import SimModel
+    from calibration.sample import fit_sample
+    from simulator.scenario.calibrate_schema import plain_data
+
+    params = {k: RANGES[k] for k in FITTED}
+    fixed = {k: v for k, v in TRUTH.items() if k not in params}
+    scenario = parse_scenario(scenario_text(START | fixed, parameters=params, targets="{units: 1}"))
+    _, history = synthetic_history(1)
+    res = calibrate(scenario, history, band_replications=0, intervals=False, sample=1000)
+    reps = 8
+    model = SimModel(res.replay, res.unknowns, plain_data(scenario), ["units"], "fast", reps, 3)
+    x = np.asarray(res.fit.x, dtype=float)
+    res.fit = dataclasses.replace(res.fit, jac=None, engine="fast", method="cmaes",
+                                  residuals=model.unit_residuals(res.loss)(x))
+    optuna_like = fit_sample(res, model, draws=1000, seed=4)
+    assert optuna_like.jacobian.startswith("central differences")
+    ratio = optuna_like.draws.std(axis=0, ddof=1) / res.sample.draws.std(axis=0, ddof=1)
+    se = np.sqrt(2 / (2 * 999) + 1 / (2 * 360))
+    assert (np.abs(ratio / np.sqrt(1 + 1 / reps) - 1) <= 3 * se).all(), (ratio, se)
