@@ -81,14 +81,20 @@ class Assumptions:
         return self.base.with_overrides(self.overrides(values)), values
 
 
+def by_twin(values, index: list[int]) -> list[list[float]]:
+    """The `values` of replications `index` grouped by the assumption draw they play (twins
+    together, in order of first appearance): one list of one or two values per draw."""
+    groups: dict[int, list[float]] = {}
+    for i, v in zip(index, values):
+        groups.setdefault(twin(i), []).append(float(v))
+    return list(groups.values())
+
+
 def spread(values: np.ndarray, index: list[int]) -> dict[str, float | None]:
     """Shares of a KPI's variance from the assumptions and from shopper noise (they add to 1),
     from replications `index` (their values `values`, (R,)): noise from complete twins, the
     rest assumptions. None when fewer than two complete twins or no variance."""
-    by_twin: dict[int, list[float]] = {}
-    for i, v in zip(index, values):
-        by_twin.setdefault(twin(i), []).append(float(v))
-    pairs = np.array([v for v in by_twin.values() if len(v) == 2])
+    pairs = np.array([v for v in by_twin(values, index) if len(v) == 2])
     total = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
     if len(pairs) < 2 or total <= 0:
         return {"assumptions": None, "noise": None}
