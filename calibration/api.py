@@ -33,6 +33,7 @@ from calibration.calibrators import Fit, SimModel, fit_least_squares, fit_optuna
 from calibration.history import History, HistoryError, history_from_frame, load_history
 from calibration.losses import LOSSES, Loss
 from calibration.replay import Replay, SimTable, observed
+from calibration.sample import FitSample, fit_sample
 from simulator.scenario.calibrate_schema import STORE_LEVEL, Unknown, plain_data, resolve
 from calibration.uncertainty import Interval, profile_intervals, trial_intervals, with_requirements
 from simulator.scenario.errors import Issue, ScenarioError
@@ -68,7 +69,7 @@ class CalibrationResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     columns: dict[str, str] = field(default_factory=dict)
-    sample: object = None          # calibration.sample.FitSample, or None (`sample=0`)
+    sample: FitSample | None = None          # the fitted parameters' joint sample (`sample=0`: none)
 
     def settings(self) -> list[tuple[tuple, float]]:
         """(location, value) for every location a fitted parameter sets."""
@@ -263,8 +264,6 @@ def calibrate(
         sim=sim, band=band, backtest=bt, warnings=warnings, columns=dict(spec.columns),
     )
     if sample:
-        from calibration.sample import fit_sample
-
         result.sample = fit_sample(result, model, draws=sample, seed=seed)
         loose = [n for n in result.sample.unidentified if ivs[n].identified]   # the others are warned above
         if loose:

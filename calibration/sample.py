@@ -180,10 +180,13 @@ def truncated_normal(x_hat: np.ndarray, h: np.ndarray, n: int, rng: np.random.Ge
                 a, b = -x[:, i] / v[i], (1.0 - x[:, i]) / v[i]
                 lo, hi = np.maximum(lo, np.minimum(a, b)), np.minimum(hi, np.maximum(a, b))
             lo, hi = c + np.minimum(lo, 0.0), c + np.maximum(hi, 0.0)
+            room = hi - lo > 1e-12                             # a chain wedged in a corner stays
+            hi = np.where(room, hi, lo + 1e-12)
             if flat[k]:
                 new = rng.uniform(lo, hi)
             else:
                 new = truncnorm.rvs(lo / sd[k], hi / sd[k], scale=sd[k], size=n, random_state=rng)
+            new = np.where(room, new, c)
             x = np.clip(x + np.outer(new - c, v), 0.0, 1.0)
     moving = sorted({int(i) for k in np.flatnonzero(flat) for i in np.flatnonzero(np.abs(vecs[:, k]) > 1e-6)})
     return x, moving

@@ -205,3 +205,28 @@ def test_an_optuna_fit_gets_the_least_squares_spread_widened_by_the_simulation_n
     ratio = optuna_like.draws.std(axis=0, ddof=1) / res.sample.draws.std(axis=0, ddof=1)
     se = np.sqrt(2 / (2 * 999) + 1 / (2 * 360))
     assert (np.abs(ratio / np.sqrt(1 + 1 / reps) - 1) <= 3 * se).all(), (ratio, se)
+
+
+def test_traffic_and_conversion_without_visits_trade_off_and_the_sample_keeps_only_their_product():
+    """Fitting traffic, conversion and elasticity to units alone: traffic × conversion is pinned,
+    the split is not. The sample draws the split across the ranges (both named unidentified)
+    and keeps the product's spread: SD of log(traffic × conversion) equals the SD of
+    log(conversion) of a fit with traffic known, within 4 SEs (two 1,000-draw SDs, √(1/1998)
+    each)."""
+    _, history = synthetic_history(1)
+    both = ("channels.organic_search.visits_per_hour", "skus.*.base_conversion")
+    params = {k: RANGES[k] for k in (*both, "skus.*.elasticity")}
+    fixed = {k: v for k, v in TRUTH.items() if k not in params}
+    free = calibrate(parse_scenario(scenario_text(START | fixed, parameters=params, targets="{units: 1}")), history,
+                     band_replications=0, intervals=False, sample=1000)
+    known = calibrate(parse_scenario(scenario_text(START | {k: v for k, v in TRUTH.items() if k not in FITTED},
+                                                   parameters={k: RANGES[k] for k in FITTED}, targets="{units: 1}")),
+                      history, band_replications=0, intervals=False, sample=1000)
+    assert free.sample.unidentified == list(both)
+    d = free.sample.draws
+    traffic = d[:, 0]
+    # the product (≈ 60 an hour) and conversion's range (≤ 0.3) leave traffic 200–20,000: drawn across it
+    assert traffic.min() < 300 and traffic.max() > 15_000
+    sd_product = np.log(d[:, 0] * d[:, 1]).std(ddof=1)
+    sd_conversion = np.log(known.sample.draws[:, 0]).std(ddof=1)
+    assert abs(sd_product / sd_conversion - 1) <= 4 * np.sqrt(2 / 1998), (sd_product, sd_conversion)
