@@ -27,6 +27,13 @@ scenario, no location is set by two assumptions, the values at the distribution'
 (its 0.1 % and 99.9 % quantiles, or its ends) are valid there, and the correlations form a
 valid matrix. Costs and the meta block are the store's own figures, which the KPIs read as
 written, so they cannot be assumptions.
+
+`from: calibrate_store/fit_sample.json` (relative to the scenario file; beside assumptions or
+alone) plays a calibration's joint sample of its fitted parameters: the loader reads the file
+into `sample` (`FitDraws`), each twin plays one of its rows (`simulator.assumptions`), and each
+fitted parameter sets its value itself at every match of its path. Checked at load like the
+assumptions: each parameter is a path of this scenario naming numbers already set, none is
+also set by an assumption, and the sample's lowest and highest values are valid there.
 """
 
 from __future__ import annotations
