@@ -132,9 +132,13 @@ def test_a_run_from_the_sample_reproduces_its_mean_and_covariance(tmp_path):
     got = np.cov(played.T)
     se = np.sqrt((np.outer(np.diag(s), np.diag(s)) + s**2) / (t - 1))
     assert (np.abs(got - s) <= 4 * se).all(), (got, s, se)
-    # the plan really plays the rows: the scenario of a replication has its row's values
+    # reported like assumptions: quantiles, the spread's share, the report's tornado
     summary = res.summary()
-    assert set(summary["assumptions"]) == set(FITTED) and "gmv" in summary["spread"]
+    assert set(summary["assumptions"]) == set(FITTED) and summary["spread"]["gmv"]["assumptions"] > 0
+    from simulator.report import data as report_data
+
+    folder = res.write(tmp_path / "out")
+    assert set(report_data.assumption_swings(report_data.load(folder)).index) == set(FITTED)
 
 
 def test_rows_are_the_same_in_any_process_and_beside_assumptions(tmp_path):
