@@ -52,16 +52,18 @@ def _quick_load(text: str) -> Scenario | None:
         return None               # explicit tags (`!!str 1`): the round-trip reader keeps them, this one does not
     try:
         doc = _quick_yaml().load(text)
-        if not isinstance(doc, dict) or doc.get("catalogue") or _names_fit_sample(doc):
+        if not isinstance(doc, dict) or doc.get("catalogue") or _needs_fit_sample(doc):
             return None
         return Scenario.model_validate(_plain_yaml(doc, "<scenario>"))
     except Exception:  # noqa: BLE001 - any problem is found and named by the round-trip reader
         return None
 
 
-def _names_fit_sample(doc) -> bool:
+def _needs_fit_sample(doc) -> bool:
+    """Whether the `uncertainty:` block names a fit sample to read (`from:` without the draws
+    themselves; a plan promosim serializes from scratch carries them as `sample:`)."""
     unc = doc.get("uncertainty")
-    return isinstance(unc, dict) and ("from" in unc or "sample" in unc)
+    return isinstance(unc, dict) and unc.get("from") is not None and unc.get("sample") is None
 
 
 MAX_FIT_SAMPLE_BYTES = 64 * MiB
@@ -188,9 +190,6 @@ def _read_fit_sample(unc: dict, base_dir: Path | None, shown: str, lines: _Lines
     import math
 
     line = lines(("uncertainty", "from"))
-    if "sample" in unc:
-        return [Issue(shown, lines(("uncertainty", "sample")), "uncertainty.sample",
-                      "sample is read from the file from: names (a calibration's fit_sample.json); leave it out")]
     if not isinstance(unc.get("from"), str) or not unc["from"].strip():
         return []                                           # the schema names what from: expects
     path = (base_dir or Path(".")) / unc["from"]
@@ -299,7 +298,7 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
             raise ScenarioError(catalogue_issues)  # nothing read: checking SKUs only adds noise
 
     lines = _Lines(doc)
-    if _names_fit_sample(data):
+    if _needs_fit_sample(data):
         issues = _read_fit_sample(data["uncertainty"], base_dir, shown, lines)
         if issues:
             raise ScenarioError(issues)

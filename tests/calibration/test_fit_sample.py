@@ -234,3 +234,17 @@ def test_traffic_and_conversion_without_visits_trade_off_and_the_sample_keeps_on
     sd_product = np.log(d[:, 0] * d[:, 1]).std(ddof=1)
     sd_conversion = np.log(known.sample.draws[:, 0]).std(ddof=1)
     assert abs(sd_product / sd_conversion - 1) <= 4 * np.sqrt(2 / 1998), (sd_product, sd_conversion)
+
+
+def test_a_written_plan_keeps_its_fit_sample(tmp_path):
+    """best_plan.yaml and calibrated.yaml (`plan_text`) rewrite `from:` for their own folder, like
+    `catalogue:`; a plan serialized from scratch carries the draws themselves (`sample:`). Both
+    load back as the plan (`write_best_plan` checks it)."""
+    from simulator.optimize.plan import write_best_plan
+
+    draws = np.column_stack([np.linspace(0.02, 0.04, 5), np.linspace(-2.5, -1.5, 5)])
+    scenario = _plan_with_sample(tmp_path, draws, list(FITTED))
+    written = write_best_plan(tmp_path / "out" / "best_plan.yaml", tmp_path / "plan.yaml", [], scenario)
+    assert "from: ../fit_sample.json" in written.read_text(encoding="utf-8")
+    scratch = write_best_plan(tmp_path / "scratch" / "best_plan.yaml", None, [], scenario)
+    assert load_scenario(scratch).uncertainty.sample == scenario.uncertainty.sample
