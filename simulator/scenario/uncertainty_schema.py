@@ -209,7 +209,7 @@ class FitDraws(_Strict):
     method: str
     fit: dict[str, Any] = Field(default_factory=dict)
     parameters: list[str] = Field(min_length=1)
-    draws: list[list[float]] = Field(min_length=1)
+    draws: list[list[Finite]] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _rows(self) -> FitDraws:
