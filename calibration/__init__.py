@@ -8,8 +8,9 @@ The `calibrate:` block of a scenario is part of the scenario schema
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from simulator.lazy import lazy_exports
 
 _EXPORTS = {
     "calibrate": "calibration.api",
@@ -22,13 +23,4 @@ if TYPE_CHECKING:
     from calibration.api import CalibrationError, CalibrationResult, calibrate
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value   # later lookups do not come here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

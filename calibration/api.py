@@ -33,6 +33,7 @@ from calibration.calibrators import Fit, SimModel, fit_least_squares, fit_optuna
 from calibration.history import History, HistoryError, history_from_frame, load_history
 from calibration.losses import LOSSES, Loss
 from calibration.replay import Replay, SimTable, observed
+from calibration.sample import FitSample, fit_sample
 from simulator.scenario.calibrate_schema import STORE_LEVEL, Unknown, plain_data, resolve
 from calibration.uncertainty import Interval, profile_intervals, trial_intervals, with_requirements
 from simulator.scenario.errors import Issue, ScenarioError
@@ -68,6 +69,7 @@ class CalibrationResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     columns: dict[str, str] = field(default_factory=dict)
+    sample: FitSample | None = None          # the fitted parameters' joint sample (`sample=0`: none)
 
     def settings(self) -> list[tuple[tuple, float]]:
         """(location, value) for every location a fitted parameter sets."""
@@ -103,6 +105,10 @@ class CalibrationResult:
                     "start_value": f.loss_start, "evaluations": f.evaluations, "seconds": round(f.seconds, 3),
                     "targets": self.fit_table(), "message": f.message},
             "backtest": self.backtest,
+            "sample": None if self.sample is None else {
+                "method": self.sample.method, "draws": len(self.sample.draws), "jacobian": self.sample.jacobian,
+                "unidentified": self.sample.unidentified,
+                "sd": dict(zip(self.sample.parameters, map(float, self.sample.draws.std(axis=0, ddof=1))))},
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         })
@@ -127,7 +133,7 @@ def calibrate(
     method: str | None = None, engine: str | None = None, trials: int | None = None,
     replications: int | None = None, seed: int | None = None, strict: bool = False,
     start: dict[str, float] | None = None, intervals: bool = True, band_replications: int = 20,
-    progress: Callable[[int, int, str], None] | None = None, log: Callable[[str], None] | None = None,
+    sample: int = 1000, progress: Callable[[int, int, str], None] | None = None, log: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
     """Fit `scenario`'s `calibrate.parameters` to `history` (module docstring).
 
@@ -137,6 +143,7 @@ def calibrate(
     `method`, `engine`, `trials`, `replications`, `seed` override the block. `start`: starting
     values by parameter name (default: the scenario's values). `band_replications`: fast-engine
     replications of the fitted scenario for the simulated band of the plots (0: none).
+    `sample`: draws of the fitted parameters' joint uncertainty (`calibration.sample`; 0: none).
     """
     from simulator.scenario import load_scenario
     from simulator.scenario.schema import Scenario
@@ -251,12 +258,19 @@ def calibrate(
             warnings.append("no SKU-level target to backtest (the baselines forecast per SKU)")
         else:
             bt = run_backtest(history, holdout, sim.mean(target), replay.skus, target)
-    return CalibrationResult(
+    result = CalibrationResult(
         scenario=calibrated, source=source, history=history, history_file=history_file, unknowns=unknowns,
         start=starts, values=values, intervals=ivs, fit=fit, loss=loss, replay=replay, mask=mask, obs=obs,
-        sim=sim, band=band, backtest=bt, warnings=warnings, seconds=time.perf_counter() - t0,
-        columns=dict(spec.columns),
+        sim=sim, band=band, backtest=bt, warnings=warnings, columns=dict(spec.columns),
     )
+    if sample:
+        result.sample = fit_sample(result, model, draws=sample, seed=seed)
+        loose = [n for n in result.sample.unidentified if ivs[n].identified]   # the others are warned above
+        if loose:
+            warnings.append("the fit sample draws " + ", ".join(loose) + " across a flat direction of the loss "
+                            "(fit_sample.json: unidentified): the history pins down a combination, not each")
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 __all__ = ["CalibrationError", "CalibrationResult", "HistoryError", "calibrate"]

@@ -1,4 +1,6 @@
-"""Files of a calibration: `calibrated.yaml`, `fit.json`, `fit.csv` and the plots.
+"""Files of a calibration: `calibrated.yaml`, `fit.json`, `fit.csv`, the fit sample
+(`fit_sample.json`, which `uncertainty: {from: …}` reads, and the same draws as
+`fit_sample.csv`; `calibration.sample`) and the plots.
 
 `calibrated.yaml` is the planner's own scenario file with each fitted value set at its path,
 written by `simulator.optimize.plan.plan_text` (ruamel round trip: comments, key order and the
@@ -51,7 +53,7 @@ def write_calibrated(result, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, calibrated_text(result, path.parent))
     again = load_scenario(path)
-    skip = {"optimize", "catalogue", "calibrate"}
+    skip = {"optimize": True, "catalogue": True, "calibrate": True, "uncertainty": {"from_"}}
     if again.model_dump(exclude=skip) != result.scenario.model_dump(exclude=skip):
         raise RuntimeError(f"{path} does not reproduce the calibrated scenario; please report this "
                            "(the fitted values are in fit.json)")
@@ -82,7 +84,8 @@ def fit_frame(result) -> pd.DataFrame:
 
 
 def write_outputs(result, out: Path, *, plots: bool = True, final: Path | None = None) -> dict[str, str]:
-    """calibrated.yaml, fit.json, fit.csv and (with `plots`) the PNG plots in `out`. `final`:
+    """calibrated.yaml, fit.json, fit.csv, fit_sample.json and .csv (with a sample) and (with
+    `plots`) the PNG plots in `out`. `final`:
     the folder `out` will become (`promosim calibrate` writes into a fresh folder beside it
     and swaps it in), which the listed paths name."""
     out = Path(out)
@@ -93,6 +96,13 @@ def write_outputs(result, out: Path, *, plots: bool = True, final: Path | None =
     frame = fit_frame(result)
     atomic_write_bytes(out / "fit.csv", table_bytes(frame, "csv"))
     files["table"] = str(out / "fit.csv")
+    if result.sample is not None:
+        atomic_write_text(out / "fit_sample.json", result.sample.to_text())
+        table = pd.DataFrame(result.sample.draws, columns=result.sample.parameters)
+        table.insert(0, "draw", range(len(table)))
+        atomic_write_bytes(out / "fit_sample.csv", table_bytes(table, "csv"))
+        files["sample"] = str(out / "fit_sample.json")
+        files["sample_table"] = str(out / "fit_sample.csv")
     if plots:
         from calibration.plots import write_plots
 

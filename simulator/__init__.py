@@ -7,8 +7,9 @@ the engine, pandas or scipy (docs/decisions.md, "Start-up").
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from simulator.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -27,13 +28,4 @@ if TYPE_CHECKING:
     from simulator.scenario.schema import Scenario
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value   # later lookups do not come here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -152,16 +152,16 @@ class Results:
         """`targets` (the chance of reaching each of `meta.targets`, with its standard error)
         and, under an uncertainty block, `assumptions` (their draws' quantiles) and `spread`
         (each KPI's variance split into assumptions and shopper noise; `simulator.assumptions`)."""
-        from simulator.assumptions import spread, twin
+        from simulator.assumptions import by_twin, spread
 
         out: dict = {}
         targets = self.scenario.meta.targets
         if targets is not None and targets.gmv is not None:
-            groups: dict[int, list[float]] = {}       # twins share an assumption draw: not independent
-            for i, p in zip(self.seeds, per_run):
-                key = twin(i) if self.assumptions is not None else i
-                groups.setdefault(key, []).append(float(p["gmv"] >= targets.gmv))
-            hits = np.array([np.mean(g) for g in groups.values()])
+            reached = [float(p["gmv"] >= targets.gmv) for p in per_run]
+            if self.assumptions is not None:          # twins share an assumption draw: not independent
+                hits = np.array([np.mean(g) for g in by_twin(reached, self.seeds)])
+            else:
+                hits = np.array(reached)
             se = float(hits.std(ddof=1) / np.sqrt(hits.size)) if hits.size > 1 else None
             out["targets"] = {"gmv": {"value": targets.gmv, "p_reach": float(hits.mean()), "se": se,
                                       "draws": int(hits.size)}}

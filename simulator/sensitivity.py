@@ -14,6 +14,13 @@ their assumptions, so the indices are not swamped by shopper noise):
 Sobol' indices are defined for independent inputs: the block's correlations are left out here
 (the run's intervals keep them). Assumptions are sampled on their quantile scale: a uniform u
 in (0, 1) is the assumption's value at its quantile u, so every distribution is handled alike.
+
+A calibration's fit sample (`from:`) is one factor, `FIT`: its parameters are not independent,
+so they move together, a row at a time. Its rows are ordered along their main axis (the first
+principal component of the standardized draws) and u picks the row at quantile u of that
+order: u uniform plays every row alike, so the factor's Sobol' indices are those of the whole
+sample; the order makes neighbouring u neighbouring rows for Morris and the tornado (whose
+ends, P5 and P95, are rows at those quantiles of the axis).
 """
 
 from __future__ import annotations
@@ -24,11 +31,10 @@ import numpy as np
 
 from simulator.assumptions import Assumptions
 from simulator.kpis import run_kpis
-from simulator.model import build_model
-from simulator.engine import ENGINES
-from simulator.runner import replication_seed
+from simulator.runner import simulate
 
 EDGE = 1e-6          # SALib's unit-cube samples reach 0 and 1; quantiles there can be infinite
+FIT = "fit sample"   # the factor of a calibration's fit sample (`from:`)
 
 
 @dataclass
@@ -55,19 +61,31 @@ class Evaluator:
 
     def __init__(self, scenario, kpis: list[str], seeds: int, seed: int, engine: str = "fast"):
         self.plays = Assumptions(scenario)
-        self.kpis, self.seeds, self.seed, self.engine = kpis, seeds, seed, ENGINES[engine]
+        self.kpis, self.seeds, self.seed, self.engine = kpis, seeds, seed, engine
         self.evaluations = 0
+        self.names = self.plays.names + ([FIT] if self.plays.sample is not None else [])
+        self.order = None
+        if self.plays.sample is not None:          # the rows along their first principal component
+            d = np.array(self.plays.sample.draws, dtype=float)
+            z = (d - d.mean(axis=0)) / np.where(d.std(axis=0) > 0, d.std(axis=0), 1.0)
+            axis = np.linalg.svd(z, full_matrices=False)[2][0] if len(d) > 1 else np.zeros(d.shape[1])
+            self.order = np.argsort(z @ axis, kind="stable")
 
     def value(self, name: str, u: float) -> float:
+        """The assumption `name` at its quantile `u` (for FIT: `u` itself, the row's place on the axis)."""
+        if name == FIT:
+            return float(u)
         return float(self.plays.block.assumptions[name].quantile(min(max(u, EDGE), 1 - EDGE)))
 
     def __call__(self, quantiles: dict[str, float]) -> np.ndarray:
         """(len(kpis),) mean KPIs with each assumption at its quantile (median when absent)."""
         values = {n: self.value(n, quantiles.get(n, 0.5)) for n in self.plays.names}
+        if self.order is not None:
+            u = quantiles.get(FIT, 0.5)
+            values.update(self.plays.row(int(self.order[min(int(u * len(self.order)), len(self.order) - 1)])))
         played = self.plays.base.with_overrides(self.plays.overrides(values))
-        model = build_model(played)
-        eng = self.engine(model)
-        rows = [run_kpis(eng.run(replication_seed(self.seed, i)), model) for i in range(self.seeds)]
+        res = simulate(played, seeds=range(self.seeds), seed=self.seed, engine=self.engine, uncertainty=False)
+        rows = [run_kpis(r, res.model) for r in res.records]
         self.evaluations += 1
         return np.array([np.mean([np.nan if r[k] is None else r[k] for r in rows]) for k in self.kpis])
 
@@ -83,11 +101,14 @@ def analyse(scenario, kpis: list[str], *, trajectories: int = 10, base: int = 64
 
     seed = scenario.meta.seed if seed is None else seed
     ev = Evaluator(scenario, kpis, seeds, seed)
-    names = ev.plays.names
+    names = ev.names
     a = len(names)
     m = min(top, a)
     total = 1 + 2 * a + trajectories * (a + 1) + base * (m + 2)
     out = Sensitivity(kpis=kpis, assumptions=names)
+    if ev.order is not None:
+        out.notes.append(f"the fit sample ({len(ev.order)} rows of {', '.join(ev.plays.fitted)}) is one factor, "
+                         f"{FIT!r}: its rows ordered along their main axis, P5 and P95 the rows at those places")
     if ev.plays.block.correlations:
         out.notes.append("the block's correlations are left out here: Sobol' indices are defined for independent "
                          "assumptions (run and compare keep them)")

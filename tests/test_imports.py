@@ -196,7 +196,7 @@ def test_no_import_cycle_in_simulator_or_calibration():
 
 
 LAYERS = (
-    ("vocabulary", ("simulator.naming", "simulator.files", "simulator.record", "simulator.progress",
+    ("vocabulary", ("simulator.naming", "simulator.lazy", "simulator.files", "simulator.record", "simulator.progress",
                     "simulator.formats")),
     ("scenario", ("simulator.scenario", "simulator.rules")),
     ("model", ("simulator.timegrid", "simulator.pacing", "simulator.auctions", "simulator.promotions", "simulator.plan",

@@ -18,8 +18,8 @@ def register(sub) -> None:
         "calibrate", help="fit a scenario's unknowns to a store's history, with a backtest",
         description="Fit the parameters declared under calibrate: in SCENARIO to a history (CSV or "
                     "Parquet), put a 95 % interval on each, and with --holdout predict the held-out "
-                    "periods beside naive baselines. Writes calibrated.yaml, fit.json, fit.csv and "
-                    "plots to --out.")
+                    "periods beside naive baselines. Writes calibrated.yaml, fit.json, fit.csv, "
+                    "fit_sample.json (and .csv: the fitted parameters' joint uncertainty) and plots to --out.")
     c.add_argument("scenario", type=options.file_path, help="scenario YAML file with a calibrate: block")
     c.add_argument("--history", type=options.file_path, help="history file (default: calibrate.history.file)")
     c.add_argument("--map", dest="columns", help="column names, ours=theirs,... (overrides calibrate.history.columns)")
@@ -29,6 +29,9 @@ def register(sub) -> None:
     c.add_argument("--trials", type=options.trials, help="trials of tpe or cmaes (default: calibrate.trials)")
     c.add_argument("--reps", type=options.reps, help="replications per candidate on the fast engine")
     c.add_argument("--seed", type=options.seed, help="base seed of the replications")
+    c.add_argument("--sample", type=options.whole(0, 100_000), default=1000,
+                   help="draws of the fitted parameters' joint uncertainty written to fit_sample.json, which "
+                        "uncertainty: {from: …} reads (default 1000; 0: none)")
     c.add_argument("--strict", action="store_true", help="missing periods and SKU gaps are errors")
     c.add_argument("--out", type=options.folder,
                    help="output folder (default: calibrate_<scenario file name>); written as one set")
@@ -94,7 +97,7 @@ def _calibrate(args, run, write_outputs, columns, holdout, folder: Path, out: Pa
 
         res = run(args.scenario, args.history, columns=columns, holdout=holdout, method=args.method,
                   engine=args.engine, trials=args.trials, replications=args.reps, seed=args.seed,
-                  strict=args.strict, progress=progress, log=bar.log)
+                  strict=args.strict, sample=args.sample, progress=progress, log=bar.log)
         if args.json:                              # the table below prints them otherwise
             for w in res.warnings:
                 bar.log(f"warning: {w}")

@@ -4,8 +4,8 @@ The original file is read with ruamel's round-trip loader, each decided value is
 path (every match of a wildcard; a single-number `discount` set for one phase becomes a
 `{default: old, phase: new}` mapping, as `with_overrides` does; a SKU that comes from the CSV
 catalogue gets an inline entry, which the loader merges over the catalogue row), relative paths
-(`catalogue:`) are rewritten for the new location, and the file is written atomically. Comments
-and key order are kept; lines that ruamel would merely re-wrap (long flow mappings) are kept as
+(`catalogue:`, `uncertainty.from:`) are rewritten for the new location, and the file is written
+atomically. Comments and key order are kept; lines that ruamel would merely re-wrap (long flow mappings) are kept as
 the planner wrapped them. The written file is loaded back and must give the evaluated plan.
 """
 
@@ -108,11 +108,19 @@ def plan_text(source: Path | None, plan_locs: list[tuple[tuple, object]], best: 
         set_in_doc(doc, loc, value, best_data)
     cat = doc.get("catalogue")
     if cat and not os.path.isabs(str(cat)):
-        target = (Path(source).parent / str(cat)).resolve()
-        doc["catalogue"] = Path(os.path.relpath(target, Path(out_dir).resolve())).as_posix()
+        doc["catalogue"] = _moved(source, str(cat), out_dir)
+    unc = doc.get("uncertainty")
+    if isinstance(unc, dict) and isinstance(unc.get("from"), str) and not os.path.isabs(unc["from"]):
+        unc["from"] = _moved(source, unc["from"], out_dir)      # the fit sample, from the new folder
     buf = io.StringIO()
     y.dump(doc, buf)
     return _keep_wrapping(text, buf.getvalue())
+
+
+def _moved(source: Path, relative: str, out_dir: Path) -> str:
+    """`relative` (a path written in the file `source`) as written from `out_dir`."""
+    target = (Path(source).parent / relative).resolve()
+    return Path(os.path.relpath(target, Path(out_dir).resolve())).as_posix()
 
 
 def write_best_plan(path: Path, source: Path | None, plan_locs: list[tuple[tuple, object]],
@@ -126,7 +134,7 @@ def write_best_plan(path: Path, source: Path | None, plan_locs: list[tuple[tuple
     text = plan_text(source, plan_locs, best, path.parent)
     atomic_write_text(path, text)
     again = load_scenario(path)
-    skip = {"optimize", "catalogue"}
+    skip = {"optimize": True, "catalogue": True, "uncertainty": {"from_"}}   # paths as written differ by folder
     if again.model_dump(exclude=skip) != best.model_dump(exclude=skip):
         raise RuntimeError(f"{path} does not reproduce the best plan; please report this "
                            "(the plan is in optimize.json)")

@@ -6,8 +6,9 @@ The names below are imported when first used (PEP 562, as in `simulator/__init__
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from simulator.lazy import lazy_exports
 
 _EXPORTS = {
     "Issue": "simulator.scenario.errors",
@@ -24,13 +25,4 @@ if TYPE_CHECKING:
     from simulator.scenario.schema import Scenario
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value   # later lookups do not come here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

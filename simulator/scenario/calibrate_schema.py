@@ -35,7 +35,7 @@ from simulator.naming import did_you_mean
 from simulator.scenario.history_schema import TARGETS, HistorySpec
 from simulator.scenario.numbers import Finite, Replications, Seed, Trials, bounded
 from simulator.scenario.numbers import Strict as _Strict
-from simulator.scenario.overrides import PathError, field_locations, probe_values, value_at
+from simulator.scenario.overrides import PathError, Probes, claim_number, field_locations, value_at
 
 SIMULATED = ("visits", "add_to_carts", "orders", "units", "revenue", "returns", "ad_spend", "clicks")
 """History targets the simulation produces. `impressions` has no simulated flow (display
@@ -161,7 +161,7 @@ def resolve(scenario) -> list[Unknown]:
     cal = scenario.calibrate
     data = plain_data(scenario)
     unknowns: list[Unknown] = []
-    rounds: dict[tuple, list] = {}
+    probes = Probes()
     seen: dict[tuple, str] = {}
     for path, par in cal.parameters.items():
         where = ("calibrate", "parameters", path)
@@ -174,23 +174,15 @@ def resolve(scenario) -> list[Unknown]:
             why = _replayed(loc)
             if why:
                 raise CalibrateError(where, f"cannot fit {'.'.join(map(str, loc))}: {why}")
-            value = value_at(data, loc)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                what = "is not set" if value is None else f"holds {value!r}"
-                raise CalibrateError(where, f"{'.'.join(map(str, loc))} {what}: a parameter must be a number "
-                                            "already set in the scenario")
-            if loc in seen:
-                raise CalibrateError(where, f"{'.'.join(map(str, loc))} is already fitted by {seen[loc]!r}")
-            seen[loc] = path
+            claim_number(data, loc, where, seen, f"the parameter {path!r}", "a parameter", CalibrateError)
         groups = [(".".join(map(str, loc)), (loc,)) for loc in locs] if par.each else [(path, tuple(locs))]
         for name, g_locs in groups:
             s = par.start if par.start is not None else float(value_at(data, g_locs[0]))
             s = min(max(s, par.low), par.high)
             unknowns.append(Unknown(name, path, g_locs, par.low, par.high, par.log, s))
         for label, x in (("low", par.low), ("high", par.high)):
-            sets = [(loc, x) for loc in locs]
-            rounds.setdefault((label,), []).append((where + (label,), f"{label} = {x:g}", sets))
-    probe_values(type(scenario), data, rounds, CalibrateError)
+            probes.add((label,), where + (label,), f"{label} = {x:g}", [(loc, x) for loc in locs])
+    probes.check(type(scenario), data, CalibrateError)
     return unknowns
 
 

@@ -52,12 +52,22 @@ def _quick_load(text: str) -> Scenario | None:
         return None               # explicit tags (`!!str 1`): the round-trip reader keeps them, this one does not
     try:
         doc = _quick_yaml().load(text)
-        if not isinstance(doc, dict) or doc.get("catalogue"):
+        if not isinstance(doc, dict) or doc.get("catalogue") or _needs_fit_sample(doc):
             return None
         return Scenario.model_validate(_plain_yaml(doc, "<scenario>"))
     except Exception:  # noqa: BLE001 - any problem is found and named by the round-trip reader
         return None
 
+
+def _needs_fit_sample(doc) -> bool:
+    """Whether the `uncertainty:` block names a fit sample to read (`from:` without the draws
+    themselves; a plan promosim serializes from scratch carries them as `sample:`)."""
+    unc = doc.get("uncertainty")
+    return isinstance(unc, dict) and unc.get("from") is not None and unc.get("sample") is None
+
+
+MAX_FIT_SAMPLE_BYTES = 64 * MiB
+"""A fit sample is at most this large (1,000 draws of 20 parameters is 400 KB)."""
 
 MAX_SCENARIO_BYTES = 16 * MiB
 """A scenario file is at most this large (the bundled Double 11 is 30 KB)."""
@@ -172,6 +182,57 @@ def _read_catalogue(
     return skus, issues
 
 
+def _read_fit_sample(unc: dict, base_dir: Path | None, shown: str, lines: _Lines) -> list[Issue]:
+    """Read the fit sample `unc["from"]` names (relative to the scenario's folder) into
+    `unc["sample"]`; the issues of a missing or unreadable file, or of one that is not a fit
+    sample, named by that file (or by the `from:` line of the scenario)."""
+    import json
+    import math
+
+    line = lines(("uncertainty", "from"))
+    if not isinstance(unc.get("from"), str) or not unc["from"].strip():
+        return []                                           # the schema names what from: expects
+    path = (base_dir or Path(".")) / unc["from"]
+    if path.is_dir() and (path / "fit_sample.json").is_file():
+        return [Issue(shown, line, "uncertainty.from", f"{unc['from']!r} is a calibration's folder; name the "
+                      f"fit sample inside it: from: {Path(unc['from'], 'fit_sample.json').as_posix()}")]
+    if path.name == "fit.json" and (path.parent / "fit_sample.json").is_file():
+        return [Issue(shown, line, "uncertainty.from", "fit.json holds the fitted values, not their joint "
+                      f"sample; name the file beside it: from: {Path(unc['from']).with_name('fit_sample.json').as_posix()}")]
+    what = "a calibration's fit sample (fit_sample.json, written by promosim calibrate)"
+    try:
+        text = read_text(path, what, MAX_FIT_SAMPLE_BYTES)
+    except Unreadable as e:
+        if e.message.startswith("no such file"):
+            message = (f"{e.message}: {str(path)!r}; expected {what} (run promosim calibrate to write one; "
+                       "from: is relative to this scenario's folder)")
+        else:
+            message = f"the fit sample {str(path)!r} {e.message}"
+        return [Issue(shown, line, "uncertainty.from", message)]
+    def bad(message: str) -> list[Issue]:
+        return [Issue(shown, line, "uncertainty.from", f"the fit sample {str(path)!r}: {message}")]
+
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        at = f" at line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
+        return bad(f"not JSON ({getattr(e, 'msg', e)}{at}); expected {what}")
+    if not isinstance(doc, dict) or not {"parameters", "draws"} <= set(doc):
+        return bad(f"expected {what}: an object with parameters and draws")
+    params, draws = doc["parameters"], doc["draws"]
+    if not isinstance(params, list) or not params or not all(isinstance(p, str) and p for p in params):
+        return bad("parameters: expected a list of the fitted parameters' paths")
+    if not isinstance(draws, list) or not draws:
+        return bad("draws: the sample is empty (no draws); run promosim calibrate again without --sample 0")
+    for i, row in enumerate(draws):
+        if (not isinstance(row, list) or len(row) != len(params)
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in row)):
+            return bad(f"draws.{i}: expected {len(params)} finite numbers, one per parameter")
+    unc["sample"] = {"method": str(doc.get("method", "")), "fit": doc.get("fit") if isinstance(doc.get("fit"), dict)
+                     else {}, "parameters": params, "draws": draws}
+    return []
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file. Raises `ScenarioError` listing every problem."""
     path = Path(path)
@@ -237,6 +298,10 @@ def parse_scenario(text: str, shown: str = "<scenario>", base_dir: Path | None =
             raise ScenarioError(catalogue_issues)  # nothing read: checking SKUs only adds noise
 
     lines = _Lines(doc)
+    if _needs_fit_sample(data):
+        issues = _read_fit_sample(data["uncertainty"], base_dir, shown, lines)
+        if issues:
+            raise ScenarioError(issues)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:

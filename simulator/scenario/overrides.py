@@ -132,10 +132,12 @@ def parse_overrides(pairs: list[str]) -> Overrides:
     return out
 
 
-def expand(data: dict, path: str, shown: str = SOURCE) -> list[tuple]:
+def expand(data: dict, path: str, shown: str = SOURCE, allow_empty: bool = False) -> list[tuple]:
     """Every concrete location (tuple of keys) that `path` names in `data`.
 
     Raises `ScenarioError` at `shown` when a step matches nothing (with the nearest name).
+    `allow_empty`: a match that reaches an unset block is dropped, and a wildcard may match
+    nothing (`coupons.*.claim_rate` in a plan without coupons): [] rather than an error.
     """
     steps = path.split(".")
     found: list[tuple] = [()]
@@ -160,13 +162,15 @@ def expand(data: dict, path: str, shown: str = SOURCE) -> list[tuple]:
                     raise _no_match(path, step, [str(i) for i in range(len(node))], shown)
             elif loc and loc[-1] == "discount" and isinstance(node, int | float) and last:
                 nxt.append(loc + (step,))  # discount becomes a per-phase mapping
+            elif node is None and allow_empty:
+                continue                   # an unset block: nothing to name here
             else:
                 what = "is not set" if node is None else f"is a single value ({node!r})"
                 where = ".".join(str(k) for k in loc)
                 message = f"no field {step!r} here: {where} {what}"
                 raise ScenarioError([Issue(shown, None, path, message)])
         found = nxt
-    if not found:
+    if not found and not allow_empty:
         raise ScenarioError([Issue(shown, None, path, "the wildcard matches nothing")])
     return found
 
@@ -354,3 +358,35 @@ def probe_values(model: type[BaseModel], data, rounds: dict, error: type[PathErr
             if issue is not None:
                 at = f" at {issue.path}" if issue.path else ""
                 raise error(where, f"{what} is not a valid value{at}: {issue.message}")
+
+
+def claim_number(data, loc: tuple, where: tuple, seen: dict[tuple, str], owner: str, noun: str,
+                 error: type[PathError] = PathError) -> float:
+    """The number at `loc` in `data` (the plan as written), now set by `owner` ("the assumption
+    'traffic'"), recorded in `seen` (loc → owner). Raises `error` at `where` when `loc` holds no
+    number already set in the scenario (`noun` must be one: "a parameter") or when another
+    owner set it already."""
+    value = value_at(data, loc)
+    shown = ".".join(map(str, loc))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        what = "is not set" if value is None else f"holds {value!r}"
+        raise error(where, f"{shown} {what}: {noun} must be a number already set in the scenario")
+    if loc in seen:
+        raise error(where, f"{shown} is already set by {seen[loc]}")
+    seen[loc] = owner
+    return float(value)
+
+
+class Probes:
+    """The values each decision can take, gathered in rounds (`low`, `high`, …) and validated
+    by `probe_values`: one validation a round while nothing is wrong."""
+
+    def __init__(self):
+        self.rounds: dict[tuple, list] = {}
+
+    def add(self, key: tuple, where: tuple, what: str, sets: list[tuple[tuple, Any]]) -> None:
+        """Probe `sets` [(loc, value), …] in round `key`; `what` ("low = 0.2") and `where` name it."""
+        self.rounds.setdefault(key, []).append((where, what, sets))
+
+    def check(self, model: type[BaseModel], data, error: type[PathError] = PathError) -> None:
+        probe_values(model, data, self.rounds, error)

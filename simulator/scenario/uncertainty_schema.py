@@ -27,6 +27,13 @@ scenario, no location is set by two assumptions, the values at the distribution'
 (its 0.1 % and 99.9 % quantiles, or its ends) are valid there, and the correlations form a
 valid matrix. Costs and the meta block are the store's own figures, which the KPIs read as
 written, so they cannot be assumptions.
+
+`from: calibrate_store/fit_sample.json` (relative to the scenario file; beside assumptions or
+alone) plays a calibration's joint sample of its fitted parameters: the loader reads the file
+into `sample` (`FitDraws`), each twin plays one of its rows (`simulator.assumptions`), and each
+fitted parameter sets its value itself at every match of its path. Checked at load like the
+assumptions: each parameter is a path of this scenario naming numbers already set, none is
+also set by an assumption, and the sample's lowest and highest values are valid there.
 """
 
 from __future__ import annotations
@@ -35,13 +42,15 @@ import math
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from simulator.naming import did_you_mean
 from simulator.scenario.numbers import Finite, bounded
 from simulator.scenario.numbers import Strict as _Strict
 from simulator.scenario.errors import ScenarioError
-from simulator.scenario.overrides import (PathError, _instance_at, expand, field_locations, probe_values,
+from simulator.scenario.overrides import (PathError, Probes, _instance_at, claim_number, expand, field_locations,
                                           value_at)
 
 Z999 = 3.090232306167813
@@ -192,11 +201,51 @@ class Correlation(_Strict):
     rank: Rank
 
 
-class Uncertainty(_Strict):
-    """`assumptions` by name and the rank `correlations` between them."""
+class FitDraws(_Strict):
+    """A calibration's joint sample of its fitted parameters (`fit_sample.json`, written by
+    `promosim calibrate`), read by the loader from the file `from:` names: `draws` (D, P), one
+    row a draw, in the order of `parameters` (their paths, as the calibrate block named them)."""
 
-    assumptions: dict[str, Assumption] = Field(min_length=1)
+    method: str
+    fit: dict[str, Any] = Field(default_factory=dict)
+    parameters: list[str] = Field(min_length=1)
+    draws: list[list[Finite]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rows(self) -> FitDraws:
+        if len(set(self.parameters)) != len(self.parameters):
+            raise ValueError("parameters: a parameter is named twice")
+        for i, row in enumerate(self.draws):
+            if len(row) != len(self.parameters):
+                raise ValueError(f"draws.{i}: {len(row)} values for {len(self.parameters)} parameters")
+        return self
+
+    def column(self, j: int) -> list[float]:
+        return [row[j] for row in self.draws]
+
+
+class Uncertainty(_Strict):
+    """`assumptions` by name and the rank `correlations` between them; `from`: a calibration's
+    fit sample (`fit_sample.json`, relative to the scenario file), whose rows the replications
+    draw (`sample` holds them once the scenario is loaded). Either or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    from_: str | None = Field(None, alias="from", min_length=1)
+    sample: FitDraws | None = None
+    assumptions: dict[str, Assumption] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> Uncertainty:
+        if not self.assumptions and self.from_ is None:
+            raise ValueError("expected assumptions (the planner's distributions), from (a calibration's "
+                             "fit_sample.json) or both")
+        if self.from_ is not None and self.sample is None:
+            raise ValueError("from: the fit sample was not read; load the scenario from its file "
+                             "(load_scenario reads the file from: names, relative to the scenario)")
+        return self
 
     def matrix(self) -> list[list[float]]:
         """(A, A) the Gaussian copula's correlation matrix, assumptions in their written order:
@@ -215,10 +264,12 @@ class UncertaintyError(PathError):
 
 @dataclass(frozen=True)
 class Target:
-    """One assumption's locations in the scenario: (loc, written value) per match."""
+    """One assumption's (or fitted parameter's) locations in the scenario: (loc, written value)
+    per match; `factor`: the draw multiplies each written value."""
 
     name: str
     sets: tuple[tuple[tuple, float], ...]
+    factor: bool = False
 
 
 def _refused(loc: tuple) -> str | None:
@@ -237,12 +288,9 @@ def _locations(scenario, data: dict, path: str, where: tuple) -> list[tuple]:
     if "*" not in path:
         return field_locations(scenario, data, path, where, UncertaintyError)
     try:
-        locs = expand(data, path)
+        locs = expand(data, path, allow_empty=True)   # no coupons, no ad groups in this plan: nothing set there
     except ScenarioError as e:
-        message = e.issues[0].message
-        if message == "the wildcard matches nothing" or message.endswith(" is not set"):
-            return []                # no coupons, no ad groups in this plan: the assumption sets nothing here
-        raise UncertaintyError(where, message) from None
+        raise UncertaintyError(where, e.issues[0].message) from None
     kept = [loc for loc in locs if isinstance(value_at(data, loc), int | float)
             and not isinstance(value_at(data, loc), bool)]
     if locs and not kept:
@@ -260,7 +308,9 @@ def resolve(scenario) -> list[Target]:
     data = scenario.model_dump(mode="python")
     for block in ("optimize", "calibrate", "uncertainty"):
         data.pop(block, None)
-    targets, seen, rounds = [], {}, {}
+    targets, seen, probes = [], {}, Probes()
+    if unc.sample is not None:
+        targets = _fitted(scenario, data, unc.sample, seen, probes)
     for name, a in unc.assumptions.items():
         sets = []
         for i, path in enumerate(a.paths):
@@ -272,24 +322,45 @@ def resolve(scenario) -> list[Target]:
                 if why:
                     raise UncertaintyError(where, f"{'.'.join(map(str, loc))} cannot be an assumption: {why}")
             for loc in locs:
-                value = value_at(data, loc)
-                shown = ".".join(map(str, loc))
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    what = "is not set" if value is None else f"holds {value!r}"
-                    raise UncertaintyError(where, f"{shown} {what}: an assumption must be a number already "
-                                                  "set in the scenario")
-                if loc in seen:
-                    raise UncertaintyError(where, f"{shown} is already set by the assumption {seen[loc]!r}")
-                seen[loc] = name
-                sets.append((loc, float(value)))
-        targets.append(Target(name, tuple(sets)))
+                value = claim_number(data, loc, where, seen, f"the assumption {name!r}", "an assumption",
+                                     UncertaintyError)
+                sets.append((loc, value))
+        if unc.sample is not None and name in unc.sample.parameters:
+            raise UncertaintyError(("uncertainty", "assumptions", name), f"{name!r} is also a parameter of the fit "
+                                   "sample (from:); name the assumption otherwise")
+        targets.append(Target(name, tuple(sets), a.is_factor))
         for label, x in zip(("lowest", "highest"), a.extremes()):
-            probes = [(loc, x * v if a.is_factor else x) for loc, v in sets]
-            rounds.setdefault((label,), []).append(
-                (("uncertainty", "assumptions", name), f"its {label} value ({x:g}{' ×' if a.is_factor else ''})",
-                 probes))
-    probe_values(type(scenario), data, rounds, UncertaintyError)
+            probes.add((label,), ("uncertainty", "assumptions", name),
+                       f"its {label} value ({x:g}{' ×' if a.is_factor else ''})",
+                       [(loc, x * v if a.is_factor else x) for loc, v in sets])
+    probes.check(type(scenario), data, UncertaintyError)
     return targets
+
+
+def _fitted(scenario, data: dict, sample: FitDraws, seen: dict, probes: Probes) -> list[Target]:
+    """The fit sample's parameters located in this scenario (each sets its value itself at
+    every match of its path), their lowest and highest draws added to `probes`."""
+    where = ("uncertainty", "from")
+    out = []
+    for j, path in enumerate(sample.parameters):
+        try:
+            locs = field_locations(scenario, data, path, where, UncertaintyError)
+        except UncertaintyError as e:
+            raise UncertaintyError(where, f"the fit sample's parameter {path!r} is not a path of this scenario: "
+                                          f"{e.message}") from None
+        sets = []
+        for loc in locs:
+            why = _refused(loc)
+            if why:
+                raise UncertaintyError(where, f"the fit sample's parameter {'.'.join(map(str, loc))} cannot be "
+                                              f"drawn: {why}")
+            sets.append((loc, claim_number(data, loc, where, seen, "the fit sample (from:)",
+                                           "a fitted parameter", UncertaintyError)))
+        out.append(Target(path, tuple(sets), False))
+        column = sample.column(j)
+        for label, x in (("lowest", min(column)), ("highest", max(column))):
+            probes.add((label,), where, f"the fit sample's {label} {path} ({x:g})", [(loc, x) for loc, _ in sets])
+    return out
 
 
 def _positive_definite(a: list[list[float]]) -> bool:

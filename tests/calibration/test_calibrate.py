@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calibration import CalibrationError, calibrate
@@ -161,6 +162,20 @@ def test_cli_json_shape_and_calibrated_yaml_reproduces_the_fit(tmp_path, synthet
     assert again.skus["tee"].elasticity == p["parameters"]["skus.*.elasticity"]["value"]
     res = calibrate(out / "calibrated.yaml", holdout=0.25, band_replications=0, intervals=False)
     assert res.fit.loss_start == pytest.approx(p["fit"]["value"], rel=1e-6)   # the file reproduces the fit
+
+    # the fit sample: one row a draw, one column a parameter, and a calibrated plan draws from it
+    sample = json.loads((out / "fit_sample.json").read_text(encoding="utf-8"))
+    assert sample["parameters"] == list(p["parameters"]) and len(sample["draws"]) == p["sample"]["draws"] == 1000
+    assert sample["method"] == "laplace" and sample["fit"]["loss_value"] == p["fit"]["value"]
+    table = pd.read_csv(out / "fit_sample.csv")
+    assert list(table.columns) == ["draw", *p["parameters"]] and len(table) == 1000
+    assert np.allclose(table[list(p["parameters"])].to_numpy(), sample["draws"])
+    (out / "plan.yaml").write_text(text + "uncertainty:\n  from: fit_sample.json\n", encoding="utf-8")
+    plan = load_scenario(out / "plan.yaml")
+    from simulator.assumptions import Assumptions
+
+    drawn = Assumptions(plan).draw(plan.meta.seed, 0)
+    assert list(drawn.values()) in sample["draws"]
 
 
 def test_cli_map_overrides_the_block(tmp_path, synthetic):

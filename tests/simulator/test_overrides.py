@@ -131,3 +131,15 @@ def test_a_problem_repeated_across_a_wildcards_matches_is_said_once():
         apply_overrides(sc, parse_overrides(["channels.*.visits_per_hour=-1"]))
     lines = [str(i) for i in e.value.issues]
     assert any(f"got -1 (for 3 of the {len(sc.channels)} matches of *: " in x for x in lines), lines
+
+
+def test_allow_empty_drops_unset_blocks_and_empty_wildcards_but_not_typos():
+    from simulator.scenario.overrides import expand
+
+    data = {"coupons": {}, "channels": {"a": {"auction": None}, "b": {"auction": {"bid": 1.0}}}}
+    assert expand(data, "coupons.*.claim_rate", allow_empty=True) == []
+    assert expand(data, "channels.*.auction.bid", allow_empty=True) == [("channels", "b", "auction", "bid")]
+    with pytest.raises(ScenarioError, match="wildcard matches nothing"):
+        expand(data, "coupons.*.claim_rate")
+    with pytest.raises(ScenarioError, match="did you mean 'channels'"):
+        expand(data, "chanels.*.auction.bid", allow_empty=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simulator.assumptions import Assumptions, twin
+from simulator.assumptions import Assumptions, by_twin
 from simulator.runner import simulate
 from tests.helpers import one_sku
 
@@ -47,10 +47,7 @@ def linear_run():
 
 
 def _twin_means(values: np.ndarray, seeds: list[int]) -> np.ndarray:
-    groups: dict[int, list[float]] = {}
-    for i, v in zip(seeds, values):
-        groups.setdefault(twin(i), []).append(float(v))
-    return np.array([np.mean(g) for g in groups.values()])
+    return np.array([np.mean(g) for g in by_twin(values, seeds)])
 
 
 @pytest.mark.parametrize("p", [0.05, 0.95])
