@@ -158,14 +158,15 @@ def _salvage(model: Model) -> np.ndarray:
                      for k, c in zip(model.skus, model.unit_cost)])
 
 
-def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
+def channel_kpis(rec: RunRecord, model: Model, k: dict | None = None) -> dict[str, dict]:
     """Per channel: visits, orders, attributed gmv, spend (ad_spend + fees + commissions), roi;
     for media channels also budget (the total media budget: `total_budget`, else the daily
     budget × days, summed over ad groups that have their own; None when any part is
     unbounded), clicks (= visits), impressions and ctr (display: impressions bought; auctions:
     impressions won; None for paid search at a flat cpc), cpc = ad_spend / clicks and win_rate
     (auctions: impressions / auctions taken part in), gross_margin_rate and break_even_roi
-    (`channel_margins`). A paid-search channel with auctions adds `ad_groups` (`ad_group_kpis`)."""
+    (`channel_margins`). A paid-search channel with auctions adds `ad_groups` (`ad_group_kpis`).
+    `k`: the run's `run_kpis`, when the caller has them already (not computed twice)."""
     out = {}
     days = len(model.grid.day_starts())
     for c, name in enumerate(model.channels):
@@ -189,12 +190,12 @@ def channel_kpis(rec: RunRecord, model: Model) -> dict[str, dict]:
         }
         if book is not None:
             out[name]["ad_groups"] = ad_group_kpis(rec, model, c, name, days)
-    for name, (rate, even) in channel_margins(rec, model).items():
+    for name, (rate, even) in channel_margins(rec, model, k).items():
         out[name]["gross_margin_rate"], out[name]["break_even_roi"] = rate, even
     return out
 
 
-def channel_margins(rec: RunRecord, model: Model) -> dict[str, tuple[float | None, float | None]]:
+def channel_margins(rec: RunRecord, model: Model, k: dict | None = None) -> dict[str, tuple[float | None, float | None]]:
     """Per channel: (gross-margin rate of its attributed sales, break-even ROI = 1 / that rate;
     None when the rate is not positive: no ROI breaks even) — the ROI at which the channel's
     gross margin pays its spend (保本 ROI, docs/explain.md).
@@ -204,7 +205,7 @@ def channel_margins(rec: RunRecord, model: Model) -> dict[str, tuple[float | Non
     booked per channel shared out: promotion cost (coupons, the store's reduction, deposit
     expansion, less forfeits) in proportion to GMV, the platform's clawback to refunds, the unit
     cost of a kept unit and the write-off of a returned one at the store's averages."""
-    k = run_kpis(rec, model)
+    k = run_kpis(rec, model) if k is None else k
     meta = model.scenario.meta
     gmv = k["gmv"]
     promo = k["coupon_cost"] + k["reduction_cost"] + k["deposit_expansion"] - k["forfeited_amount"]

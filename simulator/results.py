@@ -131,7 +131,7 @@ class Results:
     def summary(self) -> dict:
         """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means)."""
         per_run = [run_kpis(r, self.model) for r in self.records]
-        chans = [channel_kpis(r, self.model) for r in self.records]
+        chans = [channel_kpis(r, self.model, k) for r, k in zip(self.records, per_run)]
         skus = [sku_kpis(r, self.model) for r in self.records]
         return json_safe({
             "scenario": self.scenario.meta.name,

@@ -47,7 +47,7 @@ def _sheet(wb, title: str, columns: list[tuple[str, str, str]], rows: list[list]
     return ws
 
 
-def _local(d: D.ReportData, t) -> object:
+def _local(t) -> object:
     """A local time as Excel holds it (no zone: Excel has none); None when there is none."""
     return None if t is None or pd.isna(t) else pd.Timestamp(t).tz_localize(None).to_pydatetime()
 
@@ -102,7 +102,7 @@ def sku_sheet(wb, d: D.ReportData) -> None:
             ("Lost units", "缺货损失件数", COUNT), ("Stock-out minutes", "缺货分钟", COUNT),
             ("Ending stock", "期末库存", COUNT), ("Sell-through", "售罄率", RATE)]
     rows = [[sku, r["label"], _num(r["units"]), _num(r["gmv"]), float(out.loc[sku, "share"]),
-             _local(d, out.loc[sku, "median"]), _num(r["lost_units"]), _num(r["stockout_minutes"]),
+             _local(out.loc[sku, "median"]), _num(r["lost_units"]), _num(r["stockout_minutes"]),
              _num(r["ending_stock"]), _num(r["sell_through"])] for sku, r in sk.iterrows()]
     _sheet(wb, "商品 SKUs", cols, rows)
 
@@ -112,7 +112,7 @@ def coupon_sheet(wb, d: D.ReportData) -> None:
     cols = [("Coupon", "优惠券", TEXT), ("Claimed", "领取", COUNT), ("Redeemed", "核销", COUNT),
             ("Redemption rate", "核销率", RATE), (f"Cost ({u})", "成本", MONEY), ("Pool empty (mean)", "领完时间", CLOCK)]
     rows = [[name, r["claimed"], r["redeemed"], _num(r["redemption_rate"]), r["cost"],
-             _local(d, D.at_minute(d, d.summary["coupons"][name].get("empty_minute")))]
+             _local(D.at_minute(d, d.summary["coupons"][name].get("empty_minute")))]
             for name, r in D.coupons(d).iterrows()]
     _sheet(wb, "优惠券 Coupons", cols, rows)
 
@@ -123,7 +123,7 @@ def flash_sheet(wb, d: D.ReportData) -> None:
             ("Quantity", "秒杀库存", COUNT), ("Units", "件数", COUNT), ("Sell-through", "售罄率", RATE),
             (f"Margin ({u})", "毛利", MONEY), ("Sold out in", "售罄比例", RATE), ("Sell-out (mean)", "售罄时间", CLOCK)]
     rows = [[name, f["sku"], f["price"], f["quantity"], f["units"], f["units"] / f["quantity"], f["margin"],
-             f["sold_out_share"], _local(d, f["sellout"])] for name, f in D.flash_sales(d).iterrows()]
+             f["sold_out_share"], _local(f["sellout"])] for name, f in D.flash_sales(d).iterrows()]
     _sheet(wb, "秒杀 Flash sales", cols, rows)
 
 
