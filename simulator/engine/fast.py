@@ -23,6 +23,7 @@ import simpy
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
 from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
+from simulator.engine.busy import at_risk, grouping
 from simulator.engine.carts import Carts
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines
@@ -187,10 +188,10 @@ class FastEngine:
         ps = run.promo
         reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
-        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end))
+        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end), st)
         cut = ps.pool_cut(rng, ch, draw)                     # a coupon pool empties: cut after that tick
         lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
-        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw.tables)
+        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw)
         ps.schedule(cut)                                     # its pool empties and sell-outs: SimPy events
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
@@ -205,40 +206,46 @@ class FastEngine:
         return cut
 
     def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
-                warm: bool, tab):
+                warm: bool, draw: "Draw"):
         """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
         apart), sorted by SKU, tick, and their class rows (`engine.orders`); the lines of SKUs
-        that lose their whole demand in the stretch go to `Lost` instead. A flash sale that
-        sells out and falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool,
-        carts, cut, lost)."""
-        m, C = self.m, self.C
+        that lose their whole demand in the stretch go to `Lost` instead. Coarse lines are
+        placed on their ticks where a tick matters (`engine.coarse`): an empty shelf's, a stock
+        that may run out or reach its reorder point, a cut. A flash sale that sells out and
+        falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool, carts, cut, lost)."""
+        m, C, coarse = self.m, self.C, draw.coarse
         deposit = reg.deposit[lines.k] & (lines.c < C)
         carts = lines.take(~deposit) if warm else Lines.empty()
         if warm:
-            lines, deposit = lines.take(deposit), deposit[deposit]
+            lines = lines.take(deposit)
         dead = repl.dead(ch.start, cut)
         gone = dead[lines.k]
         gone_lines = lines.take(gone)
         live = np.flatnonzero(~gone)
         live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
-        lines, deposit = lines.take(live), deposit[live]
+        lines = lines.take(live)
+        deposit = reg.deposit[lines.k] & (lines.c < C)
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
         orders = run.promo.top_up(rng, lines, orders, reg, ~deposit)
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
+        lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point), rng.split,
+                                             m.n_ticks)
         flash_cut = run.promo.flash_cut(ch, repl.st, lines)
         if flash_cut < cut:
             cut = flash_cut
+            lines, orders, carts = coarse.cut_orders(lines, orders, cut, rng.split, carts)
+            gone_lines = coarse.cut_lines(gone_lines, cut, rng.split)
             keep, stay = lines.t < cut, gone_lines.t < cut
             back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
             run.carts.back(back)                                     # carts due later go back to wait
             orders = orders.of_lines(keep)
-            lines, deposit = lines.take(keep), deposit[keep]
+            lines = lines.take(keep)
             gone_lines = gone_lines.take(stay)
             carts = carts.take(carts.t < cut)
-        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, tab)
-        return lines, orders, deposit, carts, cut, lost
+        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw)
+        return lines, orders, reg.deposit[lines.k] & (lines.c < C), carts, cut, lost
 
-    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, tab) -> Lost:
+    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, draw: "Draw") -> Lost:
         """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
         `lines`: orders per tick, and units by cells of SKU × segment × coupon class × top-up
         eligibility per reporting period (the first tick with orders of each SKU a cell of its
@@ -249,16 +256,18 @@ class FastEngine:
             z = np.zeros((K, n), dtype=np.int64)
             return Lost(dead, z, z, np.zeros(K, dtype=np.int64))
         t = lines.t - ch.start
-        orders = np.bincount(lines.k * n + t, weights=lines.n, minlength=K * n).astype(np.int64).reshape(K, n)
+        exact = ~lines.coarse
+        orders = np.bincount(lines.k[exact] * n + t[exact], weights=lines.n[exact], minlength=K * n)
+        orders = orders.astype(np.int64).reshape(K, n) + draw.coarse.pooled_per_tick(lines, K, ch.start, n)
         has = orders > 0
         first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
         p_tick = self.m.grid.period[ch.start:ch.end]
         starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
         p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
-        own = t == first[lines.k]
+        own = (t == first[lines.k]) & exact
         lines = lines.take(slice(None))
         lines.t = own * n + np.where(own, t, p_start[t])                  # time key: (own first tick?, tick)
-        lines = resolve_segments(lines, tab, rng.split, S)
+        lines = resolve_segments(lines, draw.tables, rng.split, S)
         deposit = reg.deposit[lines.k] & (lines.c < self.C)
         law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
         count = np.bincount(lines.t * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
@@ -294,7 +303,7 @@ class FastEngine:
                              out.orders.of_lines(sale), reg)
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None) -> "Draw":
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None, st: StockState) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
         its budget pays, auctions as served), split into buyer lines and claims (`visitors`;
         the segments of `dead` SKUs' buyers are drawn later, by `_lost`)."""
@@ -319,13 +328,15 @@ class FastEngine:
         rates[:, list(paid)] = visits[:, list(paid)]
         run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
         tab = tables(self.rows, m, ch.phase, reg, n)
-        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead)
+        how = grouping(m.grid.period[ch.start:ch.end], tab, visits, st, m.reorder_point, self.basket_mean, dead,
+                       run.promo.left)
+        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)
         claims = np.zeros((n, C, sp.claims.shape[2]), dtype=np.int64)
         if claims.shape[2]:
             np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
-        return Draw(sp.lines, by_channel, claims, paid, lam, auctions, tab)
+        return Draw(sp.lines, by_channel, claims, paid, lam, auctions, tab, sp.coarse)
 
     def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:
         """Book the paid clicks of the ticks kept, [ch.start, cut): the flat-cpc budgets

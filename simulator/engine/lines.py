@@ -22,6 +22,9 @@ class Lines:
     first buyer among the buyers of its slot (tick × row) and cell (SKU × segment), counted in
     class order. A line's identity is (t, row, k·S + s, class, j0): its orders' random draws are
     keyed by it (`engine.orders`, `engine.keyed`), so plans on one seed share them.
+
+    `grp` (None: all −1): a *coarse* line's group (`engine.coarse`): its buyers came in the
+    group's ticks, not all at `t` (the group's first); −1 for a line whose buyers came at `t`.
     """
 
     t: np.ndarray
@@ -33,6 +36,7 @@ class Lines:
     g: np.ndarray | None = None
     row: np.ndarray | None = None
     j0: np.ndarray | None = None
+    grp: np.ndarray | None = None
 
     def __post_init__(self):
         if self.row is None:
@@ -57,7 +61,12 @@ class Lines:
     def take(self, idx) -> "Lines":
         return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
                      None if self.units is None else self.units[idx], None if self.g is None else self.g[idx],
-                     self.row[idx], self.j0[idx])
+                     self.row[idx], self.j0[idx], None if self.grp is None else self.grp[idx])
+
+    @property
+    def coarse(self) -> np.ndarray:
+        """(L,) bool: coarse lines (`grp` ≥ 0)."""
+        return np.zeros(self.size, dtype=bool) if self.grp is None else self.grp >= 0
 
     @classmethod
     def concat(cls, parts: list["Lines"]) -> "Lines":
@@ -66,11 +75,13 @@ class Lines:
         if not parts:
             return cls.empty()
         g = None if all(p.g is None for p in parts) else np.concatenate([p.cls for p in parts])
+        grp = None if all(p.grp is None for p in parts) else \
+            np.concatenate([np.full(p.size, -1, dtype=np.int64) if p.grp is None else p.grp for p in parts])
         if len(parts) == 1:
             p = parts[0]
-            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0)
+            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0, grp)
         t, k, s, c, n, row, j0 = (np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS)
-        return cls(t, k, s, c, n, None, g, row, j0)
+        return cls(t, k, s, c, n, None, g, row, j0, grp)
 
 
 def first_of_cell(key: np.ndarray, cell_key: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.engine.attribution import book as _book
 from simulator.engine.attribution import book_reduction
+from simulator.engine.coarse import Coarse
 from simulator.engine.flash import FlashSales
 from simulator.engine.lines import Lines
 from simulator.engine.orders import order_money, top_up_classes
@@ -37,6 +38,7 @@ class Draw:
     lam: np.ndarray
     auctions: dict = field(default_factory=dict)   # auction channel → AuctionDraw
     tables: object = None                          # the stretch's purchase tables (`visitors.Tables`)
+    coarse: Coarse = field(default_factory=Coarse.none)   # the groups of its coarse lines
 
     def truncate(self, keep: int) -> None:
         """Keep the first `keep` ticks."""
@@ -167,6 +169,7 @@ class PromoState:
         if best >= n:
             return ch.end
         tau = ch.start + best
+        lines = draw.coarse.cut_lines(lines, tau + 1, rng.split)   # a busy hour's coarse lines: those before the cut
         keep = lines.t <= tau
         lines = lines.take(keep)
         for j in which:
@@ -307,6 +310,7 @@ class NoPromotions:
     engine takes one path for every plan."""
 
     promo = None
+    left = np.zeros(0, dtype=np.int64)             # no coupon pools
 
     def __init__(self, model):
         self.m = model

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine.busy import Busy, Grouping, busy_slots
+from simulator.engine.coarse import Coarse
 from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines, first_of_cell
 from simulator.engine.quantiles import binomial_quantile
@@ -131,20 +133,23 @@ def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
 @dataclass
 class Split:
     """A stretch's visitors: buyer `lines`; `buyers` and `claims` per tick × row ((n, R),
-    (n, R, J))."""
+    (n, R, J)); the groups of its coarse lines."""
 
     lines: Lines
     buyers: np.ndarray
     claims: np.ndarray
+    coarse: Coarse
 
 
 def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, split_rng: np.random.Generator,
-                 start: int, K: int, S: int, dead: np.ndarray | None = None) -> Split:
+                 start: int, K: int, S: int, dead: np.ndarray | None = None,
+                 how: Grouping | None = None) -> Split:
     """Buyers, claims and buyer lines of `visits` (n, R) from tick `start` (see module doc).
 
     `dead` (K,) bool, where given: SKUs that lose their whole demand in the stretch; a slot
     split by a multinomial lumps their buyers' segments (lines with s = −1: `resolve_segments`
-    draws them per reporting period, where a SKU's lost units are counted)."""
+    draws them per reporting period, where a SKU's lost units are counted). `how`, where given:
+    the busy slots are grouped (`engine.busy`, `engine.coarse`; `Split.coarse` the groups)."""
     n, R = visits.shape
     G = tab.G
     CAT = K * S * G
@@ -169,61 +174,34 @@ def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, s
                 claims[:, :, j][on] = binomial_quantile(keyed_uniforms(keys["claim"], slot[on], j), left[on], share)
             left = left - claims[:, :, j]
             rest = rest - q[:, :, j]
-    return Split(_categories(B, tab, rows, keys, split_rng, start, slot, K, S, CAT, dead), B, claims)
+    lines, coarse = _categories(B, tab, rows, keys, split_rng, start, slot, K, S, CAT, dead, how,
+                                claims.sum(axis=(0, 1)))
+    return Split(lines, B, claims, coarse)
 
 
-def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT, dead=None) -> Lines:
+def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K, S, CAT, dead, how,
+                claims) -> tuple[Lines, Coarse]:
     """Buyer lines: each buyer's category by a keyed inverse CDF (slots with at most CAT and
-    ONE_BY_ONE buyers) or one multinomial per slot (more), grouped into lines (tick, row,
-    category) with their j0; the multinomial lumps the segments of `dead` SKUs."""
-    n, R = B.shape
+    ONE_BY_ONE buyers) or by multinomials (busier slots, `engine.busy`: per slot, or grouped
+    by `how`), grouped into lines (tick, row, category) with their j0; the groups of the
+    coarse lines."""
+    R = B.shape[1]
     flat = B.ravel()
     cut = min(CAT, ONE_BY_ONE)
     small = np.flatnonzero((flat > 0) & (flat <= cut))
     big = np.flatnonzero(flat > cut)
     keys_out, counts = [], []
     if small.size:
-        cnt = flat[small]
-        owner = np.repeat(small, cnt)
-        i = np.arange(owner.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
-        # one CDF per row (per tick × row where the tables vary by tick), laid end to end with
-        # an offset of 2 between them, so that one search finds every buyer's category
-        table = owner if tab.buy.shape[0] > 1 else owner % R
-        cum = np.cumsum(tab.buy.reshape(-1, CAT), axis=1)                            # (tables, CAT)
-        glob = (cum + 2.0 * np.arange(cum.shape[0])[:, None]).ravel()
-        hit = np.searchsorted(glob, u * cum[table, -1] + 2.0 * table, side="right") - table * CAT
-        cat = np.minimum(hit, CAT - 1)
-        key = np.sort(owner * CAT + cat, kind="stable")                # slots come in order: runs merge
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        keys_out.append(key[first])
-        counts.append(np.diff(np.r_[first, key.size]))
-    lumped = Lines.empty()
-    if big.size:
-        t_b = big // R
-        probs = tab.buy[t_b if tab.buy.shape[0] > 1 else 0, big % R]                 # (m, CAT)
-        lump = dead is not None and dead.any() and tab.buy.shape[0] == 1
-        if lump:
-            G = tab.G
-            P = probs.reshape(-1, K, S, G)
-            live_cat = np.flatnonzero(np.repeat(~dead, S * G))
-            probs = np.concatenate([P[:, ~dead].reshape(big.size, -1), P[:, dead].sum(axis=2).reshape(big.size, -1)], axis=1)
-        probs = probs / probs.sum(axis=1, keepdims=True)
-        draw = split_rng.multinomial(flat[big], probs)
-        i, cat = np.nonzero(draw)
-        cnt = draw[i, cat]
-        if lump:
-            mine = cat >= live_cat.size                               # a dead SKU: (k, class), segment later
-            kd, g = np.divmod(cat[mine] - live_cat.size, G)
-            owner = big[i[mine]]
-            t_rel, r = np.divmod(owner, R)
-            lumped = Lines(start + t_rel, np.flatnonzero(dead)[kd], np.full(kd.size, -1), rows.channel[r],
-                           cnt[mine].astype(np.int64), None, g if G > 1 else None, r)
-            i, cat, cnt = i[~mine], live_cat[cat[~mine]], cnt[~mine]
-        keys_out.append(big[i] * CAT + cat)
+        key, cnt = _one_by_one(flat, small, tab, keys, slot, R, CAT)
+        keys_out.append(key)
         counts.append(cnt)
+    busy = Busy(*([np.zeros(0, dtype=np.int64)] * 2), Lines.empty(), Lines.empty(), Coarse.none())
+    if big.size:
+        busy = busy_slots(flat, big, tab, rows, split_rng, start, K, S, dead, how, int(flat.sum()), claims)
+        keys_out.append(busy.keys)
+        counts.append(busy.counts)
     if not keys_out:
-        return lumped
+        return Lines.concat([busy.lumped, busy.coarse]), busy.groups
     key = np.concatenate(keys_out)
     cnt = np.concatenate(counts).astype(np.int64)
     order = np.argsort(key, kind="stable")
@@ -234,7 +212,27 @@ def _categories(B, tab: Tables, rows: VisitRows, keys, split_rng, start, slot, K
     cell, g = np.divmod(cat, G)
     k, s = np.divmod(cell, S)
     j0 = first_of_cell(key, owner * (K * S) + cell, cnt)
-    return Lines.concat([Lines(start + t_rel, k, s, rows.channel[r], cnt, None, g if G > 1 else None, r, j0), lumped])
+    lines = Lines(start + t_rel, k, s, rows.channel[r], cnt, None, g if G > 1 else None, r, j0)
+    return Lines.concat([lines, busy.lumped, busy.coarse]), busy.groups
+
+
+def _one_by_one(flat, small, tab: Tables, keys, slot, R, CAT) -> tuple[np.ndarray, np.ndarray]:
+    """(slot · CAT + category, buyers) of the quiet slots `small`: each buyer's category by a
+    keyed inverse CDF of its row's purchase probabilities."""
+    cnt = flat[small]
+    owner = np.repeat(small, cnt)
+    i = np.arange(owner.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
+    # one CDF per row (per tick × row where the tables vary by tick), laid end to end with
+    # an offset of 2 between them, so that one search finds every buyer's category
+    table = owner if tab.buy.shape[0] > 1 else owner % R
+    cum = np.cumsum(tab.buy.reshape(-1, CAT), axis=1)                            # (tables, CAT)
+    glob = (cum + 2.0 * np.arange(cum.shape[0])[:, None]).ravel()
+    hit = np.searchsorted(glob, u * cum[table, -1] + 2.0 * table, side="right") - table * CAT
+    cat = np.minimum(hit, CAT - 1)
+    key = np.sort(owner * CAT + cat, kind="stable")                # slots come in order: runs merge
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return key[first], np.diff(np.r_[first, key.size])
 
 
 def resolve_segments(lines: Lines, tab: Tables, gen: np.random.Generator, S: int) -> Lines:
