@@ -207,7 +207,7 @@ def _budget_days(d: D.ReportData) -> str:
                      d.say(f"{len(out)} of {len(g)} days", f"{len(out)} / {len(g)} 天"),
                      out["ran_out"].iloc[0] if len(out) else "–"])
     left = D.unbudgeted(d)
-    note = (d.say("Channels without a budget are left out: ", "没有预算的渠道未列出：") + ", ".join(left) +
+    note = (d.say("Channels without a budget are left out: ", "没有预算的渠道未列出：") + d.say(", ", "、").join(left) +
             d.say(".", "。")) if left else ""
     return (_table(header, rows, lang=d.lang) + "<p class=\"note\">" + _h(d.say(
         "Spend and budget over the campaign (means over replications; the budget is the total budget, or the "
