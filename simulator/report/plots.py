@@ -544,7 +544,7 @@ def daily_budgets(d: D.ReportData, db: pd.DataFrame) -> Figure:
                                        gid=f"daily_budget_ran_out_{i}_{j}"))
     ax.set_xticks(range(len(names)), names)
     ax.xaxis.tick_top()
-    week = d.say("Mon Tue Wed Thu Fri Sat Sun".split(), ["周" + c for c in "一二三四五六日"])
+    week = d.say(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], ["周" + c for c in "一二三四五六日"])
     ax.set_yticks(range(len(dates)), [f"{pd.Timestamp(x):%m-%d} {week[pd.Timestamp(x).weekday()]}" for x in dates])
     ax.grid(False)
     for s in ax.spines.values():

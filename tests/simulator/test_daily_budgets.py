@@ -57,7 +57,7 @@ def base():
 
 
 def test_display_runs_out_at_the_minute_its_daily_budget_is_spent(base):
-    res, ch = base
+    _, ch = base
     rows = ch["disp"]["daily_budget"]
     assert [r["day"] for r in rows] == DAYS
     assert [r["budget"] for r in rows] == [1450.0] * 3
