@@ -514,7 +514,7 @@ def daily_budgets(d: D.ReportData, db: pd.DataFrame) -> Figure:
     """Daily budget used per channel (`data.daily_budgets`): one row per local day, one column
     per channel with a budget; the colour is the mean share of the day's budget spent, the
     cell says it and, when the budget ran out in some replication, the median time and in how
-    many; a red frame marks a day on which it ran out in at least half of them."""
+    many; a vermilion frame marks a day on which it ran out in at least half of them."""
     import matplotlib
     from matplotlib.patches import Rectangle
 
@@ -552,7 +552,7 @@ def daily_budgets(d: D.ReportData, db: pd.DataFrame) -> Figure:
     cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
     cb.set_label(d.say("share of the day's budget spent", "当日预算使用率"))
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: percent(x, 0)))
-    ax.set_title(d.say(f"Daily budget used per channel (means over {d.reps} replications; red frame: ran out "
+    ax.set_title(d.say(f"Daily budget used per channel (means over {d.reps} replications; framed: ran out "
                        "in at least half of them)",
-                       f"各渠道每日预算使用率（{d.reps} 次模拟均值；红框：至少一半的模拟中预算用完）"))
+                       f"各渠道每日预算使用率（{d.reps} 次模拟均值；框出：至少一半的模拟中预算用完）"))
     return fig
