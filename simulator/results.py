@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.daily_budgets import day_rows, owners, summarize
 from simulator.files import atomic_write_bytes, atomic_write_text, json_safe, table_bytes
 from simulator.kpis import (
     channel_kpis,
@@ -129,10 +130,16 @@ class Results:
                    "reduction_cost", "aov", "spend", "roi", "profit", "lost_units"]]
 
     def summary(self) -> dict:
-        """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means)."""
+        """KPIs across replications (mean, p5, p50, p95), per channel and per SKU (means); each
+        channel with a budget also has `daily_budget`, its use per local day
+        (`daily_budgets.summarize`)."""
         per_run = [run_kpis(r, self.model) for r in self.records]
         chans = [channel_kpis(r, self.model, k) for r, k in zip(self.records, per_run)]
         skus = [sku_kpis(r, self.model) for r in self.records]
+        channels = _means(chans)
+        budgeted = owners(self.model)
+        for name, rows in summarize([day_rows(r, self.model, budgeted) for r in self.records], self.model).items():
+            channels[name]["daily_budget"] = rows
         return json_safe({
             "scenario": self.scenario.meta.name,
             "engine": self.engine,
@@ -140,7 +147,7 @@ class Results:
             "seed": self.seed,
             "currency": self.scenario.meta.currency,
             "kpis": {k: quantiles([p[k] for p in per_run]) for k in RUN_KPIS},
-            "channels": _means(chans),
+            "channels": channels,
             "skus": _means(skus),
             "coupons": _means([coupon_kpis(r, self.model) for r in self.records]),
             "flash_sales": _flash([flash_kpis(r, self.model) for r in self.records]),

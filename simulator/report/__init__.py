@@ -18,7 +18,8 @@ from simulator.report.errors import ReportError
 FIGURES_DIR = "figures"
 SHEET = "daily_report.xlsx"
 # Every figure the report can draw (a figure not drawn this time has its old PNG removed).
-FIGURE_NAMES = ("big_day", "cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "funnel", "stock", "pools")
+FIGURE_NAMES = ("big_day", "cumulative_gmv", "tornado", "heatmap_gmv", "heatmap_visits", "channels", "daily_budget",
+                "funnel", "stock", "pools")
 
 __all__ = ["FIGURES_DIR", "FIGURE_NAMES", "ReportError", "build_report", "render_figures"]
 
@@ -108,6 +109,17 @@ def render_figures(d, font) -> list:
             f"各渠道（各次模拟均值）：花费（广告费 + 固定费用 + 佣金，{cur}）、该渠道带来订单的成交额，"
             "以及投产比 = 成交额 ÷ 花费。免费渠道没有投产比。"),
             lambda: P.channels(d, D.channels(d)))
+        db = D.daily_budgets(d)
+        if len(db):
+            add("daily_budget", say("Daily budget used per channel", "各渠道每日预算使用"), say(
+                "For each channel with a budget and each local day: the share of the day's budget spent (colour "
+                "and first figure; the day's budget is the daily budget in force that day, with what the day "
+                "before left under carry-over, within what the total budget had left), and, where the budget "
+                "ran out, the median time it did and in how many replications. Means over replications.",
+                "每个有预算的渠道、每个自然日：当日预算的使用率（颜色与第一个数字；当日预算为当天生效的日预算，"
+                "加上结转的前一日余额，且不超过总预算的剩余），以及预算用完时的中位时间与用完的模拟比例。"
+                "各次模拟均值。"),
+                lambda: P.daily_budgets(d, db))
         add("funnel", say("Funnel by phase", "分阶段漏斗"), say(
             "Visits, warm-up add-to-carts and paid orders in each phase (means, log scale), with carts "
             "and orders as a share of the phase's visits. Warm-up carts pay in the next sale phase, so "

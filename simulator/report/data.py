@@ -262,10 +262,29 @@ def channels(d: ReportData) -> pd.DataFrame:
     """Per channel (means over replications): visits, orders, gmv, spend, roi,
     conversion_rate; sorted by GMV, largest first. roi is NaN without spend."""
     df = pd.DataFrame.from_dict(d.summary["channels"], orient="index")
-    df = df.drop(columns=["ad_groups"], errors="ignore")       # per-keyword tables: `ad_groups`
+    df = df.drop(columns=["ad_groups", "daily_budget"], errors="ignore")   # nested tables: `ad_groups`, `daily_budgets`
     df.index.name = "channel"
     df = df.astype(float)
     return df.sort_values("gmv", ascending=False)
+
+
+def daily_budgets(d: ReportData) -> pd.DataFrame:
+    """Per channel with a budget and per local day (summary.json `channels.<name>.daily_budget`):
+    channel, day (local date), spend and budget (means), used (the mean share of the day's
+    budget spent), ran_out_share (share of replications whose budget ran out that day),
+    ran_out (the median time it did, "11-11 14:05"; None: never). In the scenario's channel
+    order, then by day."""
+    rows = [{"channel": name, **r} for name, k in d.summary["channels"].items() for r in k.get("daily_budget") or []]
+    df = pd.DataFrame(rows, columns=["channel", "day", "spend", "budget", "used", "ran_out_share", "ran_out_median"])
+    df = df.rename(columns={"ran_out_median": "ran_out"})
+    for c in ("spend", "budget", "used", "ran_out_share"):
+        df[c] = df[c].astype(float)
+    return df
+
+
+def unbudgeted(d: ReportData) -> list[str]:
+    """The channels without a budget (none in the plan, none set by a rule), in scenario order."""
+    return [name for name, k in d.summary["channels"].items() if not k.get("daily_budget")]
 
 
 def skus(d: ReportData) -> pd.DataFrame:

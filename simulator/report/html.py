@@ -188,6 +188,37 @@ def _channel_table(d: D.ReportData, ch: pd.DataFrame) -> str:
     return _table(header, rows, lang=d.lang)
 
 
+def _budget_days(d: D.ReportData) -> str:
+    """Daily budget used, one row per channel with a budget: its days, spend, its campaign budget
+    (`budget` of the channel KPIs: the total budget, or the daily budgets summed if smaller), the
+    share used, on how many days the budget ran out (in at least half of the
+    replications) and the median run-out time of the first of those days; and one line naming the
+    channels left out (no budget)."""
+    db = D.daily_budgets(d)
+    header = [("Channel", "渠道", "l"), ("Days", "天数", "r"), (f"Spend ({d.unit})", "花费", "r"),
+              (f"Budget ({d.unit})", "预算", "r"), ("Used", "使用率", "r"),
+              ("Ran out on", "预算用完天数", "r"), ("First run-out (median)", "首次用完 (中位)", "r")]
+    rows = []
+    for name, g in db.groupby("channel", sort=False):
+        out = g[g["ran_out_share"] >= 0.5]
+        budget = d.summary["channels"][name].get("budget")
+        rows.append([name, count(len(g)), d.money(g["spend"].sum()), d.money(budget),
+                     _pct(g["spend"].sum() / budget if budget else None, 0),
+                     d.say(f"{len(out)} of {len(g)} days", f"{len(out)} / {len(g)} 天"),
+                     out["ran_out"].iloc[0] if len(out) else "–"])
+    left = D.unbudgeted(d)
+    note = (d.say("Channels without a budget are left out: ", "没有预算的渠道未列出：") + d.say(", ", "、").join(left) +
+            d.say(".", "。")) if left else ""
+    return (_table(header, rows, lang=d.lang) + "<p class=\"note\">" + _h(d.say(
+        "Spend and budget over the campaign (means over replications; the budget is the total budget, or the "
+        "daily budgets summed when that is smaller); a day's budget is the daily budget in "
+        "force that day, with what the day before left under carry-over, within what the total budget had left "
+        "(docs/kpis.md). A budget ran out on a day when it was spent in at least half of the replications; the "
+        "figure gives each day. ",
+        "整个活动的花费与预算（各次模拟均值；预算为总预算，或各日预算之和，取较小者）；当日预算为当天生效的日预算，加上结转的前一日余额，且不超过总预算的剩余"
+        "（docs/kpis.md）。至少一半的模拟中预算花完的一天计为预算用完；逐日数字见上图。") + note) + "</p>")
+
+
 def _sku_table(d: D.ReportData, sk: pd.DataFrame, top: int = 15) -> str:
     header = [("SKU", "商品", "l"), ("Name", "名称", "l"), ("Units", "件数", "r"), (f"GMV ({d.currency})", "成交额", "r"),
               ("Lost units", "缺货损失", "r"), ("Stock-out min", "缺货分钟", "r"), ("Ending stock", "期末库存", "r"),
@@ -382,6 +413,9 @@ def page(d: D.ReportData, figures: list[Shown], *, font_css: str, font_stack: st
     fig("heatmap_gmv", heading("When the money comes in: GMV by day and hour", "成交时段：按日期与小时"))
     fig("heatmap_visits", heading("When shoppers come: visits by day and hour", "访客时段：按日期与小时"))
     fig("channels", heading("Channels", "渠道"), _channel_table(d, ch))
+    if "daily_budget" in figs:
+        sections.append(f"<h2 id=\"daily-budget\">{_h(heading('Daily budget used', '每日预算使用'))}</h2>"
+                        f"{_figure(figs['daily_budget'])}{_budget_days(d)}")
     for name, kpis in d.summary.get("channels", {}).items():
         if kpis.get("ad_groups"):
             sections.append(f"<h2>{_h(name)}: {_h(heading('ad groups', '推广单元'))}</h2>"

@@ -508,3 +508,51 @@ def tornado(d: D.ReportData, sw: pd.DataFrame, kpi: str = "gmv") -> Figure:
     ax.set_title(d.say(f"What moves {kpi} most — from {d.reps} replications' assumption draws",
                        f"影响 {kpi} 最大的假设 — 来自 {d.reps} 次模拟的假设抽样"), loc="left")
     return fig
+
+
+def daily_budgets(d: D.ReportData, db: pd.DataFrame) -> Figure:
+    """Daily budget used per channel (`data.daily_budgets`): one row per local day, one column
+    per channel with a budget; the colour is the mean share of the day's budget spent, the
+    cell says it and, when the budget ran out in some replication, the median time and in how
+    many; a vermilion frame marks a day on which it ran out in at least half of them."""
+    import matplotlib
+    from matplotlib.patches import Rectangle
+
+    names = list(dict.fromkeys(db["channel"]))
+    dates = list(dict.fromkeys(db["day"]))
+    used = db.pivot(index="day", columns="channel", values="used").reindex(index=dates, columns=names)
+    share = db.pivot(index="day", columns="channel", values="ran_out_share").reindex(index=dates, columns=names)
+    when = db.pivot(index="day", columns="channel", values="ran_out").reindex(index=dates, columns=names)
+    v = used.to_numpy(dtype=float)
+    fig = Figure(figsize=(WIDTH, 1.3 + 0.3 * len(dates)), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["YlGnBu"].with_extremes(bad="#e6e6e6")
+    im = ax.imshow(np.ma.masked_invalid(v), aspect="auto", cmap=cmap, norm=Normalize(vmin=0, vmax=1),
+                   interpolation="nearest", gid="daily_budget_used")
+    size = 8 if len(names) <= 4 else 7 if len(names) <= 6 else 6
+    for i in range(len(dates)):
+        for j in range(len(names)):
+            u, s, t = v[i, j], share.iat[i, j], when.iat[i, j]
+            text = percent(u, 0) if np.isfinite(u) else d.say("no budget", "无预算")
+            if s > 0 and isinstance(t, str):
+                hm = t.split(" ")[-1]
+                text += d.say(f" · ran out {hm} in {percent(s, 0)}", f" · {percent(s, 0)} 用完，{hm}")
+            ax.text(j, i, text, ha="center", va="center", fontsize=size,
+                    color="white" if np.isfinite(u) and u > 0.6 else "black")
+            if s >= 0.5:
+                ax.add_patch(Rectangle((j - 0.47, i - 0.43), 0.94, 0.86, fill=False, ec=VERMILLION, lw=1.6,
+                                       gid=f"daily_budget_ran_out_{i}_{j}"))
+    ax.set_xticks(range(len(names)), names)
+    ax.xaxis.tick_top()
+    week = d.say(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], ["周" + c for c in "一二三四五六日"])
+    ax.set_yticks(range(len(dates)), [f"{pd.Timestamp(x):%m-%d} {week[pd.Timestamp(x).weekday()]}" for x in dates])
+    ax.grid(False)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    cb.set_label(d.say("share of the day's budget spent", "当日预算使用率"))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: percent(x, 0)))
+    ax.set_title(d.say(f"Daily budget used per channel (means over {d.reps} replications; framed: ran out "
+                       "in at least half of them)",
+                       f"各渠道每日预算使用率（{d.reps} 次模拟均值；框出：至少一半的模拟中预算用完）"))
+    return fig

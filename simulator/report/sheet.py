@@ -1,8 +1,9 @@
 """`daily_report.xlsx`: the daily sheet a planner sends, beside report.html.
 
-Five sheets, each with an English and a Chinese header row and the panes frozen below them:
-日报 Daily (a row per day and a total), 渠道 Channels, 商品 SKUs (every SKU, with its sell-out),
-优惠券 Coupons and 秒杀 Flash sales. Cells hold numbers, not text, so the sheet can be summed
+Six sheets, each with an English and a Chinese header row and the panes frozen below them:
+日报 Daily (a row per day and a total), 渠道 Channels, 预算 Budgets (a row per channel with a
+budget and day: spend, the day's budget, the share used, when it ran out), 商品 SKUs (every
+SKU, with its sell-out), 优惠券 Coupons and 秒杀 Flash sales. Cells hold numbers, not text, so the sheet can be summed
 and charted; Excel's number formats show money and counts as whole numbers with thousands
 separators, rates as percentages and times as clock times ("11-11 00:24", the store's local
 time). Every figure is a mean over replications, read from the results folder
@@ -127,6 +128,24 @@ def flash_sheet(wb, d: D.ReportData) -> None:
     _sheet(wb, "秒杀 Flash sales", cols, rows)
 
 
+def budget_sheet(wb, d: D.ReportData) -> None:
+    """预算 Budgets: a row per channel with a budget and local day (`data.daily_budgets`)."""
+    u = money_unit(d.currency)
+    cols = [("Channel", "渠道", TEXT), ("Date", "日期", "yyyy-mm-dd"), (f"Spend ({u})", "花费", MONEY),
+            (f"Budget ({u})", "当日预算", MONEY), ("Used", "预算使用率", RATE), ("Ran out in", "用完比例", RATE),
+            ("Ran out (median)", "用完时间 (中位)", CLOCK)]
+    rows = [[r["channel"], pd.Timestamp(r["day"]).to_pydatetime(), _num(r["spend"]), _num(r["budget"]), _num(r["used"]),
+             _num(r["ran_out_share"]), _ran_out(r["day"], r["ran_out"])] for _, r in D.daily_budgets(d).iterrows()]
+    _sheet(wb, "预算 Budgets", cols, rows)
+
+
+def _ran_out(day: str, when) -> object:
+    """The day's date with the clock time of `when` ("11-11 14:05"), as Excel holds a time."""
+    if not isinstance(when, str):
+        return None
+    return pd.Timestamp(f"{day} {when.split(' ')[-1]}").to_pydatetime()
+
+
 def workbook_bytes(d: D.ReportData) -> bytes:
     """The whole workbook as the bytes of an .xlsx file: the same results give the same bytes
     (the file's dates are the campaign's start, not the moment it was written)."""
@@ -134,7 +153,7 @@ def workbook_bytes(d: D.ReportData) -> bytes:
 
     wb = Workbook()
     wb.remove(wb.active)
-    for add in (daily_sheet, channel_sheet, sku_sheet, coupon_sheet, flash_sheet):
+    for add in (daily_sheet, channel_sheet, budget_sheet, sku_sheet, coupon_sheet, flash_sheet):
         add(wb, d)
     buf = io.BytesIO()
     wb.save(buf)

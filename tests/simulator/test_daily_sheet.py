@@ -47,7 +47,8 @@ def _rows(ws) -> list[tuple]:
 
 
 def test_the_sheets_and_their_two_header_rows(book):
-    assert book.sheetnames == ["日报 Daily", "渠道 Channels", "商品 SKUs", "优惠券 Coupons", "秒杀 Flash sales"]
+    assert book.sheetnames == ["日报 Daily", "渠道 Channels", "预算 Budgets", "商品 SKUs", "优惠券 Coupons",
+                               "秒杀 Flash sales"]
     daily = book["日报 Daily"]
     en = [c.value for c in daily[1]]
     zh = [c.value for c in daily[2]]
@@ -88,6 +89,36 @@ def test_channels_skus_and_coupons_equal_summary_json(book, summary):
     for name, c in summary["coupons"].items():
         assert co[name][1] == pytest.approx(c["claimed"]) and co[name][2] == pytest.approx(c["redeemed"])
         assert co[name][3] == pytest.approx(c["redemption_rate"])
+
+
+def test_the_budgets_sheet_has_a_row_per_budgeted_channel_and_day(book, summary, folder):
+    """预算 Budgets equals summary.json's `daily_budget` of each channel with a budget; its
+    run-out times are the median over replications of the day's last `budget_exhausted` event
+    (display: no rule changes its budget), and the days' spend adds up to the channel's."""
+    ws = book["预算 Budgets"]
+    assert [c.value for c in ws[1]][:5] == ["Channel", "Date", "Spend (元)", "Budget (元)", "Used"]
+    assert [c.value for c in ws[2]][4] == "预算使用率"
+    rows = _rows(ws)
+    budgeted = {n: c["daily_budget"] for n, c in summary["channels"].items() if c.get("daily_budget")}
+    assert set(budgeted) == {"paid_search", "display"}                 # the 618's media channels
+    assert len(rows) == sum(len(v) for v in budgeted.values())
+    got = {(r[0], r[1].date().isoformat()): r for r in rows}
+    for name, days in budgeted.items():
+        assert sum(day["spend"] for day in days) == pytest.approx(summary["channels"][name]["ad_spend"])
+        for day in days:
+            r = got[(name, day["day"])]
+            assert r[2] == pytest.approx(day["spend"]) and r[3] == pytest.approx(day["budget"])
+            assert r[4] == pytest.approx(day["used"]) and r[5] == pytest.approx(day["ran_out_share"])
+            assert (r[6] is None) == (day["ran_out_median"] is None)
+    ev = pd.read_parquet(folder / "events.parquet")
+    ev = ev[(ev["kind"] == "budget_exhausted") & (ev["subject"] == "display")]
+    ev = ev.assign(local=pd.to_datetime(ev["time"], utc=True).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None))
+    assert len(ev), "the 618's display budget runs out"
+    for date, g in ev.groupby(ev["local"].dt.date):
+        last = g.groupby("replication")["local"].max()
+        r = got[("display", date.isoformat())]
+        assert r[5] == pytest.approx(last.size / REPS)
+        assert abs(pd.Timestamp(r[6]) - last.median()) < pd.Timedelta(minutes=1)
 
 
 def test_sku_sell_outs_are_read_from_the_events(folder, book):

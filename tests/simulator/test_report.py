@@ -567,3 +567,46 @@ def test_an_english_report_has_no_chinese_label(by_lang, results):
     assert not [c for c in cells if cjk.search(c) and c not in names and not any(n in c for n in names)]
     # the charts are the bilingual report's English ones
     assert (by_lang["en"] / "figures" / "funnel.png").read_bytes() == (results / "figures" / "funnel.png").read_bytes()
+
+
+# ------------------------------------------------------------------- daily budget used
+def test_daily_budget_used_is_on_the_page_and_in_its_figure(results, d, summary, style):
+    """直通车's daily budget of 800: its run-outs per day are those of events.parquet (no rule
+    changes it); the table's campaign figures and the heatmap's cells equal summary.json; the
+    channels without a budget are named in one line."""
+    days = summary["channels"]["直通车"]["daily_budget"]
+    assert [r["day"] for r in days] == ["2026-11-09", "2026-11-10", "2026-11-11"]
+    ev = pd.read_parquet(results / "events.parquet")
+    ev = ev[(ev["kind"] == "budget_exhausted") & (ev["subject"] == "直通车")]
+    local = pd.to_datetime(ev["time"], utc=True).dt.tz_convert(d.timezone)
+    for r in days:
+        on = local.dt.date.astype(str) == r["day"]
+        assert r["ran_out_share"] == ev[on]["replication"].nunique() / REPS
+    assert sum(r["ran_out_share"] for r in days) > 0, "the test plan's search budget runs out"
+    page = (results / "report.html").read_text(encoding="utf-8")
+    sec = _section(page, "daily-budget")
+    assert 'id="fig-daily_budget"' in sec
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", sec) if "<td" in r]
+    spend, budget = sum(r["spend"] for r in days), summary["channels"]["直通车"]["budget"]
+    out = [r for r in days if r["ran_out_share"] >= 0.5]
+    assert rows == [["直通车", "3", money(spend), money(budget), f"{spend / budget:.0%}", f"{len(out)} of 3 days",
+                     out[0]["ran_out_median"] if out else "–"]]
+    assert "Channels without a budget are left out: 自然搜索, 猜你喜欢." in sec
+    with matplotlib.rc_context(style):
+        fig = draw(P.daily_budgets(d, D.daily_budgets(d)))
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    for text, r in zip(texts, days, strict=True):
+        ran = f" · ran out {r['ran_out_median'][-5:]} in {r['ran_out_share']:.0%}" if r["ran_out_share"] else ""
+        assert text == f"{r['used']:.0%}" + ran
+    frames = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("daily_budget_ran_out")]
+    assert frames == [f"daily_budget_ran_out_{i}_0" for i, r in enumerate(days) if r["ran_out_share"] >= 0.5]
+
+
+def test_daily_budget_used_in_chinese(by_lang):
+    page = (by_lang["zh"] / "report.html").read_text(encoding="utf-8")
+    sec = _section(page, "daily-budget")
+    assert sec.startswith('id="daily-budget">每日预算使用</h2>') and "使用率" in _headers(sec)
+    days = json.loads((by_lang["zh"] / "summary.json").read_text())["channels"]["直通车"]["daily_budget"]
+    out = sum(r["ran_out_share"] >= 0.5 for r in days)
+    assert "没有预算的渠道未列出：自然搜索、猜你喜欢。" in sec and f"<td class=\"r\">{out} / 3 天</td>" in sec

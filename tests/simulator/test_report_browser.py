@@ -47,13 +47,13 @@ def d11_report(tmp_path_factory):
         return build_report(out)
 
 
-NEW_SECTIONS = {"s-big_day": "The big day", "stockouts": "Every SKU's stock-out", "promotions": "Promotions",
-                "daily": "Daily report"}
+NEW_SECTIONS = {"s-big_day": "The big day", "daily-budget": "Daily budget used",
+                "stockouts": "Every SKU's stock-out", "promotions": "Promotions", "daily": "Daily report"}
 
 
 def test_each_planners_section_is_drawn_and_kept_as_a_screenshot(chromium, d11_report, capsys):
-    """The big day, every SKU's stock-out, the promotions' cost and the 日报, each cut out of the
-    page as the browser drew it: there, tall enough to hold its content, not blank; kept as CI
+    """The big day, daily budget used, every SKU's stock-out, the promotions' cost and the 日报,
+    each cut out of the page as the browser drew it: there, tall enough to hold its content, not blank; kept as CI
     artifacts (report_<section>.png)."""
     page = chromium.check_page(d11_report)
     assert page.errors == []
@@ -77,7 +77,7 @@ def test_report_loads_cleanly_with_every_image_shown(chromium, d11_report, capsy
     assert page.title.startswith("double11_beauty_flagship")
 
     pngs = sorted((d11_report.parent / "figures").glob("*.png"))
-    assert len(page.images) == len(pngs) == 9            # eight panels and the coupon pools (they empty)
+    assert len(page.images) == len(pngs) == 10           # nine panels and the coupon pools (they empty)
     alts = [img["alt"] for img in page.images]
     assert alts[:3] == ["The busiest day", "Cumulative GMV", "What moves GMV most"]   # the big day, the fan, the tornado
     html = d11_report.read_text(encoding="utf-8")
