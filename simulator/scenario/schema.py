@@ -427,6 +427,8 @@ class Sku(Strict):
     what its buyer paid for it; a share `resaleable_returns` of returned units goes back to
     stock (`meta.return_days` later), the rest is written off at `salvage_value`, which is
     also what a unit left at the end is worth (default: `unit_cost`).
+    `warmup_buy_now`: the share of the SKU's buyers in a warm-up phase (预热) who pay at once, at
+    that moment's price and coupons; the rest add to cart and pay in the next sale phase.
     """
 
     name: str | None = None
@@ -445,6 +447,7 @@ class Sku(Strict):
     resaleable_returns: Prob = 1.0
     salvage_value: UnitMoney | None = None
     promo_lift: Factor = 1.0
+    warmup_buy_now: Prob = 0.0
 
     @model_validator(mode="after")
     def _salvage_not_above_cost(self) -> "Sku":
