@@ -94,6 +94,7 @@ class Model:
     promotions: Promotions | None = None   # promotion arrays, also for a plan without any (then empty)
     regimes: Regimes | None = None    # (T, ·) price, coupon, reduction and deposit regimes by pay tick; surge
     carts: list[CartPayment] = field(default_factory=list)   # warm-up carts' payments
+    buy_now: np.ndarray | None = None  # (K,) share of a warm-up's buyers of SKU k who pay at once
 
     @property
     def n_ticks(self) -> int:
@@ -140,6 +141,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         resaleable=inventory.resaleable, restock_tick=inventory.restock_tick,
         calendar=cal, volume=tr.volume, media=tr.media, buying=buying, inventory=inventory, promotions=promotions,
         regimes=build_regimes(promotions, buying.price, cal.phase_of_tick, kinds), carts=carts,
+        buy_now=np.array([scenario.skus[k].warmup_buy_now for k in skus], dtype=float),
     )
 
 

@@ -22,8 +22,9 @@ FLOOR = 0.05   # the effective price never falls below 5 % of the activity price
 @dataclass(frozen=True)
 class Conversion:
     """The purchase formula (docs/model.md, "A visit"): P(a visit from channel c buys SKU k as segment s) =
-    min(1, quality_c × base_k × intent × segment conversion_s × lift_k × rel_k ** (elasticity_k
-    × price sensitivity_s)), rel = effective price / list price. Shapes: C, K, S."""
+    min(1, quality_c × base_k × intent × segment conversion_s × lift_k × the price term), rel =
+    effective price / list price; the price term is rel_k ** (elasticity_k × price sensitivity_s)
+    for a SKU alone, and its logit share for a SKU of a category (`price_term`). Shapes: C, K, S."""
 
     base: np.ndarray             # (K,)
     seg_conv: np.ndarray         # (S,)
@@ -32,13 +33,36 @@ class Conversion:
     quality: np.ndarray          # (C,)
     choice: np.ndarray           # (K,) where a visit lands
     mix: np.ndarray              # (C, S) segment shares of each channel
+    category: np.ndarray | None = None   # (K,) the SKU's category, −1: alone (its own elasticity)
+    outside: np.ndarray | None = None    # (n,) each category's outside attraction, in `choice` units
+
+    def price_term(self, rel: np.ndarray) -> np.ndarray:
+        """(X, K, S) the price term at `rel` (X, K, S). A SKU alone: T_k = rel_k ** (elasticity_k ×
+        sensitivity_s). A SKU of category c (docs/model.md, "Choice within a category"): its logit
+        share relative to list prices, T_k × (A₀ + Σ_c a_j) / (A₀ + Σ_c a_j T_j), a the landing
+        shares (`choice`), A₀ the outside option — so its own-price elasticity is
+        elasticity_k × (1 − s_k) and its neighbour j's, −elasticity_k × s_k, s the inside shares."""
+        T = rel ** (self.elast[None, :, None] * self.sens[None, None, :])
+        if self.category is None or (self.category < 0).all():
+            return T
+        on = np.flatnonzero(self.category >= 0)
+        c = self.category[on]
+        member = np.zeros((self.outside.size, on.size))
+        member[c, np.arange(on.size)] = self.choice[on]
+        at_list = member.sum(axis=1)                                                 # (n,) Σ_c a_j
+        now = np.einsum("nk,xks->xns", member, T[:, on, :])                          # (X, n, S) Σ_c a_j T_j
+        out = T.copy()
+        out[:, on, :] = T[:, on, :] * ((self.outside + at_list)[c][None, :, None]
+                                       / (self.outside[c][None, :, None] + now[:, c, :]))
+        return out
 
     def p_buy(self, intent: np.ndarray, lift: np.ndarray, rel: np.ndarray) -> np.ndarray:
         """(X, C, K, S) for X cases (phases, or coupon classes): intent (X,), lift (X, K), rel
         (X, K) or, where it depends on the segment, (X, K, S)."""
         rel = rel if rel.ndim == 3 else rel[:, :, None]
+        rel = np.broadcast_to(rel, (rel.shape[0], rel.shape[1], self.sens.size))
         conv = (self.base[None, :, None] * intent[:, None, None] * self.seg_conv[None, None, :] * lift[:, :, None]
-                * rel ** (self.elast[None, :, None] * self.sens[None, None, :]))   # (X, K, S)
+                * self.price_term(rel))                                               # (X, K, S)
         return np.minimum(1.0, self.quality[None, :, None, None] * conv[:, None, :, :])
 
 

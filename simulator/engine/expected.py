@@ -97,9 +97,9 @@ class ExpectedEngine:
         reach = m.reach.reshape(-1, C, K, S).sum(axis=3)                # (P, C, K) over segments
         pay = self._cart_payments(lam, reach)                           # tick → (C, K) cart payers
         buyers = np.zeros((T, K))
-        for ch in m.chunks:
-            if not m.warmup[ch.phase]:
-                buyers[ch.start:ch.end] = lam[ch.start:ch.end] @ reach[ch.phase]
+        for ch in m.chunks:                                             # a warm-up's: those who pay at once
+            now = m.buy_now[None, :] if m.warmup[ch.phase] else 1.0
+            buyers[ch.start:ch.end] = lam[ch.start:ch.end] @ reach[ch.phase] * now
         for t, cube in pay.items():
             buyers[t] += cube.sum(axis=0)
         demand = buyers * (1 + m.extra_units)[None, :]                            # (T, K) units
@@ -141,7 +141,7 @@ class ExpectedEngine:
         pay = {}
         for phase, (first, profile) in m.pay_start.items():
             ticks = np.flatnonzero(m.phase_of_tick == phase)
-            pool = np.einsum("tc,ck->ck", lam[ticks], reach[phase]) * m.cart_pay_through
+            pool = np.einsum("tc,ck->ck", lam[ticks], reach[phase]) * (1 - m.buy_now)[None, :] * m.cart_pay_through
             for w, share in enumerate(profile):
                 pay[first + w] = pay.get(first + w, 0) + share * pool
         return pay
@@ -155,12 +155,12 @@ class ExpectedEngine:
         for ch in m.chunks:
             a, b = ch.start, ch.end
             cube = lam[a:b, :, None] * reach[ch.phase][None]                     # (n, C, K)
-            target = "carts" if m.warmup[ch.phase] else "orders"
-            if target == "orders":
-                cube = cube * frac[a:b, None, :]
+            now = m.buy_now if m.warmup[ch.phase] else np.ones(K)                # a warm-up's: at once, or carts
             p = per[a:b]
             starts = np.r_[0, np.flatnonzero(np.diff(p)) + 1]
-            by_c[target][p[starts]] += np.add.reduceat(cube, starts, axis=0)
+            by_c["orders"][p[starts]] += np.add.reduceat(cube * now * frac[a:b, None, :], starts, axis=0)
+            if m.warmup[ch.phase]:
+                by_c["carts"][p[starts]] += np.add.reduceat(cube * (1 - now), starts, axis=0)
         for t, cube in pay.items():
             by_c["orders"][per[t]] += cube * frac[t][None, :]
         return by_c

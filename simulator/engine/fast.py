@@ -25,10 +25,11 @@ from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
 from simulator.engine.busy import at_risk, grouping
 from simulator.engine.carts import Carts
-from simulator.engine.keyed import keyed_ids
+from simulator.engine.keyed import keyed_ids, keyed_uniforms
 from simulator.engine.lines import Lines
 from simulator.engine.moments import RULES, Moments
-from simulator.engine.orders import Orders, basket_classes, cell_units, units_pmf
+from simulator.engine.orders import Orders, basket_classes, cell_units, line_keys, units_pmf
+from simulator.engine.quantiles import binomial_quantile
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
 from simulator.engine.stock import Lost, Replenishment, StockState, play
@@ -188,10 +189,12 @@ class FastEngine:
         ps = run.promo
         reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
+        sale_reg = ps.regime_at(ch.start, ch.phase) if warm else reg   # a warm-up's buyers who pay at once: today's
         draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end), st)
         cut = ps.pool_cut(rng, ch, draw)                     # a coupon pool empties: cut after that tick
         lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
-        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, reg, lines, cut, warm, draw)
+        lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, (reg, sale_reg), lines, cut,
+                                                                 warm, draw)
         ps.schedule(cut)                                     # its pool empties and sell-outs: SimPy events
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
@@ -199,25 +202,28 @@ class FastEngine:
         out = yield from play(repl, ch, rng, lines, orders, lost)
         if warm:
             run.carts.pool(ch, rec, carts)
-        self._book(ch, rng, st, rec, ps, reg, out, deposit, warm)
+        self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
         self.books.traffic(ch, rec, draw.visits)
         self.books.stock(ch, rec, out)
         ps.end(rng, rec, st, ch, draw)
         return cut
 
-    def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, reg, lines: Lines, cut: int,
+    def _orders(self, rng: Streams, repl: Replenishment, run: _Run, ch: Chunk, regs: tuple, lines: Lines, cut: int,
                 warm: bool, draw: "Draw"):
-        """The stretch's lines that meet the stock now (a warm-up's: only deposits; its carts
-        apart), sorted by SKU, tick, and their class rows (`engine.orders`); the lines of SKUs
+        """The stretch's lines that meet the stock now (a warm-up's: deposits and its buyers who
+        pay at once; its carts apart), sorted by SKU, tick, and their class rows (`engine.orders`;
+        `regs`: the stretch's regime and its sales' — a warm-up's: today's); the lines of SKUs
         that lose their whole demand in the stretch go to `Lost` instead. Coarse lines are
         placed on their ticks where a tick matters (`engine.coarse`): an empty shelf's, a stock
         that may run out or reach its reorder point, a cut. A flash sale that sells out and
         falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool, carts, cut, lost)."""
         m, C, coarse = self.m, self.C, draw.coarse
+        reg, sale_reg = regs
         deposit = reg.deposit[lines.k] & (lines.c < C)
         carts = lines.take(~deposit) if warm else Lines.empty()
         if warm:
-            lines = lines.take(deposit)
+            now, carts = self._buy_now(rng, carts)
+            lines = Lines.concat([lines.take(deposit), now])
         dead = repl.dead(ch.start, cut)
         gone = dead[lines.k]
         gone_lines = lines.take(gone)
@@ -226,7 +232,7 @@ class FastEngine:
         lines = lines.take(live)
         deposit = reg.deposit[lines.k] & (lines.c < C)
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
-        orders = run.promo.top_up(rng, lines, orders, reg, ~deposit)
+        orders = run.promo.top_up(rng, lines, orders, sale_reg, ~deposit)
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
         lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point), rng.split,
                                              m.n_ticks)
@@ -244,6 +250,19 @@ class FastEngine:
             carts = carts.take(carts.t < cut)
         lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw)
         return lines, orders, reg.deposit[lines.k] & (lines.c < C), carts, cut, lost
+
+    def _buy_now(self, rng: Streams, carts: Lines) -> tuple[Lines, Lines]:
+        """A warm-up's would-be carts split: of a line's n buyers, Binomial(n, `buy_now` of its
+        SKU) pay at once (inverse CDF on a uniform keyed to the line), the rest add to cart.
+        Returns (buyers who pay now, carts)."""
+        share = self.m.buy_now[carts.k]
+        if not (share > 0).any():
+            return Lines.empty(), carts
+        u = keyed_uniforms(rng.keys["buy_now"], line_keys(rng.keys["line"], carts, self.S, self.rows.slots))
+        x = binomial_quantile(u, carts.n, share)
+        now, rest = carts.take(x > 0), carts.take(carts.n > x)
+        now.n, rest.n = x[x > 0], (carts.n - x)[carts.n > x]
+        return now, rest
 
     def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, draw: "Draw") -> Lost:
         """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
@@ -287,15 +306,15 @@ class FastEngine:
         first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
         return Lost(dead, orders, per_tick, first_units)
 
-    def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out, deposit: np.ndarray,
-              warm: bool) -> None:
-        """What the stock served: deposits (taken now, paid later) and sales."""
+    def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out,
+              deposit: np.ndarray) -> None:
+        """What the stock served: deposits (taken now, paid later) and sales (`reg` their regime)."""
         ps.record_stockouts(rec, out)
         if deposit.any():
             ps.record_deposits(rng, rec, out, deposit)
-        if warm and not deposit.any():
-            return
         sale = ~deposit
+        if not sale.any():
+            return
         if sale.all():
             self._book_sales(ch, rng, rec, st, ps, out.lines, out.served, out.served_n, out.orders, reg)
         else:

@@ -20,8 +20,9 @@ SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout",
 # Keyed draws, one 64-bit key each: buy (buyers of a slot), claim (claims among non-buyers),
 # cell (a buyer's SKU, segment and class), units, topup, returns, queue (order of service
 # in a stock-out tick), restock (whether a returned unit can be sold again), line (line-level
-# units and returns where orders are not followed one by one).
-KEYED = ("buy", "claim", "cell", "units", "topup", "returns", "queue", "restock", "line")
+# units and returns where orders are not followed one by one), buy_now (a warm-up's buyers who
+# pay at once).
+KEYED = ("buy", "claim", "cell", "units", "topup", "returns", "queue", "restock", "line", "buy_now")
 
 
 class Streams:

@@ -11,7 +11,7 @@ import numpy as np
 
 from simulator.plan.calendar import Calendar
 from simulator.promotions import Conversion
-from simulator.scenario.schema import Scenario
+from simulator.scenario.schema import Category, Scenario
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,24 @@ def build_buying(scenario: Scenario, cal: Calendar, skus: list[str], segs: list[
     rel = price[pay] / list_price                                        # (P, K)
     lift = np.array([[s.promo_lift if j and cal.phases[j - 1].on_promo(k) else 1.0
                       for k, s in zip(skus, sku_objs)] for j in range(P)])[pay]   # (P, K)
-    conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix)
+    category, outside = _categories(scenario, sku_objs, choice)
+    conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix, category, outside)
     p_buy = conversion.p_buy(cal.intent, lift, rel)                      # (P, C, K, S)
     reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]
     unit_value = price[pay] * np.array([s.units_per_order for s in sku_objs])[None, :]   # (P, K)
     value = np.einsum("pcks,pk->pc", reach.reshape(P, C, K, S), unit_value)
     return Buying(price, list_price, lift, conversion, reach.reshape(P, C, K * S), value)
+
+
+def _categories(scenario: Scenario, sku_objs: list, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) each SKU's category index (−1: none, or alone in its category — it keeps its own
+    elasticity) and (n,) each category's outside attraction A₀ = Σ_c a_j × (1 − inside) / inside,
+    a the landing shares, `inside` the category's `inside_share` (`Category`'s default if unlisted)."""
+    names = [s.category for s in sku_objs]
+    counts = {n: names.count(n) for n in names if n is not None}
+    shared = [n for n in dict.fromkeys(names) if n is not None and counts[n] > 1]
+    index = {n: i for i, n in enumerate(shared)}
+    category = np.array([index.get(n, -1) for n in names], dtype=np.int64)
+    inside = np.array([scenario.categories.get(n, Category()).inside_share for n in shared])
+    at_list = np.array([choice[category == i].sum() for i in range(len(shared))])
+    return category, at_list * (1 - inside) / np.maximum(inside, 1e-12)

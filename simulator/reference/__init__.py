@@ -15,7 +15,8 @@ the sampling line by line against docs/model.md and docs/promotions.md:
   with probability min(1, base conversion × channel quality × phase intent × segment
   conversion × promotion lift × (effective price / list price) ** (elasticity ×
   price sensitivity)); the lift applies in phases that list the SKU under `promo`;
-  in a warm-up phase it adds to cart instead (priced at the next sale phase);
+  in a warm-up phase it adds to cart instead (priced at the next sale phase), or, with its
+  SKU's `warmup_buy_now` probability, pays at once at that tick's prices;
 * a buyer wants 1 + Poisson((units_per_order − 1) × basket_units) units and takes them
   from the SKU's `simpy.Container`; if fewer are left it takes what is left, and the
   rest is lost (or, in payment mode, oversold and cancelled);

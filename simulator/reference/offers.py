@@ -56,25 +56,48 @@ class Offers:
         also for a deposit; a deposit is placed even in a warm-up phase; a warm-up visit reads
         the regime of the first tick of the next sale phase (what the shopper sees coming)."""
         j = self.phase_at[tick]
-        warm = bool(self.plan.warmup[j])
+        eff, kind, pay_tick = self.effective(k, s, tick, coupon)
+        conv = self.plan.buying.conversion
+        p = (conv.base[k] * self.plan.calendar.intent[j] * conv.seg_conv[s] * self.plan.buying.lift[j, k]
+             * self.price_term(k, s, tick, coupon, eff))
+        return min(1.0, conv.quality[c] * p), kind, pay_tick
+
+    def effective(self, k: int, s: int, tick: int, coupon: int | None) -> tuple[float, str, int]:
+        """(effective price, what a buyer does, pay tick) of SKU k for a visit at `tick` holding
+        `coupon` (step 4)."""
+        j = self.phase_at[tick]
         presale = self.deposit_sale(k, tick)
         if presale is not None:                      # p_eff of a deposit, read at balance_from
             ps = self.promo.presales[presale]
-            kind, pay_tick = "deposit", ps.b0
-            balance, _ = self.activity_price(k, pay_tick)
-            d_r = self.saving_share(k, s, balance, None, self.reduction_live(k, pay_tick), topup=False)
-            eff = max(FLOOR * balance, balance * max(FLOOR, 1 - d_r) - ps.deposit * (ps.multiplier - 1))
-        else:
-            kind = "cart" if warm else "buy"
-            pay_tick = self.cart_first[j] if warm else tick
-            price, _ = self.activity_price(k, pay_tick)
-            usable = coupon if self.coupon_valid(coupon, k, pay_tick) else None
-            eff = price * max(FLOOR, 1 - self.saving_share(k, s, price, usable, self.reduction_live(k, pay_tick)))
-        conv = self.plan.buying.conversion
-        rel = eff / self.plan.buying.list_price[k]
-        p = (conv.base[k] * self.plan.calendar.intent[j] * conv.seg_conv[s] * self.plan.buying.lift[j, k]
-             * rel ** (conv.elast[k] * conv.sens[s]))
-        return min(1.0, conv.quality[c] * p), kind, pay_tick
+            balance, _ = self.activity_price(k, ps.b0)
+            d_r = self.saving_share(k, s, balance, None, self.reduction_live(k, ps.b0), topup=False)
+            return max(FLOOR * balance, balance * max(FLOOR, 1 - d_r) - ps.deposit * (ps.multiplier - 1)), \
+                "deposit", ps.b0
+        warm = bool(self.plan.warmup[j])
+        pay_tick = self.cart_first[j] if warm else tick
+        price, _ = self.activity_price(k, pay_tick)
+        usable = coupon if self.coupon_valid(coupon, k, pay_tick) else None
+        eff = price * max(FLOOR, 1 - self.saving_share(k, s, price, usable, self.reduction_live(k, pay_tick)))
+        return eff, "cart" if warm else "buy", pay_tick
+
+    def price_term(self, k: int, s: int, tick: int, coupon: int | None, eff: float) -> float:
+        """The purchase formula's price term: (eff / list price) ** (elasticity × sensitivity) for a
+        SKU alone; for a SKU of a category, its logit share relative to list prices — every SKU
+        of the category at the effective price this visitor would pay for it (docs/model.md,
+        "Choice within a category")."""
+        conv, lp = self.plan.buying.conversion, self.plan.buying.list_price
+
+        def term(i: int, e: float) -> float:
+            return (e / lp[i]) ** (conv.elast[i] * conv.sens[s])
+
+        own = term(k, eff)
+        cat = -1 if conv.category is None else int(conv.category[k])
+        if cat < 0:
+            return own
+        mates = np.flatnonzero(conv.category == cat).tolist()
+        now = sum(conv.choice[i] * (own if i == k else term(i, self.effective(i, s, tick, coupon)[0])) for i in mates)
+        at_list = sum(conv.choice[i] for i in mates)
+        return own * (conv.outside[cat] + at_list) / (conv.outside[cat] + now)
 
     def saving_share(self, k: int, s: int, price: float, coupon: int | None, reduction: bool, topup: bool = True) -> float:
         """What a coupon and the platform's reduction are worth to a buyer, as a share of the

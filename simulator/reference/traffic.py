@@ -145,6 +145,9 @@ class Traffic:
         p, kind, pay_tick = self.conversion(k, s, c, tick, coupon)
         if self.rng.random() >= p:
             return
+        now = self.plan.buy_now[k]
+        if kind == "cart" and now > 0 and self.rng.random() < now:   # a warm-up buyer who pays at once
+            kind, pay_tick = "buy", tick
         if kind == "cart":                           # the cart keeps its coupon class
             self.carts.append((self.phase_at[tick], c, k, s, coupon))
             self.rec.by_channel["carts"][h, c] += 1

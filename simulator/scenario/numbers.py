@@ -128,6 +128,7 @@ UnitsPerOrder = bounded(ge=1, le=1e4, unit="units per order")
 Prob = bounded(ge=0, le=1, unit="a probability")
 Discount = bounded(ge=0, lt=1, unit="a fraction off the list price")
 Share = bounded(ge=0, le=1, unit="a share")
+OpenShare = bounded(gt=0, lt=1, unit="a share strictly between 0 and 1")
 
 # -- time
 Minutes = bounded(gt=0, le=525_600, unit="minutes", why="a year")

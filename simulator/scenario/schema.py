@@ -31,6 +31,7 @@ from simulator.scenario.numbers import (
     Factor,
     Hours,
     Minutes,
+    OpenShare,
     OrdersPerDay,
     People,
     PositiveCount,
@@ -427,6 +428,11 @@ class Sku(Strict):
     what its buyer paid for it; a share `resaleable_returns` of returned units goes back to
     stock (`meta.return_days` later), the rest is written off at `salvage_value`, which is
     also what a unit left at the end is worth (default: `unit_cost`).
+    `warmup_buy_now`: the share of the SKU's buyers in a warm-up phase (预热) who pay at once, at
+    that moment's price and coupons; the rest add to cart and pay in the next sale phase.
+    `category`: SKUs of one category are chosen among by a logit on price (`Category`): the
+    price term `(effective price / price) ** elasticity` becomes that SKU's share of the
+    category's choice, so a deeper discount on one SKU draws buyers from its neighbours.
     """
 
     name: str | None = None
@@ -445,6 +451,8 @@ class Sku(Strict):
     resaleable_returns: Prob = 1.0
     salvage_value: UnitMoney | None = None
     promo_lift: Factor = 1.0
+    warmup_buy_now: Prob = 0.0
+    category: str | None = None
 
     @model_validator(mode="after")
     def _salvage_not_above_cost(self) -> "Sku":
@@ -481,6 +489,16 @@ class Segment(Strict):
 
 
 # ----------------------------------------------------------------- scenario
+class Category(Strict):
+    """A product category (品类) whose SKUs a shopper chooses among (docs/model.md, "Choice within a
+    category"). `inside_share`: at list prices, the share of the category's shoppers who would
+    pick one of its SKUs rather than none (the logit's outside option) — the share of a SKU's
+    price-driven gain that comes from its neighbours: near 0, none (each SKU keeps its own
+    elasticity); near 1, nearly all (a discount mostly moves buyers between the SKUs)."""
+
+    inside_share: OpenShare = 0.5
+
+
 class Scenario(Strict):
     """A whole campaign plan. Build with `load_scenario`; change with `with_overrides`."""
 
@@ -488,6 +506,7 @@ class Scenario(Strict):
     calendar: Calendar = Field(default_factory=Calendar)
     channels: dict[str, Channel]
     skus: dict[str, Sku]
+    categories: dict[str, Category] = Field(default_factory=dict)
     segments: dict[str, Segment] = Field(default_factory=lambda: {"all": Segment(share=1.0)})
     catalogue: str | None = Field(None, description="CSV file of SKUs, relative to the scenario file")
     optimize: Optimize | None = None
@@ -637,6 +656,18 @@ class Scenario(Strict):
                     err = _located(e.path, e.message)
                     err.loc = e.loc  # a variable's or parameter's dotted path is one key
                     raise err from None
+        return self
+
+    @model_validator(mode="after")
+    def _category_checks(self) -> "Scenario":
+        """A SKU's category must be listed under `categories` when that block is written (a typo
+        would otherwise make a category of its own); without the block every name is one."""
+        if self.categories:
+            for sid, sku in self.skus.items():
+                if sku.category is not None and sku.category not in self.categories:
+                    raise _located(f"skus.{sid}.category", f"unknown category {sku.category!r}"
+                                   f"{did_you_mean(sku.category, self.categories)}; categories are "
+                                   f"{', '.join(self.categories)}")
         return self
 
     @model_validator(mode="after")

@@ -124,6 +124,47 @@ def test_a_cart_pays_the_price_in_force_when_it_is_paid(engine, reps):
     _close([r.flash["f"]["units"] for r in recs] - units * share, 0.0, "flash units − units × flash share")
 
 
+def _buy_now_plan(coupon: bool = True) -> Scenario:
+    """A 2-hour warm-up at the list price (100) and a 2-hour sale at 20 % off; 30 % of the
+    warm-up's buyers pay at once; a coupon claimed in the warm-up is valid only in the sale."""
+    extra = {
+        "calendar": {"phases": [{"name": "warm", "kind": "warmup", "start": at(0), "end": at(2)},
+                                {"name": "sale", "start": at(2), "end": at(4)}]},
+        "channels": {"organic": {"visits_per_hour": 600.0}},
+        "skus": {"item": {"discount": {"sale": 0.2}, "warmup_buy_now": 0.3}},
+    }
+    if coupon:
+        extra["coupons"] = {"c": {"threshold": 50.0, "amount": 10.0, "quantity": 10**6, "claim_rate": 0.5,
+                                  "claim_from": at(0), "claim_to": at(2), "valid_from": at(2), "valid_to": at(4)}}
+    return _plan(extra, hours=4)
+
+
+@pytest.mark.parametrize("engine, reps", [(FastEngine, 200), (ReferenceEngine, 60)])
+def test_a_warm_up_buyer_who_pays_at_once_pays_todays_price(engine, reps):
+    """Of a warm-up's buyers, the SKU's `warmup_buy_now` share pays at once — at the warm-up's
+    price, without a coupon that is valid only later — and the rest add to cart."""
+    model, recs = _runs(_buy_now_plan(), engine, reps)
+    warm = slice(0, 2)                                            # the warm-up's two reporting hours
+    orders = np.array([r.by_channel["orders"][warm].sum() for r in recs])
+    carts = np.array([r.by_channel["carts"][warm].sum() for r in recs])
+    for r in recs:                                                # exact, run by run
+        assert r.by_channel["gmv"][warm].sum() == pytest.approx(100.0 * r.by_channel["units"][warm].sum())
+        assert r.by_sku["coupons_redeemed"][warm].sum() == 0
+    assert orders.min() > 0 and carts.min() > 0
+    _close(orders - 0.3 * (orders + carts), 0.0, "warm-up orders − 30 % of warm-up buyers")
+
+
+def test_the_expected_engine_sells_in_a_warm_up_as_the_fast_engine_does():
+    from simulator.engine.expected import ExpectedEngine
+
+    model, recs = _runs(_buy_now_plan(coupon=False), FastEngine, 200)
+    expected = ExpectedEngine(model).run()
+    for field in ("orders", "carts", "gmv"):
+        _close([r.by_channel[field].sum() for r in recs], float(expected.by_channel[field].sum()), field)
+        _close([r.by_channel[field][:2].sum() for r in recs], float(expected.by_channel[field][:2].sum()),
+               f"warm-up {field}")
+
+
 # ------------------------------------------------------------- 3. returns and refunds
 def _money_plan(return_rate: float, **sku) -> Scenario:
     """Every mechanism that moves money: a store coupon every order redeems (threshold below
