@@ -49,6 +49,7 @@ class AuctionChannel:
     pace: np.ndarray            # (T, O) pacing share of the period's budget by each tick's end; inf: asap
     carry_over: bool
     pacing: str = "asap"
+    intent: np.ndarray | None = None   # (G,) each group's conversion multiplier (None: all 1)
 
     @property
     def G(self) -> int:
@@ -111,18 +112,21 @@ def with_bid(au: AuctionChannel, g: int, bid: float) -> AuctionChannel:
     """A copy of `au` where ad group `g` bids `bid` (win and position tables redone)."""
     new = np.array(au.bid, dtype=float)
     new[g] = bid
-    cap = bid_caps(new, au.worth, au.roi_target, au.median.shape[0])
+    cap = bid_caps(new, au.worth, au.roi_target, au.median.shape[0], au.intent)
     below, shown = win_table(cap, au.quality[None, :], au.median, au.sigma, au.count,
                              au.ctr.size, au.reserve)
     return replace(au, bid=new, cap=cap, below=below, shown=shown)
 
 
-def bid_caps(bid: np.ndarray, worth: np.ndarray | None, target: float | None, P: int) -> np.ndarray:
-    """(P, G) the bid in each phase: `bid` (G,), or under roi_target at most worth_p / target —
-    a click priced at or below it returns at least the target in expectation."""
+def bid_caps(bid: np.ndarray, worth: np.ndarray | None, target: float | None, P: int,
+             intent: np.ndarray | None = None) -> np.ndarray:
+    """(P, G) the bid in each phase: `bid` (G,), or under roi_target at most worth_p × intent_g /
+    target — a click priced at or below it returns at least the target in expectation (a group's
+    click is worth the channel's visit times its conversion multiplier)."""
     if worth is None:
         return np.broadcast_to(bid[None, :], (P, bid.size)).copy()
-    return np.minimum(bid[None, :], worth[:, None] / target)
+    scale = np.ones(bid.size) if intent is None else intent
+    return np.minimum(bid[None, :], worth[:, None] * scale[None, :] / target)
 
 
 def win_table(bid: np.ndarray, quality: np.ndarray, median: np.ndarray, sigma: np.ndarray,
@@ -160,7 +164,8 @@ def build_auctions(scenario, grid, channels: list[str], phases: list[str], shape
         sigma = np.array([[r.sigma for r in row] for row in riv])
         count = np.array([[r.count for r in row] for row in riv], dtype=np.int64)
         worth = value[:, ci] if ch.pacing == "roi_target" else None
-        cap = bid_caps(bid, worth, ch.roi_target, len(phases))
+        intent = np.array([a.conversion for a in grp], dtype=float)
+        cap = bid_caps(bid, worth, ch.roi_target, len(phases), intent)
         below, shown = win_table(cap, quality[None, :], median, sigma, count,
                                  len(ch.ctr_by_position), ch.reserve_price)
         shape = shapes[name]
@@ -179,5 +184,5 @@ def build_auctions(scenario, grid, channels: list[str], phases: list[str], shape
             rate=shape[:, None] * np.array([a.auctions_per_hour for a in grp])[None, :], shape=shape,
             median=median, sigma=sigma, count=count, below=below, shown=shown,
             ctr=np.asarray(ch.ctr_by_position, float), reserve=float(ch.reserve_price), owner=owner, owners=owners,
-            daily=daily, total=total, pace=pace, carry_over=bool(ch.carry_over), pacing=ch.pacing))
+            daily=daily, total=total, pace=pace, carry_over=bool(ch.carry_over), pacing=ch.pacing, intent=intent))
     return out

@@ -251,16 +251,12 @@ def _budget(spec, path: str, rec: RunRecord, model: Model) -> float | None:
 
 def ad_group_kpis(rec: RunRecord, model: Model, c: int, name: str, days: int) -> dict[str, dict]:
     """Per ad group of an auction channel: auctions, impressions, clicks, ctr, cpc, win_rate,
-    ad_spend, budget, and the orders and gmv of its clicks — the channel's of each hour in
-    proportion to the group's clicks (a channel's clicks convert alike, whichever keyword
-    brought them) — and roi = gmv / ad_spend."""
+    ad_spend, budget, the orders and gmv of its clicks' visits (the engines book them; each
+    group converts at the channel's rate × its `conversion`; a warm-up cart paid later counts
+    for the channel only), conversion_rate = orders / clicks, and roi = gmv / ad_spend."""
     book = rec.ad_groups[name]
     groups = model.scenario.channels[name].ad_groups
-    clicks = book["clicks"]                                              # (H, G)
-    per_hour = clicks.sum(axis=1, keepdims=True)
-    share = np.divide(clicks, per_hour, out=np.zeros_like(clicks), where=per_hour > 0)
-    orders = share.T @ rec.by_channel["orders"][:, c]
-    gmv = share.T @ rec.by_channel["gmv"][:, c]
+    orders, gmv = book["orders"].sum(axis=0), book["gmv"].sum(axis=0)
     out = {}
     for g, group in enumerate(groups):
         f = {k: float(v[:, g].sum()) for k, v in book.items()}
@@ -270,6 +266,7 @@ def ad_group_kpis(rec: RunRecord, model: Model, c: int, name: str, days: int) ->
             "win_rate": ratio(f["impressions"], f["auctions"]), "ad_spend": f["ad_spend"],
             "budget": _budget(groups[group], f"channels.{name}.ad_groups.{group}", rec, model),
             "orders": float(orders[g]), "gmv": float(gmv[g]),
+            "conversion_rate": ratio(float(orders[g]), f["clicks"]),
             "roi": ratio(float(gmv[g]), f["ad_spend"]),
         }
     return out

@@ -18,7 +18,8 @@ SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_unit
              "coupons_claimed", "coupons_redeemed", "coupon_cost", "reduction_cost", "platform_subsidy",
              "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
              "oversold_units", "cancellations", "paid", "subsidy_clawback", "restocked")
-AD_GROUP_FLOWS = ("auctions", "impressions", "clicks", "ad_spend")   # per auction channel: (H, G)
+AD_GROUP_FLOWS = ("auctions", "impressions", "clicks", "ad_spend",   # per auction channel: (H, G)
+                  "orders", "gmv")                                     # orders and GMV of its clicks' visits
 # taken: units off the shelf (sales and deposits); released: reserved units back on the shelf
 # (forfeited deposits); restocked: returned units back in stock (those due after the campaign in
 # its last period). Stock at the end of a period = initial + Σ (inbound + released + restocked − taken).

@@ -203,6 +203,7 @@ class FastEngine:
         if warm:
             run.carts.pool(ch, rec, carts)
         self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
+        self._book_groups(ch, rec, out, deposit, draw, sale_reg)
         self.books.traffic(ch, rec, draw.visits)
         self.books.stock(ch, rec, out)
         ps.end(rng, rec, st, ch, draw)
@@ -321,6 +322,34 @@ class FastEngine:
             self._book_sales(ch, rng, rec, st, ps, out.lines.take(sale), out.served[sale], out.served_n[sale],
                              out.orders.of_lines(sale), reg)
 
+    def _book_groups(self, ch: Chunk, rec: RunRecord, out, deposit: np.ndarray, draw: "Draw", reg) -> None:
+        """Orders and GMV of each ad group's clicks: an auction channel's sale lines (not carts,
+        not deposits) per hour and visit row — orders served, GMV at the activity price — shared
+        among the row's groups by their clicks of the stretch in that hour (a row's groups
+        convert alike)."""
+        per = self.m.grid.period
+        lines = out.lines
+        for c, d in draw.auctions.items():
+            rows = self.rows.group_row[c]                             # (G,) row of each group
+            mine = np.flatnonzero(~deposit & (lines.c == c))
+            if not mine.size or not d.t.size:
+                continue
+            h0 = int(per[ch.start])
+            H = int(per[ch.end - 1]) - h0 + 1
+            R = self.rows.R
+            at = (per[lines.t[mine]] - h0) * R + lines.row[mine]
+            orders = np.bincount(at, weights=out.served_n[mine], minlength=H * R).reshape(H, R)
+            gmv = np.bincount(at, weights=out.served[mine] * reg.price[lines.k[mine]], minlength=H * R).reshape(H, R)
+            kept = d.t < ch.end - ch.start
+            clicks = np.zeros((H, len(rows)))
+            np.add.at(clicks, (per[ch.start + d.t[kept]] - h0, d.g[kept]), 1.0)
+            row_clicks = np.zeros((H, R))
+            np.add.at(row_clicks.T, rows, clicks.T)
+            share = np.divide(clicks, row_clicks[:, rows], out=np.zeros_like(clicks), where=row_clicks[:, rows] > 0)
+            book = rec.ad_groups[self.m.channels[c]]
+            book["orders"][h0:h0 + H] += orders[:, rows] * share
+            book["gmv"][h0:h0 + H] += gmv[:, rows] * share
+
     # ---------------------------------------------------------------- draws
     def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None, st: StockState) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
@@ -339,12 +368,15 @@ class FastEngine:
         for c in stopped:                                              # stopped by their exhaustion event
             paid[c] = (np.zeros(n, dtype=np.int64), -1)
             visits[:, c] = 0
-        for c, b in run.auction_budgets.items():                       # ad groups in auctions
-            auctions[c] = draw_auctions(b.au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
-            paid[c] = (auctions[c].clicks, -1)
-            visits[:, c] = auctions[c].clicks
+        for c, b in run.auction_budgets.items():                       # ad groups in auctions: a row per
+            d = auctions[c] = draw_auctions(b.au, run.auction_plans[c], ch.start, ch.end, b, rng.auction_detail)
+            paid[c] = (d.clicks, -1)                                   # conversion multiplier
+            rows = self.rows.group_row[c]
+            visits[:, np.unique(rows)] = 0
+            np.add.at(visits, (d.t, rows[d.g]), 1)
         rates = self.rows.rates(m, lam, ch.start)                     # expected visits per row: paid as drawn
-        rates[:, list(paid)] = visits[:, list(paid)]
+        mine = np.flatnonzero(np.isin(self.rows.channel, list(paid)))
+        rates[:, mine] = visits[:, mine]
         run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
         tab = tables(self.rows, m, ch.phase, reg, n)
         how = grouping(m.grid.period[ch.start:ch.end], tab, visits, st, m.reorder_point, self.basket_mean, dead,

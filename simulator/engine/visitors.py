@@ -35,12 +35,16 @@ ONE_BY_ONE = 64       # a slot with more buyers than this (or than categories) s
 
 @dataclass(frozen=True)
 class VisitRows:
-    """The visit rows of a model: its C channels, then one row per (flash sale with a surge,
-    channel it reaches). `slots` = R + C: the identities also count one cart row per channel."""
+    """The visit rows of a model: its C channels, one row per (flash sale with a surge, channel
+    it reaches), then one per other conversion multiplier of an auction channel's ad groups (a
+    channel's own row holds its first group and those converting alike). `slots` = R + C: the
+    identities also count one cart row per channel."""
 
     channel: np.ndarray          # (R,) channel of each row
-    flash: np.ndarray            # (R,) flash-sale index of a surge row, −1 for a channel's own row
+    flash: np.ndarray            # (R,) flash-sale index of a surge row, −1 elsewhere
     C: int
+    intent: np.ndarray | None = None   # (R,) conversion multiplier of each row's visits (ad groups)
+    group_row: dict | None = None      # auction channel → (G,) the row of each ad group
 
     @property
     def R(self) -> int:
@@ -65,7 +69,20 @@ class VisitRows:
             for c in np.flatnonzero(model.regimes.surge_reach):   # the plan says which channels it reaches
                 channel.append(int(c))
                 flash.append(i)
-        return cls(np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64), C)
+        intent, group_row = [1.0] * len(channel), {}
+        for au in model.auctions:
+            m = au.intent if au.intent is not None else np.ones(au.G)
+            intent[au.c] = float(m[0])
+            rows = {float(m[0]): au.c}
+            for v in dict.fromkeys(m[1:].tolist()):
+                if v not in rows:                          # another multiplier: a row of its own
+                    rows[v] = len(channel)
+                    channel.append(au.c)
+                    flash.append(-1)
+                    intent.append(v)
+            group_row[au.c] = np.array([rows[float(v)] for v in m], dtype=np.int64)
+        return cls(np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64), C,
+                   np.array(intent), group_row)
 
     def rates(self, model, lam: np.ndarray, start: int) -> np.ndarray:
         """(n, R) expected visits per tick of a stretch from `start`: each channel's `lam`
@@ -73,7 +90,7 @@ class VisitRows:
         n = lam.shape[0]
         out = np.zeros((n, self.R))
         out[:, :self.C] = lam
-        for r in range(self.C, self.R):
+        for r in np.flatnonzero(self.flash >= 0):                     # (an ad group's row: its clicks, drawn apart)
             f = model.promo.flash[self.flash[r]]
             a, b = max(start, f.t0), min(start + n, f.t1)
             if a < b:
@@ -125,6 +142,12 @@ def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
             keep[r, k] = 1.0 / choice[k]
         base = base * keep[None, :, :, None]
         nobuy = nobuy * keep[None, :, :, None]
+    if rows.intent is not None and (rows.intent != 1.0).any():   # ad groups' multipliers, P(buy) at most 1
+        conv = model.buying.conversion
+        cell = conv.choice[None, None, :, None] * conv.mix[rows.channel][None, :, None, :]     # (1, R, K, S)
+        scaled = np.minimum(base * rows.intent[None, :, None, None], cell)
+        nobuy = np.maximum(nobuy + base - scaled, 0.0)
+        base = scaled
     buy = np.einsum("xgks,grks->xrksg", W, base)                                   # cell-major, class last
     claim = np.einsum("xgks,grks->xrg", W[:, 1:], nobuy[1:])
     return Tables(buy.reshape(buy.shape[0], rows.R, K * S * G), claim, G)

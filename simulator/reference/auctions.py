@@ -43,7 +43,7 @@ class Auctions:
                 if bg is not None and bg.room(tick) <= 1e-9:
                     continue                                  # no room: the group sits this auction out
                 if self.one_auction(au, g, tick, bg):
-                    self.env.process(self.visitor(au.c, tick))
+                    self.env.process(self.visitor(au.c, tick, group=(au, g)))
             yield self.env.timeout(tick + 1 - self.env.now)
 
     def one_auction(self, au, g: int, tick: int, bg: Budget | None) -> bool:
@@ -58,7 +58,7 @@ class Auctions:
         ranks = self.rng.lognormal(math.log(median), sigma, n) if sigma > 0 else np.full(n, median)
         bid = self.bids[au.name][au.groups[g]]
         if au.worth is not None:                              # roi_target: at most what a click returns / the target
-            bid = min(bid, au.worth[phase] / au.roi_target)
+            bid = min(bid, au.worth[phase] * au.intent[g] / au.roi_target)
         rank = bid * au.quality[g]
         above = int((ranks > rank).sum())
         if bid < au.reserve or above >= au.ctr.size:

@@ -17,15 +17,17 @@ class Orders:
         return 1 + int(self.rng.poisson(self.promo.extra_units[k] * self.promo.basket_units[s]))
 
     def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None):
-        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money."""
+        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money. Returns
+        (units got, activity price)."""
         want = self.units(k, s)
         price, sale = self.activity_price(k, pay_tick)
         want += self.topup(k, want, price, coupon, pay_tick)
         got = self.take(k, want, tick)
         if got == 0:
-            return
+            return 0, price
         self.money(c, k, tick, got, price, coupon, pay_tick, sale)
         self.check_reorder(k)
+        return got, price
 
     def return_rate(self, k: int, price: float) -> float:
         """min(1, return_rate + return_rate_per_discount × depth), depth = 1 − `price` (what the

@@ -130,7 +130,7 @@ class Traffic:
             extra += [(float(o), k) for o in self.rng.random(n)]
         return extra
 
-    def visitor(self, c: int, tick: int, k: int | None = None):
+    def visitor(self, c: int, tick: int, k: int | None = None, group: tuple | None = None):
         """One visit (docs/promotions.md, "A visit, step by step"): a segment and a SKU (a surge
         visit comes for its flash SKU), a customer, a coupon claim, then buy, cart, deposit or leave."""
         yield self.env.timeout(0)                    # the visitor arrives
@@ -143,6 +143,9 @@ class Traffic:
         customer = None if math.isinf(people) else int(self.rng.integers(int(people)))
         coupon = self.claim(k, s, customer, tick)
         p, kind, pay_tick = self.conversion(k, s, c, tick, coupon)
+        if group is not None:                        # an ad group's click: its conversion multiplier
+            au, g = group
+            p = min(1.0, p * float(au.intent[g]))
         if self.rng.random() >= p:
             return
         now = self.plan.buy_now[k]
@@ -156,4 +159,8 @@ class Traffic:
         if kind == "deposit":
             self.deposit(c, k, s, tick)
             return
-        self.buy(c, k, s, tick, pay_tick, coupon)
+        got, price = self.buy(c, k, s, tick, pay_tick, coupon)
+        if group is not None and got:                # the group's orders and GMV
+            book = self.rec.ad_groups[group[0].name]
+            book["orders"][h, group[1]] += 1
+            book["gmv"][h, group[1]] += got * price

@@ -46,10 +46,13 @@ class AdGroup(_Strict):
     """One ad group: `bid` (maximum money per click), `quality_score` (relative to the rivals',
     1 = alike), `auctions_per_hour` the searches auctioned for it at intraday weight 1 (they
     follow the channel's calendar: intraday, phases, launch spikes), its rivals, and optional
-    budgets of its own (then the channel has none)."""
+    budgets of its own (then the channel has none). `conversion` multiplies the channel's
+    conversion for this group's clicks: a shopper who searched the store's brand word buys more
+    often than one who searched a category or a long-tail word."""
 
     bid: PositiveUnitMoney
     quality_score: PositiveFactor = 1.0
+    conversion: PositiveFactor = 1.0
     auctions_per_hour: Volume
     rivals: Rivals
     rivals_by_phase: dict[str, RivalsChange] = Field(default_factory=dict)

@@ -22,7 +22,9 @@ from scipy import integrate, stats
 from simulator.engine import FastEngine
 from simulator.kpis import channel_kpis
 from simulator.model import build_model
+from simulator.reference import ReferenceEngine
 from simulator.runner import replication_seed
+from simulator.scenario import Scenario
 from tests.helpers import events_of, one_sku
 
 Z = 3.0
@@ -224,3 +226,44 @@ def test_mean_spend_never_falls_when_the_budget_rises():
     for k in range(len(means) - 1):
         assert means[k + 1] >= means[k] - Z * math.hypot(ses[k], ses[k + 1]), (means, ses)
     assert means[-1] > means[0]
+
+
+# ------------------------------------------------------------ ad groups' own intent
+def _intent_plan():
+    """Two groups whose clicks convert at 2 × and 0.5 × the channel's rate (no budgets), and a
+    third at the channel's rate, in a rows-of-their-own layout the engines build from it."""
+    rivals = {"median": 1.0, "sigma": 0.5, "count": 1}
+    groups = {"brand": {"bid": 1.5, "auctions_per_hour": 400, "rivals": rivals, "conversion": 2.0},
+              "tail": {"bid": 1.2, "auctions_per_hour": 600, "rivals": rivals, "conversion": 0.5},
+              "plain": {"bid": 1.0, "auctions_per_hour": 300, "rivals": rivals}}
+    return search(groups, hours=12, tick_minutes=10, ctr=(0.3,))
+
+
+@pytest.mark.parametrize("engine, reps", [("fast", 150), ("reference", 40)])
+def test_each_ad_group_converts_at_its_own_rate(engine, reps):
+    """Orders of a group's clicks = clicks × P(a visit of the channel buys) × its `conversion`
+    (within 3 SE), the groups' orders add up to the channel's run by run, and its GMV is its
+    orders' units at the price."""
+    sc = _intent_plan()
+    model = build_model(sc)
+    eng = FastEngine(model) if engine == "fast" else ReferenceEngine(model)
+    recs = [eng.run(replication_seed(23, i)) for i in range(reps)]
+    c = model.channels.index("search")
+    p = float(model.reach[0, c].sum())                      # P(a visit of the channel buys), one phase
+    for g, m in enumerate((2.0, 0.5, 1.0)):
+        within(group_sums(recs, "orders", g) - m * p * group_sums(recs, "clicks", g), 0.0, f"group {g} orders")
+    for r in recs:
+        book = r.ad_groups["search"]
+        assert book["orders"].sum() == pytest.approx(r.by_channel["orders"][:, c].sum())
+        assert book["gmv"].sum() == pytest.approx(r.by_channel["gmv"][:, c].sum())
+
+
+def test_roi_target_caps_each_groups_bid_at_its_own_worth():
+    sc = _intent_plan()
+    data = sc.model_dump(mode="json")
+    data["channels"]["search"].update({"pacing": "roi_target", "roi_target": 8.0})
+    model = build_model(Scenario.model_validate(data))
+    au = model.auctions[0]
+    worth = model.value[:, au.c]
+    assert au.cap == pytest.approx(np.minimum(au.bid[None, :], worth[:, None] * np.array([2.0, 0.5, 1.0]) / 8.0))
+    assert au.cap[0, 1] < au.bid[1]                         # the tail group's worth binds its bid

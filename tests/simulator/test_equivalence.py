@@ -66,7 +66,7 @@ SPEC = {
                  ("channel", "affiliate", "orders")],
     "auctions": ["visits", "orders", "gmv", "ad_spend", ("channel", "paid_search", "win_rate"),
                  *[("ad_group", "paid_search", g, k) for g in ("brand", "category", "long_tail")
-                   for k in ("auctions", "impressions", "clicks", "ad_spend")],
+                   for k in ("auctions", "impressions", "clicks", "ad_spend", "orders", "gmv")],
                  ("first", "budget_exhausted", "paid_search/brand"),
                  ("last", "budget_exhausted", "paid_search/brand"),
                  ("first", "budget_exhausted", "paid_search/category")],
