@@ -18,7 +18,7 @@ RUN_KPIS = (
     "paid_by_buyers", "store_receipts", "subsidy_clawback", "restocked_units",
     "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
     "cogs", "platform_fee", "shipping", "return_handling", "return_writeoff", "stock_writedown", "gross_profit",
-    "stockout_minutes", "lost_units", "inbound_units", "ending_stock", "sell_through",
+    "stockout_minutes", "lost_units", "lost_gmv", "inbound_units", "ending_stock", "sell_through",
     "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
     "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
     "oversold_units", "cancellations", "rule_firings",
@@ -31,7 +31,7 @@ HIGHER_IS_BETTER = frozenset({
     "aov", "conversion_rate", "roi", "gross_profit", "sell_through", "deposits", "deposit_amount"})
 LOWER_IS_BETTER = frozenset({
     "returns", "refunds", "subsidy_clawback", "ad_spend", "fees", "commissions", "marketing_cost",
-    "return_handling", "return_writeoff", "stock_writedown", "stockout_minutes", "lost_units", "ending_stock",
+    "return_handling", "return_writeoff", "stock_writedown", "stockout_minutes", "lost_units", "lost_gmv", "ending_stock",
     "coupon_cost", "reduction_cost", "deposit_expansion", "deposit_forfeits", "oversold_units", "cancellations"})
 """Which way a store wants each run KPI to move, for colouring a comparison (the rest — costs
 that follow sales such as cogs and shipping, counts such as coupons claimed or inbound units —

@@ -59,8 +59,9 @@ class Books:
         rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
         rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
 
-    def stock(self, ch: Chunk, rec: RunRecord, out):
-        """Lost units, stock-out ticks, deliveries, and stock at the end of each hour."""
+    def stock(self, ch: Chunk, rec: RunRecord, out, price: np.ndarray):
+        """Lost units (and their GMV at the stretch's activity `price` (K,)), stock-out ticks,
+        deliveries, and stock at the end of each hour."""
         lo, hi = self.hours(ch)
         p_tick = self.m.grid.period[ch.start:ch.end]
         n = ch.end - ch.start
@@ -76,6 +77,7 @@ class Books:
                            ("restocked", out.restocked)):
             per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
             rec.by_sku[name][lo:hi] += per[name]
+        rec.by_sku["lost_gmv"][lo:hi] += per["lost_units"] * price[None, :]
         net = per["inbound"] + per["released"] + per["restocked"] - per["taken"]   # whole units: exact in floats
         rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
 

@@ -132,6 +132,7 @@ class ExpectedEngine:
         ch["ad_spend"] += hourly(lam * m.cpc[None, :] + m.media_spend)
         ch["fees"] += hourly(m.fees)
         sk["lost_units"] += hourly(demand - served)
+        sk["lost_gmv"] += hourly((demand - served) * m.price[m.phase_of_tick])
         return rec
 
     def _cart_payments(self, lam: np.ndarray, reach: np.ndarray) -> dict:

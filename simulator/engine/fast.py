@@ -205,7 +205,7 @@ class FastEngine:
         self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
         self._book_groups(ch, rec, out, deposit, draw, sale_reg)
         self.books.traffic(ch, rec, draw.visits)
-        self.books.stock(ch, rec, out)
+        self.books.stock(ch, rec, out, sale_reg.price)
         ps.end(rng, rec, st, ch, draw)
         return cut
 

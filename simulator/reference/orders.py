@@ -22,7 +22,7 @@ class Orders:
         want = self.units(k, s)
         price, sale = self.activity_price(k, pay_tick)
         want += self.topup(k, want, price, coupon, pay_tick)
-        got = self.take(k, want, tick)
+        got = self.take(k, want, tick, price)
         if got == 0:
             return 0, price
         self.money(c, k, tick, got, price, coupon, pay_tick, sale)

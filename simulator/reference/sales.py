@@ -51,7 +51,7 @@ class Sales:
     # --------------------------------------------------------------- pre-sales
     def deposit(self, c: int, k: int, s: int, tick: int):
         """A deposit order: its units leave the shelf now (in either deduction mode)."""
-        got = self.take(k, self.units(k, s), tick)
+        got = self.take(k, self.units(k, s), tick, self.activity_price(k, tick)[0])
         if got == 0:
             return
         i = self.regimes.deposit_open(tick, k)

@@ -51,10 +51,11 @@ class Stock:
                 for k in range(len(self.skus)):
                     self.check_reorder(k)
 
-    def take(self, k: int, want: int, tick: int) -> int:
+    def take(self, k: int, want: int, tick: int, price: float) -> int:
         """Step 6: take up to `want` units off the shelf; what is missing is lost demand or, in
         payment mode, oversold (the order that empties the shelf, and orders in the ⌈payment
-        minutes / tick⌉ ticks after the tick it ran empty) and cancelled. Returns the units taken."""
+        minutes / tick⌉ ticks after the tick it ran empty) and cancelled; lost units are worth
+        `price` each (the activity price the order would have paid). Returns the units taken."""
         h, box = self.hour(tick), self.stock[k]
         got = min(want, int(box.level))
         if got:
@@ -66,7 +67,7 @@ class Stock:
                     self.rec.events.append((tick, "sold_out", self.skus[k], 0.0))
         short, sale = want - got, self.on_flash[k]
         if short:
-            self.short(k, tick, got, short, sale)
+            self.short(k, tick, got, short, sale, price)
         if sale is not None and self.sold_out[sale] is None and box.level == 0:
             self.sold_out[sale] = tick               # took the last unit, or found fewer than it wanted
             name = self.promo.flash[sale].name
@@ -75,7 +76,7 @@ class Stock:
             self.rec.flash[name]["sellout_tick"] = float(tick)
         return got
 
-    def short(self, k: int, tick: int, got: int, short: int, sale: int | None):
+    def short(self, k: int, tick: int, got: int, short: int, sale: int | None, price: float):
         """Units an order wanted and did not get: oversold or lost; a stock-out tick, and the
         stock-out event of an episode's first tick (its value: the units short then)."""
         h, tau = self.hour(tick), self.out_at[k]
@@ -84,6 +85,7 @@ class Stock:
             self.rec.by_sku["cancellations"][h, k] += 1
         else:
             self.rec.by_sku["lost_units"][h, k] += short
+            self.rec.by_sku["lost_gmv"][h, k] += short * price
         if self.out_tick[k] != tick:
             self.out_tick[k] = tick
             self.rec.by_sku["stockout_ticks"][h, k] += 1

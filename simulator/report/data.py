@@ -357,17 +357,13 @@ def sellouts(d: ReportData) -> pd.DataFrame:
 
 def stockout_table(d: ReportData) -> pd.DataFrame:
     """Every SKU, most lost units first: label, share and median first sell-out (`sellouts`),
-    lost_units, lost_gmv — an estimate: lost units × the SKU's average selling price
-    (its GMV ÷ units; its list price after the phase-less discount where it sold nothing) —,
-    stockout_minutes, ending_stock."""
+    lost_units, lost_gmv (the engines book it: each lost unit at the activity price it would
+    have paid), stockout_minutes, ending_stock."""
     sk = skus(d)
     out = sellouts(d)
-    price = (sk["gmv"] / sk["units"]).where(sk["units"] > 0)
-    listed = pd.Series({k: float(v["price"]) for k, v in d.scenario.get("skus", {}).items()})
-    price = price.fillna(listed.reindex(price.index))
     df = pd.DataFrame({"label": sk["label"], "share": out["share"].reindex(sk.index),
                        "first": out["median"].reindex(sk.index), "lost_units": sk["lost_units"],
-                       "lost_gmv": sk["lost_units"] * price, "stockout_minutes": sk["stockout_minutes"],
+                       "lost_gmv": sk["lost_gmv"], "stockout_minutes": sk["stockout_minutes"],
                        "ending_stock": sk["ending_stock"]})
     return df.sort_values(["lost_units", "share"], ascending=False, kind="stable")
 

@@ -247,8 +247,8 @@ def _stock_verdict(d: D.ReportData, so: pd.DataFrame) -> str:
     """One sentence: how much the stock-outs cost, and whether that is what misses the target."""
     lost = float(so["lost_gmv"].sum())
     say = d.say
-    est = say("Lost GMV is an estimate: each SKU's lost units at its average selling price in this run "
-              "(GMV ÷ units). ", "缺货损失金额为估算：各商品缺货件数 × 本次运行中的平均成交价（成交额 ÷ 件数）。")
+    est = say("Lost GMV: each unit turned away at the activity price its buyer would have paid. ",
+              "缺货损失金额：每件缺货按买家本应支付的活动价计。")
     if not lost:
         return est + say("No SKU turned buyers away: stock does not limit this plan.", "没有商品因缺货流失买家：库存不限制本计划。")
     text = est + say(f"Stock-outs turned away about {d.amount(lost)} of GMV", f"缺货约流失 {d.amount(lost)} 成交额")

@@ -165,6 +165,32 @@ def test_the_expected_engine_sells_in_a_warm_up_as_the_fast_engine_does():
                f"warm-up {field}")
 
 
+def _lost_plan() -> Scenario:
+    """Stock for about an hour; then its buyers are turned away at the list price (100) for an
+    hour and at 30 % off for two more."""
+    return _plan({
+        "calendar": {"phases": [{"name": "early", "start": at(0), "end": at(2)},
+                                {"name": "late", "start": at(2), "end": at(4)}]},
+        "channels": {"organic": {"visits_per_hour": 600.0}},
+        "skus": {"item": {"stock": 60, "discount": {"late": 0.3}}},
+    })
+
+
+@pytest.mark.parametrize("engine", [FastEngine, ReferenceEngine, "expected"])
+def test_lost_gmv_is_each_lost_unit_at_the_price_it_would_have_paid(engine):
+    from simulator.engine.expected import ExpectedEngine
+
+    model = build_model(_lost_plan())
+    eng = ExpectedEngine(model) if engine == "expected" else engine(model)
+    recs = [eng.run(replication_seed(SEED, i)) for i in range(1 if engine == "expected" else 20)]
+    price = np.where(np.arange(4) < 2, 100.0, 70.0)                   # per reporting hour
+    for r in recs:
+        lost = r.by_sku["lost_units"][:, 0]
+        assert lost[2:].sum() > 0
+        assert r.by_sku["lost_gmv"][:, 0] == pytest.approx(lost * price)
+        assert run_kpis(r, model)["lost_gmv"] == pytest.approx(float((lost * price).sum()))
+
+
 # ------------------------------------------------------------- 3. returns and refunds
 def _money_plan(return_rate: float, **sku) -> Scenario:
     """Every mechanism that moves money: a store coupon every order redeems (threshold below
