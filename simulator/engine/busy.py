@@ -35,17 +35,19 @@ class Grouping:
 
 
 def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.ndarray,
-             basket_mean: np.ndarray, dead: np.ndarray | None, left: np.ndarray) -> Grouping | None:
+             basket_mean: np.ndarray, dead: np.ndarray | None, left: np.ndarray,
+             carts: np.ndarray) -> Grouping | None:
     """The stretch's `Grouping` (None where the tables vary by tick): a SKU is fine where its
-    expected units (visits (n, R) × purchase probabilities × basket) plus MARGIN_SD standard
-    deviations and MARGIN_UNITS reach what is on the shelf or the units to its reorder point.
+    expected units (visits (n, R) × purchase probabilities, plus the `carts` (K,) paying in the
+    stretch, × basket) plus MARGIN_SD standard deviations and MARGIN_UNITS reach what is on the
+    shelf or the units to its reorder point.
     A SKU found to reach them after all is placed on its ticks then (`Coarse.place`): the margin
     decides the cost, never the law."""
     if tab.buy.shape[0] > 1:
         return None
     R = visits.shape[1]
     K = basket_mean.shape[0]
-    orders = visits.sum(axis=0) @ tab.buy[0].reshape(R, K, -1).sum(axis=2)      # (K,) expected
+    orders = visits.sum(axis=0) @ tab.buy[0].reshape(R, K, -1).sum(axis=2) + carts   # (K,) expected
     per = 1.0 + TOP_UP * basket_mean.max(axis=1)
     units = orders * per
     reach = units + MARGIN_SD * np.sqrt(units * per) + MARGIN_UNITS

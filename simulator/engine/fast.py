@@ -341,10 +341,10 @@ class FastEngine:
             orders = np.bincount(at, weights=out.served_n[mine], minlength=H * R).reshape(H, R)
             gmv = np.bincount(at, weights=out.served[mine] * reg.price[lines.k[mine]], minlength=H * R).reshape(H, R)
             kept = d.t < ch.end - ch.start
-            clicks = np.zeros((H, len(rows)))
-            np.add.at(clicks, (per[ch.start + d.t[kept]] - h0, d.g[kept]), 1.0)
-            row_clicks = np.zeros((H, R))
-            np.add.at(row_clicks.T, rows, clicks.T)
+            G = len(rows)
+            clicks = np.bincount((per[ch.start + d.t[kept]] - h0) * G + d.g[kept], minlength=H * G).reshape(H, G) * 1.0
+            row_clicks = np.bincount(np.repeat(np.arange(H) * R, G) + np.tile(rows, H), weights=clicks.ravel(),
+                                     minlength=H * R).reshape(H, R)
             share = np.divide(clicks, row_clicks[:, rows], out=np.zeros_like(clicks), where=row_clicks[:, rows] > 0)
             book = rec.ad_groups[self.m.channels[c]]
             book["orders"][h0:h0 + H] += orders[:, rows] * share
@@ -379,8 +379,11 @@ class FastEngine:
         rates[:, mine] = visits[:, mine]
         run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
         tab = tables(self.rows, m, ch.phase, reg, n)
+        due = run.carts.pending
+        mine = (due.t >= ch.start) & (due.t < ch.end)                  # carts paying in the stretch: their demand too
+        carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)
         how = grouping(m.grid.period[ch.start:ch.end], tab, visits, st, m.reorder_point, self.basket_mean, dead,
-                       run.promo.left)
+                       run.promo.left, carts)
         sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)

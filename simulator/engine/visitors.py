@@ -28,6 +28,7 @@ from simulator.engine.busy import Busy, Grouping, busy_slots
 from simulator.engine.coarse import Coarse
 from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines, first_of_cell
+from simulator.plan.regimes import ad_group_rows
 from simulator.engine.quantiles import binomial_quantile
 
 ONE_BY_ONE = 64       # a slot with more buyers than this (or than categories) splits by one multinomial
@@ -69,20 +70,12 @@ class VisitRows:
             for c in np.flatnonzero(model.regimes.surge_reach):   # the plan says which channels it reaches
                 channel.append(int(c))
                 flash.append(i)
-        intent, group_row = [1.0] * len(channel), {}
-        for au in model.auctions:
-            m = au.intent if au.intent is not None else np.ones(au.G)
-            intent[au.c] = float(m[0])
-            rows = {float(m[0]): au.c}
-            for v in dict.fromkeys(m[1:].tolist()):
-                if v not in rows:                          # another multiplier: a row of its own
-                    rows[v] = len(channel)
-                    channel.append(au.c)
-                    flash.append(-1)
-                    intent.append(v)
-            group_row[au.c] = np.array([rows[float(v)] for v in m], dtype=np.int64)
-        return cls(np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64), C,
-                   np.array(intent), group_row)
+        intent = [1.0] * len(channel)
+        for au in model.auctions:                         # the plan's rows of ad groups' multipliers
+            intent[au.c] = float(au.intent[0]) if au.intent is not None else 1.0
+        more, more_intent, group_row = ad_group_rows(model.auctions, len(channel))
+        return cls(np.array(channel + more, dtype=np.int64), np.array(flash + [-1] * len(more), dtype=np.int64), C,
+                   np.array(intent + more_intent), group_row)
 
     def rates(self, model, lam: np.ndarray, start: int) -> np.ndarray:
         """(n, R) expected visits per tick of a stretch from `start`: each channel's `lam`

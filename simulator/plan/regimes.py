@@ -110,6 +110,23 @@ def visit_rows(regimes: Regimes) -> tuple[np.ndarray, np.ndarray]:
     return np.array(channel, dtype=np.int64), np.array(flash, dtype=np.int64)
 
 
+def ad_group_rows(auctions: list, first: int) -> tuple[list[int], list[float], dict]:
+    """The visit rows of ad groups' conversion multipliers, numbered from `first`: (channel of
+    each new row, its multiplier, {auction channel: (G,) the row of each group}). A channel's own
+    row holds its first group and every group converting alike; each other multiplier gets a row."""
+    channel, intent, group_row = [], [], {}
+    for au in auctions:
+        m = au.intent if au.intent is not None else np.ones(au.G)
+        rows = {float(m[0]): au.c}
+        for v in dict.fromkeys(m[1:].tolist()):
+            if v not in rows:
+                rows[v] = first + len(channel)
+                channel.append(au.c)
+                intent.append(v)
+        group_row[au.c] = np.array([rows[float(v)] for v in m], dtype=np.int64)
+    return channel, intent, group_row
+
+
 def row_rates(regimes: Regimes, promo: Promotions, lam: np.ndarray) -> np.ndarray:
     """(T, R) expected visits per tick of each visit row: a channel's `lam` (T, C), and a surge
     row's λ_c · choice_k · (surge − 1) (the visits that would land on the sale's SKU, times the

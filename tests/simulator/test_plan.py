@@ -294,12 +294,21 @@ def test_stock_events_land_on_the_first_tick_at_or_after_their_moment():
 @pytest.mark.parametrize("path", ["scenarios/618_electronics.yaml", "scenarios/double11_beauty_flagship.yaml",
                                   "tests/scenarios/equivalence/matrix_surge_media.yaml"])
 def test_the_fast_engines_visit_rows_are_the_plans(path):
-    """Until the fast engine reads `Model.regimes.surge_reach` itself, its own visit rows (a
-    channel's, then a surge's through each channel it reaches) must be the plan's, row for row."""
+    """The fast engine's visit rows (a channel's, then a surge's through each channel it
+    reaches, then one per other conversion multiplier of an auction channel's ad groups) are the
+    plan's, row for row."""
     from simulator import load_scenario
     from simulator.engine.visitors import VisitRows
+    from simulator.plan.regimes import ad_group_rows
 
     model = build_model(load_scenario(path))
     rows = VisitRows.of(model)
     channel, flash = visit_rows(model.regimes)
-    assert rows.channel.tolist() == channel.tolist() and rows.flash.tolist() == flash.tolist()
+    more, intent, group_row = ad_group_rows(model.auctions, channel.size)
+    assert rows.channel.tolist() == channel.tolist() + more
+    assert rows.flash.tolist() == flash.tolist() + [-1] * len(more)
+    assert rows.intent[channel.size:].tolist() == intent
+    assert {c: g.tolist() for c, g in rows.group_row.items()} == {c: g.tolist() for c, g in group_row.items()}
+    if path.startswith("scenarios/"):                 # the bundled plans: three multipliers, two more rows
+        assert len(more) == 2 and sorted(set(model.auctions[0].intent.tolist())) == sorted(
+            [rows.intent[model.auctions[0].c], *intent])
