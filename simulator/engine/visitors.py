@@ -70,12 +70,13 @@ class VisitRows:
             for c in np.flatnonzero(model.regimes.surge_reach):   # the plan says which channels it reaches
                 channel.append(int(c))
                 flash.append(i)
-        intent = [1.0] * len(channel)
-        for au in model.auctions:                         # the plan's rows of ad groups' multipliers
-            intent[au.c] = float(au.intent[0]) if au.intent is not None else 1.0
-        more, more_intent, group_row = ad_group_rows(model.auctions, len(channel))
+        more, _, group_row = ad_group_rows(model.auctions, len(channel))   # the plan's rows of ad groups
+        intent = np.ones(len(channel) + len(more))
+        for au in model.auctions:                         # a row's multiplier: its groups'
+            if au.intent is not None:
+                intent[group_row[au.c]] = au.intent
         return cls(np.array(channel + more, dtype=np.int64), np.array(flash + [-1] * len(more), dtype=np.int64), C,
-                   np.array(intent + more_intent), group_row)
+                   intent, group_row)
 
     def rates(self, model, lam: np.ndarray, start: int) -> np.ndarray:
         """(n, R) expected visits per tick of a stretch from `start`: each channel's `lam`

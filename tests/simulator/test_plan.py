@@ -83,25 +83,15 @@ def test_bug_1_the_surge_reaching_display_and_paid_search_fails_the_golden_check
         check_rates(build_model(traffic_plan()))
 
 
-def test_bug_1_in_the_plan_reaches_the_reference_engine(monkeypatch):
-    """The engines read the plan: with bug 1 injected, the reference engine's display channel
-    gets the surge's visits in the sale's first hour (≈ 214 own visits + 338 surge visits:
-    the difference is over ten standard deviations on one seed)."""
-    right = ReferenceEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
+@pytest.mark.parametrize("engine", [ReferenceEngine, FastEngine])
+def test_bug_1_in_the_plan_reaches_each_engine(monkeypatch, engine):
+    """The engines read the plan (the fast one the surge's reach through
+    `Model.regimes.surge_reach`): with bug 1 injected into the plan, the display channel gets
+    the surge's visits in the sale's first hour (≈ 214 own visits + 338 surge visits: the
+    difference is over ten standard deviations on one seed)."""
+    right = engine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
     monkeypatch.setattr("simulator.plan.regimes.surge_reaches", lambda kinds: np.ones(len(kinds), dtype=bool))
-    wrong = ReferenceEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
-    own, extra = 1000 * 5 / 3.5 * 1.5 * 0.1, 1000 * 5 / 3.5 * 1.5 * 0.1 * 0.25 * 10 * (1 - math.exp(-1))
-    assert abs(right - own) < 5 * math.sqrt(own)
-    assert abs(wrong - own - extra) < 5 * math.sqrt(own + extra)
-
-
-def test_bug_1_in_the_plan_reaches_the_fast_engine(monkeypatch):
-    """The fast engine reads the surge's reach from the plan too (`Model.regimes.surge_reach`):
-    with bug 1 injected into the plan, its display channel takes the surge's visits in the
-    sale's first hour (the same hand values as for the reference engine above)."""
-    right = FastEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
-    monkeypatch.setattr("simulator.plan.regimes.surge_reaches", lambda kinds: np.ones(len(kinds), dtype=bool))
-    wrong = FastEngine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
+    wrong = engine(build_model(traffic_plan())).run(5).by_channel["visits"][4, 1]
     own, extra = 1000 * 5 / 3.5 * 1.5 * 0.1, 1000 * 5 / 3.5 * 1.5 * 0.1 * 0.25 * 10 * (1 - math.exp(-1))
     assert abs(right - own) < 5 * math.sqrt(own)
     assert abs(wrong - own - extra) < 5 * math.sqrt(own + extra)
