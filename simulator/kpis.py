@@ -33,7 +33,7 @@ PROMOTION_FLOWS = ("coupon_cost", "coupons_claimed", "coupons_redeemed", "reduct
 CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", "fees",
                 "commissions", "spend", "roi", "conversion_rate", "budget", "impressions", "clicks",
                 "ctr", "cpc", "win_rate")
-SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units", "lost_gmv",
+SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units", "lost_gmv", "switched_units", "switched_in_units",
             "stockout_minutes", "inbound_units", "ending_stock", "sell_through",
             "coupon_cost", "oversold_units")
 
@@ -102,6 +102,8 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "stockout_minutes": float(sk["stockout_ticks"].sum()) * meta.tick_minutes,
         "lost_units": float(sk["lost_units"].sum()),
         "lost_gmv": float(sk["lost_gmv"].sum()),
+        "switched_units": float(sk["switched_units"].sum()),
+        "switched_in_units": float(sk["switched_in"].sum()),
         "inbound_units": inbound,
         "ending_stock": float(rec.ending_stock.sum()),
         "sell_through": ratio(units_k.sum(), available),
@@ -283,6 +285,7 @@ def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]
         out[sid] = {
             "add_to_carts": f["carts"], "orders": f["orders"], "units": f["units"], "gmv": f["gmv"],
             "returns": f["returns"], "lost_units": f["lost_units"], "lost_gmv": f["lost_gmv"],
+            "switched_units": f["switched_units"], "switched_in_units": f["switched_in"],
             "stockout_minutes": f["stockout_ticks"] * m, "inbound_units": f["inbound"],
             "ending_stock": float(rec.ending_stock[k]), "sell_through": ratio(f["units"], available),
             "coupon_cost": f["coupon_cost"], "oversold_units": f["oversold_units"],

@@ -18,7 +18,7 @@ RUN_KPIS = (
     "paid_by_buyers", "store_receipts", "subsidy_clawback", "restocked_units",
     "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
     "cogs", "platform_fee", "shipping", "return_handling", "return_writeoff", "stock_writedown", "gross_profit",
-    "stockout_minutes", "lost_units", "lost_gmv", "inbound_units", "ending_stock", "sell_through",
+    "stockout_minutes", "lost_units", "lost_gmv", "switched_units", "switched_in_units", "inbound_units", "ending_stock", "sell_through",
     "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
     "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
     "oversold_units", "cancellations", "rule_firings",

@@ -35,6 +35,7 @@ class Conversion:
     mix: np.ndarray              # (C, S) segment shares of each channel
     category: np.ndarray | None = None   # (K,) the SKU's category, −1: alone (its own elasticity)
     outside: np.ndarray | None = None    # (n,) each category's outside attraction, in `choice` units
+    switch: np.ndarray | None = None     # (K,) share of the SKU's out-of-stock shoppers who switch (`switch_weights`)
 
     def price_term(self, rel: np.ndarray) -> np.ndarray:
         """(X, K, S) the price term at `rel` (X, K, S). A SKU alone: T_k = rel_k ** (elasticity_k ×
@@ -55,6 +56,13 @@ class Conversion:
         out[:, on, :] = T[:, on, :] * ((self.outside + at_list)[c][None, :, None]
                                        / (self.outside[c][None, :, None] + now[:, c, :]))
         return out
+
+    def switch_weights(self, rel: np.ndarray) -> np.ndarray:
+        """(X, K, S) what a shopper who switches weighs each SKU by: its logit attraction
+        a_k × T_k, T_k = rel_k ** (elasticity_k × sensitivity_s), `rel` (X, K, S) the effective
+        price / list price. A switcher picks among the category's available SKUs with these
+        weights (docs/model.md, "When a SKU is out of stock")."""
+        return self.choice[None, :, None] * rel ** (self.elast[None, :, None] * self.sens[None, None, :])
 
     def p_buy(self, intent: np.ndarray, lift: np.ndarray, rel: np.ndarray) -> np.ndarray:
         """(X, C, K, S) for X cases (phases, or coupon classes): intent (X,), lift (X, K), rel
@@ -198,7 +206,7 @@ class Promotions:
                       reach=(W[:, None, :, :] * base).sum(axis=0).reshape(cell.shape[0], K * S),
                       valid=np.array([self.live(self.valid[j], pay_tick) for j in range(J)], dtype=bool),
                       red_live=red_live,
-                      deposit=deposit_skus)
+                      deposit=deposit_skus, rel=eff / self.list_price[None, :, None])
 
 
 
@@ -215,6 +223,7 @@ class Regime:
     red_live: bool
     deposit: np.ndarray          # (K,) SKUs taking deposits
     Wt: np.ndarray | None = None  # (n, G, K, S) class shares per tick where per-customer limits bind
+    rel: np.ndarray | None = None  # (G, K, S) effective price / list price of a buyer holding class g
 
     def weights(self, n: int) -> np.ndarray:
         """(n, G, K, S) class shares of each tick of an n-tick stretch."""

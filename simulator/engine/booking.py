@@ -72,12 +72,16 @@ class Books:
         ends = np.flatnonzero(np.diff(p_tick))
         starts = np.r_[0, ends + 1]
         per = {}
-        for name, flow in (("lost_units", out.demand - sold - over), ("stockout_ticks", out.out_ticks),
+        for name, flow in (("lost_units", out.demand - sold - over - out.switched), ("switched_units", out.switched),
+                           ("stockout_ticks", out.out_ticks),
                            ("inbound", out.arrivals), ("taken", sold), ("released", out.released),
                            ("restocked", out.restocked)):
             per[name] = np.add.reduceat(flow, starts, axis=1).T            # (K, n) → (periods, K)
             rec.by_sku[name][lo:hi] += per[name]
         rec.by_sku["lost_gmv"][lo:hi] += per["lost_units"] * price[None, :]
+        came = lines.switched
+        if came.any():                                                  # sold to buyers who switched SKU
+            np.add.at(rec.by_sku["switched_in"], (self.m.grid.period[lines.t[came]], lines.k[came]), out.served[came])
         net = per["inbound"] + per["released"] + per["restocked"] - per["taken"]   # whole units: exact in floats
         rec.stock[p_tick[np.r_[ends, n - 1]]] = out.start_stock[None, :] + np.cumsum(net, axis=0)
 

@@ -37,11 +37,12 @@ class Grouping:
 
 def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.ndarray,
              basket_mean: np.ndarray, dead: np.ndarray | None, left: np.ndarray,
-             carts: np.ndarray) -> Grouping | None:
+             carts: np.ndarray, apart: np.ndarray | None = None) -> Grouping | None:
     """The stretch's `Grouping` (None where the tables vary by tick): a SKU is fine where its
     expected units (visits (n, R) × purchase probabilities, plus the `carts` (K,) paying in the
     stretch, × basket) plus MARGIN_SD standard deviations and MARGIN_UNITS reach what is on the
-    shelf or the units to its reorder point.
+    shelf or the units to its reorder point. SKUs `apart` (K,) are never pooled in a stock-out
+    (their buyers may switch SKU at their ticks: `engine.switching`).
     A SKU found to reach them after all is placed on its ticks then (`Coarse.place`): the margin
     decides the cost, never the law."""
     if tab.buy.shape[0] > 1:
@@ -55,7 +56,8 @@ def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.
     room = np.where(reorder_point >= 0,
                     np.minimum(st.on_hand, st.on_hand + st.held + st.on_order - reorder_point), st.on_hand)
     no = np.zeros(K, dtype=bool) if dead is None else dead
-    return Grouping(period, (reach >= room) & ~no, no & st.in_stockout, left)
+    pooled = no & st.in_stockout if apart is None else no & st.in_stockout & ~apart
+    return Grouping(period, (reach >= room) & ~no, pooled, left)
 
 
 def at_risk(st, lines: Lines, reorder_point: np.ndarray) -> np.ndarray:

@@ -84,6 +84,12 @@ class ExpectedEngine:
                 "the expected engine (calibration's `method: least_squares`) does not model search-ad "
                 "auctions yet; calibrate with replications (`method: tpe` or `cmaes`), or give the "
                 "channel a flat `cpc` and `clicks_per_hour`"))])
+        for name, cat in model.scenario.categories.items():
+            if cat.switch_share > 0:
+                raise ScenarioError([Issue("<scenario>", None, f"categories.{name}.switch_share", (
+                    "the expected engine (calibration's `method: least_squares`) does not model shoppers "
+                    "switching to another SKU when theirs is out of stock (its stock is a fluid per SKU); "
+                    "calibrate with replications (`method: tpe` or `cmaes`), or set switch_share to 0"))])
         self.m = model
         self.K, self.S, self.C = len(model.skus), len(model.segments), len(model.channels)
         self.n_periods = int(model.grid.period[-1]) + 1

@@ -34,6 +34,7 @@ from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
+from simulator.engine.switching import Switching
 from simulator.engine.visitors import (
     VisitRows,
     chunk_visits,
@@ -73,6 +74,7 @@ class _Run:
         self.open = np.ones(len(model.channels), dtype=bool)   # (C,) budgeted channels still buying today
         self.env = moments.env                         # the replication's SimPy environment
         self.carts: Carts | None = None                # warm-up carts (`engine.carts`)
+        self.switchers = Lines.empty()                  # buyers who switched SKU in the last stretch's last tick
 
 
 class FastEngine:
@@ -89,6 +91,7 @@ class FastEngine:
         self.n_periods = int(model.grid.period[-1]) + 1
         self.rules = RuleRunner(model.scenario, model.grid) if model.scenario.rules else None   # compiled once
         self.rows = VisitRows.of(model)
+        self.switching = Switching(model, self.rows.slots)             # buyers taking another SKU of a category
         basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
         self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
         self._laws: dict = {}                                      # regime → `units_pmf` (one order's units)
@@ -200,6 +203,7 @@ class FastEngine:
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         out = yield from play(repl, ch, rng, lines, orders, lost)
+        run.switchers = self.switching.after_play(rng.keys, out, st, reg.deposit, sale_reg.rel, ch.start, cut)
         if warm:
             run.carts.pool(ch, rec, carts)
         self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
@@ -217,19 +221,25 @@ class FastEngine:
         that lose their whole demand in the stretch go to `Lost` instead. Coarse lines are
         placed on their ticks where a tick matters (`engine.coarse`): an empty shelf's, a stock
         that may run out or reach its reorder point, a cut. A flash sale that sells out and
-        falls back cuts the stretch. Returns (lines, orders, deposit (L,) bool, carts, cut, lost)."""
-        m, C, coarse = self.m, self.C, draw.coarse
+        falls back cuts the stretch, and so does a switchable SKU's sell-out or change of state
+        (`engine.switching`); the buyers of SKUs out of stock may switch SKU. Returns (lines,
+        orders, deposit (L,) bool, carts, cut, lost)."""
+        m, C, coarse, sw = self.m, self.C, draw.coarse, self.switching
         reg, sale_reg = regs
         deposit = reg.deposit[lines.k] & (lines.c < C)
         carts = lines.take(~deposit) if warm else Lines.empty()
         if warm:
             now, carts = self._buy_now(rng, carts)
             lines = Lines.concat([lines.take(deposit), now])
-        dead = repl.dead(ch.start, cut)
+        lines, run.switchers = Lines.concat([lines, run.switchers]), Lines.empty()   # switched in the last tick
+        empty_cut = sw.empty_cut(repl.st, repl, ch.start, cut)
+        dead = repl.dead(ch.start, empty_cut)
         gone = dead[lines.k]
-        gone_lines = lines.take(gone)
-        live = np.flatnonzero(~gone)
-        live = live[np.argsort(lines.k[live] * m.n_ticks + lines.t[live], kind="stable")]   # by SKU, tick
+        gone_lines, moved, targets = sw.split(rng.keys, lines.take(gone),
+                                              sw.available(repl.st, repl, ch.start, dead, reg.deposit), reg.deposit,
+                                              sale_reg.rel, draw.tables, rng.split, self.rows.channel)
+        lines = Lines.concat([lines.take(~gone), targets])
+        live = np.argsort(lines.k * m.n_ticks + lines.t, kind="stable")            # by SKU, tick
         lines = lines.take(live)
         deposit = reg.deposit[lines.k] & (lines.c < C)
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
@@ -237,19 +247,21 @@ class FastEngine:
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
         lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point), rng.split,
                                              m.n_ticks)
-        flash_cut = run.promo.flash_cut(ch, repl.st, lines)
-        if flash_cut < cut:
-            cut = flash_cut
+        new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut,
+                      sw.sellout_cut(repl.st, lines, reg.deposit, cut))
+        if new_cut < cut:
+            cut = new_cut
             lines, orders, carts = coarse.cut_orders(lines, orders, cut, rng.split, carts)
             gone_lines = coarse.cut_lines(gone_lines, cut, rng.split)
-            keep, stay = lines.t < cut, gone_lines.t < cut
-            back = Lines.concat([lines.take(~keep & (lines.c >= C)), gone_lines.take(~stay & (gone_lines.c >= C))])
+            keep, stay, mstay = lines.t < cut, gone_lines.t < cut, moved.t < cut
+            back = Lines.concat([lines.take(~keep & (lines.c >= C) & ~lines.switched),
+                                 gone_lines.take(~stay & (gone_lines.c >= C)), moved.take(~mstay & (moved.c >= C))])
             run.carts.back(back)                                     # carts due later go back to wait
             orders = orders.of_lines(keep)
             lines = lines.take(keep)
-            gone_lines = gone_lines.take(stay)
+            gone_lines, moved = gone_lines.take(stay), moved.take(mstay)
             carts = carts.take(carts.t < cut)
-        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw)
+        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw, moved)
         return lines, orders, reg.deposit[lines.k] & (lines.c < C), carts, cut, lost
 
     def _buy_now(self, rng: Streams, carts: Lines) -> tuple[Lines, Lines]:
@@ -265,32 +277,43 @@ class FastEngine:
         now.n, rest.n = x[x > 0], (carts.n - x)[carts.n > x]
         return now, rest
 
-    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, draw: "Draw") -> Lost:
+    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, draw: "Draw",
+              moved: Lines) -> Lost:
         """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
-        `lines`: orders per tick, and units by cells of SKU × segment × coupon class × top-up
-        eligibility per reporting period (the first tick with orders of each SKU a cell of its
+        `lines` and the `moved` part of them whose buyers switched SKU: orders per tick, and
+        units by cells of SKU × segment × coupon class × top-up eligibility (× switched, where
+        some did) per reporting period (the first tick with orders of each SKU a cell of its
         own: a stock-out event reads it), each cell's units drawn from one order's law
         (`orders.units_pmf`, `orders.cell_units`)."""
         K, S, G, n = self.K, self.S, self.G, ch.end - ch.start
-        if not lines.size:
+        F = 2 if moved.size else 1                                    # cells of switchers apart
+        both = Lines.concat([lines, moved])
+        if not both.size:
             z = np.zeros((K, n), dtype=np.int64)
             return Lost(dead, z, z, np.zeros(K, dtype=np.int64))
-        t = lines.t - ch.start
-        exact = ~lines.coarse
-        orders = np.bincount(lines.k[exact] * n + t[exact], weights=lines.n[exact], minlength=K * n)
-        orders = orders.astype(np.int64).reshape(K, n) + draw.coarse.pooled_per_tick(lines, K, ch.start, n)
+        exact = ~both.coarse
+        orders = np.bincount(both.k[exact] * n + both.t[exact] - ch.start, weights=both.n[exact], minlength=K * n)
+        orders = orders.astype(np.int64).reshape(K, n) + draw.coarse.pooled_per_tick(both, K, ch.start, n)
         has = orders > 0
         first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
         p_tick = self.m.grid.period[ch.start:ch.end]
         starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
         p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
-        own = (t == first[lines.k]) & exact
-        lines = lines.take(slice(None))
-        lines.t = own * n + np.where(own, t, p_start[t])                  # time key: (own first tick?, tick)
-        lines = resolve_segments(lines, draw.tables, rng.split, S)
+
+        def time_key(part: Lines) -> Lines:                            # (own first tick?, tick)
+            t = part.t - ch.start
+            own = (t == first[part.k]) & ~part.coarse
+            part = part.take(slice(None))
+            part.t = own * n + np.where(own, t, p_start[t])
+            return part
+
+        lines = resolve_segments(time_key(lines), draw.tables, rng.split, S)
+        flag = np.r_[np.zeros(lines.size, dtype=np.int64), np.ones(moved.size, dtype=np.int64)]
+        lines = Lines.concat([lines, time_key(moved)])
         deposit = reg.deposit[lines.k] & (lines.c < self.C)
-        law = ((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit
-        count = np.bincount(lines.t * (K * S * G * 2) + law, weights=lines.n).astype(np.int64)
+        W = K * S * G * 2 * F
+        law = (((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit) * F + flag
+        count = np.bincount(lines.t * W + law, weights=lines.n).astype(np.int64)
         cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
         count = count[cell]
         price = reg.price
@@ -298,14 +321,15 @@ class FastEngine:
         if law_key not in self._laws:                                 # one order's law per regime
             self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, run.promo.promo)
         pmf = self._laws[law_key]
-        law_c = cell % (K * S * G * 2)
-        units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c])
-        tick_c = (cell // (K * S * G * 2)) % n
-        k_c = law_c // (S * G * 2)
+        law_c = cell % W
+        units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c // F])
+        tick_c = (cell // W) % n
+        k_c = law_c // (S * G * 2 * F)
         per_tick = np.bincount(k_c * n + tick_c, weights=units, minlength=K * n).astype(np.int64).reshape(K, n)
-        at_first = cell // (K * S * G * 2) >= n
+        switched = np.bincount(k_c * n + tick_c, weights=units * (law_c % F), minlength=K * n)
+        at_first = cell // W >= n
         first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
-        return Lost(dead, orders, per_tick, first_units)
+        return Lost(dead, orders, per_tick, first_units, switched.astype(np.int64).reshape(K, n))
 
     def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out,
               deposit: np.ndarray) -> None:
@@ -383,7 +407,7 @@ class FastEngine:
         mine = (due.t >= ch.start) & (due.t < ch.end)                  # carts paying in the stretch: their demand too
         carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)
         how = grouping(m.grid.period[ch.start:ch.end], tab, visits, st, m.reorder_point, self.basket_mean, dead,
-                       run.promo.left, carts)
+                       run.promo.left, carts, self.switching.switchable)
         sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)

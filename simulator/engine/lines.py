@@ -25,6 +25,10 @@ class Lines:
 
     `grp` (None: all −1): a *coarse* line's group (`engine.coarse`): its buyers came in the
     group's ticks, not all at `t` (the group's first); −1 for a line whose buyers came at `t`.
+
+    `via` (None: all −1): for buyers who switched to SKU k because the SKU they chose was out of
+    stock (`engine.switching`), that SKU (+ K where they switched in a stretch's last tick and
+    pay in the next); −1 for every other line. A line that switched does not switch again.
     """
 
     t: np.ndarray
@@ -37,6 +41,7 @@ class Lines:
     row: np.ndarray | None = None
     j0: np.ndarray | None = None
     grp: np.ndarray | None = None
+    via: np.ndarray | None = None
 
     def __post_init__(self):
         if self.row is None:
@@ -61,12 +66,18 @@ class Lines:
     def take(self, idx) -> "Lines":
         return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
                      None if self.units is None else self.units[idx], None if self.g is None else self.g[idx],
-                     self.row[idx], self.j0[idx], None if self.grp is None else self.grp[idx])
+                     self.row[idx], self.j0[idx], None if self.grp is None else self.grp[idx],
+                     None if self.via is None else self.via[idx])
 
     @property
     def coarse(self) -> np.ndarray:
         """(L,) bool: coarse lines (`grp` ≥ 0)."""
         return np.zeros(self.size, dtype=bool) if self.grp is None else self.grp >= 0
+
+    @property
+    def switched(self) -> np.ndarray:
+        """(L,) bool: lines of buyers who switched SKU (`via` ≥ 0)."""
+        return np.zeros(self.size, dtype=bool) if self.via is None else self.via >= 0
 
     @classmethod
     def concat(cls, parts: list["Lines"]) -> "Lines":
@@ -75,13 +86,14 @@ class Lines:
         if not parts:
             return cls.empty()
         g = None if all(p.g is None for p in parts) else np.concatenate([p.cls for p in parts])
-        grp = None if all(p.grp is None for p in parts) else \
-            np.concatenate([np.full(p.size, -1, dtype=np.int64) if p.grp is None else p.grp for p in parts])
+        grp, via = (None if all(getattr(p, f) is None for p in parts) else
+                    np.concatenate([np.full(p.size, -1, dtype=np.int64) if getattr(p, f) is None else getattr(p, f)
+                                    for p in parts]) for f in ("grp", "via"))
         if len(parts) == 1:
             p = parts[0]
-            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0, grp)
+            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0, grp, via)
         t, k, s, c, n, row, j0 = (np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS)
-        return cls(t, k, s, c, n, None, g, row, j0, grp)
+        return cls(t, k, s, c, n, None, g, row, j0, grp, via)
 
 
 def first_of_cell(key: np.ndarray, cell_key: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -78,9 +78,14 @@ class Orders:
 
 def line_keys(key: np.uint64, lines, S: int, slots: int) -> np.ndarray:
     """(L,) uint64 identity of each line: its slot (tick × visit row), cell, coupon class and
-    `j0` (0 for a category's buyers, else the index of the line's first buyer among them)."""
+    `j0` (0 for a category's buyers, else the index of the line's first buyer among them); a
+    line of buyers who switched SKU (`Lines.via`) chains the SKU they came from."""
     who = ((((lines.k * S + lines.s) << 8) + lines.cls) << 32) + lines.j0
-    return keyed_ids(key, lines.t * slots + lines.row, who)
+    out = keyed_ids(key, lines.t * slots + lines.row, who)
+    via = getattr(lines, "via", None)
+    if via is not None and (via >= 0).any():
+        out = np.where(via >= 0, keyed_ids(np.uint64(0), out, via + 1), out)
+    return out
 
 
 def basket_classes(keys: dict, lines, S: int, slots: int, mean: np.ndarray) -> Orders:

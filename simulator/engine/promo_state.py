@@ -322,7 +322,9 @@ class NoPromotions:
             self._regimes[phase] = Regime(price=model.price[phase], W=np.ones((1, K, S)), base=base,
                                           nobuy=np.zeros_like(base), reach=model.reach[phase],
                                           valid=np.zeros(0, dtype=bool), red_live=False,
-                                          deposit=np.zeros(K, dtype=bool))
+                                          deposit=np.zeros(K, dtype=bool),
+                                          rel=np.broadcast_to((model.price[phase] / model.list_price)[None, :, None],
+                                                              (1, K, S)))
 
     def begin(self, st, rec, ch) -> Regime:
         return self._regimes[ch.phase]

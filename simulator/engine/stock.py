@@ -120,6 +120,10 @@ class Lost:
     orders: np.ndarray                  # (K, n) orders per tick
     units: np.ndarray                   # (K, n) units, each reporting period's at its first tick
     first: np.ndarray                   # (K,) units of the first tick with orders
+    switched: np.ndarray = None         # (K, n) of `units`, those whose buyers switched SKU (`engine.switching`)
+
+    def __post_init__(self):
+        self.switched = np.zeros_like(self.units) if self.switched is None else self.switched
 
     @classmethod
     def none(cls, K: int, n: int) -> "Lost":
@@ -143,6 +147,7 @@ class Outcome:
     released: np.ndarray = None         # (K, n) reserved units back on the shelf
     restocked: np.ndarray = None        # (K, n) returned units back in stock
     orders: Orders = None               # class rows of the lines, `got` set (rows split at a stock-out appended)
+    switched: np.ndarray = None         # (K, n) units demanded that met no stock and whose buyers switched SKU
 
 
 def play(repl: Replenishment, ch: Chunk, rng: Streams, lines: Lines, orders: Orders, lost: Lost):
@@ -178,7 +183,8 @@ class _Play:
                            np.zeros((K, n), dtype=np.int64), np.zeros((K, n)),
                            oversold=np.zeros(lines.size, dtype=np.int64),
                            cancelled=np.zeros(lines.size, dtype=np.int64),
-                           released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64))
+                           released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64),
+                           switched=np.where(lost.dead[:, None], lost.switched, 0))
         self.offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
         self.split: list[Orders] = []                   # rows split off in stock-out ticks
         self.done = np.zeros(K, dtype=np.int64)

@@ -252,12 +252,14 @@ def _one_by_one(flat, small, tab: Tables, keys, slot, R, CAT) -> tuple[np.ndarra
     return key[first], np.diff(np.r_[first, key.size])
 
 
-def resolve_segments(lines: Lines, tab: Tables, gen: np.random.Generator, S: int) -> Lines:
+def resolve_segments(lines: Lines, tab: Tables, gen: np.random.Generator, S: int,
+                     channel: np.ndarray | None = None) -> Lines:
     """Lines of lumped segments (s = −1, `split_visits`) split over segments: the buyers of each
     (t — a time key of the caller's —, visit row, SKU, class) by one multinomial over S with
     the row's purchase probabilities (exact: a stretch's tables are constant when it lumps, so
     a buyer's segment given its SKU and class does not depend on its tick). Lines with a
-    segment pass as they are."""
+    segment pass as they are. `channel` (R,), where given: each row's channel (else 0: lines
+    whose channel no one reads)."""
     lump = lines.s < 0
     if not lump.any():
         return lines
@@ -274,5 +276,6 @@ def resolve_segments(lines: Lines, tab: Tables, gen: np.random.Generator, S: int
     split = gen.multinomial(n, p / p.sum(axis=1, keepdims=True))
     u, s = np.nonzero(split)
     z = np.zeros(u.size, dtype=np.int64)
-    new = Lines(t[u], k[u], s, z, split[u, s].astype(np.int64), None, g[u] if G > 1 else None, r[u], z)
+    c = z if channel is None else channel[r[u]]
+    new = Lines(t[u], k[u], s, c, split[u, s].astype(np.int64), None, g[u] if G > 1 else None, r[u], z)
     return Lines.concat([lines.take(~lump), new])

@@ -45,7 +45,9 @@ def build_buying(scenario: Scenario, cal: Calendar, skus: list[str], segs: list[
     lift = np.array([[s.promo_lift if j and cal.phases[j - 1].on_promo(k) else 1.0
                       for k, s in zip(skus, sku_objs)] for j in range(P)])[pay]   # (P, K)
     category, outside = _categories(scenario, sku_objs, choice)
-    conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix, category, outside)
+    switch = np.array([scenario.categories.get(s.category, Category()).switch_share if c >= 0 else 0.0
+                       for s, c in zip(sku_objs, category)])
+    conversion = Conversion(base, seg_conv, elast, sens, quality, choice, mix, category, outside, switch)
     p_buy = conversion.p_buy(cal.intent, lift, rel)                      # (P, C, K, S)
     reach = p_buy * choice[None, None, :, None] * mix[None, :, None, :]
     unit_value = price[pay] * np.array([s.units_per_order for s in sku_objs])[None, :]   # (P, K)

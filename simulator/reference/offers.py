@@ -75,10 +75,15 @@ class Offers:
                 "deposit", ps.b0
         warm = bool(self.plan.warmup[j])
         pay_tick = self.cart_first[j] if warm else tick
+        return self.pay_effective(k, s, pay_tick, coupon), "cart" if warm else "buy", pay_tick
+
+    def pay_effective(self, k: int, s: int, pay_tick: int, coupon: int | None) -> float:
+        """The effective price of SKU k for a segment-s buyer holding `coupon` who pays at
+        `pay_tick`: the activity price less what the coupon (if usable) and the reduction are
+        worth to them (`saving_share`), at least FLOOR of it."""
         price, _ = self.activity_price(k, pay_tick)
         usable = coupon if self.coupon_valid(coupon, k, pay_tick) else None
-        eff = price * max(FLOOR, 1 - self.saving_share(k, s, price, usable, self.reduction_live(k, pay_tick)))
-        return eff, "cart" if warm else "buy", pay_tick
+        return price * max(FLOOR, 1 - self.saving_share(k, s, price, usable, self.reduction_live(k, pay_tick)))
 
     def price_term(self, k: int, s: int, tick: int, coupon: int | None, eff: float) -> float:
         """The purchase formula's price term: (eff / list price) ** (elasticity × sensitivity) for a

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from simulator.reference.offers import EPS
 
 
@@ -16,18 +18,48 @@ class Orders:
         """Step 5: 1 + Poisson((units_per_order − 1) × the segment's basket_units)."""
         return 1 + int(self.rng.poisson(self.promo.extra_units[k] * self.promo.basket_units[s]))
 
-    def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None):
-        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money. Returns
-        (units got, activity price)."""
+    def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None, switched: bool = False):
+        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money. A buyer
+        who finds SKU k out of stock may switch to another SKU of its category (`switch_to`;
+        not a second time). Returns (units got, activity price)."""
         want = self.units(k, s)
         price, sale = self.activity_price(k, pay_tick)
         want += self.topup(k, want, price, coupon, pay_tick)
+        if not switched and sale is None:
+            j = self.switch_to(k, s, tick, pay_tick, coupon)
+            if j is not None:
+                self.short(k, tick, 0, want, None, price, switched=True)
+                return self.buy(c, j, s, tick, pay_tick, coupon, switched=True)
         got = self.take(k, want, tick, price)
         if got == 0:
             return 0, price
+        if switched:
+            self.rec.by_sku["switched_in"][self.hour(tick), k] += got
         self.money(c, k, tick, got, price, coupon, pay_tick, sale)
         self.check_reorder(k)
         return got, price
+
+    def switch_to(self, k: int, s: int, tick: int, pay_tick: int, coupon: int | None) -> int | None:
+        """The SKU a buyer of SKU k takes instead (None: none): only when k's shelf is empty for
+        them and the order would be lost (not oversold: payment mode's window), and some other
+        SKU of its category is on its shelf, not in a flash sale or a deposit window. Then with
+        probability `switch_share` the buyer picks one of those by the logit weights a_j × T_j at
+        the effective price they would pay for it (docs/model.md, "When a SKU is out of stock")."""
+        conv = self.plan.buying.conversion
+        share = float(conv.switch[k])
+        if share <= 0 or self.stock[k].level > 0 or self.on_flash[k] is not None:
+            return None
+        tau = self.out_at[k]
+        if self.promo.payment_mode and tau is not None and tick <= tau + self.promo.oversell_ticks:
+            return None
+        mates = [j for j in np.flatnonzero(conv.category == conv.category[k]).tolist()
+                 if j != k and self.stock[j].level > 0 and self.on_flash[j] is None and self.deposit_sale(j, tick) is None]
+        if not mates or self.rng.random() >= share:
+            return None
+        lp = self.plan.buying.list_price
+        w = np.array([conv.choice[j] * (self.pay_effective(j, s, pay_tick, coupon) / lp[j]) ** (conv.elast[j] * conv.sens[s])
+                      for j in mates])
+        return mates[int(np.searchsorted(np.cumsum(w), self.rng.random() * w.sum(), side="right").clip(0, len(mates) - 1))]
 
     def return_rate(self, k: int, price: float) -> float:
         """min(1, return_rate + return_rate_per_discount × depth), depth = 1 − `price` (what the

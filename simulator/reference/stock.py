@@ -76,11 +76,15 @@ class Stock:
             self.rec.flash[name]["sellout_tick"] = float(tick)
         return got
 
-    def short(self, k: int, tick: int, got: int, short: int, sale: int | None, price: float):
-        """Units an order wanted and did not get: oversold or lost; a stock-out tick, and the
-        stock-out event of an episode's first tick (its value: the units short then)."""
+    def short(self, k: int, tick: int, got: int, short: int, sale: int | None, price: float,
+              switched: bool = False):
+        """Units an order wanted and did not get: switched to another SKU (`switched`), oversold
+        or lost; a stock-out tick, and the stock-out event of an episode's first tick (its
+        value: the units short then)."""
         h, tau = self.hour(tick), self.out_at[k]
-        if self.promo.payment_mode and (got or (tau is not None and tick <= tau + self.promo.oversell_ticks)):
+        if switched:
+            self.rec.by_sku["switched_units"][h, k] += short
+        elif self.promo.payment_mode and (got or (tau is not None and tick <= tau + self.promo.oversell_ticks)):
             self.rec.by_sku["oversold_units"][h, k] += short
             self.rec.by_sku["cancellations"][h, k] += 1
         else:

@@ -494,9 +494,13 @@ class Category(Strict):
     category"). `inside_share`: at list prices, the share of the category's shoppers who would
     pick one of its SKUs rather than none (the logit's outside option) — the share of a SKU's
     price-driven gain that comes from its neighbours: near 0, none (each SKU keeps its own
-    elasticity); near 1, nearly all (a discount mostly moves buyers between the SKUs)."""
+    elasticity); near 1, nearly all (a discount mostly moves buyers between the SKUs).
+    `switch_share`: of the shoppers who find the SKU they chose out of stock (none on the shelf
+    for them, and not oversold), the share who take another SKU of the category that is on
+    sale and in stock, picked by the same logit; the rest are lost demand (0: none switch)."""
 
     inside_share: OpenShare = 0.5
+    switch_share: Prob = 0.0
 
 
 class Scenario(Strict):

@@ -129,6 +129,11 @@ def scenarios(draw, ticks=TICKS) -> Scenario:
     kinds = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=3))
     channels = {f"{k}_{i}": draw(channel(k, hours, list(segments))) for i, k in enumerate(kinds)}
     skus = {f"sku{i}": draw(sku(hours, names)) for i in range(draw(st.integers(1, 4)))}
+    categories = {}
+    if len(skus) > 1 and draw(st.booleans()):                   # SKUs of one category: buyers may switch
+        categories = {"cat": {"inside_share": draw(frac(0.1, 0.9)), "switch_share": draw(frac(0.0, 1.0))}}
+        for sid in list(skus)[:draw(st.integers(2, len(skus)))]:
+            skus[sid]["category"] = "cat"
     calendar: dict = {
         "phases": phases,
         "intraday": draw(st.sampled_from(["flat", "taobao_2017"])),
@@ -147,6 +152,7 @@ def scenarios(draw, ticks=TICKS) -> Scenario:
         "calendar": calendar,
         "channels": channels,
         "skus": skus,
+        "categories": categories,
         "segments": segments,
     })
 
@@ -173,10 +179,12 @@ def check_run(rec, model) -> None:
     ph = hour_phase(model)
     warm = model.warmup[ph]
 
-    # ---- every flow is a finite, non-negative count or amount
+    # ---- every flow is a finite, non-negative count or amount (an amount booked, then taken back
+    # for returns, may end a rounding below 0: 1e-9 of the flow's largest value; counts are whole)
     for name, arr in [*ch.items(), *sk.items(), ("stock", rec.stock)]:
         assert np.all(np.isfinite(arr)), f"{name} has NaN/inf"
-        assert np.all(arr >= 0), f"{name} < 0 at {np.argwhere(arr < 0)[:3].tolist()}"
+        low = arr < -1e-9 * max(1.0, float(np.abs(arr).max()))
+        assert not low.any(), f"{name} < 0 at {np.argwhere(low)[:3].tolist()}"
 
     # ---- stock: never negative (above), units conserved per SKU, hour by hour; returns come back
     arrivals = _arrivals_by_hour(rec, model)
@@ -198,8 +206,16 @@ def check_run(rec, model) -> None:
     upo = np.array([model.scenario.skus[k].units_per_order for k in model.skus])
     assert np.all(sk["units"][:, upo == 1] == sk["orders"][:, upo == 1]), "units != orders at 1 unit per order"
     assert np.all(sk["stockout_ticks"] <= 60 // m), "more stock-out ticks than ticks in the hour"
-    assert np.array_equal(sk["stockout_ticks"] > 0, sk["lost_units"] > 0), \
-        "lost units without a stock-out tick (or the reverse)"
+    unmet = sk["lost_units"] + sk["switched_units"]              # demand that met no stock
+    assert np.array_equal(sk["stockout_ticks"] > 0, unmet > 0), \
+        "lost or switched units without a stock-out tick (or the reverse)"
+    assert np.all(sk["switched_in"] <= sk["units"]), "more units sold to switchers than sold"
+    if (upo == 1).all():                                          # a switcher buys one unit where it wanted one
+        assert sk["switched_in"].sum() <= sk["switched_units"].sum(), "switchers bought more than they wanted"
+    cat = [model.scenario.skus[k].category for k in model.skus]
+    for k in range(K):
+        if cat[k] is None or cat.count(cat[k]) < 2 or not model.scenario.categories[cat[k]].switch_share:
+            assert not sk["switched_units"][:, k].any(), "switched units of a SKU whose buyers cannot switch"
     assert np.all(ch["orders"].sum(0) <= ch["visits"].sum(0)), "more orders than visits in a channel"
 
     # ---- stock-out events: one per episode (an arrival or returns back in stock end it), in an
@@ -209,9 +225,9 @@ def check_run(rec, model) -> None:
         outs = [int(t) for t, kind, subj, _ in rec.sorted_events() if kind == "stockout" and subj == sid]
         n_arrivals = sum(1 for _, kind, subj, _ in rec.events if kind == "arrival" and subj == sid)
         n_arrivals += int((back[:, k] > 0).sum())
-        lost_hours = np.flatnonzero(sk["lost_units"][:, k])
+        lost_hours = np.flatnonzero(unmet[:, k])
         assert len(outs) <= 1 + n_arrivals, f"{sid}: {len(outs)} stock-outs with {n_arrivals} arrivals"
-        assert all(sk["lost_units"][period[t], k] > 0 for t in outs), f"{sid}: stock-out event without lost demand"
+        assert all(unmet[period[t], k] > 0 for t in outs), f"{sid}: stock-out event without lost demand"
         if lost_hours.size:
             assert outs and period[outs[0]] == lost_hours[0], f"{sid}: first stock-out event not in the first hour lost"
         else:
