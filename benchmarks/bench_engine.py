@@ -4,6 +4,10 @@ per tick × SKU × segment), all measured in this process. Prints a Markdown tab
 
     python benchmarks/bench_engine.py [--repeat 3] [--smoke]
 
+Then the shopper's switching SKU at a sell-out: the same plan with its SKUs in categories
+(`tests.helpers.double11_with_switching`), switch share 0.19 against 0, run in turn, at ×1 and
+×100 traffic.
+
 `--smoke` runs every step on tiny traffic (×0.01, ×0.1, ×1) once: the test suite runs it so the
 benchmark cannot rot; its times mean nothing.
 """
@@ -109,6 +113,28 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nwall time ×{rows[1][4] / base:.2f} at 10× visits, ×{rows[2][4] / base:.2f} at 100× visits; "
           f"floor alone ×{rows[1][5] / floor_s:.2f} and ×{rows[2][5] / floor_s:.2f}")
     print(f"peak traced memory of one replication (×{scales[0]}): {mem:.0f} MiB")
+    switching(scales, repeat)
+
+
+def switching(scales, repeat: int) -> None:
+    """Switching SKU at a sell-out on against off (switch share 0.19: a one-brand store's
+    same-brand substitutes, docs/model.md), categories of inside share 0.2 in both; ×1 and ×100."""
+    from tests.helpers import double11_with_switching
+
+    print("\n| traffic × | switching | engine s (best of {0}) | lost units | switched units |".format(repeat))
+    print("|---:|---|---:|---:|---:|")
+    best = {}
+    for scale in (scales[0], scales[2]):
+        engines = [(share, FastEngine(build_model(double11_with_switching(share, 0.2), scale))) for share in (0.0, 0.19)]
+        times = interleaved_best(engines, repeat)
+        for share, eng in engines:
+            rec = eng.run(0)
+            best[scale, share] = times[share]
+            print(f"| {scale} | {'on' if share else 'off'} | {times[share]:.3f} | "
+                  f"{rec.by_sku['lost_units'].sum():,.0f} | {rec.by_sku['switched_units'].sum():,.0f} |")
+    lo, hi = scales[0], scales[2]
+    print(f"\nswitching on ÷ off: ×{best[lo, 0.19] / best[lo, 0.0]:.2f} at ×{lo}, ×{best[hi, 0.19] / best[hi, 0.0]:.2f} "
+          f"at ×{hi}; on, ×{hi} ÷ ×{lo}: ×{best[hi, 0.19] / best[lo, 0.19]:.2f}")
 
 
 if __name__ == "__main__":

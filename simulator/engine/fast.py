@@ -36,6 +36,7 @@ from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.engine.switching import Switching
 from simulator.engine.visitors import (
+    Tables,
     VisitRows,
     chunk_visits,
     resolve_segments,
@@ -75,6 +76,7 @@ class _Run:
         self.env = moments.env                         # the replication's SimPy environment
         self.carts: Carts | None = None                # warm-up carts (`engine.carts`)
         self.switchers = Lines.empty()                  # buyers who switched SKU in the last stretch's last tick
+        self.sellouts = np.zeros(0, dtype=np.int64)     # ticks after sell-outs foreseen (`Switching.horizon`)
 
 
 class FastEngine:
@@ -193,8 +195,9 @@ class FastEngine:
         reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
         sale_reg = ps.regime_at(ch.start, ch.phase) if warm else reg   # a warm-up's buyers who pay at once: today's
-        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, ch.end), st)
-        cut = ps.pool_cut(rng, ch, draw)                     # a coupon pool empties: cut after that tick
+        until = self.switching.horizon(run.sellouts, ch.start, ch.end)   # a sell-out foreseen: buyers drawn to it
+        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, until), st, until)
+        cut = min(ps.pool_cut(rng, ch, draw), until)         # a coupon pool empties: cut after that tick
         lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
         lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, (reg, sale_reg), lines, cut,
                                                                  warm, draw)
@@ -247,8 +250,8 @@ class FastEngine:
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
         lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point), rng.split,
                                              m.n_ticks)
-        new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut,
-                      sw.sellout_cut(repl.st, lines, reg.deposit, cut))
+        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, cut)
+        new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut, sellout)
         if new_cut < cut:
             cut = new_cut
             lines, orders, carts = coarse.cut_orders(lines, orders, cut, rng.split, carts)
@@ -375,10 +378,12 @@ class FastEngine:
             book["gmv"][h0:h0 + H] += gmv[:, rows] * share
 
     # ---------------------------------------------------------------- draws
-    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None, st: StockState) -> "Draw":
+    def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None, st: StockState,
+              until: int) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
         its budget pays, auctions as served), split into buyer lines and claims (`visitors`;
-        the segments of `dead` SKUs' buyers are drawn later, by `_lost`)."""
+        the segments of `dead` SKUs' buyers are drawn later, by `_lost`) — those of the ticks
+        before `until` only (the stretch is cut there)."""
         m, C = self.m, self.C
         n = ch.end - ch.start
         off = ch.start - run.visits_from
@@ -403,17 +408,20 @@ class FastEngine:
         rates[:, mine] = visits[:, mine]
         run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
         tab = tables(self.rows, m, ch.phase, reg, n)
+        h = until - ch.start                                          # ticks split into buyers
+        if h < n and tab.buy.shape[0] > 1:
+            tab = Tables(tab.buy[:h], tab.claim[:h], tab.G)
         due = run.carts.pending
-        mine = (due.t >= ch.start) & (due.t < ch.end)                  # carts paying in the stretch: their demand too
+        mine = (due.t >= ch.start) & (due.t < until)                   # carts paying in the stretch: their demand too
         carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)
-        how = grouping(m.grid.period[ch.start:ch.end], tab, visits, st, m.reorder_point, self.basket_mean, dead,
-                       run.promo.left, carts, self.switching.switchable)
-        sp = split_visits(visits, tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
+        how = grouping(m.grid.period[ch.start:until], tab, visits[:h], st, m.reorder_point, self.basket_mean, dead,
+                       run.promo.left, carts, self.switching.apart(dead))
+        sp = split_visits(visits[:h], tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)
         claims = np.zeros((n, C, sp.claims.shape[2]), dtype=np.int64)
         if claims.shape[2]:
-            np.add.at(claims.transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
+            np.add.at(claims[:h].transpose(1, 0, 2), self.rows.channel, sp.claims.transpose(1, 0, 2))
         return Draw(sp.lines, by_channel, claims, paid, lam, auctions, tab, sp.coarse)
 
     def _commit_budgets(self, ch: Chunk, run: _Run, rec: RunRecord, draw: "Draw", rng: Streams, cut: int) -> None:

@@ -54,15 +54,23 @@ class Switching:
             j = np.flatnonzero(self.mates[k])
             self.nbr[k, :j.size] = j
 
+    def apart(self, dead: np.ndarray | None) -> np.ndarray:
+        """(K,) SKUs whose buyers busy hours must keep per slot in a stock-out: switchable ones
+        with a neighbour not `dead` (K,) in the stretch (its switchers need their ticks)."""
+        if not self.on or dead is None:
+            return np.zeros(self.K, dtype=bool)
+        return self.switchable & (self.mates & ~dead[None, :]).any(axis=1)
+
     # ------------------------------------------------------------------ cuts
     def empty_cut(self, st, repl, a: int, b: int) -> int:
         """The first tick in (a, b) where a switchable SKU with nothing on the shelf gets a
-        delivery or leaves its oversell window (b: none) — so that such a SKU is out of stock
-        for a whole stretch or not at all."""
+        delivery or leaves its oversell window (b: none), and tick 1 where one starts the
+        campaign empty (the first tick is never `dead`) — so that such a SKU is out of stock for
+        a whole stretch or not at all."""
         if not self.on:
             return b
         empty = self.switchable & (st.on_hand + st.held == 0) & ~st.flash_live
-        at = [b]
+        at = [b, 1] if a == 0 and empty.any() and b > 1 else [b]
         due = repl.first_due[empty]
         at += due[(due > a) & (due < b)].tolist()
         if st.oversell_ticks >= 0:
@@ -71,21 +79,36 @@ class Switching:
             at += end[(z >= 0) & (end > a) & (end < b)].tolist()
         return int(min(at))
 
-    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, b: int) -> int:
-        """The tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
-        drawn) of a switchable SKU with stock reach what it has on the shelf (b: none);
+    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, b: int) -> tuple[int, np.ndarray]:
+        """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
+        drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
+        ticks after the other such SKUs' — where the next stretches may end: `horizon`);
         `deposit` (K,) SKUs taking deposits (no one switches from them)."""
+        none = np.zeros(0, dtype=np.int64)
         if not self.on or not lines.size:
-            return b
+            return b, none
         mine = np.flatnonzero((self.switchable & ~st.flash_live & ~deposit & (st.on_hand > 0))[lines.k])
         if not mine.size:
-            return b
+            return b, none
         k, u = lines.k[mine], lines.units[mine]
         cum = np.cumsum(u)
         first = np.r_[True, k[1:] != k[:-1]]
         before = (cum - u)[np.maximum.accumulate(np.where(first, np.arange(k.size), 0))]
         reach = cum - before >= st.on_hand[k]
-        return b if not reach.any() else min(b, int(lines.t[mine][reach].min()) + 1)
+        if not reach.any():
+            return b, none
+        at = np.minimum.reduceat(lines.t[mine][reach], np.flatnonzero(np.r_[True, np.diff(k[reach]) != 0])) + 1
+        at = np.unique(at)
+        return min(b, int(at[0])), at[1:]
+
+    @staticmethod
+    def horizon(ticks: np.ndarray, a: int, b: int) -> int:
+        """Where a stretch from `a` should end at the latest (b: the chunk's end): the first of
+        `ticks` (later sell-outs foreseen by an earlier stretch, `sellout_cut`) after `a` — so
+        that a sell-out's cut does not redraw the rest of a day for each SKU selling out in it.
+        Any end is exact (a stretch may be cut anywhere); this one only saves work."""
+        later = ticks[ticks > a]
+        return int(min(b, later[0])) if later.size else b
 
     # --------------------------------------------------------------- switches
     def available(self, st, repl, a: int, dead: np.ndarray, deposit: np.ndarray) -> np.ndarray:

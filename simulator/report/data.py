@@ -358,13 +358,15 @@ def sellouts(d: ReportData) -> pd.DataFrame:
 def stockout_table(d: ReportData) -> pd.DataFrame:
     """Every SKU, most lost units first: label, share and median first sell-out (`sellouts`),
     lost_units, lost_gmv (the engines book it: each lost unit at the activity price it would
-    have paid), stockout_minutes, ending_stock."""
+    have paid), switched_units (its buyers who took another SKU of the category instead; 0 in
+    results written before it was booked), stockout_minutes, ending_stock."""
     sk = skus(d)
     out = sellouts(d)
+    switched = sk["switched_units"] if "switched_units" in sk else 0.0
     df = pd.DataFrame({"label": sk["label"], "share": out["share"].reindex(sk.index),
                        "first": out["median"].reindex(sk.index), "lost_units": sk["lost_units"],
-                       "lost_gmv": sk["lost_gmv"], "stockout_minutes": sk["stockout_minutes"],
-                       "ending_stock": sk["ending_stock"]})
+                       "lost_gmv": sk["lost_gmv"], "switched_units": switched,
+                       "stockout_minutes": sk["stockout_minutes"], "ending_stock": sk["ending_stock"]})
     return df.sort_values(["lost_units", "share"], ascending=False, kind="stable")
 
 

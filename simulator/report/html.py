@@ -240,6 +240,10 @@ def _stockout_table(d: D.ReportData) -> str:
     rows = [[sku, r["label"] if r["label"] != sku else "", _pct(r["share"], 0), clock(r["first"]),
              count(r["lost_units"]), d.money(r["lost_gmv"]), count(r["stockout_minutes"]), count(r["ending_stock"])]
             for sku, r in so.iterrows()]
+    if so["switched_units"].any():                           # buyers who took another SKU instead
+        header.insert(6, ("Switched units", "缺货转买件数", "r"))
+        for row, (_, r) in zip(rows, so.iterrows()):
+            row.insert(6, count(r["switched_units"]))
     return _table(header, rows, lang=d.lang) + f"<p class=\"note\">{_h(_stock_verdict(d, so))}</p>"
 
 

@@ -95,6 +95,11 @@ SPEC = {
     "matrix_boost_promotions": ["visits", "orders", "gmv", "coupon_cost", "reduction_cost",
                                 ("channel", "organic_search", "visits"), ("channel", "recommendation", "visits"),
                                 ("flash", "b_flash", "units"), ("first", "flash_sellout", "b_flash")],
+    "matrix_switch": ["orders", "units", "gmv", "lost_units", "switched_units", "switched_in_units", "lost_gmv",
+                      "coupon_cost", "reduction_cost", ("sku", "side", "units"), ("sku", "other", "units"),
+                      ("sku", "hero", "switched_units"), ("sku", "other", "lost_units"),
+                      ("sku", "side", "switched_in_units"), ("flash", "other_flash", "units"),
+                      ("first", "stockout", "hero"), ("first", "stockout", "side")],
     "matrix_dst": ["visits", "add_to_carts", "orders", "gmv", "ad_spend", ("channel", "ads", "visits"),
                    ("flash", "b_flash", "units"), ("first", "budget_exhausted", "ads")],
 }
