@@ -34,6 +34,7 @@ CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", 
                 "commissions", "spend", "roi", "conversion_rate", "budget", "impressions", "clicks",
                 "ctr", "cpc", "win_rate")
 SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units", "lost_gmv", "switched_units", "switched_in_units",
+            "pulled_forward_units", "pull_forward_missing_units",
             "stockout_minutes", "inbound_units", "ending_stock", "sell_through",
             "coupon_cost", "oversold_units")
 
@@ -104,6 +105,8 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "lost_gmv": float(sk["lost_gmv"].sum()),
         "switched_units": float(sk["switched_units"].sum()),
         "switched_in_units": float(sk["switched_in"].sum()),
+        "pulled_forward_units": float(sk["pulled_forward"].sum()),
+        "pull_forward_missing_units": float(sk["pull_missing"].sum()),
         "inbound_units": inbound,
         "ending_stock": float(rec.ending_stock.sum()),
         "sell_through": ratio(units_k.sum(), available),
@@ -286,6 +289,7 @@ def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]
             "add_to_carts": f["carts"], "orders": f["orders"], "units": f["units"], "gmv": f["gmv"],
             "returns": f["returns"], "lost_units": f["lost_units"], "lost_gmv": f["lost_gmv"],
             "switched_units": f["switched_units"], "switched_in_units": f["switched_in"],
+            "pulled_forward_units": f["pulled_forward"], "pull_forward_missing_units": f["pull_missing"],
             "stockout_minutes": f["stockout_ticks"] * m, "inbound_units": f["inbound"],
             "ending_stock": float(rec.ending_stock[k]), "sell_through": ratio(f["units"], available),
             "coupon_cost": f["coupon_cost"], "oversold_units": f["oversold_units"],

@@ -16,6 +16,7 @@ from simulator.auctions import AuctionChannel, build_auctions
 from simulator.plan.calendar import TAOBAO_2017, Calendar, build_calendar
 from simulator.plan.carts import CartPayment, build_carts
 from simulator.plan.conversion import Buying, build_buying
+from simulator.plan.pull import Pull, build_pull
 from simulator.plan.regimes import Regimes, build_regimes
 from simulator.plan.stock import Inventory, build_inventory
 from simulator.plan.traffic import build_traffic, buy_by_return
@@ -95,6 +96,7 @@ class Model:
     regimes: Regimes | None = None    # (T, ·) price, coupon, reduction and deposit regimes by pay tick; surge
     carts: list[CartPayment] = field(default_factory=list)   # warm-up carts' payments
     buy_now: np.ndarray | None = None  # (K,) share of a warm-up's buyers of SKU k who pay at once
+    pull: Pull | None = None          # demand phases pull forward from the days after them
 
     @property
     def n_ticks(self) -> int:
@@ -121,6 +123,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
     refuse_unexecuted(scenario)
     events = cal.events + tr.events
     carts = build_carts(cal, scenario.calendar.cart_pay_minutes)
+    pull = build_pull(cal)
     return Model(
         scenario=scenario, scale=scale, grid=grid, channels=channels, kinds=kinds, segments=segs, skus=skus,
         phases=cal.names, warmup=cal.warmup, phase_of_tick=cal.phase_of_tick, traffic=tr.traffic,
@@ -131,7 +134,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         extra_units=np.array([scenario.skus[k].units_per_order - 1 for k in skus]),
         stock=inventory.stock, reorder_point=inventory.reorder_point, reorder_qty=inventory.reorder_qty,
         lead_ticks=inventory.lead_ticks, inbound=inventory.inbound,
-        chunks=_chunks(scenario, cal, events, promo),
+        chunks=_chunks(scenario, cal, events, promo, pull.cuts),
         pay_start={c.phase: (c.first, c.profile) for c in carts},
         cart_pay_through=scenario.calendar.cart_pay_through, promo=promo, pay_phase=cal.pay_phase,
         auctions=auctions, value=buying.value,
@@ -141,16 +144,17 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         resaleable=inventory.resaleable, restock_tick=inventory.restock_tick,
         calendar=cal, volume=tr.volume, media=tr.media, buying=buying, inventory=inventory, promotions=promotions,
         regimes=build_regimes(promotions, buying.price, cal.phase_of_tick, kinds), carts=carts,
-        buy_now=np.array([scenario.skus[k].warmup_buy_now for k in skus], dtype=float),
+        buy_now=np.array([scenario.skus[k].warmup_buy_now for k in skus], dtype=float), pull=pull,
     )
 
 
-def _chunks(scenario: Scenario, cal: Calendar, events: list, promo: Promotions | None) -> list[Chunk]:
+def _chunks(scenario: Scenario, cal: Calendar, events: list, promo: Promotions | None,
+            more: list[int]) -> list[Chunk]:
     """Stretches of one local day ∩ one phase, cut where a display budget binds (so that display
-    traffic keeps one shape inside a chunk), where a promotion window opens or closes, and at
-    each rule evaluation."""
+    traffic keeps one shape inside a chunk), where a promotion window opens or closes, at each
+    rule evaluation, and at the ticks `more` (pull-forward windows)."""
     grid, T = cal.grid, cal.grid.n_ticks
     caps = [t for t, kind, _, _ in events if kind == "budget_exhausted"]
     cuts = sorted({0, T, *grid.day_starts().tolist(), *cal.bounds, *caps, *[t + 1 for t in caps if t + 1 < T],
-                   *(promo.cuts if promo else []), *evaluation_ticks(scenario, grid)})
+                   *(promo.cuts if promo else []), *evaluation_ticks(scenario, grid), *more})
     return [Chunk(a, b, int(cal.phase_of_tick[a]), int(grid.day[a])) for a, b in pairwise(cuts) if b > a]

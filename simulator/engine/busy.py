@@ -37,12 +37,13 @@ class Grouping:
 
 def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.ndarray,
              basket_mean: np.ndarray, dead: np.ndarray | None, left: np.ndarray,
-             carts: np.ndarray, apart: np.ndarray | None = None) -> Grouping | None:
+             carts: np.ndarray, apart: np.ndarray | None = None, fine: np.ndarray | None = None) -> Grouping | None:
     """The stretch's `Grouping` (None where the tables vary by tick): a SKU is fine where its
     expected units (visits (n, R) × purchase probabilities, plus the `carts` (K,) paying in the
     stretch, × basket) plus MARGIN_SD standard deviations and MARGIN_UNITS reach what is on the
     shelf or the units to its reorder point. SKUs `apart` (K,) are never pooled in a stock-out
-    (their buyers may switch SKU at their ticks: `engine.switching`).
+    (their buyers may switch SKU at their ticks: `engine.switching`); SKUs `fine` (K,) are fine
+    (their buyers may repay a pull-forward debt: `engine.pull`).
     A SKU found to reach them after all is placed on its ticks then (`Coarse.place`): the margin
     decides the cost, never the law."""
     if tab.buy.shape[0] > 1:
@@ -57,15 +58,19 @@ def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.
                     np.minimum(st.on_hand, st.on_hand + st.held + st.on_order - reorder_point), st.on_hand)
     no = np.zeros(K, dtype=bool) if dead is None else dead
     pooled = no & st.in_stockout if apart is None else no & st.in_stockout & ~apart
-    return Grouping(period, (reach >= room) & ~no, pooled, left)
+    fine = (reach >= room) if fine is None else (reach >= room) | fine
+    return Grouping(period, fine & ~no, pooled, left)
 
 
-def at_risk(st, lines: Lines, reorder_point: np.ndarray) -> np.ndarray:
+def at_risk(st, lines: Lines, reorder_point: np.ndarray, owed: np.ndarray | None = None) -> np.ndarray:
     """(L,) bool: lines of SKUs whose stretch demand (`lines.units`) reaches what is on the
-    shelf, or the units to the reorder point — where a coarse line must be placed on its ticks."""
+    shelf, or the units to the reorder point, or that owe a pull-forward debt (`owed` (K,)) —
+    where a coarse line must be placed on its ticks."""
     units = np.bincount(lines.k, weights=lines.units, minlength=st.on_hand.size)
     to_reorder = st.on_hand + st.held + st.on_order - reorder_point
     risky = (units >= st.on_hand) | ((reorder_point >= 0) & (units >= to_reorder))
+    if owed is not None:
+        risky |= owed > 0
     return risky[lines.k]
 
 

@@ -84,6 +84,12 @@ class ExpectedEngine:
                 "the expected engine (calibration's `method: least_squares`) does not model search-ad "
                 "auctions yet; calibrate with replications (`method: tpe` or `cmaes`), or give the "
                 "channel a flat `cpc` and `clicks_per_hour`"))])
+        for p in model.scenario.calendar.phases:
+            if p.pull_forward is not None:
+                raise ScenarioError([Issue("<scenario>", None, f"calendar.phases.{p.name}.pull_forward", (
+                    "the expected engine (calibration's `method: least_squares`) does not model demand "
+                    "pulled forward from the days after a phase; calibrate with replications (`method: tpe` "
+                    "or `cmaes`), or remove pull_forward"))])
         for name, cat in model.scenario.categories.items():
             if cat.switch_share > 0:
                 raise ScenarioError([Issue("<scenario>", None, f"categories.{name}.switch_share", (

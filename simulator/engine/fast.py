@@ -32,6 +32,7 @@ from simulator.engine.orders import Orders, basket_classes, cell_units, line_key
 from simulator.engine.quantiles import binomial_quantile
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
+from simulator.engine.pull import PullState
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.engine.switching import Switching
@@ -77,6 +78,7 @@ class _Run:
         self.carts: Carts | None = None                # warm-up carts (`engine.carts`)
         self.switchers = Lines.empty()                  # buyers who switched SKU in the last stretch's last tick
         self.sellouts = np.zeros(0, dtype=np.int64)     # ticks after sell-outs foreseen (`Switching.horizon`)
+        self.pull = PullState(model) if model.pull is not None and model.pull.on else None   # pull-forward debts
 
 
 class FastEngine:
@@ -196,7 +198,7 @@ class FastEngine:
         warm = bool(self.m.warmup[ch.phase])
         sale_reg = ps.regime_at(ch.start, ch.phase) if warm else reg   # a warm-up's buyers who pay at once: today's
         until = self.switching.horizon(run.sellouts, ch.start, ch.end)   # a sell-out foreseen: buyers drawn to it
-        draw = self._draw(ch, rng, run, reg, None if warm else repl.dead(ch.start, until), st, until)
+        draw = self._draw(ch, rng, run, reg, None if warm else self._dead(repl, run, ch.start, until), st, until)
         cut = min(ps.pool_cut(rng, ch, draw), until)         # a coupon pool empties: cut after that tick
         lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
         lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, (reg, sale_reg), lines, cut,
@@ -207,6 +209,8 @@ class FastEngine:
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         out = yield from play(repl, ch, rng, lines, orders, lost)
         run.switchers = self.switching.after_play(rng.keys, out, st, reg.deposit, sale_reg.rel, ch.start, cut)
+        if run.pull is not None:                             # units paid in a phase that pulls demand forward
+            run.pull.owe(ch, out.lines, out.served, deposit, rec)
         if warm:
             run.carts.pool(ch, rec, carts)
         self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
@@ -236,7 +240,7 @@ class FastEngine:
             lines = Lines.concat([lines.take(deposit), now])
         lines, run.switchers = Lines.concat([lines, run.switchers]), Lines.empty()   # switched in the last tick
         empty_cut = sw.empty_cut(repl.st, repl, ch.start, cut)
-        dead = repl.dead(ch.start, empty_cut)
+        dead = self._dead(repl, run, ch.start, empty_cut)
         gone = dead[lines.k]
         gone_lines, moved, targets = sw.split(rng.keys, lines.take(gone),
                                               sw.available(repl.st, repl, ch.start, dead, reg.deposit), reg.deposit,
@@ -248,8 +252,11 @@ class FastEngine:
         orders = basket_classes(rng.keys, lines, self.S, self.rows.slots, self.basket_mean[lines.k, lines.s])
         orders = run.promo.top_up(rng, lines, orders, sale_reg, ~deposit)
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
-        lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point), rng.split,
+        owed = None if run.pull is None else run.pull.owed(ch.start)
+        lines, orders = coarse.refine_orders(lines, orders, at_risk(repl.st, lines, m.reorder_point, owed), rng.split,
                                              m.n_ticks)
+        if run.pull is not None:                             # buyers who already bought on the big day
+            lines, orders, missing = run.pull.suppress(rng.stockout, lines, orders, ch.start, reg.deposit)
         sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, cut)
         new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut, sellout)
         if new_cut < cut:
@@ -265,7 +272,16 @@ class FastEngine:
             gone_lines, moved = gone_lines.take(stay), moved.take(mstay)
             carts = carts.take(carts.t < cut)
         lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw, moved)
+        if run.pull is not None:
+            run.pull.commit(missing, cut, repl.rec)
         return lines, orders, reg.deposit[lines.k] & (lines.c < C), carts, cut, lost
+
+    @staticmethod
+    def _dead(repl: Replenishment, run: _Run, a: int, b: int) -> np.ndarray:
+        """(K,) SKUs that lose their whole demand in [a, b) (`Replenishment.dead`), but those
+        whose buyers first repay a pull-forward debt (they meet the stock play)."""
+        dead = repl.dead(a, b)
+        return dead if run.pull is None else dead & ~(run.pull.owed(a) > 0)
 
     def _buy_now(self, rng: Streams, carts: Lines) -> tuple[Lines, Lines]:
         """A warm-up's would-be carts split: of a line's n buyers, Binomial(n, `buy_now` of its
@@ -414,8 +430,9 @@ class FastEngine:
         due = run.carts.pending
         mine = (due.t >= ch.start) & (due.t < until)                   # carts paying in the stretch: their demand too
         carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)
+        owed = None if run.pull is None else run.pull.owed(ch.start) > 0
         how = grouping(m.grid.period[ch.start:until], tab, visits[:h], st, m.reorder_point, self.basket_mean, dead,
-                       run.promo.left, carts, self.switching.apart(dead))
+                       run.promo.left, carts, self.switching.apart(dead), owed)
         sp = split_visits(visits[:h], tab, self.rows, rng.keys, rng.split, ch.start, self.K, self.S, dead, how)
         by_channel = np.zeros((n, C), dtype=np.int64)
         np.add.at(by_channel.T, self.rows.channel, visits.T)

@@ -50,6 +50,7 @@ class Campaign(Traffic, Budgets, Auctions, Offers, Sales, Orders, Stock):
         self.init_stock()
         self.init_sales()
         self.init_offers()
+        self.debt = np.zeros((len(model.pull.windows), len(model.skus)))   # pull-forward: units owed per window
         self.auction_of = {au.name: au for au in model.auctions}
         self.budgets: dict = {}        # channel or "channel/ad group" → its `Budget`
         self.bids: dict[str, dict[str, float]] = {}    # auction channel → ad group → bid in force

@@ -18,26 +18,49 @@ class Orders:
         """Step 5: 1 + Poisson((units_per_order − 1) × the segment's basket_units)."""
         return 1 + int(self.rng.poisson(self.promo.extra_units[k] * self.promo.basket_units[s]))
 
-    def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None, switched: bool = False):
+    def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None, switched: bool = False,
+            cart: bool = False):
         """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money. A buyer
-        who finds SKU k out of stock may switch to another SKU of its category (`switch_to`;
-        not a second time). Returns (units got, activity price)."""
+        who already bought on a big day that pulled demand forward does not come (`repaid`; not
+        a warm-up `cart` paying); one who finds SKU k out of stock may switch to another SKU of
+        its category (`switch_to`; not a second time). Returns (units got, activity price)."""
         want = self.units(k, s)
         price, sale = self.activity_price(k, pay_tick)
         want += self.topup(k, want, price, coupon, pay_tick)
+        if not cart and self.repaid(k, tick, want):
+            return 0, price
         if not switched and sale is None:
             j = self.switch_to(k, s, tick, pay_tick, coupon)
             if j is not None:
                 self.short(k, tick, 0, want, None, price, switched=True)
-                return self.buy(c, j, s, tick, pay_tick, coupon, switched=True)
+                return self.buy(c, j, s, tick, pay_tick, coupon, switched=True, cart=cart)
         got = self.take(k, want, tick, price)
         if got == 0:
             return 0, price
         if switched:
             self.rec.by_sku["switched_in"][self.hour(tick), k] += got
         self.money(c, k, tick, got, price, coupon, pay_tick, sale)
+        pull = self.plan.pull
+        if pull.source[tick] >= 0:                                  # a big day's unit: owed to the days after
+            self.debt[pull.source[tick], k] += got * pull.share[tick]
+            self.rec.by_sku["pulled_forward"][self.hour(tick), k] += got * pull.share[tick]
         self.check_reorder(k)
         return got, price
+
+    def repaid(self, k: int, tick: int, want: int) -> bool:
+        """In a pull-forward window, while SKU k owes units to it, its buyer is one who already
+        bought on the big day: the order does not happen; its `want` units pay the debts, the
+        earliest-ending window first (docs/model.md, "Pull-forward")."""
+        live = self.plan.pull.active(tick)
+        if not live or self.debt[live, k].sum() <= 1e-9:
+            return False
+        left = float(want)
+        for i in live:
+            d = min(self.debt[i, k], left)
+            self.debt[i, k] -= d
+            left -= d
+        self.rec.by_sku["pull_missing"][self.hour(tick), k] += want
+        return True
 
     def switch_to(self, k: int, s: int, tick: int, pay_tick: int, coupon: int | None) -> int | None:
         """The SKU a buyer of SKU k takes instead (None: none): only when k's shelf is empty for

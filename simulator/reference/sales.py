@@ -115,4 +115,4 @@ class Sales:
         """A cart pays at `at`, at the price, coupon validity and reduction of the tick the plan
         prices it at — the tick it is paid (a flash price and allotment too, if a sale is on)."""
         yield self.env.timeout(at - self.env.now)
-        self.buy(c, k, s, int(at), priced_at, coupon)
+        self.buy(c, k, s, int(at), priced_at, coupon, cart=True)

@@ -151,6 +151,15 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 
 # ----------------------------------------------------------------- calendar
+class PullForward(Strict):
+    """Demand a phase pulls forward from the days after it (docs/model.md, "Pull-forward"):
+    `share` of every unit sold in the phase is a unit its buyer would otherwise have bought in
+    the `days` after the phase ends; those buyers do not come back then."""
+
+    share: Share
+    days: bounded(gt=0, le=365, unit="days", why="a year")
+
+
 class Phase(Strict):
     """A named stretch of the campaign (预售, 预热, 爆发, 返场 ...).
 
@@ -159,6 +168,7 @@ class Phase(Strict):
     multiplier of that channel's base volume; `intent` multiplies conversion.
     `promo` lists the SKUs on promotion (or `"*"` for all): their conversion is
     multiplied by their `promo_lift` (a warm-up phase uses its pay phase's list).
+    `pull_forward` (optional): the phase's sales take demand from the days after it.
     """
 
     name: str
@@ -168,6 +178,7 @@ class Phase(Strict):
     intent: Factor = 1.0
     traffic: dict[str, Factor] = Field(default_factory=dict)
     promo: list[str] = Field(default_factory=list)
+    pull_forward: PullForward | None = None
 
     def on_promo(self, sku: str) -> bool:
         """Is `sku` on promotion in this phase?"""
@@ -500,7 +511,7 @@ class Category(Strict):
     sale and in stock, picked by the same logit; the rest are lost demand (0: none switch)."""
 
     inside_share: OpenShare = 0.5
-    switch_share: Prob = 0.0
+    switch_share: Share = 0.0
 
 
 class Scenario(Strict):

@@ -112,6 +112,8 @@ def scenarios(draw, ticks=TICKS) -> Scenario:
              "intent": draw(frac(0.5, 2.0))}
         if draw(st.booleans()):
             p["traffic"] = {"default": draw(frac(0.0, 3.0))}
+        if draw(st.integers(0, 3)) == 0:                      # its sales take demand from the days after
+            p["pull_forward"] = {"share": draw(frac(0.0, 1.0)), "days": draw(frac(0.1, 2.0))}
         phases.append(p)
         cursor = b
     if phases and phases[-1]["kind"] == "warmup":
