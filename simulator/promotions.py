@@ -117,6 +117,7 @@ class Promotions:
     valid: np.ndarray            # (J, 2) validity window ticks
     applies: np.ndarray          # (J, K) bool
     share: np.ndarray            # (J, S) min(1, claim_rate × coupon_use)
+    claim_intent: np.ndarray     # (S,) odds ratio of holding a coupon for a buyer (`intent_tilt`)
     red_every: float             # 0: no platform reduction
     red_off: float
     red_platform: float
@@ -201,6 +202,7 @@ class Promotions:
         p_buy = self.conversion.p_buy(np.full(G, self.intent[phase]), np.repeat(self.lift[phase][None], G, axis=0),
                                       eff / self.list_price[None, :, None])                        # (G, C, K, S)
         cell = self.conversion.choice[None, :, None] * self.conversion.mix[:, None, :]            # (C, K, S)
+        p_buy = intent_tilt(p_buy, W, self.claim_intent)
         base = p_buy * cell[None]                                                                  # (G, C, K, S)
         return Regime(price=pay_price, W=W, base=base, nobuy=(1.0 - p_buy) * cell[None],
                       reach=(W[:, None, :, :] * base).sum(axis=0).reshape(cell.shape[0], K * S),
@@ -228,6 +230,23 @@ class Regime:
     def weights(self, n: int) -> np.ndarray:
         """(n, G, K, S) class shares of each tick of an n-tick stretch."""
         return self.Wt if self.Wt is not None else np.broadcast_to(self.W, (n, *self.W.shape))
+
+
+def intent_tilt(p_buy: np.ndarray, W: np.ndarray, odds: np.ndarray) -> np.ndarray:
+    """(G, C, K, S) P(buy | coupon class g) once claiming follows intent to buy (docs/promotions.md,
+    "Who claims"): p_g × κ_g / Z, κ_0 = 1 and κ_g = `odds` (S,) of the segment for a coupon
+    class g ≥ 1, Z = Σ_g W_g p_g κ_g / Σ_g W_g p_g — so a visit's chance to buy, Σ_g W_g p_g,
+    stays what the purchase formula says, and a buyer's odds of holding a coupon are κ times
+    those without intent; at most 1. `p_buy` (G, C, K, S), `W` (G, K, S) class shares."""
+    if not (odds != 1.0).any() or W.shape[0] < 2:
+        return p_buy
+    kappa = np.ones((W.shape[0], 1, 1, odds.size))
+    kappa[1:] = odds[None, None, None, :]
+    joint = W[:, None] * p_buy                                                 # (G, C, K, S)
+    total = joint.sum(axis=0)
+    tilted = (joint * kappa).sum(axis=0)
+    Z = np.divide(tilted, total, out=np.ones_like(total), where=total > 0)
+    return np.minimum(1.0, p_buy * kappa / Z[None])
 
 
 def realized_depth(price: np.ndarray, extra: np.ndarray, coupons: list[tuple[float, float, np.ndarray]],
@@ -310,6 +329,7 @@ def build_promotions(scenario, grid, intent, lift, segs, skus, conversion: Conve
     cuts += claim.ravel().tolist() + valid.ravel().tolist()
     seg_objs = [scenario.segments[s] for s in segs]
     use = np.array([s.coupon_use for s in seg_objs])
+    claim_intent = np.array([s.claim_intent for s in seg_objs], dtype=float)
     share = np.array([np.minimum(1.0, c.claim_rate * use) for c in cps]).reshape(-1, S)
     applies = np.array([[c.applies_to(k) for k in skus] for c in cps], dtype=bool).reshape(-1, K)
 
@@ -349,7 +369,7 @@ def build_promotions(scenario, grid, intent, lift, segs, skus, conversion: Conve
         coupons=names, threshold=np.array([c.threshold for c in cps]), amount=np.array([c.amount for c in cps]),
         quantity=np.array([c.quantity for c in cps], dtype=np.int64),
         limit=np.array([c.per_customer for c in cps], dtype=np.int64), claim=claim, valid=valid,
-        applies=applies, share=share,
+        applies=applies, share=share, claim_intent=claim_intent,
         red_every=0.0 if r is None else r.every, red_off=0.0 if r is None else r.off,
         red_platform=0.0 if r is None else r.platform_share, red_window=red_window, red_applies=red_applies,
         flash=flash, presales=presales, presale_of=presale_of,

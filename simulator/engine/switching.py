@@ -41,6 +41,7 @@ class Switching:
         conv = model.buying.conversion
         K = len(model.skus)
         self.K, self.S, self.C, self.slots, self.T = K, len(model.segments), len(model.channels), slots, model.n_ticks
+        self.warm = model.warmup[model.phase_of_tick]                                     # (T,) warm-up ticks
         self.conv = conv
         self.share = np.zeros(K) if conv.switch is None else conv.switch                 # (K,)
         cat = np.full(K, -1) if conv.category is None else conv.category
@@ -149,8 +150,9 @@ class Switching:
         and wanted a switchable SKU not in a flash sale (its state all stretch long): Binomial(orders, share) of each class row switch — their
         units go from the outcome's lost demand to `out.switched` — to a SKU on the shelf now,
         paying at `cut` (the next stretch's first tick). Returns their lines (none at the
-        campaign's end: its last tick's orders stay lost)."""
-        if not self.on or cut >= self.T:
+        campaign's end or before a warm-up phase, where nobody pays at once: those orders stay
+        lost)."""
+        if not self.on or cut >= self.T or self.warm[cut]:
             return Lines.empty()
         lines, rows = out.lines, out.orders
         native = ((self.switchable & ~st.flash_live)[lines.k] & ~lines.switched & ~(deposit[lines.k] & (lines.c < self.C))

@@ -144,6 +144,36 @@ class Offers:
             units += 1
         return total
 
+    def claim_shares(self, k: int, s: int, tick: int) -> tuple[list[int], list[float]]:
+        """The coupons a visit to SKU k can claim at `tick` (claim window holds the tick, applies to
+        the SKU, not a pre-sale SKU in its deposit window) and their shares wⱼ = min(1, claim_rate
+        × coupon_use), scaled to add up to 1 if they add up to more."""
+        pr = self.promo
+        if not pr.J or self.deposit_sale(k, tick) is not None:
+            return [], []
+        able = np.flatnonzero(self.regimes.claimable[tick] & pr.applies[:, k]).tolist()
+        w = [float(pr.share[j, s]) for j in able]
+        if sum(w) > 1:
+            w = [x / sum(w) for x in w]
+        return able, w
+
+    def intent_z(self, k: int, s: int, c: int, tick: int) -> float:
+        """Z of "Who claims" (docs/promotions.md) for a visit to SKU k of segment s from channel
+        c at `tick`, before its claim: Σ_g W_g p_g κ_g / Σ_g W_g p_g over the coupons it could
+        claim now (pools not empty) and none, p_g its purchase probability holding g (1: the
+        segment's claim_intent is 1)."""
+        odds = float(self.promo.claim_intent[s])
+        if odds == 1.0:
+            return 1.0
+        able, w = self.claim_shares(k, s, tick)
+        held = [(j, x) for j, x in zip(able, w) if self.pool[j] > 0]
+        if not held:
+            return 1.0
+        none = (1.0 - sum(x for _, x in held)) * self.conversion(k, s, c, tick, None)[0]
+        joint = [x * self.conversion(k, s, c, tick, j)[0] for j, x in held]
+        den = none + sum(joint)
+        return (none + odds * sum(joint)) / den if den > 0 else 1.0
+
     def claim(self, k: int, s: int, customer: int | None, tick: int) -> int | None:
         """Step 3: the store coupon this visit claims (None: none).
 
@@ -152,14 +182,9 @@ class Offers:
         they add up to more; one uniform draw picks one in the order written (or none). The
         claim fails when the pool is empty or the customer is at the limit."""
         pr = self.promo
-        if not pr.J or self.deposit_sale(k, tick) is not None:
-            return None
-        able = np.flatnonzero(self.regimes.claimable[tick] & pr.applies[:, k]).tolist()
+        able, w = self.claim_shares(k, s, tick)
         if not able:
             return None
-        w = [float(pr.share[j, s]) for j in able]
-        if sum(w) > 1:
-            w = [x / sum(w) for x in w]
         u, acc, pick = self.rng.random(), 0.0, None
         for j, x in zip(able, w):
             acc += x

@@ -141,8 +141,11 @@ class Traffic:
             k = self.pick(self.sku_cum)
         people = self.promo.customers[s]             # step 2 (inf: every visit is a new person)
         customer = None if math.isinf(people) else int(self.rng.integers(int(people)))
+        z = self.intent_z(k, s, c, tick)             # claims follow intent to buy (1: they do not)
         coupon = self.claim(k, s, customer, tick)
         p, kind, pay_tick = self.conversion(k, s, c, tick, coupon)
+        if z != 1.0:
+            p = min(1.0, p * (float(self.promo.claim_intent[s]) if coupon is not None else 1.0) / z)
         if group is not None:                        # an ad group's click: its conversion multiplier
             au, g = group
             p = min(1.0, p * float(au.intent[g]))

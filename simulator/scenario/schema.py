@@ -485,16 +485,20 @@ class Sku(Strict):
 class Segment(Strict):
     """A customer segment (新客, 老客, 会员): its share of visits and multipliers.
 
-    `coupon_use` multiplies every coupon's claim rate; `basket_units` multiplies the SKUs'
-    extra units per order (units_per_order − 1). `customers`: how many distinct people the
-    segment's visits come from (each visit is a uniform draw); unset, every visit is a new
-    person, so per-customer coupon limits never bind.
+    `coupon_use` multiplies every coupon's claim rate; `claim_intent`: how much likelier a
+    shopper who will buy is to hold a coupon — the odds that a buyer holds one, against the odds
+    where claiming had nothing to do with buying (1: claims follow only the coupon's own pull on
+    the price; docs/promotions.md, "Who claims"); `basket_units` multiplies the SKUs' extra units
+    per order (units_per_order − 1). `customers`: how many distinct people the segment's visits
+    come from (each visit is a uniform draw); unset, every visit is a new person, so
+    per-customer coupon limits never bind.
     """
 
     share: Share
     conversion: Factor = 1.0
     price_sensitivity: Factor = 1.0
     coupon_use: Factor = 1.0
+    claim_intent: bounded(ge=1, le=1e3, unit="an odds ratio", why="a thousandfold") = 1.0
     basket_units: Factor = 1.0
     customers: PositiveWholePeople | None = None
 

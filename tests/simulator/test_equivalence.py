@@ -83,6 +83,7 @@ SPEC = {
                            ("flash", "hero_flash", "units"), ("first", "budget_exhausted", "search_capped"),
                            ("first", "flash_sellout", "hero_flash")],
     "matrix_carts_flash": ["visits", "add_to_carts", "orders", "units", "gmv", "coupon_cost", "coupons_redeemed",
+                           "coupons_claimed",
                            "reduction_cost", "paid_by_buyers", ("flash", "hero_flash", "units"),
                            ("sku", "hero", "gmv"), ("sku", "kit", "units")],
     "matrix_deposits_payment": ["orders", "units", "gmv", "deposits", "deposit_expansion", "forfeited_amount",

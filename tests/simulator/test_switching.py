@@ -205,3 +205,25 @@ def test_the_report_shows_switched_units_where_buyers_switch(tmp_path, share):
         assert f">{count(hero['switched_units'])}<" in table
     else:
         assert hero["switched_units"] == 0 and "Switched units" not in table
+
+
+def test_switchers_of_a_stretchs_last_tick_never_pay_in_a_warm_up():
+    """A SKU empty from the start and a warm-up from the second hour (hourly ticks): the first
+    tick's switchers would pay one tick later — in the warm-up, where nobody pays at once — so
+    they stay lost there (found by the property tests)."""
+    sc = Scenario.model_validate({
+        "meta": {"name": "edge", "start": at(0), "end": at(3), "tick_minutes": 60},
+        "calendar": {"intraday": "flat", "phases": [
+            {"name": "warm", "kind": "warmup", "start": at(1), "end": at(2)},
+            {"name": "sale", "start": at(2), "end": at(3)}]},
+        "channels": {"organic": {"kind": "organic_search", "visits_per_hour": 400.0}},
+        "skus": {"a": {"price": 5.0, "unit_cost": 2.5, "base_conversion": 0.25, "stock": 0, "category": "cat"},
+                 "b": {"price": 5.0, "unit_cost": 2.5, "base_conversion": 0.25, "stock": 500, "category": "cat"}},
+        "categories": {"cat": {"switch_share": 1.0}},
+    })
+    model = build_model(sc)
+    warm = model.warmup[model.phase_of_tick]
+    for i in range(5):
+        rec = FastEngine(model).run(replication_seed(1, i))
+        assert rec.by_sku["lost_units"][0, 0] > 0                        # the first hour's, not switched
+        assert not rec.by_sku["orders"][warm].any()
