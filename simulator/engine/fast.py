@@ -29,10 +29,10 @@ from simulator.engine.keyed import keyed_ids, keyed_uniforms
 from simulator.engine.lines import Lines
 from simulator.engine.moments import RULES, Moments
 from simulator.engine.orders import Orders, basket_classes, cell_units, line_keys, units_pmf
-from simulator.engine.quantiles import binomial_quantile
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
 from simulator.engine.pull import PullState
+from simulator.engine.quantiles import binomial_quantile
 from simulator.engine.stock import Lost, Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.engine.switching import Switching

@@ -50,5 +50,5 @@ def build_pull(cal: Calendar) -> Pull:
         end = int(ticks[-1]) + 1
         share[ticks] = p.pull_forward.share
         source[ticks] = len(windows)
-        windows.append((min(end, T), min(T, end + int(round(p.pull_forward.days * per_day)))))
+        windows.append((min(end, T), min(T, end + round(p.pull_forward.days * per_day))))
     return Pull(share, source, windows)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-import simulator.promotions as promotions
+from simulator import promotions
 from simulator.engine.fast import FastEngine
 from simulator.model import build_model
 from simulator.reference import ReferenceEngine
