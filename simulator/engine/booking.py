@@ -59,6 +59,36 @@ class Books:
         rec.by_sku["paid"][lo:hi] += gmv.sum(axis=2)
         rec.by_channel["commissions"][lo:hi] += gmv.sum(axis=1) * m.commission[None, :]
 
+    def groups(self, ch: Chunk, rec: RunRecord, out, deposit: np.ndarray, auctions: dict, price: np.ndarray,
+               rows) -> None:
+        """Orders and GMV of each ad group's clicks: an auction channel's sale lines (not carts,
+        not `deposit` (L,)) of the stock play's outcome `out` per hour and visit row — orders
+        served, GMV at the activity `price` (K,) — shared among the row's groups by their clicks
+        of the stretch in that hour (`auctions`: channel → its `AuctionDraw`; a row's groups
+        convert alike; `rows` the engine's `VisitRows`)."""
+        per = self.m.grid.period
+        lines = out.lines
+        for c, d in auctions.items():
+            rows_g = rows.group_row[c]                           # (G,) row of each group
+            mine = np.flatnonzero(~deposit & (lines.c == c))
+            if not mine.size or not d.t.size:
+                continue
+            h0 = int(per[ch.start])
+            H = int(per[ch.end - 1]) - h0 + 1
+            R = rows.R
+            at = (per[lines.t[mine]] - h0) * R + lines.row[mine]
+            orders = np.bincount(at, weights=out.served_n[mine], minlength=H * R).reshape(H, R)
+            gmv = np.bincount(at, weights=out.served[mine] * price[lines.k[mine]], minlength=H * R).reshape(H, R)
+            kept = d.t < ch.end - ch.start
+            G = len(rows_g)
+            clicks = np.bincount((per[ch.start + d.t[kept]] - h0) * G + d.g[kept], minlength=H * G).reshape(H, G) * 1.0
+            row_clicks = np.bincount(np.repeat(np.arange(H) * R, G) + np.tile(rows_g, H), weights=clicks.ravel(),
+                                     minlength=H * R).reshape(H, R)
+            share = np.divide(clicks, row_clicks[:, rows_g], out=np.zeros_like(clicks), where=row_clicks[:, rows_g] > 0)
+            book = rec.ad_groups[self.m.channels[c]]
+            book["orders"][h0:h0 + H] += orders[:, rows_g] * share
+            book["gmv"][h0:h0 + H] += gmv[:, rows_g] * share
+
     def stock(self, ch: Chunk, rec: RunRecord, out, price: np.ndarray):
         """Lost units (and their GMV at the stretch's activity `price` (K,)), stock-out ticks,
         deliveries, and stock at the end of each hour."""

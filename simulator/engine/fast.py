@@ -25,22 +25,22 @@ from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
 from simulator.engine.busy import at_risk, grouping
 from simulator.engine.carts import Carts
-from simulator.engine.keyed import keyed_ids, keyed_uniforms
+from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines
+from simulator.engine.lost import LostDemand
 from simulator.engine.moments import RULES, Moments
-from simulator.engine.orders import Orders, basket_classes, cell_units, line_keys, units_pmf
+from simulator.engine.orders import Orders, basket_classes, line_keys
 from simulator.engine.plan_changes import apply_changes
 from simulator.engine.promo_state import Draw, NoPromotions, PromoState
 from simulator.engine.pull import PullState
 from simulator.engine.quantiles import binomial_quantile
-from simulator.engine.stock import Lost, Replenishment, StockState, play
+from simulator.engine.stock import Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.engine.switching import Switching
 from simulator.engine.visitors import (
     Tables,
     VisitRows,
     chunk_visits,
-    resolve_segments,
     split_visits,
     tables,
 )
@@ -98,7 +98,7 @@ class FastEngine:
         self.switching = Switching(model, self.rows.slots)             # buyers taking another SKU of a category
         basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
         self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
-        self._laws: dict = {}                                      # regime → `units_pmf` (one order's units)
+        self.lost = LostDemand(model, self.basket_mean)                 # SKUs out of stock for a stretch
         self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
         for au in model.auctions:                                    # (auction clicks come from the auctions)
             self.drawn[au.c] = False
@@ -214,7 +214,7 @@ class FastEngine:
         if warm:
             run.carts.pool(ch, rec, carts)
         self._book(ch, rng, st, rec, ps, sale_reg, out, deposit)
-        self._book_groups(ch, rec, out, deposit, draw, sale_reg)
+        self.books.groups(ch, rec, out, deposit, draw.auctions, sale_reg.price, self.rows)
         self.books.traffic(ch, rec, draw.visits)
         self.books.stock(ch, rec, out, sale_reg.price)
         ps.end(rng, rec, st, ch, draw)
@@ -271,7 +271,8 @@ class FastEngine:
             lines = lines.take(keep)
             gone_lines, moved = gone_lines.take(stay), moved.take(mstay)
             carts = carts.take(carts.t < cut)
-        lost = self._lost(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run, gone_lines, dead, draw, moved)
+        lost = self.lost.draw(rng, Chunk(ch.start, cut, ch.phase, ch.day), reg, run.promo.promo, gone_lines, dead,
+                              draw, moved)
         if run.pull is not None:
             run.pull.commit(missing, cut, repl.rec)
         return lines, orders, reg.deposit[lines.k] & (lines.c < C), carts, cut, lost
@@ -296,60 +297,6 @@ class FastEngine:
         now.n, rest.n = x[x > 0], (carts.n - x)[carts.n > x]
         return now, rest
 
-    def _lost(self, rng: Streams, ch: Chunk, reg, run: _Run, lines: Lines, dead: np.ndarray, draw: "Draw",
-              moved: Lines) -> Lost:
-        """The demand of SKUs out of stock for the whole stretch (`dead` (K,)), from their
-        `lines` and the `moved` part of them whose buyers switched SKU: orders per tick, and
-        units by cells of SKU × segment × coupon class × top-up eligibility (× switched, where
-        some did) per reporting period (the first tick with orders of each SKU a cell of its
-        own: a stock-out event reads it), each cell's units drawn from one order's law
-        (`orders.units_pmf`, `orders.cell_units`)."""
-        K, S, G, n = self.K, self.S, self.G, ch.end - ch.start
-        F = 2 if moved.size else 1                                    # cells of switchers apart
-        both = Lines.concat([lines, moved])
-        if not both.size:
-            z = np.zeros((K, n), dtype=np.int64)
-            return Lost(dead, z, z, np.zeros(K, dtype=np.int64))
-        exact = ~both.coarse
-        orders = np.bincount(both.k[exact] * n + both.t[exact] - ch.start, weights=both.n[exact], minlength=K * n)
-        orders = orders.astype(np.int64).reshape(K, n) + draw.coarse.pooled_per_tick(both, K, ch.start, n)
-        has = orders > 0
-        first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
-        p_tick = self.m.grid.period[ch.start:ch.end]
-        starts = np.r_[0, np.flatnonzero(np.diff(p_tick)) + 1]
-        p_start = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]   # (n,) first tick of its period
-
-        def time_key(part: Lines) -> Lines:                            # (own first tick?, tick)
-            t = part.t - ch.start
-            own = (t == first[part.k]) & ~part.coarse
-            part = part.take(slice(None))
-            part.t = own * n + np.where(own, t, p_start[t])
-            return part
-
-        lines = resolve_segments(time_key(lines), draw.tables, rng.split, S)
-        flag = np.r_[np.zeros(lines.size, dtype=np.int64), np.ones(moved.size, dtype=np.int64)]
-        lines = Lines.concat([lines, time_key(moved)])
-        deposit = reg.deposit[lines.k] & (lines.c < self.C)
-        W = K * S * G * 2 * F
-        law = (((lines.k * S + lines.s) * G + lines.cls) * 2 + ~deposit) * F + flag
-        count = np.bincount(lines.t * W + law, weights=lines.n).astype(np.int64)
-        cell = np.flatnonzero(count)                                  # (own first tick?, tick, law) cells
-        count = count[cell]
-        price = reg.price
-        law_key = (price.tobytes(), reg.valid.tobytes(), reg.red_live)
-        if law_key not in self._laws:                                 # one order's law per regime
-            self._laws[law_key] = units_pmf(self.basket_mean, G, price, reg, run.promo.promo)
-        pmf = self._laws[law_key]
-        law_c = cell % W
-        units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c // F])
-        tick_c = (cell // W) % n
-        k_c = law_c // (S * G * 2 * F)
-        per_tick = np.bincount(k_c * n + tick_c, weights=units, minlength=K * n).astype(np.int64).reshape(K, n)
-        switched = np.bincount(k_c * n + tick_c, weights=units * (law_c % F), minlength=K * n)
-        at_first = cell // W >= n
-        first_units = np.bincount(k_c[at_first], weights=units[at_first], minlength=K).astype(np.int64)
-        return Lost(dead, orders, per_tick, first_units, switched.astype(np.int64).reshape(K, n))
-
     def _book(self, ch: Chunk, rng: Streams, st: StockState, rec: RunRecord, ps, reg, out,
               deposit: np.ndarray) -> None:
         """What the stock served: deposits (taken now, paid later) and sales (`reg` their regime)."""
@@ -365,40 +312,12 @@ class FastEngine:
             self._book_sales(ch, rng, rec, st, ps, out.lines.take(sale), out.served[sale], out.served_n[sale],
                              out.orders.of_lines(sale), reg)
 
-    def _book_groups(self, ch: Chunk, rec: RunRecord, out, deposit: np.ndarray, draw: "Draw", reg) -> None:
-        """Orders and GMV of each ad group's clicks: an auction channel's sale lines (not carts,
-        not deposits) per hour and visit row — orders served, GMV at the activity price — shared
-        among the row's groups by their clicks of the stretch in that hour (a row's groups
-        convert alike)."""
-        per = self.m.grid.period
-        lines = out.lines
-        for c, d in draw.auctions.items():
-            rows = self.rows.group_row[c]                             # (G,) row of each group
-            mine = np.flatnonzero(~deposit & (lines.c == c))
-            if not mine.size or not d.t.size:
-                continue
-            h0 = int(per[ch.start])
-            H = int(per[ch.end - 1]) - h0 + 1
-            R = self.rows.R
-            at = (per[lines.t[mine]] - h0) * R + lines.row[mine]
-            orders = np.bincount(at, weights=out.served_n[mine], minlength=H * R).reshape(H, R)
-            gmv = np.bincount(at, weights=out.served[mine] * reg.price[lines.k[mine]], minlength=H * R).reshape(H, R)
-            kept = d.t < ch.end - ch.start
-            G = len(rows)
-            clicks = np.bincount((per[ch.start + d.t[kept]] - h0) * G + d.g[kept], minlength=H * G).reshape(H, G) * 1.0
-            row_clicks = np.bincount(np.repeat(np.arange(H) * R, G) + np.tile(rows, H), weights=clicks.ravel(),
-                                     minlength=H * R).reshape(H, R)
-            share = np.divide(clicks, row_clicks[:, rows], out=np.zeros_like(clicks), where=row_clicks[:, rows] > 0)
-            book = rec.ad_groups[self.m.channels[c]]
-            book["orders"][h0:h0 + H] += orders[:, rows] * share
-            book["gmv"][h0:h0 + H] += gmv[:, rows] * share
-
     # ---------------------------------------------------------------- draws
     def _draw(self, ch: Chunk, rng: Streams, run: _Run, reg, dead: np.ndarray | None, st: StockState,
               until: int) -> "Draw":
         """The stretch's visits per tick × visit row (the chunk's draws; budgeted paid search as
         its budget pays, auctions as served), split into buyer lines and claims (`visitors`;
-        the segments of `dead` SKUs' buyers are drawn later, by `_lost`) — those of the ticks
+        the segments of `dead` SKUs' buyers are drawn later, by `lost.LostDemand`) — those of the ticks
         before `until` only (the stretch is cut there)."""
         m, C = self.m, self.C
         n = ch.end - ch.start
