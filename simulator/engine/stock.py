@@ -184,7 +184,7 @@ class _Play:
                            oversold=np.zeros(lines.size, dtype=np.int64),
                            cancelled=np.zeros(lines.size, dtype=np.int64),
                            released=np.zeros((K, n), dtype=np.int64), restocked=np.zeros((K, n), dtype=np.int64),
-                           switched=np.where(lost.dead[:, None], lost.switched, 0))
+                           switched=lost.switched.copy())        # only out-of-stock SKUs have any
         self.offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
         self.split: list[Orders] = []                   # rows split off in stock-out ticks
         self.done = np.zeros(K, dtype=np.int64)

@@ -115,6 +115,8 @@ class Switching:
     def available(self, st, repl, a: int, dead: np.ndarray, deposit: np.ndarray) -> np.ndarray:
         """(K,) SKUs a switcher may take in a stretch from tick `a`: not `dead`, stock on the
         shelf or landing at `a`, no flash sale on, not taking deposits (`deposit` (K,))."""
+        if not self.on:
+            return np.zeros(self.K, dtype=bool)
         due = st.on_hand > 0
         due |= repl.first_due <= a
         for tick, k, _, _ in st.inbox:
