@@ -143,7 +143,8 @@ def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
         nobuy = np.maximum(nobuy + base - scaled, 0.0)
         base = scaled
     buy = np.einsum("xgks,grks->xrksg", W, base)                                   # cell-major, class last
-    claim = np.einsum("xgks,grks->xrg", W[:, 1:], nobuy[1:])
+    J = reg.valid.size                               # claims: classes 1 … J (a held coupon's visit claims none)
+    claim = np.einsum("xgks,grks->xrg", W[:, 1:J + 1], nobuy[1:J + 1])
     return Tables(buy.reshape(buy.shape[0], rows.R, K * S * G), claim, G)
 
 
