@@ -46,7 +46,7 @@ def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.
     (their buyers may repay a pull-forward debt: `engine.pull`).
     A SKU found to reach them after all is placed on its ticks then (`Coarse.place`): the margin
     decides the cost, never the law."""
-    if tab.buy.shape[0] > 1:
+    if tab.varies:
         return None
     R = visits.shape[1]
     K = basket_mean.shape[0]
@@ -93,12 +93,13 @@ def busy_slots(flat, big, tab, rows, gen, start, K, S, dead, how: Grouping | Non
     `fresh_buyers` and `claims` (J,) the stretch's totals (a pool they may empty is fine)."""
     R, G = rows.R, tab.G
     CAT = K * S * G
-    dead = np.zeros(K, dtype=bool) if dead is None or tab.buy.shape[0] > 1 else dead
+    dead = np.zeros(K, dtype=bool) if dead is None or tab.varies else dead
     pooled, risky = np.zeros(K, dtype=bool), np.zeros(G, dtype=bool)
     keep = ~np.repeat(dead, S * G)
     if how is not None:
         pooled = how.pooled & dead
-        risky[1:] = (how.left > 0) & (claims + fresh_buyers >= how.left)      # a pool that may empty
+        J = how.left.size                                                       # claim classes 1 … J
+        risky[1:J + 1] = (how.left > 0) & (claims + fresh_buyers >= how.left)  # a pool that may empty
         keep = (np.repeat(how.fine, S * G) | np.tile(risky, K * S)) & keep
         gk = how.period[big // R] * R + big % R
         order = np.argsort(gk, kind="stable")
@@ -112,7 +113,7 @@ def busy_slots(flat, big, tab, rows, gen, start, K, S, dead, how: Grouping | Non
         rest = ~keep & ~np.repeat(dead, S * G)
         cols += [(by_class * ~risky)[:, pooled].sum(axis=2), probs[:, rest].sum(axis=1, keepdims=True)]
     pv = np.concatenate(cols, axis=1)
-    pv = (pv / pv.sum(axis=1, keepdims=True))[big if tab.buy.shape[0] > 1 else big % R]   # (m, columns)
+    pv = (pv / pv.sum(axis=1, keepdims=True))[tab.table(big // R) * R + big % R]       # (m, columns)
     draw = gen.multinomial(flat[big], pv)
     a, b = kc.size, kc.size + int(lump.sum())
     i, c = np.nonzero(draw[:, :a])

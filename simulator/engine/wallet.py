@@ -65,8 +65,11 @@ class Wallet:
         r = self._own(attempts, n)                                                        # (n, J, S)
         # claims if no one held a coupon, c₀, and those a holder of j would have made on the SKUs
         # j serves: they make H_j(t + 1) = H_j(t)(1 − d − r c_u / N) + c₀, linear in H
-        c0 = np.einsum("tc,tjks,jcks->tjs", by_channel, Wt[:, 1:J + 1], nobuy)
-        cu = np.einsum("tc,tjks,jcks,jk->tjs", by_channel, Wt[:, 1:J + 1], nobuy, usable.astype(float))
+        Jc, C, K, S = nobuy.shape
+        per_tick = (by_channel @ nobuy.transpose(1, 0, 2, 3).reshape(C, -1)).reshape(n, Jc, K, S)   # Σ_c visits × P
+        claim = Wt[:, 1:J + 1] * per_tick                                                 # (n, J, K, S) expected claims
+        c0 = claim.sum(axis=2)
+        cu = (claim * usable[None, :, :, None]).sum(axis=2)
         d = self._depletion(reg, by_channel) if paying else np.zeros_like(c0)
         d = d + r * cu * self.per_person[None, None, :]
         h = np.minimum(1.0, self._holders(c0, d) * self.per_person[None, None, :])         # (n, J, S)
@@ -82,7 +85,7 @@ class Wallet:
                 lose = held - Wt[:, J + 1 + int(np.searchsorted(p.held, j))] * (1.0 - r[:, j, None, :])
             Wt[:, j + 1] *= 1.0 - lose
         Wt[:, 0] = 1.0 - Wt[:, 1:].sum(axis=1)
-        self._claims = np.einsum("tc,tjks,jcks->tjs", by_channel, Wt[:, 1:J + 1], nobuy)   # (n, J, S)
+        self._claims = (Wt[:, 1:J + 1] * per_tick).sum(axis=2)                           # (n, J, S)
         reg.Wt = Wt
 
     def _own(self, attempts: np.ndarray | None, n: int) -> np.ndarray:
@@ -128,7 +131,7 @@ class Wallet:
         d = np.zeros((by_channel.shape[0], J, S))
         for i, j in enumerate(p.held):
             usable = p.applies[j] & reg.valid[j] & ~reg.deposit
-            d[:, j] = np.einsum("tc,cks,k->ts", by_channel, reg.base[J + 1 + i] * reach[j][None], usable.astype(float))
+            d[:, j] = by_channel @ (reg.base[J + 1 + i] * reach[j][None] * usable[None, :, None]).sum(axis=1)
         return d * self.per_person[None, None, :]
 
     def claimed(self, draw, ch, C: int) -> None:

@@ -2,11 +2,12 @@
 its claimer does not redeem stays with the customer, whose later visits use it.
 
 On a plan of one SKU each customer is a two-state chain (holding or not), so the holders and the
-redemptions have a closed form, which both engines meet; on a plan of phases — claims in wave 1
-only, a lull, a warm-up whose carts keep the coupon, the big day — the fast engine's
-approximation stays within 3 % of the reference engine in every coupon KPI, and coupons claimed
-in wave 1 are redeemed on the big day only when they stay. An injected fault on each engine
-(holders who never come back to use their coupon) fails.
+redemptions have a closed form, which both engines meet; an injected fault on each engine
+(holders who never come back to use their coupon) fails. On a plan of phases — claims in wave 1
+only, a lull, a warm-up whose carts keep the coupon, the big day — coupons claimed in wave 1 are
+redeemed on the big day only when they stay. The fast engine's stated tolerance against the
+reference engine (≤ 3 % bias in every statistic) is tested in the interaction matrix
+(`test_equivalence.py`, `matrix_wallet`).
 """
 
 from __future__ import annotations
@@ -127,27 +128,15 @@ def _coupon_kpis(runs) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def phased():
-    """Both engines on the phased plan with coupons that stay, and the fast one without."""
+    """The fast engine on the phased plan with the coupon staying and without."""
     m, off = build_model(_phased_plan()), build_model(_phased_plan(stays=False))
-    return {"fast": _coupon_kpis([FastEngine(m).run(replication_seed(6, i)) for i in range(200)]),
-            "reference": _coupon_kpis([ReferenceEngine(m).run(replication_seed(7, i)) for i in range(30)]),
-            "fast, claims used at once": _coupon_kpis([FastEngine(off).run(replication_seed(6, i))
-                                                       for i in range(40)])}
-
-
-def test_fast_engine_within_three_percent_of_the_reference_in_every_coupon_kpi(phased):
-    """The stated tolerance (docs/promotions.md): |bias| ≤ 3 % of the reference's mean, beyond
-    three standard errors of the difference."""
-    fast, ref = phased["fast"], phased["reference"]
-    for kpi in fast:
-        se = math.sqrt(fast[kpi].var(ddof=1) / fast[kpi].size + ref[kpi].var(ddof=1) / ref[kpi].size)
-        gap = abs(fast[kpi].mean() - ref[kpi].mean())
-        assert gap <= 0.03 * ref[kpi].mean() + 3 * se, f"{kpi}: fast {fast[kpi].mean():.1f}, reference {ref[kpi].mean():.1f}"
+    return {"stays": _coupon_kpis([FastEngine(m).run(replication_seed(6, i)) for i in range(100)]),
+            "used at once": _coupon_kpis([FastEngine(off).run(replication_seed(6, i)) for i in range(40)])}
 
 
 def test_coupons_claimed_in_wave_one_are_redeemed_on_the_big_day_only_when_they_stay(phased):
-    on, off = phased["fast"], phased["fast, claims used at once"]
+    on, off = phased["stays"], phased["used at once"]
     assert off["redeemed on the big day"].sum() == 0 and off["redeemed in the lull"].sum() == 0
-    assert on["redeemed on the big day"].mean() > 10 * on["redeemed on the big day"].std(ddof=1) / math.sqrt(200)
-    assert phased["reference"]["redeemed on the big day"].mean() > 0
+    big_day = on["redeemed on the big day"]
+    assert big_day.mean() > 10 * big_day.std(ddof=1) / math.sqrt(big_day.size)
     assert on["redeemed"].mean() / on["claimed"].mean() > 1.5 * off["redeemed"].mean() / off["claimed"].mean()
