@@ -152,6 +152,7 @@ class PromoState:
         p = self.promo
         n = ch.end - ch.start
         lines = draw.lines
+        self.wallet.watch(draw, ch.start, self.C)
         if not p.J or not lines.size and not draw.claims.any():
             return ch.end
         fresh = lines.c < self.C
@@ -242,14 +243,15 @@ class PromoState:
         use = redeemed > 0
         if use.any():
             j = p.coupon_of[redeemed[use]]
-            self.wallet.redeemed(j, sl.s[line][use], n[use])
-            coupon[use] = p.amount[j] * n[use]
-            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], n[use])
+            used = self.wallet.cap(rec, self.left, j, redeemed[use] > p.J, n[use])   # never more than claimed
+            self.wallet.redeemed(j, sl.s[line][use], used)
+            coupon[use] = p.amount[j] * used
+            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], used)
             _book(rec.by_sku["coupon_cost"], h[use], k[use], coupon[use])
             for jj, name in enumerate(p.coupons):
-                used = float(n[use][j == jj].sum())
-                rec.coupons[name]["redeemed"] += used
-                rec.coupons[name]["cost"] += float(p.amount[jj] * used)
+                used_j = float(used[j == jj].sum())
+                rec.coupons[name]["redeemed"] += used_j
+                rec.coupons[name]["cost"] += float(p.amount[jj] * used_j)
         if red.any():
             book_reduction(rec, h, k, red, p.red_platform)
         _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV

@@ -46,6 +46,7 @@ class Wallet:
         self._claims = None                                      # (n, J, S) expected non-buyers' claims
         self._used = np.zeros_like(self.H)                       # (J, S) redemptions of the stretch
         self._reach: dict = {}                                   # P(a holder's basket reaches the threshold), by regime
+        self._draw, self._start, self._C = None, 0, 0            # the stretch's draw (cut in place at its end)
 
     def weights(self, reg, rates: np.ndarray, rows, attempts: np.ndarray | None, paying: bool = True) -> None:
         """The class shares of every tick (`reg.Wt`, (n, G, K, S)) with the holders' visits: a
@@ -162,6 +163,43 @@ class Wallet:
         self.H = np.maximum(self.H - self._used, 0.0)           # the stretch's claims, then its redemptions
         self._used[:] = 0.0
         self._claims = None
+
+    def watch(self, draw, start: int, C: int) -> None:
+        """The stretch's draw from tick `start` (its lines and claims, truncated in place where the
+        stretch is cut): its claims bound what holders may redeem (`cap`)."""
+        self._draw, self._start, self._C = draw, start, C
+
+    def cap(self, rec, left: np.ndarray, j: np.ndarray, held: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """(U,) redemptions of rows of coupons `j` (U,), `n` orders each, cut where a held coupon's
+        rows (`held`) would redeem a coupon more often than it was claimed — claims before the
+        stretch (the pool's quantity − `left`) and in it, less the redemptions booked: holders are
+        an expectation, and a few of them can meet more buyers than there are coupons. The last
+        rows lose first."""
+        out = n.copy()
+        if not self.on or not held.any():
+            return out
+        p = self.p
+        for jj in np.unique(j[held]).tolist():
+            rows = np.flatnonzero(held & (j == jj))
+            claimed = float(p.quantity[jj] - left[jj]) + self._claims_now(jj)
+            excess = int(rec.coupons[p.coupons[jj]]["redeemed"] + out[j == jj].sum() - claimed)
+            for r in rows[::-1]:
+                if excess <= 0:
+                    break
+                drop = min(excess, int(out[r]))
+                out[r] -= drop
+                excess -= drop
+        return out
+
+    def _claims_now(self, j: int) -> float:
+        """Claims of coupon j in the stretch so far: its fresh buyers holding j and non-buyers."""
+        d = self._draw
+        if d is None:
+            return 0.0
+        n = d.claims.shape[0]
+        dl = d.lines
+        mine = (dl.t < self._start + n) & (dl.c < self._C) & (dl.cls == j + 1)
+        return float(dl.n[mine].sum() + d.claims[:, :, j].sum())
 
     def redeemed(self, j: np.ndarray, s: np.ndarray, n: np.ndarray) -> None:
         """Redemptions of coupons `j` by segment `s`, `n` orders each: their holders use them up

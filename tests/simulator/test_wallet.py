@@ -140,3 +140,23 @@ def test_coupons_claimed_in_wave_one_are_redeemed_on_the_big_day_only_when_they_
     big_day = on["redeemed on the big day"]
     assert big_day.mean() > 10 * big_day.std(ddof=1) / math.sqrt(big_day.size)
     assert on["redeemed"].mean() / on["claimed"].mean() > 1.5 * off["redeemed"].mean() / off["claimed"].mean()
+
+
+def _overflowing_holders(monkeypatch) -> dict:
+    """The chain plan with three times the holders there are (the holders' count forced above
+    the claims): what the cap on redemptions must absorb."""
+    holders = wallet.Wallet._holders
+    monkeypatch.setattr(wallet.Wallet, "_holders", lambda self, c, d: 3 * holders(self, c, d))
+    rec = FastEngine(build_model(_chain_plan())).run(replication_seed(5, 0))
+    return rec.coupons["c90"]
+
+
+def test_holders_never_redeem_more_coupons_than_were_claimed(monkeypatch):
+    c = _overflowing_holders(monkeypatch)
+    assert 0 < c["redeemed"] <= c["claimed"]
+
+
+def test_without_the_cap_overflowing_holders_redeem_more_than_was_claimed(monkeypatch):
+    monkeypatch.setattr(wallet.Wallet, "cap", lambda self, rec, left, j, held, n: n)
+    c = _overflowing_holders(monkeypatch)
+    assert c["redeemed"] > c["claimed"]
