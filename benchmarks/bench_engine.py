@@ -4,9 +4,9 @@ per tick × SKU × segment), all measured in this process. Prints a Markdown tab
 
     python benchmarks/bench_engine.py [--repeat 3] [--smoke]
 
-Then the shopper's switching SKU at a sell-out: the same plan with its SKUs in categories
-(`tests.helpers.double11_with_switching`), switch share 0.19 against 0, run in turn, at ×1 and
-×100 traffic.
+Then the shopper's switching SKU at a sell-out: the same plan (its SKUs in categories) with
+its switch share 0.19 against 0 (`tests.helpers.double11_with_switching`), run in turn, at ×1
+and ×100 traffic.
 
 `--smoke` runs every step on tiny traffic (×0.01, ×0.1, ×1) once: the test suite runs it so the
 benchmark cannot rot; its times mean nothing.
@@ -118,14 +118,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def switching(scales, repeat: int) -> None:
     """Switching SKU at a sell-out on against off (switch share 0.19: a one-brand store's
-    same-brand substitutes, docs/model.md), categories of inside share 0.2 in both; ×1 and ×100."""
+    same-brand substitutes, as the plan is written), its categories' inside share 0.15 in both;
+    ×1 and ×100."""
     from tests.helpers import double11_with_switching
 
     print("\n| traffic × | switching | engine s (best of {0}) | lost units | switched units |".format(repeat))
     print("|---:|---|---:|---:|---:|")
     best = {}
     for scale in (scales[0], scales[2]):
-        engines = [(share, FastEngine(build_model(double11_with_switching(share, 0.2), scale))) for share in (0.0, 0.19)]
+        engines = [(share, FastEngine(build_model(double11_with_switching(share, 0.15), scale))) for share in (0.0, 0.19)]
         times = interleaved_best(engines, repeat)
         for share, eng in engines:
             rec = eng.run(0)

@@ -1,7 +1,9 @@
 """Seed-independent arrays of a scenario's promotion mechanics (docs/promotions.md).
 
-Built once with the model. Shapes: J store coupons, G = J + 1 coupon classes (0: no
-coupon), K SKUs, S segments, C channels, P phases, T ticks. Windows are half-open tick
+Built once with the model. Shapes: J store coupons, G = 1 + J + H coupon classes (0: no
+coupon; 1 … J: claims coupon j − 1 at the visit; J + 1 …: a customer's held coupon of the H
+coupons that stay in the wallet, `Promotions.coupon_of`), K SKUs, S segments, C channels, P
+phases, T ticks. Windows are half-open tick
 ranges [a, b). Money in the scenario's currency.
 
 `Promotions.regime(...)` gives the conversion arrays of a stretch of ticks in which no
@@ -134,6 +136,7 @@ class Promotions:
     payment_mode: bool
     oversell_ticks: int
     customers: np.ndarray        # (S,) people per segment (inf: every visit a new person)
+    wallet: np.ndarray           # (J,) bool: an unredeemed claim stays with its customer until valid_to
     conversion: "Conversion"     # the model's purchase formula, applied here to promotion prices
     intent: np.ndarray           # (P,)
     lift: np.ndarray             # (P, K) promotion lift of the phase's pay phase
@@ -147,7 +150,17 @@ class Promotions:
 
     @property
     def G(self) -> int:
-        return len(self.coupons) + 1
+        return len(self.coupons) + 1 + int(self.wallet.sum())
+
+    @property
+    def held(self) -> np.ndarray:
+        """(H,) the coupons that stay in the wallet; class J + 1 + i holds coupon held[i]."""
+        return np.flatnonzero(self.wallet)
+
+    @property
+    def coupon_of(self) -> np.ndarray:
+        """(G,) the coupon of each class: −1 for none, j for a claim of j and a held j."""
+        return np.r_[-1, np.arange(self.J), self.held].astype(np.int64)
 
     @property
     def limited(self) -> bool:
@@ -203,6 +216,13 @@ class Promotions:
                                       eff / self.list_price[None, :, None])                        # (G, C, K, S)
         cell = self.conversion.choice[None, :, None] * self.conversion.mix[:, None, :]            # (C, K, S)
         p_buy = intent_tilt(p_buy, W, self.claim_intent)
+        if self.wallet.any():                        # a held coupon: its price, no claim, no tilt (share 0 here)
+            cls = 1 + self.held
+            raw = self.conversion.p_buy(np.full(cls.size, self.intent[phase]),
+                                        np.repeat(self.lift[phase][None], cls.size, axis=0),
+                                        eff[cls] / self.list_price[None, :, None])
+            p_buy, eff = np.concatenate([p_buy, raw]), np.concatenate([eff, eff[cls]])
+            W = np.concatenate([W, np.zeros((cls.size, K, S))])
         base = p_buy * cell[None]                                                                  # (G, C, K, S)
         return Regime(price=pay_price, W=W, base=base, nobuy=(1.0 - p_buy) * cell[None],
                       reach=(W[:, None, :, :] * base).sum(axis=0).reshape(cell.shape[0], K * S),
@@ -217,14 +237,14 @@ class Regime:
     """Conversion arrays of a sub-chunk (see `Promotions.regime`)."""
 
     price: np.ndarray            # (K,) activity price at the pay tick
-    W: np.ndarray                # (G, K, S) share of visits in each coupon class (no per-customer limit)
+    W: np.ndarray                # (G, K, S) share of visits in each coupon class (no per-customer limit; held: 0)
     base: np.ndarray             # (G, C, K, S) P(a visit lands on SKU k, segment s and buys | class g)
     nobuy: np.ndarray            # (G, C, K, S) P(a visit lands on SKU k, segment s and does not buy | class g)
     reach: np.ndarray            # (C, K·S) Σ_g W_g · base_g: P(a visit buys SKU k as segment s)
     valid: np.ndarray            # (J,) coupons valid at the pay tick
     red_live: bool
     deposit: np.ndarray          # (K,) SKUs taking deposits
-    Wt: np.ndarray | None = None  # (n, G, K, S) class shares per tick where per-customer limits bind
+    Wt: np.ndarray | None = None  # (n, G, K, S) class shares per tick where per-customer limits or wallets act
     rel: np.ndarray | None = None  # (G, K, S) effective price / list price of a buyer holding class g
 
     def weights(self, n: int) -> np.ndarray:
@@ -379,7 +399,8 @@ def build_promotions(scenario, grid, intent, lift, segs, skus, conversion: Conve
         return_slope=np.array([scenario.skus[k].return_rate_per_discount for k in skus]),
         payment_mode=scenario.stock_deduction.mode == "payment",
         oversell_ticks=math.ceil(scenario.stock_deduction.payment_minutes / m - 1e-9),
-        customers=customers, conversion=conversion, intent=intent, lift=lift, list_price=list_price,
+        customers=customers, wallet=np.array([c.stays_in_wallet for c in cps], dtype=bool),
+        conversion=conversion, intent=intent, lift=lift, list_price=list_price,
     )
     promo.cuts = sorted({c for c in cuts if 0 < c < T})
     return promo

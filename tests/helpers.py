@@ -221,23 +221,10 @@ def start_reference_runs(paths, n: int, seed: int, workers: int = 2, chunk: int 
     return collect
 
 
-D11_CATEGORIES = {                   # the bundled Double 11's catalogue groups of substitutes
-    "lip": ["lipstick_999", "lipstick_520", "lip_glaze_888", "lip_balm", "lipstick_trio_gift"],
-    "serum": ["serum_50", "serum_100", "vc_serum", "eye_serum", "essence_water"],
-    "cream": ["cream_50", "day_cream", "night_cream", "eye_cream"],
-    "cleanser": ["cleanser_foam", "cleansing_oil", "micellar_water"],
-    "mask": ["mask_hydrating", "mask_repair", "mask_clay", "sleeping_mask"],
-    "base": ["foundation", "cushion"],
-    "gift": ["gift_skincare_trio", "gift_serum_eye", "gift_makeup"],
-}
-
-
 def double11_with_switching(share: float = 0.5, inside: float = 0.5) -> Scenario:
-    """The bundled Double 11 with its SKUs in categories whose buyers switch at a sell-out."""
+    """The bundled Double 11 with every category's buyers switching at a sell-out with `share`
+    and its inside share set to `inside`."""
     sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "double11_beauty_flagship.yaml")
     data = sc.model_dump(mode="json", exclude_unset=True)
-    for cat, skus in D11_CATEGORIES.items():
-        for sid in skus:
-            data["skus"][sid]["category"] = cat
-    data["categories"] = {c: {"inside_share": inside, "switch_share": share} for c in D11_CATEGORIES}
+    data["categories"] = {c: {"inside_share": inside, "switch_share": share} for c in data["categories"]}
     return Scenario.model_validate(data)

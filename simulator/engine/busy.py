@@ -38,7 +38,8 @@ class Grouping:
 def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.ndarray,
              basket_mean: np.ndarray, dead: np.ndarray | None, left: np.ndarray,
              carts: np.ndarray, apart: np.ndarray | None = None, fine: np.ndarray | None = None) -> Grouping | None:
-    """The stretch's `Grouping` (None where the tables vary by tick): a SKU is fine where its
+    """The stretch's `Grouping` (where the tables vary, one per reporting period, a group lies in
+    one period, so in one table): a SKU is fine where its
     expected units (visits (n, R) × purchase probabilities, plus the `carts` (K,) paying in the
     stretch, × basket) plus MARGIN_SD standard deviations and MARGIN_UNITS reach what is on the
     shelf or the units to its reorder point. SKUs `apart` (K,) are never pooled in a stock-out
@@ -46,11 +47,11 @@ def grouping(period: np.ndarray, tab, visits: np.ndarray, st, reorder_point: np.
     (their buyers may repay a pull-forward debt: `engine.pull`).
     A SKU found to reach them after all is placed on its ticks then (`Coarse.place`): the margin
     decides the cost, never the law."""
-    if tab.buy.shape[0] > 1:
-        return None
     R = visits.shape[1]
     K = basket_mean.shape[0]
-    orders = visits.sum(axis=0) @ tab.buy[0].reshape(R, K, -1).sum(axis=2) + carts   # (K,) expected
+    by_table = np.zeros((tab.buy.shape[0], R))
+    np.add.at(by_table, tab.table(np.arange(visits.shape[0])), visits)                # (B, R) visits per table
+    orders = np.einsum("br,brk->k", by_table, tab.buy.reshape(-1, R, K, tab.buy.shape[2] // K).sum(axis=3)) + carts
     per = TOP_UP * (1.0 + basket_mean.max(axis=1))
     units = orders * per
     reach = units + MARGIN_SD * np.sqrt(units * per) + MARGIN_UNITS
@@ -93,13 +94,15 @@ def busy_slots(flat, big, tab, rows, gen, start, K, S, dead, how: Grouping | Non
     `fresh_buyers` and `claims` (J,) the stretch's totals (a pool they may empty is fine)."""
     R, G = rows.R, tab.G
     CAT = K * S * G
-    dead = np.zeros(K, dtype=bool) if dead is None or tab.buy.shape[0] > 1 else dead
+    out = np.zeros(K, dtype=bool) if dead is None else dead           # SKUs out of stock all stretch
+    dead = np.zeros(K, dtype=bool) if tab.varies else out              # lumped only under one table
     pooled, risky = np.zeros(K, dtype=bool), np.zeros(G, dtype=bool)
     keep = ~np.repeat(dead, S * G)
     if how is not None:
         pooled = how.pooled & dead
-        risky[1:] = (how.left > 0) & (claims + fresh_buyers >= how.left)      # a pool that may empty
-        keep = (np.repeat(how.fine, S * G) | np.tile(risky, K * S)) & keep
+        J = how.left.size                                                       # claim classes 1 … J
+        risky[1:J + 1] = (how.left > 0) & (claims + fresh_buyers >= how.left)  # a pool that may empty
+        keep = (np.repeat(how.fine | (out & ~dead), S * G) | np.tile(risky, K * S)) & keep   # (not coarse)
         gk = how.period[big // R] * R + big % R
         order = np.argsort(gk, kind="stable")
         big, gk = big[order], gk[order]
@@ -112,7 +115,7 @@ def busy_slots(flat, big, tab, rows, gen, start, K, S, dead, how: Grouping | Non
         rest = ~keep & ~np.repeat(dead, S * G)
         cols += [(by_class * ~risky)[:, pooled].sum(axis=2), probs[:, rest].sum(axis=1, keepdims=True)]
     pv = np.concatenate(cols, axis=1)
-    pv = (pv / pv.sum(axis=1, keepdims=True))[big if tab.buy.shape[0] > 1 else big % R]   # (m, columns)
+    pv = (pv / pv.sum(axis=1, keepdims=True))[tab.table(big // R) * R + big % R]       # (m, columns)
     draw = gen.multinomial(flat[big], pv)
     a, b = kc.size, kc.size + int(lump.sum())
     i, c = np.nonzero(draw[:, :a])
@@ -146,7 +149,8 @@ def _groups(draw, big, head, tab, rows, gen, start, K, S, rest, pooled, risky) -
     rc = np.flatnonzero(rest)
     parts = []
     if rc.size:
-        pr = tab.buy[0, r_h][:, rc]
+        t_h = tab.table(big[head] // R)                                           # a group lies in one period
+        pr = tab.buy[t_h, r_h][:, rc]
         split = gen.multinomial(np.where(pr.sum(axis=1) > 0, total[:, -1], 0), _norm(pr))
         h, c = np.nonzero(split)
         cell, g = np.divmod(rc[c], G)
@@ -155,7 +159,7 @@ def _groups(draw, big, head, tab, rows, gen, start, K, S, rest, pooled, risky) -
                            g if G > 1 else None, r_h[h], None, h))
     if Dp:
         kp = np.flatnonzero(pooled)
-        pc = tab.buy[0, r_h].reshape(H, K, S, G)[:, kp].sum(axis=2) * ~risky          # (H, Dp, G)
+        pc = tab.buy[tab.table(big[head] // R), r_h].reshape(H, K, S, G)[:, kp].sum(axis=2) * ~risky   # (H, Dp, G)
         n_pool = np.where(pc.sum(axis=2) > 0, total[:, :Dp], 0)
         split = gen.multinomial(n_pool.ravel(), _norm(pc.reshape(-1, G))).reshape(H, Dp, G)
         h, d, g = np.nonzero(split)

@@ -2,8 +2,9 @@
 their ticks resolved only where a tick matters (docs/model.md, "Busy hours").
 
 A busy slot (tick × visit row with more buyers than `visitors.ONE_BY_ONE`) splits its B_t
-buyers over the categories by one multinomial. Where the purchase tables are constant over the
-stretch, that multinomial is drawn in two steps, exactly: per slot over the *fine* categories
+buyers over the categories by one multinomial. The purchase tables being constant over each
+reporting period (one table per period where they vary), that multinomial is drawn in two
+steps, exactly: per slot over the *fine* categories
 (the SKUs whose tick matters: stock that may run out or reach its reorder point, an empty
 shelf's first demand; coupon classes whose pool may empty), each SKU out of stock as one
 *pool*, and one *rest* pool; then per group — reporting period × row × pool — the pool's

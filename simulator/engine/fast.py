@@ -38,7 +38,6 @@ from simulator.engine.stock import Replenishment, StockState, play
 from simulator.engine.streams import Streams
 from simulator.engine.switching import Switching
 from simulator.engine.visitors import (
-    Tables,
     VisitRows,
     chunk_visits,
     split_visits,
@@ -342,10 +341,9 @@ class FastEngine:
         mine = np.flatnonzero(np.isin(self.rows.channel, list(paid)))
         rates[:, mine] = visits[:, mine]
         run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
-        tab = tables(self.rows, m, ch.phase, reg, n)
+        tab = tables(self.rows, m, ch.phase, reg, n, ch.start)
         h = until - ch.start                                          # ticks split into buyers
-        if h < n and tab.buy.shape[0] > 1:
-            tab = Tables(tab.buy[:h], tab.claim[:h], tab.G)
+        tab = tab.first(h)
         due = run.carts.pending
         mine = (due.t >= ch.start) & (due.t < until)                   # carts paying in the stretch: their demand too
         carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)

@@ -140,7 +140,7 @@ def top_up_target(k: np.ndarray, g: np.ndarray, want: np.ndarray, price: np.ndar
     best = np.full(want.size, np.inf)
     has = g > 0
     if has.any():
-        j = g[has] - 1
+        j = promo.coupon_of[g[has]]
         thr = promo.threshold[j]
         usable = reg.valid[j] & promo.applies[j, k[has]] & (v[has] < thr)
         best[has] = np.where(usable, thr, np.inf)
@@ -230,14 +230,15 @@ def cell_units(key: np.uint64, ident: np.ndarray, n: np.ndarray, pmf: np.ndarray
 
 def order_money(lines, orders: Orders, price: np.ndarray, reg, promo) -> tuple[np.ndarray, np.ndarray]:
     """Per class row, for ONE order of the row with `orders.got` units: (coupon class redeemed,
-    0: none) and the platform reduction ⌊basket / every⌋ × off (0 where it does not apply)."""
+    0: none — a claim's or a held coupon's class, `Promotions.coupon_of` its coupon) and the
+    platform reduction ⌊basket / every⌋ × off (0 where it does not apply)."""
     k = lines.k[orders.line]
     v = orders.got * price[k]
     g = lines.cls[orders.line]
     redeemed = np.zeros(orders.size, dtype=np.int64)
     has = (g > 0) & (orders.got > 0)
     if has.any():
-        j = g[has] - 1
+        j = promo.coupon_of[g[has]]
         ok = reg.valid[j] & promo.applies[j, k[has]] & (v[has] >= promo.threshold[j] - 1e-9)
         redeemed[np.flatnonzero(has)[ok]] = g[has][ok]
     red = np.zeros(orders.size)

@@ -23,6 +23,7 @@ from simulator.engine.lines import Lines
 from simulator.engine.orders import order_money, top_up_classes
 from simulator.engine.presales import Deposits
 from simulator.engine.returns import book_returns
+from simulator.engine.wallet import Wallet, landing
 from simulator.promotions import Regime, under_limit
 
 
@@ -66,6 +67,7 @@ class PromoState:
         self.pending_empty: list[tuple[int, int]] = []            # (coupon, tick) empties found in the stretch
         self.emptied: list[tuple[int, int]] = []                  # (coupon, tick) empties that happened, to book
         self.deposits = Deposits(model)                          # pre-sale deposits and their balances
+        self.wallet = Wallet(p, S)                                # holders of the coupons that stay in the wallet
         self.balance_price = self.deposits.balance_price
         for j, name in enumerate(p.coupons):
             moments.env.process(self._pool(j, name))
@@ -83,7 +85,7 @@ class PromoState:
         p, m = self.promo, self.m
         a = ch.start
         self.deposits.begin(rec, st, a)
-        phase = ch.phase
+        phase = self._phase = ch.phase
         pay_phase = int(m.pay_phase[phase])
         pay_tick = m.pay_start[phase][0] if m.warmup[phase] else a
         price = m.price[pay_phase].copy()
@@ -109,7 +111,13 @@ class PromoState:
                                  self.balance_price)
 
     def limit_weights(self, reg, rates: np.ndarray, rows) -> None:
-        """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)).
+        """The class shares of every tick (`reg.Wt`, (n, G, K, S)): per-customer limits, then the
+        visits of customers holding a coupon that stays in the wallet (`engine.wallet`)."""
+        self.wallet.weights(reg, rates, rows, self._limits(reg, rates, rows), not self.m.warmup[self._phase])
+
+    def _limits(self, reg, rates: np.ndarray, rows) -> np.ndarray | None:
+        """Per-customer limits: the class shares of every tick (`reg.Wt`, (n, G, K, S)); returns
+        the attempts per person a(t) (n, J, S) (None: no limit binds).
 
         A coupon-j attempt is a visit whose claim draw picks j; per person of segment s they
         come at rate A(t) = Σ_r rates[t, r] · mix[c_r, s] · Σ_k land_r[k] · W_j[k, s] / N_s
@@ -118,16 +126,14 @@ class PromoState:
         is under the limit is P(Poisson(a(t)) < L). `rates` (n, R): the stretch's expected
         visits by visit row (paid clicks as drawn)."""
         p = self.promo
-        if not p.limited or not reg.W[1:].any():
-            return
+        J = p.J
+        if not p.limited or not reg.W[1:J + 1].any():
+            return None
         n = rates.shape[0]
-        land = np.repeat(p.conversion.choice[None], rows.R, axis=0)                       # (R, K)
-        for r in np.flatnonzero(rows.flash >= 0):
-            land[r] = 0.0
-            land[r, p.flash[rows.flash[r]].k] = 1.0
+        land = landing(p, rows)                                                           # (R, K)
         finite = np.isfinite(p.customers)
         per_person = np.where(finite, 1.0 / np.where(finite, p.customers, 1.0), 0.0)       # (S,)
-        per_row = np.einsum("rk,jks->rjs", land, reg.W[1:]) * p.conversion.mix[rows.channel][:, None, :]
+        per_row = np.einsum("rk,jks->rjs", land, reg.W[1:J + 1]) * p.conversion.mix[rows.channel][:, None, :]
         rate = np.einsum("tr,rjs->tjs", rates, per_row) * per_person                       # (n, J, S)
         a = self.attempts[None] + np.cumsum(rate, axis=0) - rate / 2
         Wt = np.repeat(reg.W[None], n, axis=0)
@@ -136,6 +142,7 @@ class PromoState:
         Wt[:, 0] = 1.0 - Wt[:, 1:].sum(axis=1)
         reg.Wt = Wt
         self._attempt_rate = rate
+        return a
 
     # ------------------------------------------------------------------- cuts
     def pool_cut(self, rng, ch, draw: Draw) -> int:
@@ -145,6 +152,7 @@ class PromoState:
         p = self.promo
         n = ch.end - ch.start
         lines = draw.lines
+        self.wallet.watch(draw, ch.start, self.C)
         if not p.J or not lines.size and not draw.claims.any():
             return ch.end
         fresh = lines.c < self.C
@@ -234,14 +242,16 @@ class PromoState:
         coupon = np.zeros(rows.size)
         use = redeemed > 0
         if use.any():
-            j = redeemed[use] - 1
-            coupon[use] = p.amount[j] * n[use]
-            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], n[use])
+            j = p.coupon_of[redeemed[use]]
+            used = self.wallet.cap(rec, self.left, j, redeemed[use] > p.J, n[use])   # never more than claimed
+            self.wallet.redeemed(j, sl.s[line][use], used)
+            coupon[use] = p.amount[j] * used
+            _book(rec.by_sku["coupons_redeemed"], h[use], k[use], used)
             _book(rec.by_sku["coupon_cost"], h[use], k[use], coupon[use])
             for jj, name in enumerate(p.coupons):
-                used = float(n[use][j == jj].sum())
-                rec.coupons[name]["redeemed"] += used
-                rec.coupons[name]["cost"] += float(p.amount[jj] * used)
+                used_j = float(used[j == jj].sum())
+                rec.coupons[name]["redeemed"] += used_j
+                rec.coupons[name]["cost"] += float(p.amount[jj] * used_j)
         if red.any():
             book_reduction(rec, h, k, red, p.red_platform)
         _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
@@ -264,7 +274,7 @@ class PromoState:
         if dl.g is None:
             held = np.zeros(0, dtype=np.int64)
         else:
-            held = np.flatnonzero((dl.t < ch.end) & (dl.c < self.C) & (dl.g > 0))   # holding a coupon
+            held = np.flatnonzero((dl.t < ch.end) & (dl.c < self.C) & (dl.g > 0) & (dl.g <= p.J))   # claimed one
         t_h, k_h, n_h, g_h = dl.t[held], dl.k[held], dl.n[held], dl.cls[held]
         lo = per[ch.start]
         hours = per[ch.end - 1] + 1 - lo
@@ -284,6 +294,7 @@ class PromoState:
             if comp.sum() > 0 and by_hour.any():
                 split = rng.claims.multinomial(by_hour, comp / comp.sum())           # (hours, K)
                 rec.by_sku["coupons_claimed"][lo:lo + hours] += split
+        self.wallet.claimed(draw, ch, self.C)
         if self._attempt_rate is not None:
             self.attempts += self._attempt_rate[:n].sum(axis=0)
         for j, tau in self.emptied:                               # closed by their processes

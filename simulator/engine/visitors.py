@@ -28,8 +28,8 @@ from simulator.engine.busy import Busy, Grouping, busy_slots
 from simulator.engine.coarse import Coarse
 from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines, first_of_cell
-from simulator.plan.regimes import ad_group_rows
 from simulator.engine.quantiles import binomial_quantile
+from simulator.plan.regimes import ad_group_rows
 
 ONE_BY_ONE = 64       # a slot with more buyers than this (or than categories) splits by one multinomial
 
@@ -60,7 +60,7 @@ class VisitRows:
         return self.R + c
 
     @classmethod
-    def of(cls, model) -> "VisitRows":
+    def of(cls, model) -> VisitRows:
         C = len(model.channels)
         channel, flash = list(range(C)), [-1] * C
         sales = [] if model.promo is None else model.promo.flash
@@ -104,27 +104,49 @@ def chunk_visits(rng, chunk: int, rates: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Tables:
-    """Purchase and claim probabilities of a stretch per row: `buy` (n or 1, R, CAT), P(a visit
-    buys and falls in category k·S·G + s·G + g — SKU, segment, coupon class); `claim` (n or 1,
-    R, J), P(a visit buys nothing and claims coupon j)."""
+    """Purchase and claim probabilities of a stretch per row: `buy` (B, R, CAT), P(a visit
+    buys and falls in category k·S·G + s·G + g — SKU, segment, coupon class); `claim` (B, R,
+    J), P(a visit buys nothing and claims coupon j). B = 1 (constant tables) or one table per
+    reporting period of the stretch, `row_of` (n,) the table of each tick."""
 
     buy: np.ndarray
     claim: np.ndarray
     G: int
+    row_of: np.ndarray | None = None
+
+    @property
+    def varies(self) -> bool:
+        return self.buy.shape[0] > 1
+
+    def table(self, t: np.ndarray) -> np.ndarray:
+        """The table of relative ticks `t` (0 for constant tables)."""
+        return self.row_of[t] if self.varies else np.zeros_like(t)
 
     def at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of `buy` and `claim` for relative ticks `t` (constant tables: row 0)."""
-        i = t if self.buy.shape[0] > 1 else np.zeros_like(t)
+        """Rows of `buy` and `claim` for relative ticks `t`."""
+        i = self.table(t)
         return self.buy[i], self.claim[i]
 
+    def first(self, h: int) -> Tables:
+        """The tables of the first h ticks."""
+        if not self.varies:
+            return self
+        return Tables(self.buy, self.claim, self.G, self.row_of[:h])
 
-def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
-    """The stretch's tables: the regime's class shares (per tick where per-customer limits
-    bind) × its purchase probabilities (a plan without promotions: one class, the model's
-    reach)."""
+
+def tables(rows: VisitRows, model, phase: int, reg, n: int, start: int) -> Tables:
+    """The stretch's tables from tick `start`: the regime's class shares × its purchase
+    probabilities (a plan without promotions: one class, the model's reach). Where the shares
+    vary by tick (per-customer limits, the wallet: `reg.Wt`), one table per reporting period
+    with the period's mean shares."""
     K, S = len(model.skus), len(model.segments)
     G = reg.W.shape[0]
-    W = reg.Wt if reg.Wt is not None else reg.W[None]                               # (n|1, G, K, S)
+    W, row_of = reg.W[None], None                                                    # (B, G, K, S)
+    if reg.Wt is not None:
+        per = model.grid.period[start:start + n]
+        edges = np.flatnonzero(np.r_[True, per[1:] != per[:-1]])
+        W = np.add.reduceat(reg.Wt, edges, axis=0) / np.diff(np.r_[edges, n])[:, None, None, None]
+        row_of = np.cumsum(np.r_[True, per[1:] != per[:-1]]) - 1
     base, nobuy = reg.base[:, rows.channel], reg.nobuy[:, rows.channel]             # (G, R, K, S)
     surge = np.flatnonzero(rows.flash >= 0)
     if surge.size:                                   # a surge visit lands on its flash SKU: choice → 1
@@ -143,8 +165,11 @@ def tables(rows: VisitRows, model, phase: int, reg, n: int) -> Tables:
         nobuy = np.maximum(nobuy + base - scaled, 0.0)
         base = scaled
     buy = np.einsum("xgks,grks->xrksg", W, base)                                   # cell-major, class last
-    claim = np.einsum("xgks,grks->xrg", W[:, 1:], nobuy[1:])
-    return Tables(buy.reshape(buy.shape[0], rows.R, K * S * G), claim, G)
+    J = reg.valid.size                               # claims: classes 1 … J (a held coupon's visit claims none)
+    claim = np.einsum("xgks,grks->xrg", W[:, 1:J + 1], nobuy[1:J + 1])
+    if row_of is not None and W.shape[0] == 1:
+        row_of = None
+    return Tables(buy.reshape(buy.shape[0], rows.R, K * S * G), claim, G, row_of)
 
 
 @dataclass
@@ -172,8 +197,8 @@ def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, s
     CAT = K * S * G
     t_rel = np.arange(n)
     slot = (start + t_rel)[:, None] * rows.slots + np.arange(R)[None, :]          # (n, R) identity of a slot
-    buy_p = tab.buy.sum(axis=2)                                                      # (n|1, R)
-    p = np.broadcast_to(np.clip(buy_p, 0.0, 1.0), visits.shape)
+    buy_p = tab.buy.sum(axis=2)[tab.table(t_rel)]                                    # (n, R)
+    p = np.clip(buy_p, 0.0, 1.0)
     live = visits > 0
     B = np.zeros(visits.shape, dtype=np.int64)
     if live.any():
@@ -182,8 +207,8 @@ def split_visits(visits: np.ndarray, tab: Tables, rows: VisitRows, keys: dict, s
     claims = np.zeros((n, R, J), dtype=np.int64)
     if J and tab.claim.any():
         left = visits - B
-        rest = np.broadcast_to(1.0 - buy_p, visits.shape).copy()
-        q = np.broadcast_to(tab.claim, (n, R, J))
+        rest = 1.0 - buy_p
+        q = tab.claim[tab.table(t_rel)]
         for j in range(J):
             on = (left > 0) & (q[:, :, j] > 0)
             if on.any():
@@ -242,7 +267,7 @@ def _one_by_one(flat, small, tab: Tables, keys, slot, R, CAT) -> tuple[np.ndarra
     u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
     # one CDF per row (per tick × row where the tables vary by tick), laid end to end with
     # an offset of 2 between them, so that one search finds every buyer's category
-    table = owner if tab.buy.shape[0] > 1 else owner % R
+    table = tab.table(owner // R) * R + owner % R
     cum = np.cumsum(tab.buy.reshape(-1, CAT), axis=1)                            # (tables, CAT)
     glob = (cum + 2.0 * np.arange(cum.shape[0])[:, None]).ravel()
     hit = np.searchsorted(glob, u * cum[table, -1] + 2.0 * table, side="right") - table * CAT

@@ -22,6 +22,7 @@ class Offers:
     def init_offers(self):
         self.pool = self.promo.quantity.tolist()        # coupons left in each pool
         self.held_coupons: dict[tuple[int, int, int], int] = {}   # (coupon, segment, customer) → claimed
+        self.wallet: dict[tuple[int, int, int], int] = {}         # (coupon, segment, customer) → held unused
         self._worth: dict[tuple, float] = {}            # `saving_share` by its inputs
 
     def activity_price(self, k: int, tick: int) -> tuple[float, int | None]:
@@ -157,6 +158,20 @@ class Offers:
             w = [x / sum(w) for x in w]
         return able, w
 
+    def held_coupon(self, k: int, s: int, customer: int | None, tick: int) -> int | None:
+        """The coupon that stays in the wallet this visit's customer holds and uses (None: none):
+        the first in the scenario's order that the customer holds unused, valid at the visit's pay
+        tick and applying to SKU k — not a pre-sale SKU taking deposits (docs/promotions.md,
+        "Coupons that stay in the wallet")."""
+        pr = self.promo
+        if customer is None or not pr.wallet.any() or self.deposit_sale(k, tick) is not None:
+            return None
+        pay_tick = self.effective(k, s, tick, None)[2]
+        for j in pr.held.tolist():
+            if self.wallet.get((j, s, customer), 0) > 0 and self.coupon_valid(j, k, pay_tick):
+                return j
+        return None
+
     def intent_z(self, k: int, s: int, c: int, tick: int) -> float:
         """Z of "Who claims" (docs/promotions.md) for a visit to SKU k of segment s from channel
         c at `tick`, before its claim: Σ_g W_g p_g κ_g / Σ_g W_g p_g over the coupons it could
@@ -198,6 +213,8 @@ class Offers:
             return None
         if customer is not None:
             self.held_coupons[key] = self.held_coupons.get(key, 0) + 1
+            if pr.wallet[pick]:                      # unused, it stays with the customer
+                self.wallet[key] = self.wallet.get(key, 0) + 1
         self.pool[pick] -= 1
         name = pr.coupons[pick]
         self.rec.by_sku["coupons_claimed"][self.hour(tick), k] += 1

@@ -19,8 +19,9 @@ class Orders:
         return 1 + int(self.rng.poisson(self.promo.extra_units[k] * self.promo.basket_units[s]))
 
     def buy(self, c: int, k: int, s: int, tick: int, pay_tick: int, coupon: int | None, switched: bool = False,
-            cart: bool = False):
-        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money. A buyer
+            cart: bool = False, customer: int | None = None):
+        """An order paid at `tick`, priced at `pay_tick`: units, top-up, stock, money (`customer`
+        of segment s, where it has customers: the wallet a redeemed coupon leaves). A buyer
         who already bought on a big day that pulled demand forward does not come (`repaid`; not
         a warm-up `cart` paying); one who finds SKU k out of stock may switch to another SKU of
         its category (`switch_to`; not a second time). Returns (units got, activity price)."""
@@ -33,13 +34,13 @@ class Orders:
             j = self.switch_to(k, s, tick, pay_tick, coupon)
             if j is not None:
                 self.short(k, tick, 0, want, None, price, switched=True)
-                return self.buy(c, j, s, tick, pay_tick, coupon, switched=True, cart=cart)
+                return self.buy(c, j, s, tick, pay_tick, coupon, switched=True, cart=cart, customer=customer)
         got = self.take(k, want, tick, price)
         if got == 0:
             return 0, price
         if switched:
             self.rec.by_sku["switched_in"][self.hour(tick), k] += got
-        self.money(c, k, tick, got, price, coupon, pay_tick, sale)
+        self.money(c, k, tick, got, price, coupon, pay_tick, sale, who=(s, customer))
         pull = self.plan.pull
         if pull.source[tick] >= 0:                                  # a big day's unit: owed to the days after
             self.debt[pull.source[tick], k] += got * pull.share[tick]
@@ -91,14 +92,22 @@ class Orders:
         return min(1.0, inv.return_rate[k] + inv.return_slope[k] * max(0.0, 1 - price / self.plan.buying.list_price[k]))
 
     def money(self, c: int, k: int, tick: int, units: int, price: float, coupon: int | None,
-              pay_tick: int, sale: int | None, expansion: float = 0.0, deposit: float = 0.0):
+              pay_tick: int, sale: int | None, expansion: float = 0.0, deposit: float = 0.0,
+              who: tuple[int, int | None] = (0, None)):
         """Step 7: an order paid at `tick` with `units` at `price`; the coupon's validity and the
         reduction are read at `pay_tick`; a balance payment's deposit `expansion` and the
-        `deposit` paid before. Then its returns (`returns`)."""
+        `deposit` paid before. Then its returns (`returns`). `who` (segment, customer): a coupon
+        that stays in the wallet is redeemed only while that customer still holds it (a cart and
+        a later visit cannot both use one coupon), and leaves the wallet."""
         pr, h = self.promo, self.hour(tick)
         gmv = units * price
         off = 0.0
+        key = None if coupon is None or who[1] is None or not pr.wallet[coupon] else (coupon, *who)
+        if key is not None and self.wallet.get(key, 0) <= 0:
+            coupon = None                                        # used already by another order
         if self.coupon_valid(coupon, k, pay_tick) and gmv >= pr.threshold[coupon] - EPS:
+            if key is not None:
+                self.wallet[key] -= 1
             off = float(pr.amount[coupon])
             self.rec.by_sku["coupons_redeemed"][h, k] += 1
             self.rec.by_sku["coupon_cost"][h, k] += off

@@ -17,7 +17,7 @@ class Sales:
         self.sold_out: list[int | None] = [None] * len(self.promo.flash)   # sell-out tick
         self.deposit_orders: list[list[tuple[int, int, int]]] = [[] for _ in self.promo.presales]   # (c, k, units)
         self.unpaid: list[list[tuple[int, int, int]]] = [[] for _ in self.promo.presales]
-        self.carts: list[tuple] = []                     # (warm-up phase, channel, SKU, segment, coupon)
+        self.carts: list[tuple] = []                     # (warm-up phase, channel, SKU, segment, coupon, customer)
         self.cart_first = {cart.phase: cart.first for cart in self.plan.carts}
 
     # ------------------------------------------------------------ flash sales
@@ -105,14 +105,15 @@ class Sales:
         the pay-through rate, in tick first + i with the plan's profile."""
         yield self.env.timeout(cart.first - self.env.now)
         through = self.plan.cart_pay_through
-        for phase, c, k, s, coupon in [x for x in self.carts if x[0] == cart.phase]:
+        for phase, c, k, s, coupon, customer in [x for x in self.carts if x[0] == cart.phase]:
             if self.rng.random() < through:
                 i = int(self.rng.choice(len(cart.profile), p=cart.profile))
                 at = cart.first + i + self.rng.random()
-                self.env.process(self.cart_payment(c, k, s, at, int(cart.priced_at[i]), coupon))
+                self.env.process(self.cart_payment(c, k, s, at, int(cart.priced_at[i]), coupon, customer))
 
-    def cart_payment(self, c: int, k: int, s: int, at: float, priced_at: int, coupon: int | None):
+    def cart_payment(self, c: int, k: int, s: int, at: float, priced_at: int, coupon: int | None,
+                     customer: int | None):
         """A cart pays at `at`, at the price, coupon validity and reduction of the tick the plan
         prices it at — the tick it is paid (a flash price and allotment too, if a sale is on)."""
         yield self.env.timeout(at - self.env.now)
-        self.buy(c, k, s, int(at), priced_at, coupon, cart=True)
+        self.buy(c, k, s, int(at), priced_at, coupon, cart=True, customer=customer)

@@ -141,8 +141,11 @@ class Traffic:
             k = self.pick(self.sku_cum)
         people = self.promo.customers[s]             # step 2 (inf: every visit is a new person)
         customer = None if math.isinf(people) else int(self.rng.integers(int(people)))
-        z = self.intent_z(k, s, c, tick)             # claims follow intent to buy (1: they do not)
-        coupon = self.claim(k, s, customer, tick)
+        coupon = self.held_coupon(k, s, customer, tick)   # a coupon from the wallet: no claim, no tilt
+        z = 1.0
+        if coupon is None:
+            z = self.intent_z(k, s, c, tick)         # claims follow intent to buy (1: they do not)
+            coupon = self.claim(k, s, customer, tick)
         p, kind, pay_tick = self.conversion(k, s, c, tick, coupon)
         if z != 1.0:
             p = min(1.0, p * (float(self.promo.claim_intent[s]) if coupon is not None else 1.0) / z)
@@ -155,14 +158,14 @@ class Traffic:
         if kind == "cart" and now > 0 and self.rng.random() < now:   # a warm-up buyer who pays at once
             kind, pay_tick = "buy", tick
         if kind == "cart":                           # the cart keeps its coupon class
-            self.carts.append((self.phase_at[tick], c, k, s, coupon))
+            self.carts.append((self.phase_at[tick], c, k, s, coupon, customer))
             self.rec.by_channel["carts"][h, c] += 1
             self.rec.by_sku["carts"][h, k] += 1
             return
         if kind == "deposit":
             self.deposit(c, k, s, tick)
             return
-        got, price = self.buy(c, k, s, tick, pay_tick, coupon)
+        got, price = self.buy(c, k, s, tick, pay_tick, coupon, customer=customer)
         if group is not None and got:                # the group's orders and GMV
             book = self.rec.ad_groups[group[0].name]
             book["orders"][h, group[1]] += 1

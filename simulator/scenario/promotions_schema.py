@@ -61,6 +61,11 @@ class Coupon(_ForSkus):
     order if it is paid in the validity window [valid_from, valid_to) and its basket reaches
     the threshold. Unset windows default to the whole campaign (claim) and from the claim
     window's start to the campaign's end (validity).
+
+    `stays_in_wallet`: a claimed coupon that its claimer does not redeem stays with that
+    customer (卡券包) until `valid_to`, and a later visit of the customer to a SKU it applies to
+    uses it (needs `customers` on a segment: without a finite population no visitor returns).
+    Default false: a coupon serves the order of the visit that claimed it, or its cart.
     """
 
     threshold: PositiveUnitMoney
@@ -72,6 +77,7 @@ class Coupon(_ForSkus):
     claim_to: When | None = None
     valid_from: When | None = None
     valid_to: When | None = None
+    stays_in_wallet: bool = False
 
     @model_validator(mode="after")
     def _amount_below_threshold(self) -> "Coupon":
@@ -230,6 +236,10 @@ def check_promotions(sc) -> None:
         ordered(f"{p}.claim_to", c.claim_from, c.claim_to, "claim_from", "claim_to", f"the claim window {of}")
         ordered(f"{p}.valid_to", c.valid_from, c.valid_to, "valid_from", "valid_to", f"the validity window {of}")
         known(f"{p}.skus", c.skus)
+        if c.stays_in_wallet and all(seg.customers is None for seg in sc.segments.values()):
+            raise LocatedPromotionError(f"{p}.stays_in_wallet", f"coupon {name!r} stays in the wallet, but no segment "
+                                        "has `customers`: without a finite population no visitor comes back to use "
+                                        "it; give a segment `customers` or drop `stays_in_wallet`")
     r = sc.platform_reduction
     if r is not None:
         inside("platform_reduction.start", "the platform reduction starts", r.start)

@@ -110,10 +110,12 @@ ALL_ON = {
 }
 
 
-def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns=0.05, resale=1.0):
-    """Two SKUs and every mechanism: coupons, reduction, top-up, a flash sale on `a`, a
-    pre-sale on `b` with its balance inside the campaign, returns rising with depth (all of
-    them with `returns` = 1), a share `resale` of them back in stock."""
+def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns=0.05, resale=1.0,
+            wallet=False):
+    """Two SKUs and every mechanism: coupons (c1 staying in the wallet where `wallet`),
+    reduction, top-up, a flash sale on `a`, a pre-sale on `b` with its balance inside the
+    campaign, returns rising with depth (all of them with `returns` = 1), a share `resale` of
+    them back in stock."""
     extra = {
         **ALL_ON,
         "meta": {"seed": seed},
@@ -128,7 +130,8 @@ def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, se
         "segments": {"new": {"share": 0.6, "coupon_use": 1.2, "basket_units": 1.5},
                      "member": {"share": 0.4, "customers": 300}},
     }
-    extra["coupons"] = {**ALL_ON["coupons"], "c2": {**ALL_ON["coupons"]["c2"], "skus": ["b"]}}
+    extra["coupons"] = {"c1": {**ALL_ON["coupons"]["c1"], "stays_in_wallet": wallet},
+                        "c2": {**ALL_ON["coupons"]["c2"], "skus": ["b"]}}
     return one_sku(stock=stock_a, hours=8, tick_minutes=5, visits_per_hour=400, base_conversion=0.08,
                    sku={"units_per_order": 1.5, "return_rate": returns, "return_rate_per_discount": 0.3,
                         "resaleable_returns": resale, "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1}},
@@ -139,10 +142,10 @@ def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, se
 @given(stock_a=st.integers(0, 300), stock_b=st.integers(0, 200), mode=st.sampled_from(["order", "payment"]),
        pay_minutes=st.sampled_from([0, 5, 20]), quantity=st.integers(1, 80),
        fallback=st.sampled_from(["lost", "regular"]), through=st.floats(0, 1), seed=st.integers(0, 10**6),
-       returns=st.sampled_from([0.05, 1.0]), resale=st.sampled_from([0.0, 0.4, 1.0]))
+       returns=st.sampled_from([0.05, 1.0]), resale=st.sampled_from([0.0, 0.4, 1.0]), wallet=st.booleans())
 def test_units_and_money_add_up_with_every_mechanism_on(stock_a, stock_b, mode, pay_minutes, quantity,
-                                                        fallback, through, seed, returns, resale):
-    sc = _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns, resale)
+                                                        fallback, through, seed, returns, resale, wallet):
+    sc = _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns, resale, wallet)
     model = build_model(sc)
     rec = FastEngine(model).run(seed)
     k = money_adds_up(sc, rec, model)
