@@ -361,14 +361,14 @@ def test_a_price_change_leaves_every_visit_where_it_was():
 @pytest.mark.slow
 def test_a_deeper_peak_discount_on_the_bundled_618_keeps_orders_paired():
     """On the bundled 618, `skus.*.discount.peak` 0.20 → 0.25: orders correlate at ≥ 0.9 over
-    100 replications on the same seeds (docs/compare.md gives the paired interval's width)."""
+    50 replications on the same seeds (docs/compare.md gives the paired interval's width)."""
     from pathlib import Path
 
     from simulator.scenario import load_scenario
 
     sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "618_electronics.yaml")
     plans = [sc.with_overrides({"skus.*.discount.peak": d}) for d in (0.20, 0.25)]
-    orders = [simulate(plan, reps=100, seed=1, workers=2, uncertainty=False).kpis()["orders"].to_numpy()
+    orders = [simulate(plan, reps=50, seed=1, workers=2, uncertainty=False).kpis()["orders"].to_numpy()
               for plan in plans]                                          # shopper noise: the pairing tested here
     rho = np.corrcoef(orders[0], orders[1])[0, 1]
     d = np.subtract(orders[1], orders[0])

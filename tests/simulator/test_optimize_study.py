@@ -336,7 +336,7 @@ def test_bundled_plans_start_inside_their_search_space(name):
 
 @pytest.mark.slow
 def test_618_out_of_the_box_improves_on_the_plan_as_written(tmp_path, promosim):
-    p = promosim("optimize", REPO / "scenarios" / "618_electronics.yaml", "--trials", "30", "--out", tmp_path,
+    p = promosim("optimize", REPO / "scenarios" / "618_electronics.yaml", "--trials", "20", "--out", tmp_path,
             "--json", "--no-plots")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
