@@ -291,7 +291,7 @@ def test_a_killed_study_resumes_without_losing_or_double_counting(tmp_path, prom
     killed = [n for n, (st, _) in before.items() if st == TrialState.RUNNING]
     done_before = {n for n, (st, _) in before.items() if st in (TrialState.COMPLETE, TrialState.PRUNED)}
     assert len(killed) <= 1 and len(done_before) >= 4
-    time.sleep(3.5)                                   # past the grace period
+    time.sleep(4.5)                                   # past the grace period (3 s), in SQLite's whole seconds
     p = promosim(*args, "--trials", "3", "--json")
     assert p.returncode == 0, p.stderr
     study = study_of(tmp_path)
