@@ -23,7 +23,7 @@ from simulator.engine.lines import Lines
 from simulator.engine.orders import order_money, top_up_classes
 from simulator.engine.presales import Deposits
 from simulator.engine.returns import book_returns
-from simulator.engine.wallet import Wallet, landing
+from simulator.engine.wallet import Wallet
 from simulator.promotions import Regime, under_limit
 
 
@@ -130,7 +130,7 @@ class PromoState:
         if not p.limited or not reg.W[1:J + 1].any():
             return None
         n = rates.shape[0]
-        land = landing(p, rows)                                                           # (R, K)
+        land = rows.landing(p)                                                            # (R, K)
         finite = np.isfinite(p.customers)
         per_person = np.where(finite, 1.0 / np.where(finite, p.customers, 1.0), 0.0)       # (S,)
         per_row = np.einsum("rk,jks->rjs", land, reg.W[1:J + 1]) * p.conversion.mix[rows.channel][:, None, :]

@@ -55,6 +55,14 @@ class VisitRows:
     def slots(self) -> int:
         return self.R + self.C
 
+    def landing(self, promo) -> np.ndarray:
+        """(R, K) where a visit of each row lands: the SKU choice, or a surge row's flash SKU."""
+        land = np.repeat(promo.conversion.choice[None], self.R, axis=0)
+        for r in np.flatnonzero(self.flash >= 0):
+            land[r] = 0.0
+            land[r, promo.flash[self.flash[r]].k] = 1.0
+        return land
+
     def cart_row(self, c: np.ndarray) -> np.ndarray:
         """The identity row of carts of channel c."""
         return self.R + c
@@ -144,18 +152,15 @@ def tables(rows: VisitRows, model, phase: int, reg, n: int, start: int) -> Table
     W, row_of = reg.W[None], None                                                    # (B, G, K, S)
     if reg.Wt is not None:
         per = model.grid.period[start:start + n]
-        edges = np.flatnonzero(np.r_[True, per[1:] != per[:-1]])
+        new = np.r_[True, per[1:] != per[:-1]]                                      # a period's first tick
+        edges = np.flatnonzero(new)
         W = np.add.reduceat(reg.Wt, edges, axis=0) / np.diff(np.r_[edges, n])[:, None, None, None]
-        row_of = np.cumsum(np.r_[True, per[1:] != per[:-1]]) - 1
+        row_of = np.cumsum(new) - 1
     base, nobuy = reg.base[:, rows.channel], reg.nobuy[:, rows.channel]             # (G, R, K, S)
     surge = np.flatnonzero(rows.flash >= 0)
     if surge.size:                                   # a surge visit lands on its flash SKU: choice → 1
-        keep = np.ones((rows.R, K))
-        keep[surge] = 0.0
-        choice = model.promo.conversion.choice
-        for r in surge:
-            k = model.promo.flash[rows.flash[r]].k
-            keep[r, k] = 1.0 / choice[k]
+        choice = model.promo.conversion.choice[None]
+        keep = np.divide(rows.landing(model.promo), choice, out=np.ones((rows.R, K)), where=choice > 0)
         base = base * keep[None, :, :, None]
         nobuy = nobuy * keep[None, :, :, None]
     if rows.intent is not None and (rows.intent != 1.0).any():   # ad groups' multipliers, P(buy) at most 1
@@ -265,7 +270,7 @@ def _one_by_one(flat, small, tab: Tables, keys, slot, R, CAT) -> tuple[np.ndarra
     owner = np.repeat(small, cnt)
     i = np.arange(owner.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     u = keyed_uniforms(keys["cell"], slot.ravel()[owner], i)
-    # one CDF per row (per tick × row where the tables vary by tick), laid end to end with
+    # one CDF per table × row (one table per reporting period where they vary), laid end to end with
     # an offset of 2 between them, so that one search finds every buyer's category
     table = tab.table(owner // R) * R + owner % R
     cum = np.cumsum(tab.buy.reshape(-1, CAT), axis=1)                            # (tables, CAT)

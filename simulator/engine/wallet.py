@@ -25,15 +25,6 @@ from simulator.engine.orders import units_pmf
 from simulator.promotions import under_limit
 
 
-def landing(promo, rows) -> np.ndarray:
-    """(R, K) where a visit of each row lands: the SKU choice, or a surge row's flash SKU."""
-    land = np.repeat(promo.conversion.choice[None], rows.R, axis=0)
-    for r in np.flatnonzero(rows.flash >= 0):
-        land[r] = 0.0
-        land[r, promo.flash[rows.flash[r]].k] = 1.0
-    return land
-
-
 class Wallet:
     """The holders of the coupons that stay in the wallet, in one replication."""
 
@@ -66,8 +57,8 @@ class Wallet:
         r = self._own(attempts, n)                                                        # (n, J, S)
         # claims if no one held a coupon, c₀, and those a holder of j would have made on the SKUs
         # j serves: they make H_j(t + 1) = H_j(t)(1 − d − r c_u / N) + c₀, linear in H
-        Jc, C, K, S = nobuy.shape
-        per_tick = (by_channel @ nobuy.transpose(1, 0, 2, 3).reshape(C, -1)).reshape(n, Jc, K, S)   # Σ_c visits × P
+        _, C, K, S = nobuy.shape
+        per_tick = (by_channel @ nobuy.transpose(1, 0, 2, 3).reshape(C, -1)).reshape(n, J, K, S)   # Σ_c visits × P
         claim = Wt[:, 1:J + 1] * per_tick                                                 # (n, J, K, S) expected claims
         c0 = claim.sum(axis=2)
         cu = (claim * usable[None, :, :, None]).sum(axis=2)

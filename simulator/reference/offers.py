@@ -66,7 +66,6 @@ class Offers:
     def effective(self, k: int, s: int, tick: int, coupon: int | None) -> tuple[float, str, int]:
         """(effective price, what a buyer does, pay tick) of SKU k for a visit at `tick` holding
         `coupon` (step 4)."""
-        j = self.phase_at[tick]
         presale = self.deposit_sale(k, tick)
         if presale is not None:                      # p_eff of a deposit, read at balance_from
             ps = self.promo.presales[presale]
@@ -74,9 +73,15 @@ class Offers:
             d_r = self.saving_share(k, s, balance, None, self.reduction_live(k, ps.b0), topup=False)
             return max(FLOOR * balance, balance * max(FLOOR, 1 - d_r) - ps.deposit * (ps.multiplier - 1)), \
                 "deposit", ps.b0
-        warm = bool(self.plan.warmup[j])
-        pay_tick = self.cart_first[j] if warm else tick
+        pay_tick = self.pay_tick(tick)
+        warm = bool(self.plan.warmup[self.phase_at[tick]])
         return self.pay_effective(k, s, pay_tick, coupon), "cart" if warm else "buy", pay_tick
+
+    def pay_tick(self, tick: int) -> int:
+        """The tick a visit at `tick` pays at (not a deposit): a warm-up's cart pays at the first
+        tick of the next sale phase."""
+        j = self.phase_at[tick]
+        return self.cart_first[j] if self.plan.warmup[j] else tick
 
     def pay_effective(self, k: int, s: int, pay_tick: int, coupon: int | None) -> float:
         """The effective price of SKU k for a segment-s buyer holding `coupon` who pays at
@@ -166,7 +171,7 @@ class Offers:
         pr = self.promo
         if customer is None or not pr.wallet.any() or self.deposit_sale(k, tick) is not None:
             return None
-        pay_tick = self.effective(k, s, tick, None)[2]
+        pay_tick = self.pay_tick(tick)
         for j in pr.held.tolist():
             if self.wallet.get((j, s, customer), 0) > 0 and self.coupon_valid(j, k, pay_tick):
                 return j
