@@ -169,7 +169,7 @@ class _Play:
         self.a, self.b = ch.start, ch.end
         n = self.n = ch.end - ch.start
         self.key = lines.k * n + (lines.t - self.a)
-        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
+        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy(), orders.mask)   # play sets n, got
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
         self.lines, self.orders = lines, orders
         demand = np.bincount(self.key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)

@@ -49,6 +49,8 @@ class Switching:
                       & (self.share > 0)[:, None])                                        # (K, K)
         self.switchable = self.mates.any(axis=1)                                          # (K,)
         self.on = bool(self.switchable.any())
+        self.primary = (model.addons.sku >= 0).any(axis=1)      # (K,) SKUs with add-ons: cut where they sell
+        self.watch = self.switchable | self.primary              # out or restock too (`engine.baskets`)
         M = max(1, int(self.mates.sum(axis=1).max()))
         self.nbr = np.full((K, M), -1, dtype=np.int64)                                   # (K, M) neighbours
         for k in np.flatnonzero(self.switchable):
@@ -67,10 +69,11 @@ class Switching:
         """The first tick in (a, b) where a switchable SKU with nothing on the shelf gets a
         delivery or leaves its oversell window (b: none), and tick 1 where one starts the
         campaign empty (the first tick is never `dead`) — so that such a SKU is out of stock for
-        a whole stretch or not at all."""
-        if not self.on:
+        a whole stretch or not at all. SKUs with add-ons likewise (their add-ons meet the shelf
+        only with orders that can be served)."""
+        if not self.watch.any():
             return b
-        empty = self.switchable & (st.on_hand + st.held == 0) & ~st.flash_live
+        empty = self.watch & (st.on_hand + st.held == 0) & ~st.flash_live
         at = [b, 1] if a == 0 and empty.any() and b > 1 else [b]
         due = repl.first_due[empty]
         at += due[(due > a) & (due < b)].tolist()
@@ -84,11 +87,13 @@ class Switching:
         """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
         drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
         ticks after the other such SKUs' — where the next stretches may end: `horizon`);
-        `deposit` (K,) SKUs taking deposits (no one switches from them)."""
+        `deposit` (K,) SKUs taking deposits (no one switches from them). SKUs with add-ons count
+        too, a flash sale's allotment included (`engine.baskets`)."""
         none = np.zeros(0, dtype=np.int64)
-        if not self.on or not lines.size:
+        if not self.watch.any() or not lines.size:
             return b, none
-        mine = np.flatnonzero((self.switchable & ~st.flash_live & ~deposit & (st.on_hand > 0))[lines.k])
+        which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (st.on_hand > 0)
+        mine = np.flatnonzero(which[lines.k] & ~lines.is_addon)
         if not mine.size:
             return b, none
         k, u = lines.k[mine], lines.units[mine]
@@ -157,7 +162,8 @@ class Switching:
         if not self.on or cut >= self.T or self.warm[cut]:
             return Lines.empty()
         lines, rows = out.lines, out.orders
-        native = ((self.switchable & ~st.flash_live)[lines.k] & ~lines.switched & ~(deposit[lines.k] & (lines.c < self.C))
+        native = ((self.switchable & ~st.flash_live)[lines.k] & ~lines.switched & ~lines.is_addon
+                  & ~(deposit[lines.k] & (lines.c < self.C))
                   & (out.oversold == 0) & (out.cancelled == 0))
         r = np.flatnonzero((rows.got == 0) & (rows.n > 0) & native[rows.line])
         avail = (st.on_hand > 0) & ~st.flash_live & ~deposit
