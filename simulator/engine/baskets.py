@@ -7,14 +7,17 @@ takes add-on i), and each row's add-ons become lines of their own at SKU a_i —
 segment, channel and coupon class, one unit per order — that meet a_i's shelf in the same play
 as every other line. An add-on of a SKU out of stock for the whole stretch is lost demand of it.
 
-After the play (`pair`) the add-ons are matched with their orders. Where every order of a row
-got its primary and every add-on unit was served — all ticks but the one a shelf runs out in —
-nothing moves. In a stock-out tick the served orders and the served add-ons are uniform random
-subsets of the row's orders (the play serves a tick's orders in a uniform random order, the
-shelves independently): a hypergeometric split tells which served orders got each add-on. An
-add-on served to an order whose primary found no stock goes back on its shelf (the shopper
-does not check out): the reference engine takes an add-on only after its primary, so the fast
-engine differs from it only when an add-on's shelf runs out in the very tick of its primary's.
+After the play (`pair`) the add-ons are matched with their orders. A row whose orders might go
+unserved gets no add-on lines before the play: its add-ons wait (`late`) — the rows of a SKU
+whose shelf is empty at the stretch's start, and those of the stretch's last tick where its
+SKU may run short (the stretch ends after the sell-out of a SKU with add-ons, counting a unit
+for every order that lists it as an add-on: `Switching.sellout_cut`, so only its last tick can
+leave orders unserved). After the play, the served orders of those rows take their add-ons from
+what the shelves hold then, in a uniform random order. Every other row's orders were all
+served, and where an add-on's shelf ran out in a tick, the served add-ons fall on a uniform
+random subset of the row's orders (the play serves a tick's orders in a uniform random order):
+a hypergeometric split. The reference engine takes an add-on right after its order's units;
+the fast engine takes the last tick's waiting add-ons after the other buyers of that tick.
 
 Money is per basket (`items`): a coupon's threshold reads the items it applies to, the
 reduction the items it is live for, each split over those items pro rata to their value.
@@ -31,6 +34,7 @@ from simulator.engine.keyed import keyed_ids, keyed_uniforms
 from simulator.engine.lines import Lines
 from simulator.engine.orders import Orders
 from simulator.engine.quantiles import binomial_quantile
+from simulator.engine.stock import shelf_at
 
 _SPLIT, _LINE, _PAIRED, _ITEM = (np.uint64(s) for s in (2, 3, 4, 5))   # salts of the keys made here
 
@@ -61,14 +65,21 @@ class Baskets:
         self.period = model.grid.period
 
     # ------------------------------------------------------------ before the play
-    def add(self, key: np.uint64, lines: Lines, orders: Orders, sale: np.ndarray, lost,
-            a: int) -> tuple[Lines, Orders]:
-        """The stretch's `lines` (sorted by SKU, tick) and class rows with the add-ons of the
-        rows of `sale` (L,) lines (not deposits) split off by mask and their add-on lines added,
-        sorted again; add-ons of SKUs `lost.dead` go to `lost` (its (K, n) orders and units,
-        ticks from `a`) instead."""
+    def add(self, key: np.uint64, lines: Lines, orders: Orders, sale: np.ndarray, lost, a: int, cut: int,
+            st) -> tuple[Lines, Orders, np.ndarray]:
+        """The stretch [a, cut)'s `lines` (sorted by SKU, tick) and class rows with the add-ons
+        of the rows of `sale` (L,) lines (not deposits) split off by mask and their add-on lines
+        added, sorted again; add-ons of SKUs `lost.dead` go to `lost` (its (K, n) orders and
+        units) instead. Rows that may go unserved get no add-on lines: their add-ons wait for
+        the play to tell which orders were served (`late`) — those of the stretch's last tick
+        whose SKU may run short in it (its stretch demand, with a unit for every order listing
+        it as an add-on, reaches its shelf, `stock.shelf_at`;
+        the stretch ends after a sell-out of a SKU with add-ons: `Switching.sellout_cut`), and
+        all of a SKU whose shelf is empty at the start (a flash allotment sold out, its stock
+        held back). Returns (lines, rows, keys of the rows whose add-ons wait)."""
+        none = np.zeros(0, dtype=np.uint64)
         if not self.on or not orders.size:
-            return lines, orders
+            return lines, orders, none
         ad = self.ad
         rows = orders
         for i in range(self.M):
@@ -88,10 +99,20 @@ class Baskets:
             rows = rows.take(rows.n > 0)
         split = rows.mask > 0
         rows.key = np.where(split, keyed_ids(_SPLIT, rows.key, rows.mask), rows.key)
+        prim = ~lines.is_addon
+        shelf = shelf_at(st, a)
+        demand = np.bincount(lines.k[prim], weights=lines.units[prim], minlength=shelf.size)
+        for i in range(self.M):                       # … and every order's add-ons, at most
+            tgt = ad.sku[lines.k, i]
+            on = (tgt >= 0) & sale & prim
+            demand += np.bincount(tgt[on], weights=lines.n[on], minlength=shelf.size)
+        k_row = lines.k[rows.line]
+        wait = split & (((lines.t[rows.line] == cut - 1) & (demand >= shelf)[k_row]) | (shelf == 0)[k_row])
+        late = np.unique(rows.key[wait])
         parts, new_rows = [], []
         base = lines.size
         for i in range(self.M):
-            r = np.flatnonzero(rows.mask & (1 << i))
+            r = np.flatnonzero(((rows.mask & (1 << i)) > 0) & ~wait)
             if not r.size:
                 continue
             src = rows.line[r]
@@ -99,6 +120,7 @@ class Baskets:
             extra.k = self.ad.sku[lines.k[src], i]
             extra.n = rows.n[r]
             extra.addon = np.full(r.size, i, dtype=np.int64)
+            extra.via = None if extra.via is None else np.full(r.size, -1, dtype=np.int64)   # not a switcher's
             extra.units = None
             dead = lost.dead[extra.k]
             if dead.any():                                        # its shelf empty all stretch: lost demand
@@ -112,7 +134,7 @@ class Baskets:
             parts.append(extra)
             base += n_new
         if not parts:
-            return lines, rows.take(np.argsort(rows.line, kind="stable"))
+            return lines, rows.take(np.argsort(rows.line, kind="stable")), late
         lines = Lines.concat([lines, *parts])
         rows = Orders.concat([rows, *new_rows])
         order = np.argsort(lines.k * self.n_ticks + lines.t, kind="stable")
@@ -122,7 +144,7 @@ class Baskets:
         lines = lines.take(order)
         rows = rows.take(np.argsort(rows.line, kind="stable"))
         lines.units = rows.per_line(rows.n * rows.want, lines.size)
-        return lines, rows
+        return lines, rows, late
 
     @staticmethod
     def _lose(lost, gone: Lines, a: int) -> None:
@@ -138,93 +160,152 @@ class Baskets:
         lost.first = first
 
     # ------------------------------------------------------------- after the play
-    def pair(self, gen: np.random.Generator, out, st, rec, a: int) -> None:
-        """Match the played stretch's add-ons (`stock.Outcome` `out`, ticks from `a`) with their
-        orders: where a row's orders or add-ons were partly served, which served orders got
-        which add-ons (hypergeometric), rows split by what they got (`mask` then holds the
-        add-ons got); add-ons of orders that got nothing go back on the shelf (`st`, and out of
-        the outcome's served units and demand). Add-on lines book their units as add-ons, their
-        orders none."""
+    def pair(self, gen: np.random.Generator, out, repl, late: np.ndarray) -> None:
+        """Match the played stretch's add-ons (`stock.Outcome` `out`) with their orders. The
+        add-ons that waited (`late`: keys of the rows that might go unserved) are taken now
+        (`_take_late`); every other row's orders were all served, so only an add-on's shelf
+        running out leaves some of them without it (`_split`). Add-on lines book their units as
+        add-ons, their orders none."""
+        if late.size:
+            self._take_late(gen, out, repl, late)
         lines = out.lines
         add = lines.is_addon
         if not add.any():
             return
         rows = out.orders
-        served = rows.n * rows.got
-        a_rows = np.flatnonzero(add[rows.line])
-        a_key = rows.key[a_rows]
-        uniq, inv = np.unique(a_key, return_inverse=True)
-        a_served = np.bincount(inv, weights=served[a_rows], minlength=uniq.size).astype(np.int64)
-        a_total = np.bincount(inv, weights=rows.n[a_rows], minlength=uniq.size).astype(np.int64)
-        p_rows = np.flatnonzero(~add[rows.line] & (rows.mask > 0))
-        gkey, ginv = np.unique(rows.key[p_rows], return_inverse=True)
-        g_tot = np.bincount(ginv, weights=rows.n[p_rows], minlength=gkey.size).astype(np.int64)
-        g_got = np.bincount(ginv, weights=rows.n[p_rows] * (rows.got[p_rows] > 0), minlength=gkey.size).astype(np.int64)
-        short_a = a_served < a_total
-        trouble = g_got < g_tot
-        if short_a.any():                                            # groups with an add-on partly served
-            first = np.zeros(gkey.size, dtype=np.int64)
-            first[ginv] = p_rows
-            for i in range(self.M):
-                ak = keyed_ids(_LINE, gkey, i)
-                pos = np.searchsorted(uniq, ak).clip(0, max(uniq.size - 1, 0))
-                has = (rows.mask[first] & (1 << i)) > 0
-                trouble |= has & (uniq[pos] == ak) & short_a[pos]
-        back = np.zeros(lines.size, dtype=np.int64)                  # add-on units back on the shelf, per line
-        if trouble.any():
-            self._split(gen, out, rows, p_rows[trouble[ginv]], uniq, a_served, a_rows, inv, back)
-        if back.any():
-            np.add.at(st.on_hand, lines.k, back)
-            np.add.at(out.demand, (lines.k, lines.t - a), -back)
-            out.served = out.served - back
+        missed = rows.key[np.flatnonzero(add[rows.line] & (rows.got == 0) & (rows.n > 0))]
+        if missed.size:
+            self._split(gen, out, np.unique(missed), late)
         out.served_n = np.where(add, 0, out.served_n)
-        np.add.at(rec.by_sku["addon_units"], (self.period[lines.t[add]], lines.k[add]), out.served[add])
+        np.add.at(repl.rec.by_sku["addon_units"], (self.period[lines.t[add]], lines.k[add]), out.served[add])
 
-    def _split(self, gen, out, rows: Orders, p_rows: np.ndarray, uniq, a_served, a_rows, inv,
-               back: np.ndarray) -> None:
-        """The rows `p_rows` of orders whose primary or an add-on was partly served: per row
-        group (one key) and add-on, the served add-ons fall on a uniform random subset of the
-        group's orders (a multivariate hypergeometric over its pieces); pieces that got their
-        primary split by what they got, the others' add-ons go `back` (per add-on line)."""
-        a_line_of = {}
-        for r in a_rows.tolist():
-            a_line_of.setdefault(int(rows.key[r]), int(rows.line[r]))
+    def _take_late(self, gen: np.random.Generator, out, repl, late: np.ndarray) -> None:
+        """The add-ons of the served orders of rows `late` (the stretch's last tick, their SKU's
+        sell-out tick): slot after slot, each add-on SKU's demand served from what its shelf
+        holds after the tick's play — all of it, or a uniform random subset of the orders (a
+        multivariate hypergeometric over the rows); the rows split by what they got, add-on
+        lines appended to the outcome; a shelf they empty logs its sell-out (and stock-out),
+        and its (s, Q) policy looks at it."""
+        st = repl.st
+        rows, lines = out.orders, out.lines
+        pick = np.isin(rows.key, late) & (rows.got > 0) & (rows.n > 0) & ~lines.is_addon[rows.line]
+        if not pick.any():
+            return
+        done, rest = rows.take(pick), rows.take(~pick)
+        t_last = int(lines.t[done.line[0]])
+        new_lines, new_rows, served = [], [], []
+        base = lines.size
+        for i in range(self.M):
+            k_row = lines.k[done.line]
+            tgt = self.ad.sku[k_row, i]
+            has = np.flatnonzero(((done.mask & (1 << i)) > 0) & (tgt >= 0))
+            if not has.size:
+                continue
+            got = np.zeros(has.size, dtype=np.int64)
+            for sku in np.unique(tgt[has]).tolist():
+                mine = np.flatnonzero(tgt[has] == sku)
+                want = done.n[has[mine]]
+                stock = int(st.on_hand[sku])
+                x = want if want.sum() <= stock else gen.multivariate_hypergeometric(want, stock)
+                got[mine] = x
+                self._late_shelf(repl, out, sku, t_last, int(want.sum()), int(x.sum()), stock)
+            part = done.take(has)
+            keep = done.take(np.setdiff1d(np.arange(done.size), has))
+            yes, no = part.take(got > 0), part.take(part.n > got)
+            yes.n, no.n = got[got > 0], (part.n - got)[part.n > got]
+            no.mask = no.mask & ~(1 << i)
+            extra = lines.take(part.line)
+            extra.k = tgt[has]
+            extra.addon = np.full(has.size, i, dtype=np.int64)
+            extra.n = part.n
+            extra.grp = None if extra.grp is None else np.full(has.size, -1, dtype=np.int64)
+            extra.via = None if extra.via is None else np.full(has.size, -1, dtype=np.int64)
+            new_lines.append(extra)
+            ident = keyed_ids(_LINE, part.key, i)
+            for cnt, g in ((got, 1), (part.n - got, 0)):
+                on = cnt > 0
+                new_rows.append(Orders(base + np.flatnonzero(on), np.ones(int(on.sum()), dtype=np.int64), cnt[on],
+                                       ident[on], np.full(int(on.sum()), g, dtype=np.int64)))
+            served.append(got)
+            base += has.size
+            done = Orders.concat([keep, yes, no])
+        if not new_lines:
+            return
+        extra = Lines.concat(new_lines)
+        out.lines = Lines.concat([lines, extra])
+        got = np.concatenate(served)
+        out.served = np.r_[out.served, got]
+        out.served_n = np.r_[out.served_n, got]
+        z = np.zeros(extra.size, dtype=np.int64)
+        out.oversold, out.cancelled = np.r_[out.oversold, z], np.r_[out.cancelled, z]
+        both = Orders.concat([rest, done, *new_rows])
+        out.orders = both.take(np.argsort(both.line, kind="stable"))
+
+    @staticmethod
+    def _late_shelf(repl, out, k: int, tick: int, want: int, got: int, stock: int) -> None:
+        """SKU k's shelf after add-ons that waited took `got` of `want` units from its `stock` at
+        `tick` (the stretch's last): demand and stock-out tick in the outcome, the shelf's
+        sell-out and stock-out events, the (s, Q) check."""
+        st, rec, sku = repl.st, repl.rec, repl.m.skus[k]
+        rel = out.demand.shape[1] - 1
+        out.demand[k, rel] += want
+        st.on_hand[k] -= got
+        if got and st.on_hand[k] == 0:
+            rec.events.append((tick, "sold_out", sku, 0.0))
+        if want > got:
+            out.out_ticks[k, rel] = 1
+            if not st.in_stockout[k]:
+                st.in_stockout[k] = True
+                rec.events.append((tick, "stockout", sku, float(want - got)))
+                repl.moments.fire("stockout", sku, float(want - got))
+        repl.check(k, tick)
+
+    def _split(self, gen: np.random.Generator, out, missed: np.ndarray, late: np.ndarray) -> None:
+        """Rows whose add-on lines (keys `missed`, sorted) left some orders without their add-on
+        (its shelf ran out in the tick): per row group (one key, its pieces) and add-on, the
+        served add-ons fall on a uniform random subset of the group's orders (a multivariate
+        hypergeometric over its pieces), which split by what they got."""
+        rows, lines = out.orders, out.lines
+        add = lines.is_addon[rows.line]
+        served = {}
+        for key in missed.tolist():
+            mine = rows.key == np.uint64(key)
+            served[key] = int((rows.n * rows.got)[mine & add].sum())
+        p_rows = np.flatnonzero(~add & (rows.mask > 0) & ~np.isin(rows.key, late))
+        hit = np.zeros(p_rows.size, dtype=bool)
+        for i in range(self.M):
+            on = (rows.mask[p_rows] & (1 << i)) > 0
+            hit |= on & np.isin(keyed_ids(_LINE, rows.key[p_rows], i), missed)
         groups: dict[int, list[int]] = {}
-        for r in p_rows.tolist():
+        for r in p_rows[hit].tolist():
             groups.setdefault(int(rows.key[r]), []).append(r)
         new: list[Orders] = []
         drop = np.zeros(rows.size, dtype=bool)
         for key, members in groups.items():
+            if (rows.got[members] == 0).any():
+                raise RuntimeError("an order with add-ons went unserved outside the ticks its add-ons wait in")
             mask0 = int(rows.mask[members[0]])
-            pieces = [(rows.take(np.array([r])), int(rows.got[r]) > 0) for r in members]
+            pieces = [rows.take(np.array([r])) for r in members]
             for i in range(self.M):
-                if not mask0 & (1 << i):
-                    continue
                 ak = int(keyed_ids(_LINE, np.uint64(key), i))
-                j = int(np.searchsorted(uniq, np.uint64(ak)))
-                n_a = int(a_served[j]) if j < uniq.size and int(uniq[j]) == ak else 0
-                counts = np.array([int(p.n[0]) for p, _ in pieces])
-                x = gen.multivariate_hypergeometric(counts, min(n_a, int(counts.sum())))
+                if not mask0 & (1 << i) or ak not in served:
+                    continue
+                counts = np.array([int(p.n[0]) for p in pieces])
+                x = gen.multivariate_hypergeometric(counts, min(served[ak], int(counts.sum())))
                 nxt = []
-                for (p, ok), xi in zip(pieces, x):
-                    if not ok:
-                        if xi:
-                            back[a_line_of[ak]] += xi
-                        nxt.append((p, ok))
-                        continue
+                for p, xi in zip(pieces, x):
                     for cnt, bit in ((xi, True), (int(p.n[0]) - xi, False)):
                         if cnt:
                             q = p.take(np.array([0]))
                             q.n[:] = cnt
-                            q.mask[:] = (int(p.mask[0]) | (1 << i)) if bit else (int(p.mask[0]) & ~(1 << i))
-                            nxt.append((q, ok))
+                            q.mask[:] = int(p.mask[0]) if bit else int(p.mask[0]) & ~(1 << i)
+                            nxt.append(q)
                 pieces = nxt
             drop[members] = True
-            for p, ok in pieces:
+            for p in pieces:
                 p.key = keyed_ids(_PAIRED, p.key, p.mask)
                 new.append(p)
-        kept = rows.take(~drop)
-        both = Orders.concat([kept, *new])
+        both = Orders.concat([rows.take(~drop), *new])
         out.orders = both.take(np.argsort(both.line, kind="stable"))
 
     # ------------------------------------------------------------------ money

@@ -208,10 +208,11 @@ class FastEngine:
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        lines, orders = self.baskets.add(rng.keys["addon"], lines, orders, ~deposit, lost, ch.start)
+        lines, orders, late = self.baskets.add(rng.keys["addon"], lines, orders, ~deposit, lost, ch.start, cut, st)
         deposit = reg.deposit[lines.k] & (lines.c < self.C)
         out = yield from play(repl, ch, rng, lines, orders, lost)
-        self.baskets.pair(rng.baskets, out, st, rec, ch.start)
+        self.baskets.pair(rng.baskets, out, repl, late)
+        deposit = reg.deposit[out.lines.k] & (out.lines.c < self.C)
         run.switchers = self.switching.after_play(rng.keys, out, st, reg.deposit, sale_reg.rel, ch.start, cut)
         if run.pull is not None:                             # units paid in a phase that pulls demand forward
             run.pull.owe(ch, out.lines, out.served, deposit, rec)
@@ -261,7 +262,7 @@ class FastEngine:
                                              m.n_ticks)
         if run.pull is not None:                             # buyers who already bought on the big day
             lines, orders, missing = run.pull.suppress(rng.stockout, lines, orders, ch.start, reg.deposit)
-        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, cut)
+        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, ch.start, cut)
         new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut, sellout)
         if new_cut < cut:
             cut = new_cut

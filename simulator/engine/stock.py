@@ -111,6 +111,18 @@ class Replenishment:
             self.deliver(tick + int(m.lead_ticks[k]), k, q, "reorder")
 
 
+def shelf_at(st: StockState, a: int) -> np.ndarray:
+    """(K,) units a stretch from tick `a` finds on the shelf: on hand, and what lands at `a`
+    (deliveries and returns back; a flash sale's deliveries are held back, not shelved)."""
+    shelf = st.on_hand.copy()
+    for tick, k, units, _ in st.inbox:
+        if tick <= a and not st.flash_live[k]:
+            shelf[k] += units
+    for k, units in st.restocks.get(a, []):
+        shelf[k] += units
+    return shelf
+
+
 @dataclass
 class Lost:
     """Demand of the SKUs whose whole demand in a stretch is lost (`Replenishment.dead`), drawn

@@ -30,6 +30,7 @@ from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines
 from simulator.engine.orders import line_keys
 from simulator.engine.quantiles import binomial_quantile
+from simulator.engine.stock import shelf_at
 from simulator.engine.visitors import resolve_segments
 
 
@@ -49,7 +50,8 @@ class Switching:
                       & (self.share > 0)[:, None])                                        # (K, K)
         self.switchable = self.mates.any(axis=1)                                          # (K,)
         self.on = bool(self.switchable.any())
-        self.primary = (model.addons.sku >= 0).any(axis=1)      # (K,) SKUs with add-ons: cut where they sell
+        self.addons = model.addons.sku                           # (K, A) add-on SKUs of each SKU (−1: none)
+        self.primary = (self.addons >= 0).any(axis=1)            # (K,) SKUs with add-ons: cut where they sell
         self.watch = self.switchable | self.primary              # out or restock too (`engine.baskets`)
         M = max(1, int(self.mates.sum(axis=1).max()))
         self.nbr = np.full((K, M), -1, dtype=np.int64)                                   # (K, M) neighbours
@@ -83,29 +85,54 @@ class Switching:
             at += end[(z >= 0) & (end > a) & (end < b)].tolist()
         return int(min(at))
 
-    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, b: int) -> tuple[int, np.ndarray]:
+    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, a: int, b: int) -> tuple[int, np.ndarray]:
         """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
         drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
         ticks after the other such SKUs' — where the next stretches may end: `horizon`);
-        `deposit` (K,) SKUs taking deposits (no one switches from them). SKUs with add-ons count
-        too, a flash sale's allotment included (`engine.baskets`)."""
+        `deposit` (K,) SKUs taking deposits (no one switches from them); the shelf at the
+        stretch's first tick `a` holds what lands then too. SKUs with add-ons count too, a flash
+        sale's allotment included (`engine.baskets`)."""
         none = np.zeros(0, dtype=np.int64)
         if not self.watch.any() or not lines.size:
             return b, none
-        which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (st.on_hand > 0)
-        mine = np.flatnonzero(which[lines.k] & ~lines.is_addon)
+        shelf = shelf_at(st, a)
+        which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (shelf > 0)
+        lines = self._with_addons(lines, deposit)
+        mine = np.flatnonzero(which[lines.k])
         if not mine.size:
             return b, none
         k, u = lines.k[mine], lines.units[mine]
         cum = np.cumsum(u)
         first = np.r_[True, k[1:] != k[:-1]]
         before = (cum - u)[np.maximum.accumulate(np.where(first, np.arange(k.size), 0))]
-        reach = cum - before >= st.on_hand[k]
+        reach = cum - before >= shelf[k]
         if not reach.any():
             return b, none
         at = np.minimum.reduceat(lines.t[mine][reach], np.flatnonzero(np.r_[True, np.diff(k[reach]) != 0])) + 1
         at = np.unique(at)
         return min(b, int(at[0])), at[1:]
+
+    def _with_addons(self, lines: Lines, deposit: np.ndarray) -> Lines:
+        """`lines` (sorted by SKU, tick; units drawn) and, where some SKU has add-ons, a line per
+        sale line and add-on at the add-on's SKU with a unit for every order (as if each took
+        it: a cut no later than the add-ons' true sell-out), sorted again (SKU, tick)."""
+        if not self.primary.any() or not lines.size:
+            return lines
+        parts = [lines]
+        sale = ~(deposit[lines.k] & (lines.c < self.C))
+        for i in range(self.addons.shape[1]):
+            r = np.flatnonzero((self.addons[lines.k, i] >= 0) & sale)
+            if r.size:
+                extra = lines.take(r)
+                extra.k = self.addons[lines.k[r], i]
+                extra.units = lines.n[r]
+                parts.append(extra)
+        if len(parts) == 1:
+            return lines
+        units = np.concatenate([p.units for p in parts])
+        both = Lines.concat(parts)
+        both.units = units
+        return both.take(np.argsort(both.k * self.T + both.t, kind="stable"))
 
     @staticmethod
     def horizon(ticks: np.ndarray, a: int, b: int) -> int:
