@@ -65,21 +65,13 @@ class Baskets:
         self.period = model.grid.period
 
     # ------------------------------------------------------------ before the play
-    def add(self, key: np.uint64, lines: Lines, orders: Orders, sale: np.ndarray, lost, a: int, cut: int,
-            st) -> tuple[Lines, Orders, np.ndarray]:
-        """The stretch [a, cut)'s `lines` (sorted by SKU, tick) and class rows with the add-ons
-        of the rows of `sale` (L,) lines (not deposits) split off by mask and their add-on lines
-        added, sorted again; add-ons of SKUs `lost.dead` go to `lost` (its (K, n) orders and
-        units) instead. Rows that may go unserved get no add-on lines: their add-ons wait for
-        the play to tell which orders were served (`late`) — those of the stretch's last tick
-        whose SKU may run short in it (its stretch demand, with a unit for every order listing
-        it as an add-on, reaches its shelf, `stock.shelf_at`;
-        the stretch ends after a sell-out of a SKU with add-ons: `Switching.sellout_cut`), and
-        all of a SKU whose shelf is empty at the start (a flash allotment sold out, its stock
-        held back). Returns (lines, rows, keys of the rows whose add-ons wait)."""
-        none = np.zeros(0, dtype=np.uint64)
+    def draw(self, key: np.uint64, lines: Lines, orders: Orders, sale: np.ndarray) -> Orders:
+        """The class rows of a stretch's lines split by the add-ons their orders take: per add-on
+        slot i, of a row of `sale` (L,) lines (not deposits) with n orders, Binomial(n, rate)
+        (a keyed inverse CDF) take it — a row of their own with bit i in `mask`. Rows stay
+        grouped by line in line order; a split row is keyed by its row and mask."""
         if not self.on or not orders.size:
-            return lines, orders, none
+            return orders
         ad = self.ad
         rows = orders
         for i in range(self.M):
@@ -97,15 +89,42 @@ class Baskets:
             rows.n[hit] -= x
             rows = Orders.concat([rows, more])
             rows = rows.take(rows.n > 0)
+        rows.key = np.where(rows.mask > 0, keyed_ids(_SPLIT, rows.key, rows.mask), rows.key)
+        return rows.take(np.argsort(rows.line, kind="stable"))
+
+    def demand(self, lines: Lines, orders: Orders) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The add-on units the class rows' masks ask for: (SKU, tick, units), one per row and
+        add-on taken."""
+        k, t, n = [], [], []
+        for i in range(self.M):
+            r = np.flatnonzero(orders.mask & (1 << i))
+            k.append(self.ad.sku[lines.k[orders.line[r]], i])
+            t.append(lines.t[orders.line[r]])
+            n.append(orders.n[r])
+        if not k:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z
+        return tuple(np.concatenate(x).astype(np.int64) for x in (k, t, n))
+
+    def add(self, lines: Lines, orders: Orders, lost, a: int, cut: int, st) -> tuple[Lines, Orders, np.ndarray]:
+        """The stretch [a, cut)'s `lines` (sorted by SKU, tick) and their class rows split by
+        mask (`draw`) with the add-on lines added, sorted again; add-ons of SKUs `lost.dead` go
+        to `lost` (its (K, n) orders and units) instead. Rows that may go unserved get no add-on
+        lines: their add-ons wait for the play to tell which orders were served (`late`) —
+        those of the stretch's last tick whose SKU may run short in it (its stretch demand, its
+        add-on units included, reaches its shelf, `stock.shelf_at`; the stretch ends after a
+        sell-out of a SKU with add-ons: `Switching.sellout_cut`), and all of a SKU whose shelf
+        is empty at the start (a flash allotment sold out, its stock held back). Returns
+        (lines, rows, keys of the rows whose add-ons wait)."""
+        none = np.zeros(0, dtype=np.uint64)
+        if not self.on or not orders.size:
+            return lines, orders, none
+        rows = orders
         split = rows.mask > 0
-        rows.key = np.where(split, keyed_ids(_SPLIT, rows.key, rows.mask), rows.key)
-        prim = ~lines.is_addon
         shelf = shelf_at(st, a)
-        demand = np.bincount(lines.k[prim], weights=lines.units[prim], minlength=shelf.size)
-        for i in range(self.M):                       # … and every order's add-ons, at most
-            tgt = ad.sku[lines.k, i]
-            on = (tgt >= 0) & sale & prim
-            demand += np.bincount(tgt[on], weights=lines.n[on], minlength=shelf.size)
+        demand = np.bincount(lines.k, weights=lines.units, minlength=shelf.size)
+        k_add, _, n_add = self.demand(lines, rows)
+        demand += np.bincount(k_add, weights=n_add, minlength=shelf.size)
         k_row = lines.k[rows.line]
         wait = split & (((lines.t[rows.line] == cut - 1) & (demand >= shelf)[k_row]) | (shelf == 0)[k_row])
         late = np.unique(rows.key[wait])

@@ -208,7 +208,7 @@ class FastEngine:
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
-        lines, orders, late = self.baskets.add(rng.keys["addon"], lines, orders, ~deposit, lost, ch.start, cut, st)
+        lines, orders, late = self.baskets.add(lines, orders, lost, ch.start, cut, st)
         deposit = reg.deposit[lines.k] & (lines.c < self.C)
         out = yield from play(repl, ch, rng, lines, orders, lost)
         self.baskets.pair(rng.baskets, out, repl, late)
@@ -262,7 +262,9 @@ class FastEngine:
                                              m.n_ticks)
         if run.pull is not None:                             # buyers who already bought on the big day
             lines, orders, missing = run.pull.suppress(rng.stockout, lines, orders, ch.start, reg.deposit)
-        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, ch.start, cut)
+        orders = self.baskets.draw(rng.keys["addon"], lines, orders, ~(reg.deposit[lines.k] & (lines.c < C)))
+        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, ch.start, cut,
+                                               self.baskets.demand(lines, orders))
         new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut, sellout)
         if new_cut < cut:
             cut = new_cut

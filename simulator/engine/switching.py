@@ -50,8 +50,7 @@ class Switching:
                       & (self.share > 0)[:, None])                                        # (K, K)
         self.switchable = self.mates.any(axis=1)                                          # (K,)
         self.on = bool(self.switchable.any())
-        self.addons = model.addons.sku                           # (K, A) add-on SKUs of each SKU (−1: none)
-        self.primary = (self.addons >= 0).any(axis=1)            # (K,) SKUs with add-ons: cut where they sell
+        self.primary = (model.addons.sku >= 0).any(axis=1)       # (K,) SKUs with add-ons: cut where they sell
         self.watch = self.switchable | self.primary              # out or restock too (`engine.baskets`)
         M = max(1, int(self.mates.sum(axis=1).max()))
         self.nbr = np.full((K, M), -1, dtype=np.int64)                                   # (K, M) neighbours
@@ -85,19 +84,21 @@ class Switching:
             at += end[(z >= 0) & (end > a) & (end < b)].tolist()
         return int(min(at))
 
-    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, a: int, b: int) -> tuple[int, np.ndarray]:
+    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, a: int, b: int,
+                    addons: tuple = ()) -> tuple[int, np.ndarray]:
         """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
         drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
         ticks after the other such SKUs' — where the next stretches may end: `horizon`);
         `deposit` (K,) SKUs taking deposits (no one switches from them); the shelf at the
         stretch's first tick `a` holds what lands then too. SKUs with add-ons count too, a flash
-        sale's allotment included (`engine.baskets`)."""
+        sale's allotment included, and the add-on units `addons` (SKU, tick, units) the
+        stretch's orders take count in their SKU's demand (`Baskets.demand`)."""
         none = np.zeros(0, dtype=np.int64)
         if not self.watch.any() or not lines.size:
             return b, none
         shelf = shelf_at(st, a)
         which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (shelf > 0)
-        lines = self._with_addons(lines, deposit)
+        lines = self._with_addons(lines, addons)
         mine = np.flatnonzero(which[lines.k])
         if not mine.size:
             return b, none
@@ -112,26 +113,15 @@ class Switching:
         at = np.unique(at)
         return min(b, int(at[0])), at[1:]
 
-    def _with_addons(self, lines: Lines, deposit: np.ndarray) -> Lines:
-        """`lines` (sorted by SKU, tick; units drawn) and, where some SKU has add-ons, a line per
-        sale line and add-on at the add-on's SKU with a unit for every order (as if each took
-        it: a cut no later than the add-ons' true sell-out), sorted again (SKU, tick)."""
-        if not self.primary.any() or not lines.size:
+    def _with_addons(self, lines: Lines, addons: tuple) -> Lines:
+        """`lines` (sorted by SKU, tick; units drawn) and a line per entry of `addons` (SKU,
+        tick, units), sorted again (SKU, tick)."""
+        if not addons or not addons[0].size:
             return lines
-        parts = [lines]
-        sale = ~(deposit[lines.k] & (lines.c < self.C))
-        for i in range(self.addons.shape[1]):
-            r = np.flatnonzero((self.addons[lines.k, i] >= 0) & sale)
-            if r.size:
-                extra = lines.take(r)
-                extra.k = self.addons[lines.k[r], i]
-                extra.units = lines.n[r]
-                parts.append(extra)
-        if len(parts) == 1:
-            return lines
-        units = np.concatenate([p.units for p in parts])
-        both = Lines.concat(parts)
-        both.units = units
+        k, t, n = addons
+        extra = Lines(t, k, np.zeros_like(k), np.zeros_like(k), n)
+        both = Lines.concat([lines, extra])
+        both.units = np.r_[lines.units, n]
         return both.take(np.argsort(both.k * self.T + both.t, kind="stable"))
 
     @staticmethod
