@@ -4,9 +4,9 @@ per tick × SKU × segment), all measured in this process. Prints a Markdown tab
 
     python benchmarks/bench_engine.py [--repeat 3] [--smoke]
 
-Then the shopper's switching SKU at a sell-out: the same plan (its SKUs in categories) with
-its switch share 0.19 against 0 (`tests.helpers.double11_with_switching`), run in turn, at ×1
-and ×100 traffic.
+Then the shopper's baskets and switching SKU at a sell-out: the same plan as written (add-ons,
+switch share 0.19) against both off (`tests.helpers.double11_with_switching`), run in turn, at
+×1 and ×100 traffic.
 
 `--smoke` runs every step on tiny traffic (×0.01, ×0.1, ×1) once: the test suite runs it so the
 benchmark cannot rot; its times mean nothing.
@@ -117,25 +117,27 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def switching(scales, repeat: int) -> None:
-    """Switching SKU at a sell-out on against off (switch share 0.19: a one-brand store's
-    same-brand substitutes, as the plan is written), its categories' inside share 0.15 in both;
-    ×1 and ×100."""
+    """The shopper's baskets and switching on — the plan as written: add-ons (`bought_with`) and
+    switch share 0.19 (a one-brand store's same-brand substitutes) — against both off (no
+    add-ons, switch share 0), its categories' inside share 0.15 in both; ×1 and ×100."""
     from tests.helpers import double11_with_switching
 
-    print("\n| traffic × | switching | engine s (best of {0}) | lost units | switched units |".format(repeat))
-    print("|---:|---|---:|---:|---:|")
+    print("\n| traffic × | baskets and switching | engine s (best of {0}) | lost units | switched units | "
+          "add-on units |".format(repeat))
+    print("|---:|---|---:|---:|---:|---:|")
     best = {}
     for scale in (scales[0], scales[2]):
-        engines = [(share, FastEngine(build_model(double11_with_switching(share, 0.15), scale))) for share in (0.0, 0.19)]
+        engines = [(on, FastEngine(build_model(double11_with_switching(0.19 if on else 0.0, 0.15, baskets=on), scale)))
+                   for on in (False, True)]
         times = interleaved_best(engines, repeat)
-        for share, eng in engines:
+        for on, eng in engines:
             rec = eng.run(0)
-            best[scale, share] = times[share]
-            print(f"| {scale} | {'on' if share else 'off'} | {times[share]:.3f} | "
-                  f"{rec.by_sku['lost_units'].sum():,.0f} | {rec.by_sku['switched_units'].sum():,.0f} |")
+            best[scale, on] = times[on]
+            print(f"| {scale} | {'on' if on else 'off'} | {times[on]:.3f} | {rec.by_sku['lost_units'].sum():,.0f} | "
+                  f"{rec.by_sku['switched_units'].sum():,.0f} | {rec.by_sku['addon_units'].sum():,.0f} |")
     lo, hi = scales[0], scales[2]
-    print(f"\nswitching on ÷ off: ×{best[lo, 0.19] / best[lo, 0.0]:.2f} at ×{lo}, ×{best[hi, 0.19] / best[hi, 0.0]:.2f} "
-          f"at ×{hi}; on, ×{hi} ÷ ×{lo}: ×{best[hi, 0.19] / best[lo, 0.19]:.2f}")
+    print(f"\nbaskets and switching on ÷ off: ×{best[lo, True] / best[lo, False]:.2f} at ×{lo}, "
+          f"×{best[hi, True] / best[hi, False]:.2f} at ×{hi}; on, ×{hi} ÷ ×{lo}: ×{best[hi, True] / best[lo, True]:.2f}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def fast_seconds(model, repeat=3) -> tuple[float, float]:
 def with_skus(base: Scenario, k: int) -> Scenario:
     """The scenario with k SKUs: its own first k, or all of them and clones round-robin
     (`sku_000`, …) beyond; promotions, phases and targets that name a SKU it no longer has
-    drop that SKU (a flash sale or pre-sale of it goes)."""
+    drop that SKU (a flash sale or pre-sale of it goes, and so does an add-on of it)."""
     data = base.model_dump()
     data["optimize"] = None                        # decisions name SKUs and phases of the original
     data["calibrate"] = None
@@ -76,6 +76,8 @@ def with_skus(base: Scenario, k: int) -> Scenario:
     def keep(ids):
         return [s for s in ids if s == "*" or s in skus]
 
+    for sku in skus.values():
+        sku["bought_with"] = {a: r for a, r in sku["bought_with"].items() if a in skus}
     for c in data["coupons"].values():
         c["skus"] = keep(c["skus"]) or ["*"]
     if data["platform_reduction"] is not None:

@@ -4,7 +4,8 @@ with every promotion mechanism on, against the same scenario with none, in this 
 "All on" = the bundled plan (pre-sale deposits, every 300 off 50, two store coupon pools,
 top-up) plus a flash sale on the hero lipstick at the Nov 11 launch, payment-mode stock
 deduction, returns that rise with depth and a finite member population (per-customer
-limits bind, so claims are tracked hour by hour). Prints a Markdown table.
+limits bind, so claims are tracked hour by hour); both without the plan's add-ons (payment-mode
+deduction refuses them). Prints a Markdown table.
 
     python benchmarks/bench_promotions.py [--repeat 3] [--smoke]
 """
@@ -26,6 +27,7 @@ SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "double11_beau
 def variants():
     sc = load_scenario(SCENARIO)
     data = sc.model_dump()
+    data["skus"] = {k: dict(v, bought_with={}) for k, v in data["skus"].items()}   # payment mode takes no add-ons
     none = dict(data, coupons={}, platform_reduction=None, presales={}, flash_sales={},
                 baskets={"topup_reach": 0.2, "topup_probability": 0.0})
     every = dict(data)

@@ -18,6 +18,8 @@ Money in the scenario's currency. A ratio whose denominator is zero is None
   − return write-off (returned units not resaleable × (unit cost − salvage value))
   − stock write-down (units left at the end × (unit cost − salvage value))
 - stockout_minutes = ticks at which a SKU had no stock and demand arrived × tick minutes
+- items_per_order = (orders + add-on units) / orders: the SKUs in an order's basket (an add-on
+  is one unit of another SKU, `skus.*.bought_with`); addon_units: units sold as add-ons
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ CHANNEL_KPIS = ("visits", "add_to_carts", "orders", "units", "gmv", "ad_spend", 
                 "commissions", "spend", "roi", "conversion_rate", "budget", "impressions", "clicks",
                 "ctr", "cpc", "win_rate")
 SKU_KPIS = ("add_to_carts", "orders", "units", "gmv", "returns", "lost_units", "lost_gmv", "switched_units", "switched_in_units",
+            "addon_units",
             "pulled_forward_units", "pull_forward_missing_units",
             "stockout_minutes", "inbound_units", "ending_stock", "sell_through",
             "coupon_cost", "oversold_units")
@@ -105,6 +108,8 @@ def run_kpis(rec: RunRecord, model: Model) -> dict[str, float | None]:
         "lost_gmv": float(sk["lost_gmv"].sum()),
         "switched_units": float(sk["switched_units"].sum()),
         "switched_in_units": float(sk["switched_in"].sum()),
+        "items_per_order": ratio(orders + float(sk["addon_units"].sum()), orders),
+        "addon_units": float(sk["addon_units"].sum()),
         "pulled_forward_units": float(sk["pulled_forward"].sum()),
         "pull_forward_missing_units": float(sk["pull_missing"].sum()),
         "inbound_units": inbound,
@@ -289,6 +294,7 @@ def sku_kpis(rec: RunRecord, model: Model) -> dict[str, dict[str, float | None]]
             "add_to_carts": f["carts"], "orders": f["orders"], "units": f["units"], "gmv": f["gmv"],
             "returns": f["returns"], "lost_units": f["lost_units"], "lost_gmv": f["lost_gmv"],
             "switched_units": f["switched_units"], "switched_in_units": f["switched_in"],
+            "addon_units": f["addon_units"],
             "pulled_forward_units": f["pulled_forward"], "pull_forward_missing_units": f["pull_missing"],
             "stockout_minutes": f["stockout_ticks"] * m, "inbound_units": f["inbound"],
             "ending_stock": float(rec.ending_stock[k]), "sell_through": ratio(f["units"], available),

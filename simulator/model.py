@@ -15,6 +15,7 @@ import numpy as np
 from simulator.auctions import AuctionChannel, build_auctions
 from simulator.plan.calendar import TAOBAO_2017, Calendar, build_calendar
 from simulator.plan.carts import CartPayment, build_carts
+from simulator.plan.baskets import AddOns, build_addons
 from simulator.plan.conversion import Buying, build_buying
 from simulator.plan.pull import Pull, build_pull
 from simulator.plan.regimes import Regimes, build_regimes
@@ -97,6 +98,7 @@ class Model:
     carts: list[CartPayment] = field(default_factory=list)   # warm-up carts' payments
     buy_now: np.ndarray | None = None  # (K,) share of a warm-up's buyers of SKU k who pay at once
     pull: Pull | None = None          # demand phases pull forward from the days after them
+    addons: AddOns | None = None      # each SKU's add-ons: several-SKU baskets
 
     @property
     def n_ticks(self) -> int:
@@ -145,6 +147,7 @@ def build_model(scenario: Scenario, scale: float = 1.0) -> Model:
         calendar=cal, volume=tr.volume, media=tr.media, buying=buying, inventory=inventory, promotions=promotions,
         regimes=build_regimes(promotions, buying.price, cal.phase_of_tick, kinds), carts=carts,
         buy_now=np.array([scenario.skus[k].warmup_buy_now for k in skus], dtype=float), pull=pull,
+        addons=build_addons(scenario, skus),
     )
 
 

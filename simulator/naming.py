@@ -19,7 +19,7 @@ RUN_KPIS = (
     "aov", "conversion_rate", "ad_spend", "fees", "commissions", "marketing_cost", "roi",
     "cogs", "platform_fee", "shipping", "return_handling", "return_writeoff", "stock_writedown", "gross_profit",
     "stockout_minutes", "lost_units", "lost_gmv", "switched_units", "switched_in_units",
-    "pulled_forward_units", "pull_forward_missing_units", "inbound_units", "ending_stock", "sell_through",
+    "items_per_order", "addon_units", "pulled_forward_units", "pull_forward_missing_units", "inbound_units", "ending_stock", "sell_through",
     "coupon_cost", "coupons_claimed", "coupons_redeemed", "reduction_cost", "platform_subsidy",
     "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",
     "oversold_units", "cancellations", "rule_firings",
@@ -29,7 +29,8 @@ an `optimize:` block may name them)."""
 
 HIGHER_IS_BETTER = frozenset({
     "visits", "add_to_carts", "orders", "units", "gmv", "net_sales", "paid_by_buyers", "store_receipts",
-    "aov", "conversion_rate", "roi", "gross_profit", "sell_through", "deposits", "deposit_amount"})
+    "aov", "conversion_rate", "roi", "gross_profit", "sell_through", "deposits", "deposit_amount",
+    "items_per_order", "addon_units"})
 LOWER_IS_BETTER = frozenset({
     "returns", "refunds", "subsidy_clawback", "ad_spend", "fees", "commissions", "marketing_cost",
     "return_handling", "return_writeoff", "stock_writedown", "stockout_minutes", "lost_units", "lost_gmv", "ending_stock",

@@ -13,7 +13,7 @@ import numpy as np
 
 CHANNEL_FLOWS = ("visits", "carts", "orders", "units", "gmv", "returns", "refunds",
                  "ad_spend", "fees", "commissions")
-SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_units", "lost_gmv", "switched_units", "switched_in", "pulled_forward", "pull_missing",
+SKU_FLOWS = ("carts", "orders", "units", "gmv", "returns", "refunds", "lost_units", "lost_gmv", "switched_units", "switched_in", "addon_units", "pulled_forward", "pull_missing",
              "stockout_ticks", "inbound", "taken", "released",
              "coupons_claimed", "coupons_redeemed", "coupon_cost", "reduction_cost", "platform_subsidy",
              "deposits", "deposit_amount", "deposit_expansion", "deposit_forfeits", "forfeited_amount",

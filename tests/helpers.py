@@ -221,10 +221,13 @@ def start_reference_runs(paths, n: int, seed: int, workers: int = 2, chunk: int 
     return collect
 
 
-def double11_with_switching(share: float = 0.5, inside: float = 0.5) -> Scenario:
+def double11_with_switching(share: float = 0.5, inside: float = 0.5, baskets: bool = True) -> Scenario:
     """The bundled Double 11 with every category's buyers switching at a sell-out with `share`
-    and its inside share set to `inside`."""
+    and its inside share set to `inside`; without its add-ons (`bought_with`) unless `baskets`."""
     sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "double11_beauty_flagship.yaml")
     data = sc.model_dump(mode="json", exclude_unset=True)
     data["categories"] = {c: {"inside_share": inside, "switch_share": share} for c in data["categories"]}
+    if not baskets:
+        for sku in data["skus"].values():
+            sku.pop("bought_with", None)
     return Scenario.model_validate(data)

@@ -200,7 +200,7 @@ class Coarse:
         order = np.argsort(lines.k * n_ticks + lines.t, kind="stable")
         renumber = np.empty_like(order)
         renumber[order] = np.arange(order.size)
-        orders = Orders(renumber[orders.line], orders.want, orders.n, orders.key, orders.got)
+        orders = Orders(renumber[orders.line], orders.want, orders.n, orders.key, orders.got, orders.mask)
         lines = lines.take(order)
         orders = orders.take(np.argsort(orders.line, kind="stable"))
         lines.units = orders.per_line(orders.n * orders.want, lines.size)

@@ -52,14 +52,16 @@ def _first_promotion(sc: Scenario) -> tuple[str, str] | None:
 
 
 def refuse_promotions(sc: Scenario) -> None:
-    """Raise a `ScenarioError` if `sc` uses a promotion mechanic (the engine does not model them)."""
-    if not sc.has_promotions:
+    """Raise a `ScenarioError` if `sc` uses a promotion mechanic or several-SKU baskets (the
+    engine does not model them)."""
+    addons = next((sid for sid, sku in sc.skus.items() if sku.bought_with), None)
+    if not sc.has_promotions and addons is None:
         return
-    path, what = _first_promotion(sc) or ("", "promotion mechanics")
+    path, what = _first_promotion(sc) or (f"skus.{addons}.bought_with", "several-SKU baskets (add-ons)")
     raise ScenarioError([Issue("<scenario>", None, path, (
         f"the expected engine (calibration's `method: least_squares`) does not model {what} yet; "
         "calibrate with replications instead (`method: tpe` or `method: cmaes`, which run the fast "
-        "engine), or remove the promotion mechanics (docs/promotions.md)"))])
+        "engine), or remove the promotion mechanics and add-ons (docs/promotions.md)"))])
 
 
 class ExpectedEngine:

@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from simulator.engine.auctions import AuctionBudgets, commit_auctions, draw_auctions, plan_auctions
+from simulator.engine.baskets import Baskets
 from simulator.engine.booking import Books
 from simulator.engine.budgets import FlatBudgets
 from simulator.engine.busy import at_risk, grouping
@@ -98,6 +99,7 @@ class FastEngine:
         basket = np.array([model.scenario.segments[s].basket_units for s in model.segments])
         self.basket_mean = model.extra_units[:, None] * basket[None, :]   # (K, S) mean units per order − 1
         self.lost = LostDemand(model, self.basket_mean)                 # SKUs out of stock for a stretch
+        self.baskets = Baskets(model)                                   # add-ons: several-SKU baskets
         self.drawn = np.ones(self.C, dtype=bool)                     # channels whose visits the chunk draws
         for au in model.auctions:                                    # (auction clicks come from the auctions)
             self.drawn[au.c] = False
@@ -206,7 +208,11 @@ class FastEngine:
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
+        lines, orders, late = self.baskets.add(lines, orders, lost, ch.start, cut, st)
+        deposit = reg.deposit[lines.k] & (lines.c < self.C)
         out = yield from play(repl, ch, rng, lines, orders, lost)
+        self.baskets.pair(rng.baskets, out, repl, late)
+        deposit = reg.deposit[out.lines.k] & (out.lines.c < self.C)
         run.switchers = self.switching.after_play(rng.keys, out, st, reg.deposit, sale_reg.rel, ch.start, cut)
         if run.pull is not None:                             # units paid in a phase that pulls demand forward
             run.pull.owe(ch, out.lines, out.served, deposit, rec)
@@ -256,7 +262,9 @@ class FastEngine:
                                              m.n_ticks)
         if run.pull is not None:                             # buyers who already bought on the big day
             lines, orders, missing = run.pull.suppress(rng.stockout, lines, orders, ch.start, reg.deposit)
-        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, cut)
+        orders = self.baskets.draw(rng.keys["addon"], lines, orders, ~(reg.deposit[lines.k] & (lines.c < C)))
+        sellout, run.sellouts = sw.sellout_cut(repl.st, lines, reg.deposit, ch.start, cut,
+                                               self.baskets.demand(lines, orders))
         new_cut = min(run.promo.flash_cut(ch, repl.st, lines), empty_cut, sellout)
         if new_cut < cut:
             cut = new_cut

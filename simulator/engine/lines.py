@@ -29,6 +29,10 @@ class Lines:
     `via` (None: all −1): for buyers who switched to SKU k because the SKU they chose was out of
     stock (`engine.switching`), that SKU (+ K where they switched in a stretch's last tick and
     pay in the next); −1 for every other line. A line that switched does not switch again.
+
+    `addon` (None: all −1): for the add-on units of an order (`engine.baskets`), the slot of the
+    add-on among its primary SKU's `bought_with` (k is the add-on's SKU); −1 for every other
+    line. An add-on line's orders are its primary's: it books units and GMV, never orders.
     """
 
     t: np.ndarray
@@ -42,6 +46,7 @@ class Lines:
     j0: np.ndarray | None = None
     grp: np.ndarray | None = None
     via: np.ndarray | None = None
+    addon: np.ndarray | None = None
 
     def __post_init__(self):
         if self.row is None:
@@ -67,12 +72,17 @@ class Lines:
         return Lines(self.t[idx], self.k[idx], self.s[idx], self.c[idx], self.n[idx],
                      None if self.units is None else self.units[idx], None if self.g is None else self.g[idx],
                      self.row[idx], self.j0[idx], None if self.grp is None else self.grp[idx],
-                     None if self.via is None else self.via[idx])
+                     None if self.via is None else self.via[idx], None if self.addon is None else self.addon[idx])
 
     @property
     def coarse(self) -> np.ndarray:
         """(L,) bool: coarse lines (`grp` ≥ 0)."""
         return np.zeros(self.size, dtype=bool) if self.grp is None else self.grp >= 0
+
+    @property
+    def is_addon(self) -> np.ndarray:
+        """(L,) bool: lines of add-on units (`addon` ≥ 0)."""
+        return np.zeros(self.size, dtype=bool) if self.addon is None else self.addon >= 0
 
     @property
     def switched(self) -> np.ndarray:
@@ -86,14 +96,14 @@ class Lines:
         if not parts:
             return cls.empty()
         g = None if all(p.g is None for p in parts) else np.concatenate([p.cls for p in parts])
-        grp, via = (None if all(getattr(p, f) is None for p in parts) else
-                    np.concatenate([np.full(p.size, -1, dtype=np.int64) if getattr(p, f) is None else getattr(p, f)
-                                    for p in parts]) for f in ("grp", "via"))
+        grp, via, addon = (None if all(getattr(p, f) is None for p in parts) else
+                           np.concatenate([np.full(p.size, -1, dtype=np.int64) if getattr(p, f) is None
+                                           else getattr(p, f) for p in parts]) for f in ("grp", "via", "addon"))
         if len(parts) == 1:
             p = parts[0]
-            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0, grp, via)
+            return Lines(p.t, p.k, p.s, p.c, p.n, None, g, p.row, p.j0, grp, via, addon)
         t, k, s, c, n, row, j0 = (np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS)
-        return cls(t, k, s, c, n, None, g, row, j0, grp, via)
+        return cls(t, k, s, c, n, None, g, row, j0, grp, via, addon)
 
 
 def first_of_cell(key: np.ndarray, cell_key: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from scipy import special
 from simulator.engine.keyed import keyed_ids, keyed_uniforms
 from simulator.engine.quantiles import binomial_quantile, poisson_quantile
 
-FIELDS = ("line", "want", "n", "key", "got")
+FIELDS = ("line", "want", "n", "key", "got", "mask")
 
 
 @dataclass
@@ -40,6 +40,11 @@ class Orders:
     n: np.ndarray         # (O,) orders in the row
     key: np.ndarray       # (O,) uint64 identity of the row: its keyed draws
     got: np.ndarray       # (O,) units each order of the row got (stock play; `want` before it)
+    mask: np.ndarray | None = None   # (O,) add-ons of each order: bit i, its SKU's add-on i (`engine.baskets`)
+
+    def __post_init__(self):
+        if self.mask is None:
+            self.mask = np.zeros(self.line.size, dtype=np.int64)
 
     @classmethod
     def empty(cls) -> "Orders":
@@ -174,7 +179,7 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
     more.want = target[hit]
     more.got = more.want.copy()
     more.key = keyed_ids(np.uint64(1), more.key, more.want)
-    orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got)
+    orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got, orders.mask)
     orders.n[hit] -= up
     both = Orders.concat([orders, more])
     both = both.take(both.n > 0)
@@ -228,23 +233,38 @@ def cell_units(key: np.uint64, ident: np.ndarray, n: np.ndarray, pmf: np.ndarray
     return units
 
 
-def order_money(lines, orders: Orders, price: np.ndarray, reg, promo) -> tuple[np.ndarray, np.ndarray]:
-    """Per class row, for ONE order of the row with `orders.got` units: (coupon class redeemed,
-    0: none — a claim's or a held coupon's class, `Promotions.coupon_of` its coupon) and the
-    platform reduction ⌊basket / every⌋ × off (0 where it does not apply)."""
+def order_money(lines, orders: Orders, items, price: np.ndarray, reg, promo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class row, for ONE order of the row — its primary's `orders.got` units and its
+    add-ons, the basket's `items` (`baskets.Items`) — (O,) the coupon class redeemed (0: none;
+    a claim's or a held coupon's class, `Promotions.coupon_of` its coupon: valid at the pay
+    tick, applying to the primary SKU, the items it applies to reaching its threshold), and per
+    item (N,) its share of that coupon (its value over the value of the items it applies to)
+    and its part of the platform reduction ⌊value of the items it applies to / every⌋ × off,
+    split pro rata to value (0 where it does not apply)."""
+    O, N = orders.size, items.row.size
     k = lines.k[orders.line]
-    v = orders.got * price[k]
     g = lines.cls[orders.line]
-    redeemed = np.zeros(orders.size, dtype=np.int64)
+    v = items.units * price[items.k]                                # (N,) one order's value of each item
+    redeemed = np.zeros(O, dtype=np.int64)
+    share = np.zeros(N)
     has = (g > 0) & (orders.got > 0)
     if has.any():
-        j = promo.coupon_of[g[has]]
-        ok = reg.valid[j] & promo.applies[j, k[has]] & (v[has] >= promo.threshold[j] - 1e-9)
-        redeemed[np.flatnonzero(has)[ok]] = g[has][ok]
-    red = np.zeros(orders.size)
+        j_item = promo.coupon_of[g[items.row]]
+        on = has[items.row] & promo.applies[j_item, items.k]
+        base = np.bincount(items.row, weights=np.where(on, v, 0.0), minlength=O)
+        r = np.flatnonzero(has)
+        j = promo.coupon_of[g[r]]
+        ok = reg.valid[j] & promo.applies[j, k[r]] & (base[r] >= promo.threshold[j] - 1e-9)
+        redeemed[r[ok]] = g[r[ok]]
+        use = on & (redeemed[items.row] > 0)
+        share[use] = v[use] / base[items.row[use]]
+    red = np.zeros(N)
     if reg.red_live:
-        red = np.where(promo.red_applies[k], np.floor(v / promo.red_every + 1e-9) * promo.red_off, 0.0)
-    return redeemed, red
+        on = promo.red_applies[items.k]
+        base = np.bincount(items.row, weights=np.where(on, v, 0.0), minlength=O)
+        total = np.floor(base / promo.red_every + 1e-9) * promo.red_off
+        red[on] = total[items.row[on]] * v[on] / base[items.row[on]]
+    return redeemed, share, red
 
 
 def allot(rng: np.random.Generator, orders: Orders, r0: int, r1: int, stock: int) -> list[Orders]:

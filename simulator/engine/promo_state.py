@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.engine.attribution import book as _book
 from simulator.engine.attribution import book_reduction
+from simulator.engine.baskets import Baskets
 from simulator.engine.coarse import Coarse
 from simulator.engine.flash import FlashSales
 from simulator.engine.lines import Lines
@@ -68,6 +69,7 @@ class PromoState:
         self.emptied: list[tuple[int, int]] = []                  # (coupon, tick) empties that happened, to book
         self.deposits = Deposits(model)                          # pre-sale deposits and their balances
         self.wallet = Wallet(p, S)                                # holders of the coupons that stay in the wallet
+        self.baskets = Baskets(model)                             # a basket's items (add-ons)
         self.balance_price = self.deposits.balance_price
         for j, name in enumerate(p.coupons):
             moments.env.process(self._pool(j, name))
@@ -230,36 +232,42 @@ class PromoState:
 
     def record_orders(self, rng, rec, st, sl, got, reg) -> None:
         """Coupons redeemed, the platform's reduction, what buyers paid, returns and flash units
-        of sale lines `sl` paid under the regime `reg`, by their class rows `got` (orders, units,
-        GMV and its commissions are booked by the engine)."""
+        of sale lines `sl` paid under the regime `reg`, by their class rows `got`, basket by
+        basket (`baskets.Items`: a coupon and the reduction split over a basket's items pro
+        rata; orders, units, GMV and its commissions are booked by the engine)."""
         p, m = self.promo, self.m
         per = m.grid.period
-        rows = got.take((got.got > 0) & (got.n > 0))                  # orders the stock served
+        rows = got.take((got.got > 0) & (got.n > 0) & ~sl.is_addon[got.line])   # orders the stock served
         line, n = rows.line, rows.n
         h, k = per[sl.t[line]], sl.k[line]
-        redeemed, red = order_money(sl, rows, reg.price, reg, p)
-        red = red * n
-        coupon = np.zeros(rows.size)
+        items = self.baskets.items(k, rows)
+        ir, ik = items.row, items.k
+        redeemed, share, red = order_money(sl, rows, items, reg.price, reg, p)
+        red = red * n[ir]
+        coupon = np.zeros(items.row.size)
         use = redeemed > 0
         if use.any():
             j = p.coupon_of[redeemed[use]]
             used = self.wallet.cap(rec, self.left, j, redeemed[use] > p.J, n[use])   # never more than claimed
             self.wallet.redeemed(j, sl.s[line][use], used)
-            coupon[use] = p.amount[j] * used
+            per_row = np.zeros(rows.size)
+            per_row[use] = p.amount[j] * used
+            coupon = per_row[ir] * share
             _book(rec.by_sku["coupons_redeemed"], h[use], k[use], used)
-            _book(rec.by_sku["coupon_cost"], h[use], k[use], coupon[use])
+            _book(rec.by_sku["coupon_cost"], h[ir], ik, coupon)
             for jj, name in enumerate(p.coupons):
                 used_j = float(used[j == jj].sum())
                 rec.coupons[name]["redeemed"] += used_j
                 rec.coupons[name]["cost"] += float(p.amount[jj] * used_j)
         if red.any():
-            book_reduction(rec, h, k, red, p.red_platform)
-        _book(rec.by_sku["paid"], h, k, -(coupon + red))            # the engine booked the GMV
-        price = reg.price[k]
-        units = rows.got * n
-        book_returns(m, rng.keys, rec, st, sl.t[line], k, sl.c[line] % self.C, units, price,
-                     units * price - coupon - red, red, rows.key, rows.got)
-        self.flash.units(rec, reg, k, units)                        # units sold at the flash price
+            book_reduction(rec, h[ir], ik, red, p.red_platform)
+        _book(rec.by_sku["paid"], h[ir], ik, -(coupon + red))        # the engine booked the GMV
+        price = reg.price[ik]
+        units = items.units * n[ir]
+        key, salt = self.baskets.item_keys(rows, items)
+        book_returns(m, rng.keys, rec, st, sl.t[line][ir], ik, sl.c[line][ir] % self.C, units, price,
+                     units * price - coupon - red, red, key, salt)
+        self.flash.units(rec, reg, k, rows.got * n)                  # units sold at the flash price
 
     # ------------------------------------------------------------ the end of a stretch
     def end(self, rng, rec, st, ch, draw: Draw) -> None:
@@ -326,6 +334,7 @@ class NoPromotions:
     def __init__(self, model):
         self.m = model
         self.C = len(model.channels)
+        self.baskets = Baskets(model)
         K, S = len(model.skus), len(model.segments)
         self._regimes: dict[int, Regime] = {}
         for phase in range(model.reach.shape[0]):
@@ -362,13 +371,17 @@ class NoPromotions:
         return None
 
     def record_orders(self, rng, rec, st, sl, got, reg) -> None:
-        """Returns of the stretch's orders: every buyer paid the activity price."""
-        rows = got.take((got.got > 0) & (got.n > 0))
+        """Returns of the stretch's orders, item by item (`baskets.Items`): every buyer paid the
+        activity price."""
+        rows = got.take((got.got > 0) & (got.n > 0) & ~sl.is_addon[got.line])
         line = rows.line
-        units = rows.n * rows.got
-        p = reg.price[sl.k[line]]
-        book_returns(self.m, rng.keys, rec, st, sl.t[line], sl.k[line], sl.c[line] % self.C, units, p,
-                     units * p, np.zeros(line.size), rows.key, rows.got)
+        items = self.baskets.items(sl.k[line], rows)
+        ir = items.row
+        units = rows.n[ir] * items.units
+        p = reg.price[items.k]
+        key, salt = self.baskets.item_keys(rows, items)
+        book_returns(self.m, rng.keys, rec, st, sl.t[line][ir], items.k, sl.c[line][ir] % self.C, units, p,
+                     units * p, np.zeros(ir.size), key, salt)
 
     def end(self, rng, rec, st, ch, draw: Draw) -> None:
         return None

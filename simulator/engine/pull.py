@@ -57,7 +57,7 @@ class PullState:
         if not (owed > 0).any() or not lines.size:
             return lines, orders, Missing.none()
         carts = lines.c >= self.C                                  # carts made before: not repaid by them
-        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())
+        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy(), orders.mask)
         offs = np.r_[0, np.cumsum(np.bincount(orders.line, minlength=lines.size))]
         taken = np.zeros(orders.size, dtype=np.int64)          # orders of each row taken away
         extra: list[Orders] = []                                # crossing ticks' orders left

@@ -111,6 +111,18 @@ class Replenishment:
             self.deliver(tick + int(m.lead_ticks[k]), k, q, "reorder")
 
 
+def shelf_at(st: StockState, a: int) -> np.ndarray:
+    """(K,) units a stretch from tick `a` finds on the shelf: on hand, and what lands at `a`
+    (deliveries and returns back; a flash sale's deliveries are held back, not shelved)."""
+    shelf = st.on_hand.copy()
+    for tick, k, units, _ in st.inbox:
+        if tick <= a and not st.flash_live[k]:
+            shelf[k] += units
+    for k, units in st.restocks.get(a, []):
+        shelf[k] += units
+    return shelf
+
+
 @dataclass
 class Lost:
     """Demand of the SKUs whose whole demand in a stretch is lost (`Replenishment.dead`), drawn
@@ -169,7 +181,7 @@ class _Play:
         self.a, self.b = ch.start, ch.end
         n = self.n = ch.end - ch.start
         self.key = lines.k * n + (lines.t - self.a)
-        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy())   # play sets n, got
+        orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got.copy(), orders.mask)   # play sets n, got
         lines.units = orders.per_line(orders.n * orders.want, lines.size)
         self.lines, self.orders = lines, orders
         demand = np.bincount(self.key, weights=lines.units, minlength=K * n).astype(np.int64).reshape(K, n)

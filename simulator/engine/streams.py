@@ -21,8 +21,10 @@ SOURCES = ("traffic", "orders", "split", "units", "budget", "carts", "stockout",
 # cell (a buyer's SKU, segment and class), units, topup, returns, queue (order of service
 # in a stock-out tick), restock (whether a returned unit can be sold again), line (line-level
 # units and returns where orders are not followed one by one), buy_now (a warm-up's buyers who
-# pay at once), switch (who of the buyers finding their SKU out of stock switch, and to what).
-KEYED = ("buy", "claim", "cell", "units", "topup", "returns", "queue", "restock", "line", "buy_now", "switch")
+# pay at once), switch (who of the buyers finding their SKU out of stock switch, and to what),
+# addon (which orders take which add-ons: several-SKU baskets).
+KEYED = ("buy", "claim", "cell", "units", "topup", "returns", "queue", "restock", "line", "buy_now", "switch",
+         "addon")
 
 
 class Streams:

@@ -30,6 +30,7 @@ from simulator.engine.keyed import keyed_uniforms
 from simulator.engine.lines import Lines
 from simulator.engine.orders import line_keys
 from simulator.engine.quantiles import binomial_quantile
+from simulator.engine.stock import shelf_at
 from simulator.engine.visitors import resolve_segments
 
 
@@ -49,6 +50,8 @@ class Switching:
                       & (self.share > 0)[:, None])                                        # (K, K)
         self.switchable = self.mates.any(axis=1)                                          # (K,)
         self.on = bool(self.switchable.any())
+        self.primary = (model.addons.sku >= 0).any(axis=1)       # (K,) SKUs with add-ons: cut where they sell
+        self.watch = self.switchable | self.primary              # out or restock too (`engine.baskets`)
         M = max(1, int(self.mates.sum(axis=1).max()))
         self.nbr = np.full((K, M), -1, dtype=np.int64)                                   # (K, M) neighbours
         for k in np.flatnonzero(self.switchable):
@@ -67,10 +70,11 @@ class Switching:
         """The first tick in (a, b) where a switchable SKU with nothing on the shelf gets a
         delivery or leaves its oversell window (b: none), and tick 1 where one starts the
         campaign empty (the first tick is never `dead`) — so that such a SKU is out of stock for
-        a whole stretch or not at all."""
-        if not self.on:
+        a whole stretch or not at all. SKUs with add-ons likewise (their add-ons meet the shelf
+        only with orders that can be served)."""
+        if not self.watch.any():
             return b
-        empty = self.switchable & (st.on_hand + st.held == 0) & ~st.flash_live
+        empty = self.watch & (st.on_hand + st.held == 0) & ~st.flash_live
         at = [b, 1] if a == 0 and empty.any() and b > 1 else [b]
         due = repl.first_due[empty]
         at += due[(due > a) & (due < b)].tolist()
@@ -80,27 +84,46 @@ class Switching:
             at += end[(z >= 0) & (end > a) & (end < b)].tolist()
         return int(min(at))
 
-    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, b: int) -> tuple[int, np.ndarray]:
+    def sellout_cut(self, st, lines: Lines, deposit: np.ndarray, a: int, b: int,
+                    addons: tuple = ()) -> tuple[int, np.ndarray]:
         """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
         drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
         ticks after the other such SKUs' — where the next stretches may end: `horizon`);
-        `deposit` (K,) SKUs taking deposits (no one switches from them)."""
+        `deposit` (K,) SKUs taking deposits (no one switches from them). SKUs with add-ons count
+        too, a flash sale's allotment included, with what lands at the stretch's first tick `a`
+        on their shelf (their orders may be unserved only in a stretch's last tick); the add-on
+        units `addons` (SKU, tick, units) the stretch's orders take count in their SKU's demand
+        (`Baskets.demand`)."""
         none = np.zeros(0, dtype=np.int64)
-        if not self.on or not lines.size:
+        if not self.watch.any() or not lines.size:
             return b, none
-        mine = np.flatnonzero((self.switchable & ~st.flash_live & ~deposit & (st.on_hand > 0))[lines.k])
+        shelf = np.where(self.primary, shelf_at(st, a), st.on_hand)
+        which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (shelf > 0)
+        lines = self._with_addons(lines, addons)
+        mine = np.flatnonzero(which[lines.k])
         if not mine.size:
             return b, none
         k, u = lines.k[mine], lines.units[mine]
         cum = np.cumsum(u)
         first = np.r_[True, k[1:] != k[:-1]]
         before = (cum - u)[np.maximum.accumulate(np.where(first, np.arange(k.size), 0))]
-        reach = cum - before >= st.on_hand[k]
+        reach = cum - before >= shelf[k]
         if not reach.any():
             return b, none
         at = np.minimum.reduceat(lines.t[mine][reach], np.flatnonzero(np.r_[True, np.diff(k[reach]) != 0])) + 1
         at = np.unique(at)
         return min(b, int(at[0])), at[1:]
+
+    def _with_addons(self, lines: Lines, addons: tuple) -> Lines:
+        """`lines` (sorted by SKU, tick; units drawn) and a line per entry of `addons` (SKU,
+        tick, units), sorted again (SKU, tick)."""
+        if not addons or not addons[0].size:
+            return lines
+        k, t, n = addons
+        extra = Lines(t, k, np.zeros_like(k), np.zeros_like(k), n)
+        both = Lines.concat([lines, extra])
+        both.units = np.r_[lines.units, n]
+        return both.take(np.argsort(both.k * self.T + both.t, kind="stable"))
 
     @staticmethod
     def horizon(ticks: np.ndarray, a: int, b: int) -> int:
@@ -157,7 +180,8 @@ class Switching:
         if not self.on or cut >= self.T or self.warm[cut]:
             return Lines.empty()
         lines, rows = out.lines, out.orders
-        native = ((self.switchable & ~st.flash_live)[lines.k] & ~lines.switched & ~(deposit[lines.k] & (lines.c < self.C))
+        native = ((self.switchable & ~st.flash_live)[lines.k] & ~lines.switched & ~lines.is_addon
+                  & ~(deposit[lines.k] & (lines.c < self.C))
                   & (out.oversold == 0) & (out.cancelled == 0))
         r = np.flatnonzero((rows.got == 0) & (rows.n > 0) & native[rows.line])
         avail = (st.on_hand > 0) & ~st.flash_live & ~deposit

@@ -40,13 +40,32 @@ class Orders:
             return 0, price
         if switched:
             self.rec.by_sku["switched_in"][self.hour(tick), k] += got
-        self.money(c, k, tick, got, price, coupon, pay_tick, sale, who=(s, customer))
+        addons = self.add_ons(k, tick, pay_tick)
+        self.money(c, k, tick, got, price, coupon, pay_tick, sale, who=(s, customer), addons=addons)
         pull = self.plan.pull
         if pull.source[tick] >= 0:                                  # a big day's unit: owed to the days after
-            self.debt[pull.source[tick], k] += got * pull.share[tick]
-            self.rec.by_sku["pulled_forward"][self.hour(tick), k] += got * pull.share[tick]
+            for j, units in [(k, got), *((a, 1) for a, _ in addons)]:
+                self.debt[pull.source[tick], j] += units * pull.share[tick]
+                self.rec.by_sku["pulled_forward"][self.hour(tick), j] += units * pull.share[tick]
         self.check_reorder(k)
+        for a, _ in addons:
+            self.check_reorder(a)
         return got, price
+
+    def add_ons(self, k: int, tick: int, pay_tick: int) -> list[tuple[int, float]]:
+        """The add-ons of an order of SKU k that got its units (`bought_with`): each with its
+        probability, one unit taken off its shelf at `tick` if there (else lost demand of it),
+        at its activity price of `pay_tick`. Returns (SKU, price) of the add-ons got."""
+        ad = self.plan.addons
+        out = []
+        for a, r in zip(ad.sku[k].tolist(), ad.rate[k].tolist()):
+            if a < 0 or self.rng.random() >= r:
+                continue
+            price, _ = self.activity_price(a, pay_tick)
+            if self.take(a, 1, tick, price):
+                self.rec.by_sku["addon_units"][self.hour(tick), a] += 1
+                out.append((a, price))
+        return out
 
     def repaid(self, k: int, tick: int, want: int) -> bool:
         """In a pull-forward window, while SKU k owes units to it, its buyer is one who already
@@ -93,41 +112,53 @@ class Orders:
 
     def money(self, c: int, k: int, tick: int, units: int, price: float, coupon: int | None,
               pay_tick: int, sale: int | None, expansion: float = 0.0, deposit: float = 0.0,
-              who: tuple[int, int | None] = (0, None)):
-        """Step 7: an order paid at `tick` with `units` at `price`; the coupon's validity and the
-        reduction are read at `pay_tick`; a balance payment's deposit `expansion` and the
-        `deposit` paid before. Then its returns (`returns`). `who` (segment, customer): a coupon
-        that stays in the wallet is redeemed only while that customer still holds it (a cart and
-        a later visit cannot both use one coupon), and leaves the wallet."""
+              who: tuple[int, int | None] = (0, None), addons: list[tuple[int, float]] = ()):
+        """Step 7: an order paid at `tick` with `units` of SKU k at `price` and one unit of each
+        add-on (SKU, price) in `addons`; the coupon's validity and the reduction are read at
+        `pay_tick` on the basket: the coupon (valid, applying to SKU k) if the items it applies
+        to reach its threshold, the reduction on the items it is live for, each split over
+        those items pro rata to their value; a balance payment's deposit `expansion` and the
+        `deposit` paid before (SKU k's). Then each item's returns (`returns`). `who` (segment,
+        customer): a coupon that stays in the wallet is redeemed only while that customer
+        still holds it (a cart and a later visit cannot both use one), and leaves the wallet."""
         pr, h = self.promo, self.hour(tick)
-        gmv = units * price
-        off = 0.0
+        items = [(k, units, price), *((a, 1, p) for a, p in addons)]
+        gmv = np.array([u * p for _, u, p in items])
+        off = np.zeros(len(items))
         key = None if coupon is None or who[1] is None or not pr.wallet[coupon] else (coupon, *who)
         if key is not None and self.wallet.get(key, 0) <= 0:
             coupon = None                                        # used already by another order
-        if self.coupon_valid(coupon, k, pay_tick) and gmv >= pr.threshold[coupon] - EPS:
-            if key is not None:
-                self.wallet[key] -= 1
-            off = float(pr.amount[coupon])
-            self.rec.by_sku["coupons_redeemed"][h, k] += 1
-            self.rec.by_sku["coupon_cost"][h, k] += off
-            self.rec.coupons[pr.coupons[coupon]]["redeemed"] += 1
-            self.rec.coupons[pr.coupons[coupon]]["cost"] += off
-        cut, share = 0.0, 0.0
-        if self.reduction_live(k, pay_tick):
-            cut, share = math.floor(gmv / pr.red_every + EPS) * pr.red_off, pr.red_platform
-            self.rec.by_sku["platform_subsidy"][h, k] += share * cut
-            self.rec.by_sku["reduction_cost"][h, k] += (1 - share) * cut
-        paid = gmv - off - cut - expansion                       # what the buyer pays for the units
-        returned = self.returns(c, k, tick, units, paid, share * cut)
-        for flows, i in ((self.rec.by_channel, c), (self.rec.by_sku, k)):
-            flows["orders"][h, i] += 1
-            flows["units"][h, i] += units
-            flows["gmv"][h, i] += gmv
-            flows["returns"][h, i] += returned
-            flows["refunds"][h, i] += returned / units * paid
-        self.rec.by_sku["paid"][h, k] += paid - deposit                 # paid now
-        self.rec.by_channel["commissions"][h, c] += (units - returned) * price * self.plan.commission[c]
+        if self.coupon_valid(coupon, k, pay_tick):
+            mine = np.array([bool(pr.applies[coupon, j]) for j, _, _ in items])
+            if gmv[mine].sum() >= pr.threshold[coupon] - EPS:
+                if key is not None:
+                    self.wallet[key] -= 1
+                off[mine] = float(pr.amount[coupon]) * gmv[mine] / gmv[mine].sum()
+                self.rec.by_sku["coupons_redeemed"][h, k] += 1
+                self.rec.coupons[pr.coupons[coupon]]["redeemed"] += 1
+                self.rec.coupons[pr.coupons[coupon]]["cost"] += float(pr.amount[coupon])
+                for (j, _, _), o in zip(items, off):
+                    self.rec.by_sku["coupon_cost"][h, j] += o
+        cut, share = np.zeros(len(items)), 0.0
+        live = np.array([self.reduction_live(j, pay_tick) for j, _, _ in items])
+        if live.any():
+            total = math.floor(gmv[live].sum() / pr.red_every + EPS) * pr.red_off
+            cut[live], share = total * gmv[live] / gmv[live].sum(), pr.red_platform
+            for (j, _, _), x in zip(items, cut):
+                self.rec.by_sku["platform_subsidy"][h, j] += share * x
+                self.rec.by_sku["reduction_cost"][h, j] += (1 - share) * x
+        self.rec.by_channel["orders"][h, c] += 1
+        self.rec.by_sku["orders"][h, k] += 1
+        for i, (j, n, p) in enumerate(items):
+            paid = gmv[i] - off[i] - cut[i] - (expansion if i == 0 else 0.0)   # what the buyer pays for them
+            returned = self.returns(c, j, tick, n, paid, share * cut[i])
+            for flows, x in ((self.rec.by_channel, c), (self.rec.by_sku, j)):
+                flows["units"][h, x] += n
+                flows["gmv"][h, x] += gmv[i]
+                flows["returns"][h, x] += returned
+                flows["refunds"][h, x] += returned / n * paid
+            self.rec.by_sku["paid"][h, j] += paid - (deposit if i == 0 else 0.0)   # paid now
+            self.rec.by_channel["commissions"][h, c] += (n - returned) * p * self.plan.commission[c]
         if sale is not None:
             self.rec.flash[pr.flash[sale].name]["units"] += units
 

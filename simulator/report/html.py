@@ -119,6 +119,10 @@ PROMO_TILES = (
     ("platform_subsidy", "Platform subsidy", "平台补贴", "money"), ("deposits", "Deposits", "定金订单", "count"),
     ("deposit_forfeits", "Forfeited deposits", "定金未付尾款", "count"), ("oversold_units", "Oversold units", "超卖件数", "count"),
 )
+# Basket tiles, shown only when orders take add-ons (docs/promotions.md, "Baskets of several SKUs")
+BASKET_TILES = (
+    ("items_per_order", "Items per order", "连带率", "money2"), ("addon_units", "Add-on units", "搭配件数", "count"),
+)
 
 
 def _tile_value(v, kind: str, d: D.ReportData) -> str:
@@ -132,6 +136,8 @@ def _tiles(d: D.ReportData) -> str:
     k = d.summary["kpis"]
     out = []
     promo = [t for t in PROMO_TILES if (k.get(t[0]) or {}).get("mean")]
+    if (k.get("addon_units") or {}).get("mean"):
+        promo += BASKET_TILES
     for key, en, zh, kind in (*TILES, *promo):
         q = k.get(key)
         if not q:

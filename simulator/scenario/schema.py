@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.naming import did_you_mean
 from simulator.scenario.auction_schema import AdGroup
+from simulator.scenario.basket_schema import check_baskets
 from simulator.scenario.calibrate_schema import Calibrate, check_calibrate
 from simulator.scenario.errors import LocatedError
 from simulator.scenario.numbers import (
@@ -444,6 +445,9 @@ class Sku(Strict):
     `category`: SKUs of one category are chosen among by a logit on price (`Category`): the
     price term `(effective price / price) ** elasticity` becomes that SKU's share of the
     category's choice, so a deeper discount on one SKU draws buyers from its neighbours.
+    `bought_with`: add-ons (搭配购买): SKU name → the probability that an order of this SKU
+    also takes one unit of that SKU, each independently; the order's coupon threshold and
+    cross-store reduction read the whole basket (docs/promotions.md, "Baskets of several SKUs").
     """
 
     name: str | None = None
@@ -464,6 +468,7 @@ class Sku(Strict):
     promo_lift: Factor = 1.0
     warmup_buy_now: Prob = 0.0
     category: str | None = None
+    bought_with: dict[str, Prob] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _salvage_not_above_cost(self) -> "Sku":
@@ -687,6 +692,15 @@ class Scenario(Strict):
                     raise _located(f"skus.{sid}.category", f"unknown category {sku.category!r}"
                                    f"{did_you_mean(sku.category, self.categories)}; categories are "
                                    f"{', '.join(self.categories)}")
+        return self
+
+    @model_validator(mode="after")
+    def _basket_checks(self) -> "Scenario":
+        """`skus.*.bought_with` (`check_baskets`)."""
+        try:
+            check_baskets(self)
+        except LocatedPromotionError as e:
+            raise _located(e.path, e.message) from None
         return self
 
     @model_validator(mode="after")

@@ -1,6 +1,6 @@
 """The bundled scenarios validate and run, and keep the shape their comments promise: Nov 11's
 day shape near the public record, coupon redemption and marketing cost inside the ranges their
-comments state."""
+comments state, and baskets as large as real Taobao checkouts."""
 
 from functools import lru_cache
 from pathlib import Path
@@ -89,3 +89,26 @@ def test_bundled_coupons_and_marketing_cost_inside_their_stated_ranges(name):
     share = k["marketing_cost"].mean() / k["gmv"].mean()
     assert 0.04 <= share <= 0.15, f"marketing cost {share:.3f} of GMV"
     assert k["switched_units"].mean() > 0 and k["lost_units"].mean() > 0
+
+
+def _taobao_checkouts() -> np.ndarray:
+    """Items per checkout in the Taobao UserBehavior sample (Alibaba Tianchi, 2017): a buyer's
+    purchases in one second are one checkout of a cart."""
+    import pandas as pd
+
+    from tests.conftest import SHARED_DATA, need_outside
+
+    d = pd.read_csv(need_outside(SHARED_DATA / "taobao_userbehavior_sample.csv", "Taobao UserBehavior sample"))
+    b = d[d.behavior == "buy"].sort_values(["user_id", "timestamp"])
+    checkout = (b.groupby("user_id").timestamp.diff().fillna(1.0) != 0).cumsum()
+    return b.groupby(checkout).item_id.nunique().to_numpy()
+
+
+def test_double11_baskets_hold_as_many_skus_as_real_checkouts():
+    """The bundled Double 11's items per order (its `bought_with` add-ons) within three standard
+    errors of the items per checkout of real Taobao buyers (the UserBehavior sample)."""
+    real = _taobao_checkouts()
+    se = real.std(ddof=1) / np.sqrt(real.size)
+    k = _run(Path(SCENARIOS[0]).parent / "double11_beauty_flagship.yaml", False).kpis()
+    assert k["addon_units"].min() > 0
+    assert abs(k["items_per_order"].mean() - real.mean()) <= 3 * se, (k["items_per_order"].mean(), real.mean(), se)

@@ -6,7 +6,8 @@ Two kinds of scenarios run on both engines, N = 200 replications each:
   prices, channels, auctions, rules);
 * the interaction matrix (`matrix_*.yaml`), where mechanisms meet: a flash surge × display,
   flat-cpc search with and without a budget and auctions; warm-up carts × a flash sale ×
-  coupons × the reduction × top-up; pre-sale deposits × stock deducted at payment; rules ×
+  coupons × the reduction × top-up; several-SKU baskets × the reduction, a coupon, substitution and
+  a flash sale; pre-sale deposits × stock deducted at payment; rules ×
   promotions; organic feedback × promotions; a campaign across a daylight-saving change. Each
   file says what it exercises and how often.
 
@@ -104,6 +105,11 @@ SPEC = {
     "matrix_wallet": ["visits", "add_to_carts", "orders", "units", "gmv", "coupon_cost", "coupons_redeemed",
                       "coupons_claimed", "reduction_cost", "paid_by_buyers", ("coupon", "c100", "redeemed"),
                       ("coupon", "c250", "redeemed"), ("flash", "hero_flash", "units"), ("sku", "kit", "units")],
+    "matrix_baskets": ["orders", "units", "gmv", "items_per_order", "addon_units", "coupon_cost", "coupons_redeemed",
+                       "reduction_cost", "lost_units", "switched_units", "returns", "refunds",
+                       ("sku", "case", "addon_units"), ("sku", "cloth", "addon_units"), ("sku", "case", "lost_units"),
+                       ("sku", "case", "coupon_cost"), ("sku", "hero", "switched_units"), ("flash", "hero_flash", "units"),
+                       ("first", "stockout", "case"), ("first", "stockout", "hero")],
     "matrix_dst": ["visits", "add_to_carts", "orders", "gmv", "ad_spend", ("channel", "ads", "visits"),
                    ("flash", "b_flash", "units"), ("first", "budget_exhausted", "ads")],
 }

@@ -112,7 +112,8 @@ ALL_ON = {
 
 def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, seed, returns=0.05, resale=1.0,
             wallet=False):
-    """Two SKUs and every mechanism: coupons (c1 staying in the wallet where `wallet`),
+    """Two SKUs and every mechanism: coupons (c1 staying in the wallet where `wallet`), a third
+    SKU taken as an add-on of the first in order mode,
     reduction, top-up, a flash sale on `a`, a pre-sale on `b` with its balance inside the
     campaign, returns rising with depth (all of them with `returns` = 1), a share `resale` of
     them back in stock."""
@@ -132,9 +133,15 @@ def _all_on(stock_a, stock_b, mode, pay_minutes, quantity, fallback, through, se
     }
     extra["coupons"] = {"c1": {**ALL_ON["coupons"]["c1"], "stays_in_wallet": wallet},
                         "c2": {**ALL_ON["coupons"]["c2"], "skus": ["b"]}}
+    add = {}
+    if mode == "order":                                   # add-ons: a case with the flash SKU's orders
+        extra["skus"]["case"] = {"price": 45.0, "unit_cost": 10.0, "base_conversion": 0.02, "stock": stock_b // 3,
+                                 "return_rate": returns, "resaleable_returns": resale}
+        add = {"bought_with": {"case": 0.4}}
     return one_sku(stock=stock_a, hours=8, tick_minutes=5, visits_per_hour=400, base_conversion=0.08,
                    sku={"units_per_order": 1.5, "return_rate": returns, "return_rate_per_discount": 0.3,
-                        "resaleable_returns": resale, "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1}},
+                        "resaleable_returns": resale, "reorder": {"point": 5, "quantity": 20, "lead_time_hours": 1},
+                        **add},
                    extra=extra)
 
 

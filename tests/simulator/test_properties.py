@@ -3,7 +3,7 @@
 Each example is a small random campaign (1–4 SKUs, 1–3 channels — sometimes paid
 search or display with small budgets —, 1–2 segments, a few hours to two days of
 1–60 minute ticks, an optional warm-up before a sale, stock, (s, Q) reorders,
-inbound shipments, baskets, returns (some back in stock the next day), discounts). Whatever the plan, a run must
+inbound shipments, baskets, add-ons of other SKUs, returns (some back in stock the next day), discounts). Whatever the plan, a run must
 keep stock ≥ 0, account for every unit, add money up, respect budgets and obey
 the KPI identities of docs/kpis.md and docs/model.md.
 
@@ -136,6 +136,12 @@ def scenarios(draw, ticks=TICKS) -> Scenario:
         categories = {"cat": {"inside_share": draw(frac(0.1, 0.9)), "switch_share": draw(frac(0.0, 1.0))}}
         for sid in list(skus)[:draw(st.integers(2, len(skus)))]:
             skus[sid]["category"] = "cat"
+    names_k = list(skus)
+    if len(skus) > 1 and draw(st.booleans()):                   # add-ons: several-SKU baskets
+        for sid in names_k[:draw(st.integers(1, len(skus)))]:
+            others = [o for o in names_k if o != sid]
+            picked = draw(st.lists(st.sampled_from(others), min_size=1, max_size=len(others), unique=True))
+            skus[sid]["bought_with"] = {o: draw(frac(0.0, 1.0)) for o in picked}
     calendar: dict = {
         "phases": phases,
         "intraday": draw(st.sampled_from(["flat", "taobao_2017"])),
@@ -206,7 +212,17 @@ def check_run(rec, model) -> None:
     assert np.all(sk["orders"] <= sk["units"]) and np.all(ch["orders"] <= ch["units"]), "orders > units"
     assert np.all(sk["returns"] <= sk["units"]), "returns > units"
     upo = np.array([model.scenario.skus[k].units_per_order for k in model.skus])
-    assert np.all(sk["units"][:, upo == 1] == sk["orders"][:, upo == 1]), "units != orders at 1 unit per order"
+    own = sk["units"] - sk["addon_units"]                         # units sold as the order's SKU
+    assert np.all(sk["addon_units"] <= sk["units"]), "more add-on units than units"
+    assert np.all(own[:, upo == 1] == sk["orders"][:, upo == 1]), "units != orders at 1 unit per order"
+    can_add = np.zeros(K, dtype=bool)                             # SKUs some order may take as an add-on
+    for sku in model.scenario.skus.values():
+        for a in sku.bought_with:
+            can_add[model.skus.index(a)] = True
+    assert not sk["addon_units"][:, ~can_add].any(), "add-on units of a SKU no order lists"
+    has_addons = np.array([bool(model.scenario.skus[k].bought_with) for k in model.skus])
+    assert sk["addon_units"].sum() <= (sk["orders"][:, has_addons].sum() * max(1, model.addons.sku.shape[1])), \
+        "more add-ons than the orders that may take them could hold"
     assert np.all(sk["stockout_ticks"] <= 60 // m), "more stock-out ticks than ticks in the hour"
     unmet = sk["lost_units"] + sk["switched_units"]              # demand that met no stock
     assert np.array_equal(sk["stockout_ticks"] > 0, unmet > 0), \
@@ -307,6 +323,8 @@ def check_run(rec, model) -> None:
           - k["return_handling"] - k["return_writeoff"] - k["stock_writedown"])
     assert math.isclose(k["gross_profit"], gp, rel_tol=1e-9, abs_tol=1e-9 * s)
     assert k["units"] == sk["units"].sum() == ch["units"].sum()
+    assert k["addon_units"] == sk["addon_units"].sum()
+    assert k["orders"] == 0 or math.isclose(k["items_per_order"], (k["orders"] + k["addon_units"]) / k["orders"])
     assert k["lost_units"] == sk["lost_units"].sum()
     assert k["stockout_minutes"] == sk["stockout_ticks"].sum() * m
 
