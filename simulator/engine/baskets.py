@@ -32,7 +32,7 @@ import numpy as np
 
 from simulator.engine.keyed import keyed_ids, keyed_uniforms
 from simulator.engine.lines import Lines
-from simulator.engine.orders import Orders
+from simulator.engine.orders import Orders, by_sku_tick
 from simulator.engine.quantiles import binomial_quantile
 from simulator.engine.stock import shelf_at
 
@@ -134,13 +134,7 @@ class Baskets:
             r = np.flatnonzero(((rows.mask & (1 << i)) > 0) & ~wait)
             if not r.size:
                 continue
-            src = rows.line[r]
-            extra = lines.take(src)
-            extra.k = self.ad.sku[lines.k[src], i]
-            extra.n = rows.n[r]
-            extra.addon = np.full(r.size, i, dtype=np.int64)
-            extra.via = None if extra.via is None else np.full(r.size, -1, dtype=np.int64)   # not a switcher's
-            extra.units = None
+            extra = self._addon_lines(lines, rows.line[r], i, rows.n[r])
             dead = lost.dead[extra.k]
             if dead.any():                                        # its shelf empty all stretch: lost demand
                 self._lose(lost, extra.take(dead), a)
@@ -154,16 +148,20 @@ class Baskets:
             base += n_new
         if not parts:
             return lines, rows.take(np.argsort(rows.line, kind="stable")), late
-        lines = Lines.concat([lines, *parts])
-        rows = Orders.concat([rows, *new_rows])
-        order = np.argsort(lines.k * self.n_ticks + lines.t, kind="stable")
-        renumber = np.empty_like(order)
-        renumber[order] = np.arange(order.size)
-        rows.line = renumber[rows.line]
-        lines = lines.take(order)
-        rows = rows.take(np.argsort(rows.line, kind="stable"))
-        lines.units = rows.per_line(rows.n * rows.want, lines.size)
+        lines, rows = by_sku_tick(Lines.concat([lines, *parts]), Orders.concat([rows, *new_rows]), self.n_ticks)
         return lines, rows, late
+
+    def _addon_lines(self, lines: Lines, src: np.ndarray, i: int, n: np.ndarray) -> Lines:
+        """Lines of add-on slot i of the orders of lines `src` (N,), `n` (N,) orders each: the
+        primary line's tick, segment, channel, class and group at the add-on's SKU (never a
+        switcher's line)."""
+        extra = lines.take(src)
+        extra.k = self.ad.sku[lines.k[src], i]
+        extra.n = n
+        extra.addon = np.full(src.size, i, dtype=np.int64)
+        extra.via = None if extra.via is None else np.full(src.size, -1, dtype=np.int64)
+        extra.units = None
+        return extra
 
     @staticmethod
     def _lose(lost, gone: Lines, a: int) -> None:
@@ -233,12 +231,8 @@ class Baskets:
             yes, no = part.take(got > 0), part.take(part.n > got)
             yes.n, no.n = got[got > 0], (part.n - got)[part.n > got]
             no.mask = no.mask & ~(1 << i)
-            extra = lines.take(part.line)
-            extra.k = tgt[has]
-            extra.addon = np.full(has.size, i, dtype=np.int64)
-            extra.n = part.n
-            extra.grp = None if extra.grp is None else np.full(has.size, -1, dtype=np.int64)
-            extra.via = None if extra.via is None else np.full(has.size, -1, dtype=np.int64)
+            extra = self._addon_lines(lines, part.line, i, part.n)
+            extra.grp = None if extra.grp is None else np.full(has.size, -1, dtype=np.int64)   # at the last tick
             new_lines.append(extra)
             ident = keyed_ids(_LINE, part.key, i)
             for cnt, g in ((got, 1), (part.n - got, 0)):

@@ -30,7 +30,7 @@ import numpy as np
 
 from simulator.engine.keyed import keyed_ids
 from simulator.engine.lines import Lines
-from simulator.engine.orders import Orders
+from simulator.engine.orders import Orders, by_sku_tick
 
 
 @dataclass
@@ -195,13 +195,5 @@ class Coarse:
         kept = lines.size - int(pick.sum())
         pieces = Orders(new_line + kept, orders.want[row], n, keyed_ids(np.uint64(0), orders.key[row], tick),
                         orders.got[row])
-        lines = Lines.concat([lines.take(~pick), new])
-        orders = Orders.concat([orders.of_lines(~pick), pieces])
-        order = np.argsort(lines.k * n_ticks + lines.t, kind="stable")
-        renumber = np.empty_like(order)
-        renumber[order] = np.arange(order.size)
-        orders = Orders(renumber[orders.line], orders.want, orders.n, orders.key, orders.got, orders.mask)
-        lines = lines.take(order)
-        orders = orders.take(np.argsort(orders.line, kind="stable"))
-        lines.units = orders.per_line(orders.n * orders.want, lines.size)
-        return lines, orders
+        return by_sku_tick(Lines.concat([lines.take(~pick), new]), Orders.concat([orders.of_lines(~pick), pieces]),
+                           n_ticks)

@@ -209,7 +209,6 @@ class FastEngine:
         self._commit_budgets(ch, run, rec, draw, rng, cut)
         ch = Chunk(ch.start, cut, ch.phase, ch.day)
         lines, orders, late = self.baskets.add(lines, orders, lost, ch.start, cut, st)
-        deposit = reg.deposit[lines.k] & (lines.c < self.C)
         out = yield from play(repl, ch, rng, lines, orders, lost)
         self.baskets.pair(rng.baskets, out, repl, late)
         deposit = reg.deposit[out.lines.k] & (out.lines.c < self.C)

@@ -81,6 +81,19 @@ class Orders:
         return self.per_line(self.n * self.got, L), self.per_line(self.n * (self.got > 0), L)
 
 
+def by_sku_tick(lines, orders: Orders, n_ticks: int):
+    """`lines` sorted by SKU, tick (`n_ticks` the campaign's) and their class rows with them,
+    grouped by line in line order; each line's units from its rows. Returns (lines, orders)."""
+    order = np.argsort(lines.k * n_ticks + lines.t, kind="stable")
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(order.size)
+    orders = Orders(renumber[orders.line], orders.want, orders.n, orders.key, orders.got, orders.mask)
+    lines = lines.take(order)
+    orders = orders.take(np.argsort(orders.line, kind="stable"))
+    lines.units = orders.per_line(orders.n * orders.want, lines.size)
+    return lines, orders
+
+
 def line_keys(key: np.uint64, lines, S: int, slots: int) -> np.ndarray:
     """(L,) uint64 identity of each line: its slot (tick × visit row), cell, coupon class and
     `j0` (0 for a category's buyers, else the index of the line's first buyer among them); a

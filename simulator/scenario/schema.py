@@ -664,6 +664,7 @@ class Scenario(Strict):
     def _promotion_checks(self) -> "Scenario":
         try:
             check_promotions(self)
+            check_baskets(self)               # skus.*.bought_with: what an add-on may be
         except LocatedPromotionError as e:
             raise _located(e.path, e.message) from None
         return self
@@ -692,15 +693,6 @@ class Scenario(Strict):
                     raise _located(f"skus.{sid}.category", f"unknown category {sku.category!r}"
                                    f"{did_you_mean(sku.category, self.categories)}; categories are "
                                    f"{', '.join(self.categories)}")
-        return self
-
-    @model_validator(mode="after")
-    def _basket_checks(self) -> "Scenario":
-        """`skus.*.bought_with` (`check_baskets`)."""
-        try:
-            check_baskets(self)
-        except LocatedPromotionError as e:
-            raise _located(e.path, e.message) from None
         return self
 
     @model_validator(mode="after")
