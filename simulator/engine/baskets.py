@@ -76,7 +76,7 @@ class Baskets:
         rows = orders
         for i in range(self.M):
             slot = ad.sku[lines.k[rows.line], i]
-            hit = np.flatnonzero((slot >= 0) & sale[rows.line] & (rows.n > 0))
+            hit = np.flatnonzero((slot >= 0) & sale[rows.line] & (rows.n > 0) & ((rows.mask & (1 << i)) == 0))
             if not hit.size:
                 continue
             ident = keyed_ids(_SPLIT, rows.key[hit], rows.mask[hit])

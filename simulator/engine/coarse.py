@@ -194,6 +194,6 @@ class Coarse:
         new.grp = np.full(pair.size, -1, dtype=np.int64)
         kept = lines.size - int(pick.sum())
         pieces = Orders(new_line + kept, orders.want[row], n, keyed_ids(np.uint64(0), orders.key[row], tick),
-                        orders.got[row])
+                        orders.got[row], orders.mask[row])
         return by_sku_tick(Lines.concat([lines.take(~pick), new]), Orders.concat([orders.of_lines(~pick), pieces]),
                            n_ticks)

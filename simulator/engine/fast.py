@@ -198,12 +198,15 @@ class FastEngine:
         reg = ps.begin(st, rec, ch)
         warm = bool(self.m.warmup[ch.phase])
         sale_reg = ps.regime_at(ch.start, ch.phase) if warm else reg   # a warm-up's buyers who pay at once: today's
-        until = self.switching.horizon(run.sellouts, ch.start, ch.end)   # a sell-out foreseen: buyers drawn to it
+        until = min(self.switching.horizon(run.sellouts, ch.start, ch.end),   # a sell-out foreseen, an empty
+                    self.switching.empty_cut(st, repl, ch.start, ch.end))      # shelf's change: drawn to it
+        ahead = run.sellouts[run.sellouts > until]           # sell-outs foreseen beyond: still foreseen
         draw = self._draw(ch, rng, run, reg, None if warm else self._dead(repl, run, ch.start, until), st, until)
         cut = min(ps.pool_cut(rng, ch, draw), until)         # a coupon pool empties: cut after that tick
         lines = draw.lines if warm else Lines.concat([draw.lines, run.carts.due(ch.start, cut)])
         lines, orders, deposit, carts, cut, lost = self._orders(rng, repl, run, ch, (reg, sale_reg), lines, cut,
                                                                  warm, draw)
+        run.sellouts = np.union1d(run.sellouts, ahead)
         ps.schedule(cut)                                     # its pool empties and sell-outs: SimPy events
         draw.truncate(cut - ch.start)
         self._commit_budgets(ch, run, rec, draw, rng, cut)
@@ -344,13 +347,12 @@ class FastEngine:
             rows = self.rows.group_row[c]
             visits[:, np.unique(rows)] = 0
             np.add.at(visits, (d.t, rows[d.g]), 1)
-        rates = self.rows.rates(m, lam, ch.start)                     # expected visits per row: paid as drawn
-        mine = np.flatnonzero(np.isin(self.rows.channel, list(paid)))
-        rates[:, mine] = visits[:, mine]
-        run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
-        tab = tables(self.rows, m, ch.phase, reg, n, ch.start)
         h = until - ch.start                                          # ticks split into buyers
-        tab = tab.first(h)
+        rates = self.rows.rates(m, lam[:h], ch.start)                 # expected visits per row: paid as drawn
+        mine = np.flatnonzero(np.isin(self.rows.channel, list(paid)))
+        rates[:, mine] = visits[:h, mine]
+        run.promo.limit_weights(reg, rates, self.rows)                # per-customer limits: shares per tick
+        tab = tables(self.rows, m, ch.phase, reg, h, ch.start)
         due = run.carts.pending
         mine = (due.t >= ch.start) & (due.t < until)                   # carts paying in the stretch: their demand too
         carts = np.bincount(due.k[mine], weights=due.n[mine], minlength=self.K)

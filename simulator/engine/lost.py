@@ -65,7 +65,7 @@ class LostDemand:
         price = reg.price
         law_key = (price.tobytes(), reg.valid.tobytes(), reg.red_live)
         if law_key not in self.laws:                                 # one order's law per regime
-            self.laws[law_key] = units_pmf(self.basket_mean, G, price, reg, promo)
+            self.laws[law_key] = units_pmf(self.basket_mean, G, price, reg, promo, self.m.addons)
         pmf = self.laws[law_key]
         law_c = cell % W
         units = cell_units(rng.keys["units"], keyed_ids(rng.keys["line"], ch.start, cell), count, pmf[law_c // F])

@@ -150,35 +150,57 @@ def basket_classes(keys: dict, lines, S: int, slots: int, mean: np.ndarray) -> O
     return Orders(line, want, n, key, want.copy()) if L else Orders.empty()
 
 
-def top_up_target(k: np.ndarray, g: np.ndarray, want: np.ndarray, price: np.ndarray, reg, promo) -> np.ndarray:
-    """Units an order of SKU `k`, coupon class `g` wanting `want` units tops up to (凑单): the
-    smallest usable threshold within `topup_reach` above its basket; 0 where none is."""
+def top_up_target(k: np.ndarray, g: np.ndarray, want: np.ndarray, price: np.ndarray, reg, promo,
+                  addons=None) -> tuple[np.ndarray, np.ndarray]:
+    """How an order of SKU `k`, coupon class `g` wanting `want` units tops up (凑单) to the
+    smallest usable threshold within `topup_reach` above its basket: (units it tops up to — 0
+    where no threshold is within reach —, the add-on slot that tops it up instead, −1: its own
+    units). An add-on of the SKU (`addons`, `plan.baskets.AddOns`) tops it up where one unit of
+    it closes the gap and counts toward that threshold (the coupon applies to it; the reduction
+    is live for it): the cheapest such add-on, the first written on a tie; its own units stay."""
     p = price[k]
     v = want * p
     best = np.full(want.size, np.inf)
+    j = np.full(want.size, -1)
     has = g > 0
     if has.any():
-        j = promo.coupon_of[g[has]]
-        thr = promo.threshold[j]
-        usable = reg.valid[j] & promo.applies[j, k[has]] & (v[has] < thr)
+        j[has] = promo.coupon_of[g[has]]
+        thr = promo.threshold[j[has]]
+        usable = reg.valid[j[has]] & promo.applies[j[has], k[has]] & (v[has] < thr)
         best[has] = np.where(usable, thr, np.inf)
+    by_coupon = np.isfinite(best)
     if reg.red_live:
         nxt = (np.floor(v / promo.red_every) + 1) * promo.red_every
-        best = np.where(promo.red_applies[k], np.minimum(best, nxt), best)
+        red = promo.red_applies[k] & (nxt < best)
+        best = np.where(red, nxt, best)
+        by_coupon &= ~red
     ok = np.isfinite(best) & (best - v <= promo.topup_reach * best)
     add = np.ceil((np.where(ok, best, v) - v) / p - 1e-9).astype(np.int64)
-    return np.where(ok, want + add, 0)
+    slot = np.full(want.size, -1)
+    if addons is not None and addons.on and ok.any():
+        gap, cheapest = best - v, np.full(want.size, np.inf)
+        for i in range(addons.sku.shape[1]):
+            a = addons.sku[k, i]
+            pa = np.where(a >= 0, price[np.maximum(a, 0)], 0.0)
+            counts = np.where(by_coupon, promo.applies[np.maximum(j, 0), np.maximum(a, 0)],
+                              reg.red_live & promo.red_applies[np.maximum(a, 0)])
+            take = ok & (a >= 0) & counts & (pa >= gap - 1e-9) & (pa < cheapest)
+            slot, cheapest = np.where(take, i, slot), np.where(take, pa, cheapest)
+    return np.where(ok, np.where(slot >= 0, want, want + add), 0), slot
 
 
 def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg, promo,
-                   eligible: np.ndarray) -> Orders:
+                   eligible: np.ndarray, addons=None) -> Orders:
     """凑单: of a class row whose basket lies just below a usable threshold (within
-    `topup_reach` of it), Binomial(count, q) orders top up to it — a row of their own.
+    `topup_reach` of it), Binomial(count, q) orders top up to it — a row of their own, with
+    more units of its SKU or with the add-on that closes the gap (`top_up_target`: its bit set
+    in `mask`, so `baskets.Baskets.draw` gives it to every order of the row).
 
     `eligible` (L,) bool: lines whose orders may top up (not deposits)."""
     if promo.topup_probability <= 0 or not orders.size:
         return orders
-    target = top_up_target(lines.k[orders.line], lines.cls[orders.line], orders.want, price, reg, promo)
+    target, slot = top_up_target(lines.k[orders.line], lines.cls[orders.line], orders.want, price, reg, promo,
+                                 addons)
     hit = np.flatnonzero((target > 0) & eligible[orders.line])
     if not hit.size:
         return orders
@@ -191,7 +213,9 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
     more.n = up
     more.want = target[hit]
     more.got = more.want.copy()
-    more.key = keyed_ids(np.uint64(1), more.key, more.want)
+    forced = slot[hit] >= 0
+    more.mask = np.where(forced, more.mask | (1 << np.maximum(slot[hit], 0)), more.mask)
+    more.key = keyed_ids(np.uint64(1), more.key, np.where(forced, (1 << 40) + slot[hit], more.want))
     orders = Orders(orders.line, orders.want, orders.n.copy(), orders.key, orders.got, orders.mask)
     orders.n[hit] -= up
     both = Orders.concat([orders, more])
@@ -199,11 +223,13 @@ def top_up_classes(key: np.uint64, lines, orders: Orders, price: np.ndarray, reg
     return both.take(np.argsort(both.line, kind="stable"))
 
 
-def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo) -> np.ndarray:
+def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo, addons=None) -> np.ndarray:
     """(K·S·G·2, V) the law of one order's units, top-up included, per SKU × segment × coupon
     class × (0: may not top up — a deposit —, 1: may), over the values 0 … V − 1: 1 +
     Poisson(`mean` (K, S)), then the top-up of `top_up_target` with its probability (none
-    without promotions: `promo` None)."""
+    without promotions: `promo` None). With `addons`, an order an add-on tops up keeps its own
+    units (the law of its SKU's units); without, every top-up is counted in units of its SKU
+    (the law of whether its basket reaches the threshold)."""
     K, S = mean.shape
     top = int(np.ceil(mean.max() + 12 * np.sqrt(mean.max()) + 12))
     i = np.arange(top + 1)
@@ -216,7 +242,9 @@ def units_pmf(mean: np.ndarray, G: int, price: np.ndarray, reg, promo) -> np.nda
     q = 0.0 if promo is None else promo.topup_probability
     target = np.zeros(size.size, dtype=np.int64)
     if q > 0:
-        target = top_up_target(k[rows], g[rows], size, price, reg, promo) * e[rows]
+        target = top_up_target(k[rows], g[rows], size, price, reg, promo)[0] * e[rows]
+        if addons is not None and addons.on:                                   # its add-on's: its own units
+            target = np.where(top_up_target(k[rows], g[rows], size, price, reg, promo, addons)[1] >= 0, 0, target)
     V = int(max(size.max(), target.max())) + 1
     pmf = np.zeros((k.size, V))
     moved = np.where(target > 0, q, 0.0) * mass

@@ -204,7 +204,7 @@ class PromoState:
 
     def top_up(self, rng, lines, orders, reg, eligible):
         """凑单 of the stretch's class rows (`orders.top_up_classes`)."""
-        return top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, self.promo, eligible)
+        return top_up_classes(rng.keys["topup"], lines, orders, reg.price, reg, self.promo, eligible, self.m.addons)
 
     def flash_cut(self, ch, st, lines: Lines) -> int:
         """The tick after the first sell-out of a flash sale that falls back (`FlashSales.cut`)."""

@@ -89,15 +89,17 @@ class Switching:
         """(the tick after the first in which the stretch's `lines` (sorted by SKU, tick, units
         drawn) of a switchable SKU with stock reach what it has on the shelf (b: none), the
         ticks after the other such SKUs' — where the next stretches may end: `horizon`);
-        `deposit` (K,) SKUs taking deposits (no one switches from them). SKUs with add-ons count
-        too, a flash sale's allotment included, with what lands at the stretch's first tick `a`
-        on their shelf (their orders may be unserved only in a stretch's last tick); the add-on
+        `deposit` (K,) SKUs taking deposits (no one switches from them). The shelf is what a
+        stretch from `a` finds (`stock.shelf_at`: a delivery landing at `a` included, so a SKU
+        restocked there and sold out again within the stretch cuts it). SKUs with add-ons count
+        too, a flash sale's allotment included (their orders may be unserved only in a
+        stretch's last tick); the add-on
         units `addons` (SKU, tick, units) the stretch's orders take count in their SKU's demand
         (`Baskets.demand`)."""
         none = np.zeros(0, dtype=np.int64)
         if not self.watch.any() or not lines.size:
             return b, none
-        shelf = np.where(self.primary, shelf_at(st, a), st.on_hand)
+        shelf = shelf_at(st, a)
         which = ((self.switchable & ~st.flash_live) | self.primary) & ~deposit & (shelf > 0)
         lines = self._with_addons(lines, addons)
         mine = np.flatnonzero(which[lines.k])

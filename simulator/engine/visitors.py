@@ -135,12 +135,6 @@ class Tables:
         i = self.table(t)
         return self.buy[i], self.claim[i]
 
-    def first(self, h: int) -> Tables:
-        """The tables of the first h ticks."""
-        if not self.varies:
-            return self
-        return Tables(self.buy, self.claim, self.G, self.row_of[:h])
-
 
 def tables(rows: VisitRows, model, phase: int, reg, n: int, start: int) -> Tables:
     """The stretch's tables from tick `start`: the regime's class shares × its purchase

@@ -369,6 +369,14 @@ def work(cfg: WorkerConfig, worker: int, slots: Slots, deadline: float | None, r
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 study.optimize(evaluator, n_trials=1, catch=(ScenarioError,),
                                callbacks=[lambda s, t: last.append(t)])
+        except ValueError as e:
+            slots.finish(False)
+            if not str(e).startswith("Cannot tell a "):
+                raise
+            # Another worker finished this trial first: two workers popped the same queued trial
+            # (the starting plan) — SQLite has no row lock for Optuna's queue (optuna issue
+            # #4621). The other worker's result counts; this one takes a new slot.
+            continue
         except BaseException:
             slots.finish(False)
             raise

@@ -229,22 +229,33 @@ class Offers:
             self.rec.coupons[name]["empty_tick"] = float(tick)
         return pick
 
-    def topup(self, k: int, units: int, price: float, coupon: int | None, pay_tick: int) -> int:
-        """Step 5, 凑单: units added to reach the smallest usable threshold T > v = units × price
-        with T − v ≤ topup_reach × T, with probability topup_probability (else 0)."""
+    def topup(self, k: int, units: int, price: float, coupon: int | None, pay_tick: int) -> tuple[int, int]:
+        """Step 5, 凑单: with probability topup_probability, the order reaches the smallest usable
+        threshold T > v = units × price with T − v ≤ topup_reach × T (the coupon's before the
+        reduction's on a tie): with the cheapest add-on of SKU k (`bought_with`; the first written
+        on a tie) of which one unit closes the gap and counts toward T (the coupon applies to it;
+        the reduction is live for it), else with units of SKU k. Returns (units of k added, the
+        add-on's slot or −1)."""
         pr = self.promo
         if not pr.topup_probability:
-            return 0
+            return 0, -1
         v = units * price
         usable = []
-        if self.coupon_valid(coupon, k, pay_tick):
-            usable.append(float(pr.threshold[coupon]))
+        if self.coupon_valid(coupon, k, pay_tick) and pr.threshold[coupon] > v + EPS:
+            usable.append((float(pr.threshold[coupon]), 0))
         if self.reduction_live(k, pay_tick):
-            usable.append((math.floor(v / pr.red_every + EPS) + 1) * pr.red_every)   # the next full multiple above v
-        above = [t for t in usable if t > v + EPS]
-        if not above:
-            return 0
-        target = min(above)
+            usable.append(((math.floor(v / pr.red_every + EPS) + 1) * pr.red_every, 1))   # the next full multiple above v
+        if not usable:
+            return 0, -1
+        target, kind = min(usable)
         if target - v > pr.topup_reach * target or self.rng.random() >= pr.topup_probability:
-            return 0
-        return math.ceil((target - v) / price - EPS)
+            return 0, -1
+        slot, cheapest = -1, math.inf
+        for i, a in enumerate(self.plan.addons.sku[k].tolist()):
+            if a < 0:
+                continue
+            counts = self.reduction_live(a, pay_tick) if kind else bool(pr.applies[coupon, a])
+            pa = self.activity_price(a, pay_tick)[0]
+            if counts and target - v - EPS <= pa < cheapest:
+                slot, cheapest = i, pa
+        return (0, slot) if slot >= 0 else (math.ceil((target - v) / price - EPS), -1)

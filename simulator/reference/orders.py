@@ -27,7 +27,8 @@ class Orders:
         its category (`switch_to`; not a second time). Returns (units got, activity price)."""
         want = self.units(k, s)
         price, sale = self.activity_price(k, pay_tick)
-        want += self.topup(k, want, price, coupon, pay_tick)
+        extra, forced = self.topup(k, want, price, coupon, pay_tick)
+        want += extra
         if not cart and self.repaid(k, tick, want):
             return 0, price
         if not switched and sale is None:
@@ -40,7 +41,7 @@ class Orders:
             return 0, price
         if switched:
             self.rec.by_sku["switched_in"][self.hour(tick), k] += got
-        addons = self.add_ons(k, tick, pay_tick)
+        addons = self.add_ons(k, tick, pay_tick, forced)
         self.money(c, k, tick, got, price, coupon, pay_tick, sale, who=(s, customer), addons=addons)
         pull = self.plan.pull
         if pull.source[tick] >= 0:                                  # a big day's unit: owed to the days after
@@ -52,14 +53,15 @@ class Orders:
             self.check_reorder(a)
         return got, price
 
-    def add_ons(self, k: int, tick: int, pay_tick: int) -> list[tuple[int, float]]:
+    def add_ons(self, k: int, tick: int, pay_tick: int, forced: int = -1) -> list[tuple[int, float]]:
         """The add-ons of an order of SKU k that got its units (`bought_with`): each with its
-        probability, one unit taken off its shelf at `tick` if there (else lost demand of it),
-        at its activity price of `pay_tick`. Returns (SKU, price) of the add-ons got."""
+        probability — the slot `forced` (the add-on its top-up took, `topup`) for sure —, one
+        unit taken off its shelf at `tick` if there (else lost demand of it), at its activity
+        price of `pay_tick`. Returns (SKU, price) of the add-ons got."""
         ad = self.plan.addons
         out = []
-        for a, r in zip(ad.sku[k].tolist(), ad.rate[k].tolist()):
-            if a < 0 or self.rng.random() >= r:
+        for i, (a, r) in enumerate(zip(ad.sku[k].tolist(), ad.rate[k].tolist())):
+            if a < 0 or (i != forced and self.rng.random() >= r):
                 continue
             price, _ = self.activity_price(a, pay_tick)
             if self.take(a, 1, tick, price):

@@ -34,8 +34,9 @@ from simulator.scenario.numbers import Strict as _Strict
 
 class Baskets(_Strict):
     """Threshold top-up (凑单): an order whose basket lies below a threshold it could use by at
-    most `topup_reach` × the threshold adds units of its SKU to reach it, with probability
-    `topup_probability`."""
+    most `topup_reach` × the threshold tops up to it with probability `topup_probability` —
+    with the cheapest of its SKU's add-ons (`bought_with`) that closes the gap and counts toward
+    the threshold, else with units of its SKU."""
 
     topup_reach: bounded(ge=0, lt=1, unit="a share of the threshold") = 0.2
     topup_probability: Prob = 0.0

@@ -12,13 +12,18 @@ sale, substitution, top-up, carts and returns is tested in the interaction matri
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from simulator.engine import ExpectedEngine
+from simulator.engine import orders as fast_orders
 from simulator.engine.baskets import Baskets
 from simulator.kpis import run_kpis, sku_kpis
 from simulator.model import build_model
+from simulator.plan.baskets import AddOns
+from simulator.reference.offers import Offers as ReferenceOffers
 from simulator.reference.orders import Orders as ReferenceOrders
 from simulator.runner import simulate
 from simulator.scenario import Scenario
@@ -29,16 +34,19 @@ ENGINES = ("fast", "reference")
 CASE, CLOTH = 0.4, 0.25
 
 
-def _plan(case_stock: int = 10**6, money: bool = False, hours: int = 4) -> Scenario:
+def _plan(case_stock: int = 10**6, money: bool = False, hours: int = 4, topup: float = 0.0) -> Scenario:
     """A phone at 120 whose orders take a case (40) with probability CASE and a cloth (15) with
     CLOTH; nobody buys a case or a cloth alone. With `money`: the platform's every 150 off 20
     and a coupon of 20 off 150, both on the phone and the case only — one phone reaches neither
-    alone, a phone with its case reaches both (a cloth does not count)."""
+    alone, a phone with its case reaches both (a cloth does not count). `topup`: the chance that
+    a basket within a quarter of a threshold tops up to it (凑单)."""
     extra = {}
     if money:
         extra = {"platform_reduction": {"every": 150, "off": 20, "platform_share": 0.5, "skus": ["phone", "case"]},
                  "coupons": {"c150": {"threshold": 150, "amount": 20, "quantity": 10**6, "claim_rate": 0.5,
                                       "skus": ["phone", "case"]}}}
+    if topup:
+        extra["baskets"] = {"topup_reach": 0.25, "topup_probability": topup}
     return Scenario.model_validate({
         "meta": {"name": "baskets", "start": at(0), "end": at(hours), "tick_minutes": 5},
         "calendar": {"intraday": "flat"},
@@ -127,6 +135,75 @@ def _money_alone(real, orders, addons, c, k, tick, units, price, *rest, **kw):
     real(orders, c, k, tick, units, price, *rest, **kw)
     for a, p in addons:
         real(orders, c, a, tick, 1, p, *rest, **kw)
+
+
+TOPUP = 0.6
+
+
+def _pile_up_across_items(res) -> int:
+    """A phone (120) lies 30 below both thresholds (150), within reach: with probability TOPUP
+    its order tops up with the case (40: the one add-on that closes the gap and counts; a cloth
+    does not), never with a second phone. So a case rides along in TOPUP + (1 − TOPUP) × CASE
+    of the orders (binomial standard error), every phone order holds one phone, and the money
+    of each basket with a case holds (`_basket_money_holds`). Returns the orders."""
+    orders = cases = 0
+    for rec in res.records:
+        phone, case = (sku_kpis(rec, res.model)[s] for s in ("phone", "case"))
+        assert phone["units"] == phone["orders"], "a second phone"
+        orders += phone["orders"]
+        cases += case["addon_units"]
+        _basket_money_holds(rec, res.model)
+    p = TOPUP + (1 - TOPUP) * CASE
+    se = np.sqrt(p * (1 - p) / orders)
+    assert abs(cases / orders - p) <= 4 * se, (cases / orders, p, se)
+    return orders
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_top_up_takes_the_add_on_that_reaches_the_threshold(engine):
+    assert _pile_up_across_items(simulate(_plan(money=True, topup=TOPUP), reps=2, seed=4, engine=engine)) > 300
+
+
+def test_a_top_up_with_units_of_its_own_sku_fails(monkeypatch):
+    """Injected faults: each engine tops a basket up with a second phone, as before baskets."""
+    real = fast_orders.top_up_target
+    monkeypatch.setattr(fast_orders, "top_up_target", lambda *a, **kw: real(*a[:6]))
+    with pytest.raises(AssertionError, match="a second phone"):
+        _pile_up_across_items(simulate(_plan(money=True, hours=2, topup=TOPUP), reps=1, seed=4))
+    monkeypatch.undo()
+    topup = ReferenceOffers.topup
+    monkeypatch.setattr(ReferenceOffers, "topup", lambda self, *a: _own_units(topup, self, *a))
+    with pytest.raises(AssertionError, match="a second phone"):
+        _pile_up_across_items(simulate(_plan(money=True, hours=2, topup=TOPUP), reps=1, seed=4, engine="reference"))
+
+
+def _own_units(topup, offers, k, units, price, coupon, pay_tick):
+    """The reference engine's top-up, always in units of the order's own SKU."""
+    extra, slot = topup(offers, k, units, price, coupon, pay_tick)
+    return (math.ceil(150 / price - units - 1e-9), -1) if slot >= 0 else (extra, slot)
+
+
+def test_the_cheapest_add_on_that_closes_the_gap_and_counts_tops_up():
+    """`top_up_target` on hand-made orders of SKU 0 (price 120) with add-ons 1 (40), 2 (35), 3
+    (15): the coupon (150, on SKUs 0, 1, 3) and the reduction (every 150, on SKUs 0, 2)."""
+
+    class Promo:
+        coupon_of = np.array([-1, 0])
+        threshold, applies = np.array([150.0]), np.array([[True, True, False, True]])
+        red_every, red_applies, topup_reach = 150.0, np.array([True, False, True, False]), 0.25
+
+    class Reg:
+        valid, red_live = np.array([True]), True
+
+    price = np.array([120.0, 40.0, 35.0, 15.0])
+    addons = AddOns(np.array([[1, 2, 3]] * 4), np.full((4, 3), 0.1))
+    k, want = np.zeros(3, dtype=np.int64), np.array([1, 1, 2])
+    g = np.array([1, 0, 0])                 # a coupon holder; two without (the reduction's next 150, 300)
+    units, slot = fast_orders.top_up_target(k, g, want, price, Reg, Promo, addons)
+    assert slot.tolist() == [0, 1, -1]      # coupon: the case (the cloth is short of 30, SKU 2 does not
+    assert units.tolist() == [1, 1, 3]      # count); reduction: SKU 2 (35 < 40); 240 → 300: no add-on
+    units, slot = fast_orders.top_up_target(k, g, want, price, Reg, Promo)   # closes 60: a third phone
+    assert slot.tolist() == [-1, -1, -1] and units.tolist() == [2, 2, 3]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

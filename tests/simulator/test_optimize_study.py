@@ -325,6 +325,31 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
     assert study.trials[0].state == TrialState.FAIL
 
 
+def test_a_queued_trial_another_worker_finished_first_is_not_a_crash(tmp_path, monkeypatch):
+    """Two workers on SQLite may pop the same queued trial (the starting plan; Optuna keeps no row
+    lock there): the second to finish cannot tell it. Here the starting plan's trial is told
+    COMPLETE during its evaluation, as the other worker would; this worker takes a new slot and
+    the study still ends with the trials asked for (before the fix: ValueError, "Cannot tell a
+    COMPLETE trial")."""
+    real = Evaluator.__call__
+    raced: list[int] = []
+
+    def other_worker_first(self, trial):
+        value = real(self, trial)
+        if not raced:
+            raced.append(trial.number)
+            trial.study.tell(trial.number, value)        # the other worker's result
+        return value
+
+    monkeypatch.setattr(Evaluator, "__call__", other_worker_first)
+    res = optimize(load_scenario(PRICE), trials=2, reps=10, storage=f"sqlite:///{tmp_path / 'study.db'}",
+                   study="price", out=tmp_path, compare=False, plots=False)
+    study = study_of(tmp_path)
+    assert raced == [0] and study.trials[0].state == TrialState.COMPLETE
+    assert res.trials == counted(study) == 3                       # 2 counted here, 1 by the other
+    assert states(study).get("RUNNING", 0) == 0
+
+
 # ---------------------------------------------------------- bundled plans
 @pytest.mark.parametrize("name", ["618_electronics.yaml", "double11_beauty_flagship.yaml"])
 def test_bundled_plans_start_inside_their_search_space(name):

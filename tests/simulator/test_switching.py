@@ -227,3 +227,44 @@ def test_switchers_of_a_stretchs_last_tick_never_pay_in_a_warm_up():
         rec = FastEngine(model).run(replication_seed(1, i))
         assert rec.by_sku["lost_units"][0, 0] > 0                        # the first hour's, not switched
         assert not rec.by_sku["orders"][warm].any()
+
+
+def _restocked(share: float = 1.0) -> Scenario:
+    """`hero` starts empty and gets 40 units at 01:00, which its buyers (about 5 a minute) take
+    within minutes; every buyer who then finds it empty takes `side` (plenty), with `share`."""
+    return Scenario.model_validate({
+        "meta": {"name": "restocked", "start": at(0), "end": at(3), "tick_minutes": 1},
+        "calendar": {"intraday": "flat"},
+        "channels": {"organic": {"kind": "organic_search", "visits_per_hour": 6000.0}},
+        "skus": {"hero": {"price": 100.0, "unit_cost": 40.0, "base_conversion": 0.1, "stock": 0,
+                          "category": "lip", "inbound": [{"at": at(1), "quantity": 40}]},
+                 "side": {"price": 60.0, "unit_cost": 20.0, "base_conversion": 0.02, "stock": 10**6,
+                          "category": "lip"}},
+        "categories": {"lip": {"inside_share": 0.6, "switch_share": share}},
+    })
+
+
+def _all_switch(rec) -> None:
+    """With a switch share of 1 and a neighbour always on the shelf, no unit of hero is lost:
+    every buyer who finds it empty — before its delivery and after the delivery sells out —
+    switches."""
+    hero = rec.by_sku
+    assert hero["units"][:, 0].sum() == 40 and hero["switched_units"][:, 0].sum() > 0
+    assert hero["lost_units"][:, 0].sum() == 0, f"{hero['lost_units'][:, 0].sum():.0f} units of hero lost"
+
+
+@pytest.mark.parametrize("engine", [FastEngine, ReferenceEngine])
+def test_a_sku_restocked_and_sold_out_again_within_a_stretch_keeps_its_switchers(engine):
+    model = build_model(_restocked())
+    for i in range(2):
+        _all_switch(engine(model).run(replication_seed(3, i)))
+
+
+def test_a_sell_out_cut_blind_to_the_delivery_loses_the_switchers(monkeypatch):
+    """Injected fault: the sell-out cut reads the shelf on hand, not what lands at the stretch's
+    first tick — the delivery's sell-out goes unseen and its later buyers are lost."""
+    import simulator.engine.switching as switching
+
+    monkeypatch.setattr(switching, "shelf_at", lambda st, a: st.on_hand.copy())
+    with pytest.raises(AssertionError, match="units of hero lost"):
+        _all_switch(FastEngine(build_model(_restocked())).run(replication_seed(3, 0)))
