@@ -180,11 +180,12 @@ def top_up_target(k: np.ndarray, g: np.ndarray, want: np.ndarray, price: np.ndar
     if addons is not None and addons.on and ok.any():
         gap, cheapest = best - v, np.full(want.size, np.inf)
         for i in range(addons.sku.shape[1]):
-            a = addons.sku[k, i]
-            pa = np.where(a >= 0, price[np.maximum(a, 0)], 0.0)
-            counts = np.where(by_coupon, promo.applies[np.maximum(j, 0), np.maximum(a, 0)],
-                              reg.red_live & promo.red_applies[np.maximum(a, 0)])
-            take = ok & (a >= 0) & counts & (pa >= gap - 1e-9) & (pa < cheapest)
+            a = np.maximum(addons.sku[k, i], 0)                     # (−1: no add-on, masked below)
+            pa = price[a]
+            counts = reg.red_live & promo.red_applies[a]
+            if by_coupon.any():
+                counts = np.where(by_coupon, promo.applies[np.maximum(j, 0), a], counts)
+            take = ok & (addons.sku[k, i] >= 0) & counts & (pa >= gap - 1e-9) & (pa < cheapest)
             slot, cheapest = np.where(take, i, slot), np.where(take, pa, cheapest)
     return np.where(ok, np.where(slot >= 0, want, want + add), 0), slot
 

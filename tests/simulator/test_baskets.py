@@ -34,17 +34,20 @@ ENGINES = ("fast", "reference")
 CASE, CLOTH = 0.4, 0.25
 
 
-def _plan(case_stock: int = 10**6, money: bool = False, hours: int = 4, topup: float = 0.0) -> Scenario:
+def _plan(case_stock: int = 10**6, money: bool = False, hours: int = 4, topup: float = 0.0,
+          coupon: bool = True) -> Scenario:
     """A phone at 120 whose orders take a case (40) with probability CASE and a cloth (15) with
     CLOTH; nobody buys a case or a cloth alone. With `money`: the platform's every 150 off 20
     and a coupon of 20 off 150, both on the phone and the case only — one phone reaches neither
-    alone, a phone with its case reaches both (a cloth does not count). `topup`: the chance that
-    a basket within a quarter of a threshold tops up to it (凑单)."""
+    alone, a phone with its case reaches both (a cloth does not count); without `coupon`, the
+    reduction alone. `topup`: the chance that a basket within a quarter of a threshold tops up
+    to it (凑单)."""
     extra = {}
     if money:
-        extra = {"platform_reduction": {"every": 150, "off": 20, "platform_share": 0.5, "skus": ["phone", "case"]},
-                 "coupons": {"c150": {"threshold": 150, "amount": 20, "quantity": 10**6, "claim_rate": 0.5,
-                                      "skus": ["phone", "case"]}}}
+        extra = {"platform_reduction": {"every": 150, "off": 20, "platform_share": 0.5, "skus": ["phone", "case"]}}
+    if money and coupon:
+        extra["coupons"] = {"c150": {"threshold": 150, "amount": 20, "quantity": 10**6, "claim_rate": 0.5,
+                                     "skus": ["phone", "case"]}}
     if topup:
         extra["baskets"] = {"topup_reach": 0.25, "topup_probability": topup}
     return Scenario.model_validate({
@@ -76,10 +79,10 @@ def test_add_ons_follow_their_rates(engine):
     assert k["orders"] == sku_kpis(res.records[0], res.model)["phone"]["orders"]   # an add-on is no order
 
 
-def _basket_money_holds(rec, model) -> None:
-    """The reduction and the coupon, basket by basket: each basket with a case pays 20 of
-    reduction and, where its buyer holds the coupon, 20 of coupon — 15 on the phone (120/160)
-    and 5 on the case (40/160); no other basket pays any."""
+def _basket_money_holds(rec, model, coupon: bool = True) -> None:
+    """The reduction and the coupon (where the plan has it), basket by basket: each basket with
+    a case pays 20 of reduction and, where its buyer holds the coupon, 20 of coupon — 15 on the
+    phone (120/160) and 5 on the case (40/160); no other basket pays any."""
     sk = rec.by_sku
     i = {s: model.skus.index(s) for s in ("phone", "case", "cloth")}
     cases = sk["addon_units"][:, i["case"]].sum()
@@ -89,7 +92,7 @@ def _basket_money_holds(rec, model) -> None:
     assert red[:, i["case"]].sum() == pytest.approx(5.0 * cases)
     assert red[:, i["cloth"]].sum() == 0.0
     used = sk["coupons_redeemed"].sum()
-    assert 0 < used <= cases
+    assert 0 < used <= cases if coupon else used == 0
     assert sk["coupons_redeemed"][:, i["phone"]].sum() == used     # counted on the order's SKU
     assert sk["coupon_cost"][:, i["phone"]].sum() == pytest.approx(15.0 * used)
     assert sk["coupon_cost"][:, i["case"]].sum() == pytest.approx(5.0 * used)
@@ -140,7 +143,7 @@ def _money_alone(real, orders, addons, c, k, tick, units, price, *rest, **kw):
 TOPUP = 0.6
 
 
-def _pile_up_across_items(res) -> int:
+def _pile_up_across_items(res, coupon: bool = True) -> int:
     """A phone (120) lies 30 below both thresholds (150), within reach: with probability TOPUP
     its order tops up with the case (40: the one add-on that closes the gap and counts; a cloth
     does not), never with a second phone. So a case rides along in TOPUP + (1 − TOPUP) × CASE
@@ -152,16 +155,18 @@ def _pile_up_across_items(res) -> int:
         assert phone["units"] == phone["orders"], "a second phone"
         orders += phone["orders"]
         cases += case["addon_units"]
-        _basket_money_holds(rec, res.model)
+        _basket_money_holds(rec, res.model, coupon)
     p = TOPUP + (1 - TOPUP) * CASE
     se = np.sqrt(p * (1 - p) / orders)
     assert abs(cases / orders - p) <= 4 * se, (cases / orders, p, se)
     return orders
 
 
+@pytest.mark.parametrize("coupon", [True, False], ids=["coupon-and-reduction", "reduction-alone"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_top_up_takes_the_add_on_that_reaches_the_threshold(engine):
-    assert _pile_up_across_items(simulate(_plan(money=True, topup=TOPUP), reps=2, seed=4, engine=engine)) > 300
+def test_top_up_takes_the_add_on_that_reaches_the_threshold(engine, coupon):
+    res = simulate(_plan(money=True, topup=TOPUP, coupon=coupon), reps=2, seed=4, engine=engine)
+    assert _pile_up_across_items(res, coupon) > 300
 
 
 def test_a_top_up_with_units_of_its_own_sku_fails(monkeypatch):
